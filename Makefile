@@ -1,0 +1,28 @@
+# bigyo: `make run` and `make test` do all the set-up a fresh machine needs (cargo + python3).
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: setup setup-test build run test golden clean
+
+setup:
+	@./scripts/setup.sh
+
+setup-test:
+	@./scripts/setup.sh --test
+
+build: setup
+	$(CARGO) build --release
+
+run: build
+	./target/release/bigyo
+
+# Reference outputs from PyTorch/transformers/sentence-transformers for the golden tests.
+golden: setup-test
+	@OMP_NUM_THREADS=1 .bigyo/venv/bin/python tests/golden/make_golden.py --out tests/golden/generated
+
+test: setup-test golden
+	$(CARGO) test --all-targets
+
+clean:
+	$(CARGO) clean
+	rm -rf tests/golden/generated

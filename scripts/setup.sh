@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs libtorch (PyPI torch==2.13.0, the exact version tch 0.26 links against) into a
+# per-user virtual environment that every clone on this machine shares, and points this
+# clone at it through the .bigyo/ links that .cargo/config.toml reads.
+#
+#   scripts/setup.sh          libtorch only (what `make build` and `make run` need)
+#   scripts/setup.sh --test   also the Python reference stack the golden tests and benchmarks use
+#
+# Idempotent: a stamp file per step makes a second run take well under a second.
+set -euo pipefail
+
+TORCH_VERSION=2.13.0
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${BIGYO_SETUP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bigyo}"
+venv="$cache/torch-$TORCH_VERSION"
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+die() { echo "bigyo setup: $*" >&2; exit 1; }
+
+python="${PYTHON:-python3}"
+command -v "$python" >/dev/null 2>&1 || die "python3 was not found on PATH; install Python 3.9 or newer (it is only used to fetch libtorch from PyPI)"
+"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' \
+  || die "$("$python" --version 2>&1) is too old; Python 3.9 or newer is needed"
+
+mkdir -p "$cache"
+# One installer at a time per machine: two clones running `make test` at once share the venv.
+exec 9>"$cache/.setup.lock"
+if command -v flock >/dev/null 2>&1; then flock 9; fi
+
+if [ ! -f "$venv/.torch-ok" ]; then
+  if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv" 2>/dev/null \
+      || die "'$python -m venv' failed; install the venv module (Debian: apt-get install python3-venv)"
+  fi
+  "$venv/bin/python" -m pip --version >/dev/null 2>&1 \
+    || die "pip is missing in $venv; install pip for $python (Debian: apt-get install python3-pip)"
+  echo "bigyo setup: installing torch==$TORCH_VERSION into $venv (shared by every clone; several GB, once)" >&2
+  "$venv/bin/python" -m pip install --quiet "torch==$TORCH_VERSION" \
+    || die "pip could not install torch==$TORCH_VERSION into $venv"
+  touch "$venv/.torch-ok"
+fi
+
+if [ "$want_test" = 1 ]; then
+  req="$root/scripts/requirements-test.txt"
+  sum="$(sha256sum "$req" | cut -c1-16)"
+  if [ ! -f "$venv/.test-ok-$sum" ]; then
+    echo "bigyo setup: installing the Python reference stack from $req" >&2
+    "$venv/bin/python" -m pip install --quiet -r "$req" \
+      || die "pip could not install the packages in $req into $venv"
+    touch "$venv/.test-ok-$sum"
+  fi
+fi
+
+site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+[ -f "$site/torch/lib/libtorch_cpu.so" ] || die "no libtorch in $site/torch/lib; delete $venv and run again"
+mkdir -p "$root/.bigyo"
+ln -sfn "$site/torch" "$root/.bigyo/torch"
+ln -sfn "$venv" "$root/.bigyo/venv"

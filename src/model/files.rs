@@ -1,0 +1,241 @@
+//! Finding a model's files: a local directory in the Hugging Face layout, or a hub id
+//! fetched through hf-hub into the standard hub cache (`HF_HOME`, `HF_ENDPOINT` honoured).
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use hf_hub::api::sync::ApiBuilder;
+use hf_hub::{Cache, Repo, RepoType};
+use sha2::{Digest, Sha256};
+
+use super::config::read_modules;
+use super::weights::find_weights;
+use super::{ModelError, Result};
+
+/// What the user named: `--model ID|DIR`, with an optional pinned revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub id: String,
+    pub revision: Option<String>,
+    /// Use only the local hub cache; never touch the network.
+    pub offline: bool,
+    /// Draw download progress bars on stderr.
+    pub progress: bool,
+}
+
+impl ModelSpec {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            revision: None,
+            offline: false,
+            progress: false,
+        }
+    }
+}
+
+/// A model directory on disk with everything the loaders read, and a stable identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelDir {
+    pub root: PathBuf,
+    /// `hub-id@commit` for hub models, `path#sha256-prefix-of-weights` for local ones.
+    pub identity: String,
+}
+
+/// The files a model may have, besides its weights; all optional except config.json.
+const METADATA: &[&str] = &[
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "sentence_bert_config.json",
+];
+
+impl ModelDir {
+    /// Resolves a spec: an existing directory is used as is; anything else is a hub id.
+    pub fn resolve(spec: &ModelSpec) -> Result<Self> {
+        let path = Path::new(&spec.id);
+        if path.is_dir() {
+            return Self::local(path);
+        }
+        if spec.id.starts_with('.') || spec.id.starts_with('/') || spec.id.matches('/').count() > 1 {
+            return Err(ModelError::invalid(path, "no such model directory"));
+        }
+        Self::hub(spec)
+    }
+
+    fn local(path: &Path) -> Result<Self> {
+        let root = path.canonicalize().map_err(|source| ModelError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let transformer = transformer_dir(&root)?;
+        let hash = match find_weights(&transformer) {
+            Some(weights) => hash_file(&weights)?,
+            None => "no-weights".into(),
+        };
+        Ok(Self {
+            identity: format!("{}#{}", root.display(), &hash[..16.min(hash.len())]),
+            root,
+        })
+    }
+
+    fn hub(spec: &ModelSpec) -> Result<Self> {
+        let repo = match &spec.revision {
+            Some(rev) => Repo::with_revision(spec.id.clone(), RepoType::Model, rev.clone()),
+            None => Repo::new(spec.id.clone(), RepoType::Model),
+        };
+        if spec.offline {
+            return Self::from_cache(spec, repo);
+        }
+        let api = ApiBuilder::from_env()
+            .with_progress(spec.progress)
+            .build()
+            .map_err(|e| ModelError::Hub(format!("hub client for {}: {e}", spec.id)))?;
+        let api_repo = api.repo(repo);
+        let info = api_repo.info().map_err(|e| {
+            ModelError::Hub(format!(
+                "cannot list {} on the hub ({e}); check the id, or use --offline with a cached copy",
+                spec.id
+            ))
+        })?;
+        let listed: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
+        let has = |name: &str| listed.iter().any(|f| f == name);
+        let get = |name: &str| -> Result<PathBuf> {
+            api_repo
+                .get(name)
+                .map_err(|e| ModelError::Hub(format!("downloading {name} from {}: {e}", spec.id)))
+        };
+        if !has("config.json") && !has("modules.json") {
+            return Err(ModelError::Hub(format!(
+                "{} has no config.json: not a transformers model",
+                spec.id
+            )));
+        }
+        let mut snapshot = None;
+        let mut prefix = String::new();
+        if has("modules.json") {
+            let modules = get("modules.json")?;
+            prefix = transformer_prefix(&modules)?;
+            for pooling in pooling_dirs(&modules)? {
+                let name = format!("{pooling}/config.json");
+                if has(&name) {
+                    get(&name)?;
+                }
+            }
+            snapshot = modules.parent().map(Path::to_path_buf);
+        }
+        for name in METADATA {
+            let name = format!("{prefix}{name}");
+            if has(&name) {
+                let path = get(&name)?;
+                snapshot.get_or_insert_with(|| snapshot_root(&path, &name));
+            }
+        }
+        let weights = ["model.safetensors", "pytorch_model.bin"]
+            .iter()
+            .map(|w| format!("{prefix}{w}"))
+            .find(|w| has(w))
+            .ok_or_else(|| {
+                ModelError::Hub(format!(
+                    "{} has neither model.safetensors nor pytorch_model.bin{}",
+                    spec.id,
+                    if has("model.safetensors.index.json") {
+                        " (sharded checkpoints are not supported yet)"
+                    } else {
+                        ""
+                    }
+                ))
+            })?;
+        let path = get(&weights)?;
+        let root = snapshot.unwrap_or_else(|| snapshot_root(&path, &weights));
+        Ok(Self {
+            identity: format!("{}@{}", spec.id, info.sha),
+            root,
+        })
+    }
+
+    fn from_cache(spec: &ModelSpec, repo: Repo) -> Result<Self> {
+        let cache = Cache::from_env().repo(repo);
+        let config = cache.get("config.json").or_else(|| cache.get("modules.json"));
+        let Some(config) = config else {
+            return Err(ModelError::Hub(format!(
+                "{} is not in the hub cache ({}) and --offline forbids downloading it",
+                spec.id,
+                Cache::from_env().path().display()
+            )));
+        };
+        let root = config
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| ModelError::invalid(&config, "cached file has no parent directory"))?;
+        let commit = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Self {
+            identity: format!("{}@{commit}", spec.id),
+            root,
+        })
+    }
+
+    /// The directory holding config.json, the tokenizer and the weights.
+    pub fn transformer_dir(&self) -> Result<PathBuf> {
+        transformer_dir(&self.root)
+    }
+}
+
+fn transformer_prefix(modules: &Path) -> Result<String> {
+    Ok(read_modules(modules)?
+        .iter()
+        .find(|e| e.kind.ends_with("Transformer") && !e.path.is_empty())
+        .map(|e| format!("{}/", e.path.trim_end_matches('/')))
+        .unwrap_or_default())
+}
+
+fn pooling_dirs(modules: &Path) -> Result<Vec<String>> {
+    Ok(read_modules(modules)?
+        .into_iter()
+        .filter(|e| e.kind.ends_with("Pooling") && !e.path.is_empty())
+        .map(|e| e.path)
+        .collect())
+}
+
+fn transformer_dir(root: &Path) -> Result<PathBuf> {
+    let modules = root.join("modules.json");
+    if modules.is_file() {
+        let prefix = transformer_prefix(&modules)?;
+        return Ok(root.join(prefix));
+    }
+    Ok(root.to_path_buf())
+}
+
+/// `…/snapshots/<sha>/a/b.json` for file `a/b.json` -> `…/snapshots/<sha>`.
+fn snapshot_root(path: &Path, name: &str) -> PathBuf {
+    let depth = name.split('/').count();
+    let mut root = path.to_path_buf();
+    for _ in 0..depth {
+        root.pop();
+    }
+    root
+}
+
+fn hash_file(path: &Path) -> Result<String> {
+    let io = |source| ModelError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}

@@ -1,0 +1,136 @@
+//! Sentence encoders (bi-encoders) and cross-encoders of the BERT family on libtorch.
+//!
+//! Behaviour is read from the model's own files, as sentence-transformers does:
+//! `config.json`'s `model_type` picks the architecture (bert, roberta, xlm-roberta),
+//! `modules.json` + `1_Pooling/config.json` pick pooling and normalisation,
+//! `sentence_bert_config.json` the maximum length, and a sequence classifier with one
+//! label is a reranker.
+//!
+//! Code that does not need libtorch talks to the [`Embedder`] and [`Reranker`] traits only.
+
+mod batch;
+mod config;
+mod cross;
+mod device;
+mod encoder;
+mod files;
+mod pooling;
+mod tokenizer;
+mod transformer;
+mod weights;
+
+use std::path::PathBuf;
+
+pub use batch::{plan_batches, BatchOptions};
+pub use config::{Architecture, HfConfig, SentenceConfig};
+pub use cross::CrossEncoder;
+pub use device::{DTypeChoice, DeviceChoice, Runtime};
+pub use encoder::{EncoderOptions, SentenceEncoder};
+pub use files::{ModelDir, ModelSpec};
+pub use pooling::Pooling;
+
+/// Everything that can go wrong while loading or running a model. Each variant names the
+/// file, field or tensor at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: model_type {model_type:?} is not supported (bigyo runs bert, roberta and xlm-roberta)")]
+    UnsupportedModelType { path: PathBuf, model_type: String },
+    #[error("{path}: {count} tensor(s) missing from the weights: {names}")]
+    MissingTensors {
+        path: PathBuf,
+        count: usize,
+        names: String,
+    },
+    #[error("{path}: tensor {name} has shape {found:?} but config.json implies {expected:?}")]
+    ShapeMismatch {
+        path: PathBuf,
+        name: String,
+        found: Vec<i64>,
+        expected: Vec<i64>,
+    },
+    #[error("{0}")]
+    Hub(String),
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer { path: PathBuf, message: String },
+    #[error("{0}")]
+    Device(String),
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;
+
+impl ModelError {
+    pub(crate) fn invalid(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// How far a long job has come: `done` of `total` inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+}
+
+/// Row-major matrix of embeddings, one row per input, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub dim: usize,
+    pub data: Vec<f32>,
+}
+
+impl Embeddings {
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    pub fn rows(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(self.dim.max(1))
+    }
+}
+
+/// A bi-encoder: text in, one vector out. Implemented by [`SentenceEncoder`]; tests of code
+/// above the model implement it without libtorch.
+pub trait Embedder: Send {
+    /// A stable identity for caches: model id or path, revision or weight hash, pooling, length.
+    fn identity(&self) -> String;
+    fn dim(&self) -> usize;
+    /// Embeds `texts` in order; `progress` is called after each batch.
+    fn embed(&mut self, texts: &[&str], progress: &mut dyn FnMut(Progress)) -> Result<Embeddings>;
+}
+
+/// A cross-encoder: scores (query, passage) pairs. Returns raw logits; see [`sigmoid`].
+pub trait Reranker: Send {
+    fn identity(&self) -> String;
+    fn score(
+        &mut self,
+        query: &str,
+        passages: &[&str],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<f32>>;
+}
+
+/// What sentence-transformers' `CrossEncoder` shows for a one-label model: sigmoid(logit).
+pub fn sigmoid(logit: f32) -> f32 {
+    1.0 / (1.0 + (-logit).exp())
+}

@@ -1,0 +1,365 @@
+//! The BERT / RoBERTa / XLM-RoBERTa encoder body, ported from transformers' modeling_bert.py
+//! (post-LayerNorm, absolute positions). RoBERTa and XLM-R share it and differ only in how
+//! position ids are made and in having one token type.
+use tch::{Device, Kind, Tensor};
+
+use super::config::{Architecture, HfConfig};
+use super::weights::WeightMap;
+use super::{ModelError, Result};
+
+struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    fn load(w: &mut WeightMap, prefix: &str, input: i64, output: i64) -> Self {
+        Self {
+            weight: w.take(&format!("{prefix}.weight"), &[output, input]),
+            bias: w.take(&format!("{prefix}.bias"), &[output]),
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.f_linear(&self.weight, Some(&self.bias))?)
+    }
+}
+
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+    size: i64,
+}
+
+impl LayerNorm {
+    fn load(w: &mut WeightMap, prefix: &str, size: i64, eps: f64) -> Self {
+        Self {
+            weight: w.take(&format!("{prefix}.weight"), &[size]),
+            bias: w.take(&format!("{prefix}.bias"), &[size]),
+            eps,
+            size,
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.f_layer_norm([self.size].as_slice(), Some(&self.weight), Some(&self.bias), self.eps, true)?)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Activation {
+    Gelu,
+    GeluTanh,
+    Relu,
+}
+
+impl Activation {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "gelu" => Some(Self::Gelu),
+            // transformers' gelu_new, gelu_fast and gelu_pytorch_tanh are all the tanh approximation.
+            "gelu_new" | "gelu_fast" | "gelu_pytorch_tanh" => Some(Self::GeluTanh),
+            "relu" => Some(Self::Relu),
+            _ => None,
+        }
+    }
+
+    fn forward(self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Self::Gelu => x.f_gelu("none")?,
+            Self::GeluTanh => x.f_gelu("tanh")?,
+            Self::Relu => x.f_relu()?,
+        })
+    }
+}
+
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    out_norm: LayerNorm,
+}
+
+/// The encoder body: embeddings and layers. Produces token embeddings `[batch, seq, hidden]`.
+pub struct Transformer {
+    arch: Architecture,
+    word: Tensor,
+    position: Tensor,
+    token_type: Tensor,
+    emb_norm: LayerNorm,
+    layers: Vec<Layer>,
+    heads: i64,
+    head_dim: i64,
+    hidden: i64,
+    act: Activation,
+    pad_id: i64,
+    max_positions: usize,
+    pub(crate) device: Device,
+    pub(crate) kind: Kind,
+}
+
+/// One padded batch on the model's device.
+pub struct Batch {
+    pub input_ids: Tensor,
+    pub attention_mask: Tensor,
+    pub token_type_ids: Tensor,
+    /// Whether any row is padded; an unpadded batch skips the attention mask.
+    pub padded: bool,
+}
+
+impl Transformer {
+    pub fn load(
+        config: &HfConfig,
+        arch: Architecture,
+        config_path: &std::path::Path,
+        w: &mut WeightMap,
+    ) -> Result<Self> {
+        let act = Activation::parse(&config.hidden_act).ok_or_else(|| {
+            ModelError::invalid(
+                config_path,
+                format!(
+                    "hidden_act {:?} is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)",
+                    config.hidden_act
+                ),
+            )
+        })?;
+        let h = config.hidden_size;
+        let eps = config.layer_norm_eps;
+        let word = w.take("embeddings.word_embeddings.weight", &[config.vocab_size, h]);
+        let position = w.take(
+            "embeddings.position_embeddings.weight",
+            &[config.max_position_embeddings, h],
+        );
+        let token_type = w.take(
+            "embeddings.token_type_embeddings.weight",
+            &[config.type_vocab_size, h],
+        );
+        let emb_norm = LayerNorm::load(w, "embeddings.LayerNorm", h, eps);
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| {
+                let p = format!("encoder.layer.{i}");
+                Layer {
+                    query: Linear::load(w, &format!("{p}.attention.self.query"), h, h),
+                    key: Linear::load(w, &format!("{p}.attention.self.key"), h, h),
+                    value: Linear::load(w, &format!("{p}.attention.self.value"), h, h),
+                    attn_out: Linear::load(w, &format!("{p}.attention.output.dense"), h, h),
+                    attn_norm: LayerNorm::load(w, &format!("{p}.attention.output.LayerNorm"), h, eps),
+                    intermediate: Linear::load(
+                        w,
+                        &format!("{p}.intermediate.dense"),
+                        h,
+                        config.intermediate_size,
+                    ),
+                    output: Linear::load(w, &format!("{p}.output.dense"), config.intermediate_size, h),
+                    out_norm: LayerNorm::load(w, &format!("{p}.output.LayerNorm"), h, eps),
+                }
+            })
+            .collect();
+        let device = word.device();
+        Ok(Self {
+            arch,
+            kind: word.kind(),
+            word,
+            position,
+            token_type,
+            emb_norm,
+            layers,
+            heads: config.num_attention_heads,
+            head_dim: h / config.num_attention_heads,
+            hidden: h,
+            act,
+            pad_id: config.pad_id(arch),
+            max_positions: config.max_positions(arch),
+            device,
+        })
+    }
+
+    pub fn hidden_size(&self) -> i64 {
+        self.hidden
+    }
+
+    pub fn max_positions(&self) -> usize {
+        self.max_positions
+    }
+
+    /// Pads `rows` (token ids and type ids, unpadded) into one batch on the model's device.
+    pub fn make_batch(&self, rows: &[(&[u32], &[u32])]) -> Result<Batch> {
+        let longest = rows.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
+        let n = rows.len();
+        let mut ids = vec![self.pad_id; n * longest];
+        let mut mask = vec![0i64; n * longest];
+        let mut types = vec![0i64; n * longest];
+        let mut padded = false;
+        for (r, (row_ids, row_types)) in rows.iter().enumerate() {
+            padded |= row_ids.len() < longest;
+            for (c, (&id, &ty)) in row_ids.iter().zip(row_types.iter()).enumerate() {
+                ids[r * longest + c] = i64::from(id);
+                mask[r * longest + c] = 1;
+                types[r * longest + c] = i64::from(ty);
+            }
+        }
+        let shape = [n as i64, longest as i64];
+        let to = |v: &[i64]| -> Result<Tensor> {
+            Ok(Tensor::from_slice(v).f_view(shape)?.f_to_device(self.device)?)
+        };
+        Ok(Batch {
+            input_ids: to(&ids)?,
+            attention_mask: to(&mask)?,
+            token_type_ids: to(&types)?,
+            padded,
+        })
+    }
+
+    /// Token embeddings `[batch, seq, hidden]` in the model's dtype. Call under no-grad.
+    pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
+        let ids = &batch.input_ids;
+        let (b, t) = ids.size2()?;
+        let positions = if self.arch.roberta_positions() {
+            // transformers' create_position_ids_from_input_ids: count real tokens, offset past
+            // the padding index; padding itself gets position pad_id.
+            let real = ids.f_ne(self.pad_id)?.f_to_kind(Kind::Int64)?;
+            real.f_cumsum(1, Kind::Int64)?.f_mul(&real)?.f_add_scalar(self.pad_id)?
+        } else {
+            Tensor::f_arange(t, (Kind::Int64, self.device))?.f_unsqueeze(0)?.f_expand([b, t], false)?
+        };
+        let types = if self.token_type.size()[0] == 1 {
+            batch.token_type_ids.f_zeros_like()?
+        } else {
+            batch.token_type_ids.shallow_clone()
+        };
+        let x = Tensor::f_embedding(&self.word, ids, -1, false, false)?
+            .f_add(&Tensor::f_embedding(&self.position, &positions, -1, false, false)?)?
+            .f_add(&Tensor::f_embedding(&self.token_type, &types, -1, false, false)?)?;
+        let mut x = self.emb_norm.forward(&x)?;
+        // SDPA takes a boolean mask where true means "attend"; [b, 1, 1, t] broadcasts over
+        // heads and query positions like transformers' extended attention mask.
+        let mask = if batch.padded {
+            Some(batch.attention_mask.f_ne(0)?.f_view([b, 1, 1, t])?)
+        } else {
+            None
+        };
+        for layer in &self.layers {
+            x = self.layer_forward(layer, &x, mask.as_ref(), b, t)?;
+        }
+        Ok(x)
+    }
+
+    fn layer_forward(
+        &self,
+        layer: &Layer,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        b: i64,
+        t: i64,
+    ) -> Result<Tensor> {
+        let split = |y: Tensor| -> Result<Tensor> {
+            Ok(y.f_view([b, t, self.heads, self.head_dim])?.f_transpose(1, 2)?)
+        };
+        let q = split(layer.query.forward(x)?)?;
+        let k = split(layer.key.forward(x)?)?;
+        let v = split(layer.value.forward(x)?)?;
+        let ctx = Tensor::f_scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false)?
+            .f_transpose(1, 2)?
+            .f_reshape([b, t, self.hidden])?;
+        let x = layer.attn_norm.forward(&layer.attn_out.forward(&ctx)?.f_add(x)?)?;
+        let inner = self.act.forward(&layer.intermediate.forward(&x)?)?;
+        layer.out_norm.forward(&layer.output.forward(&inner)?.f_add(&x)?)
+    }
+}
+
+/// The pooler BERT's classifier reads: tanh(dense(h[:, 0])).
+pub struct Pooler(Linear);
+
+impl Pooler {
+    pub fn load(w: &mut WeightMap, hidden: i64) -> Self {
+        Self(Linear::load(w, "pooler.dense", hidden, hidden))
+    }
+
+    pub fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+        Ok(self.0.forward(&tokens.f_select(1, 0)?)?.f_tanh()?)
+    }
+}
+
+/// Classification heads of one-label sequence classifiers.
+pub enum ClassifierHead {
+    /// BertForSequenceClassification: classifier(pooler(h)).
+    Bert { pooler: Pooler, classifier: LinearHead },
+    /// RobertaClassificationHead: out_proj(tanh(dense(h[:, 0]))).
+    Roberta { dense: LinearHead, out_proj: LinearHead },
+}
+
+/// A linear layer exposed to the cross-encoder module.
+pub struct LinearHead(Linear);
+
+impl LinearHead {
+    pub fn load(w: &mut WeightMap, prefix: &str, input: i64, output: i64) -> Self {
+        Self(Linear::load(w, prefix, input, output))
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.0.forward(x)
+    }
+}
+
+impl ClassifierHead {
+    /// Logits `[batch, labels]` from token embeddings.
+    pub fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Bert { pooler, classifier } => classifier.forward(&pooler.forward(tokens)?),
+            Self::Roberta { dense, out_proj } => {
+                let x = dense.forward(&tokens.f_select(1, 0)?)?.f_tanh()?;
+                out_proj.forward(&x)
+            }
+        }
+    }
+}
+
+impl Transformer {
+    /// Runs encoded inputs through the transformer in length-sorted, token-budgeted batches
+    /// and returns `head`'s `[rows, dim]` fp32 output gathered back into input order, as a
+    /// row-major vector with its row width.
+    pub fn run_batched(
+        &self,
+        encodings: &[tokenizers::Encoding],
+        opts: super::BatchOptions,
+        progress: &mut dyn FnMut(super::Progress),
+        mut head: impl FnMut(&Tensor, &Batch) -> Result<Tensor>,
+    ) -> Result<(Vec<f32>, usize)> {
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let total = encodings.len();
+        let mut out: Vec<f32> = Vec::new();
+        let mut dim = 0usize;
+        let mut done = 0;
+        let _guard = tch::no_grad_guard();
+        for rows in super::plan_batches(&lengths, opts) {
+            let slices: Vec<(&[u32], &[u32])> = rows
+                .iter()
+                .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
+                .collect();
+            let batch = self.make_batch(&slices)?;
+            let tokens = self.forward(&batch)?;
+            let result = head(&tokens, &batch)?
+                .f_to_kind(Kind::Float)?
+                .f_to_device(Device::Cpu)?
+                .f_contiguous()?;
+            let (n, d) = result.size2()?;
+            let d = d as usize;
+            if out.is_empty() {
+                dim = d;
+                out = vec![0.0; total * d];
+            }
+            let values = Vec::<f32>::try_from(result.f_view(-1)?)?;
+            for (r, &i) in rows.iter().enumerate().take(n as usize) {
+                out[i * d..(i + 1) * d].copy_from_slice(&values[r * d..(r + 1) * d]);
+            }
+            done += rows.len();
+            progress(super::Progress { done, total });
+        }
+        Ok((out, dim))
+    }
+}

@@ -1,0 +1,21 @@
+//! Where bigyo keeps its cache and logs.
+//!
+//! `BIGYO_CACHE_DIR` overrides the platform cache directory (`~/.cache/bigyo` on Linux).
+//! Hugging Face files live in the standard hub cache (`HF_HOME`, default
+//! `~/.cache/huggingface`), shared with the Python tools.
+use std::path::PathBuf;
+
+/// The directory for bigyo's own cached data (embeddings, logs).
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BIGYO_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    directories::ProjectDirs::from("", "", "bigyo")
+        .map(|d| d.cache_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("bigyo-cache"))
+}
+
+/// The directory log files are written to; the TUI owns the terminal, so logs never go there.
+pub fn log_dir() -> PathBuf {
+    cache_dir().join("logs")
+}
