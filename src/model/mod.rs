@@ -134,3 +134,10 @@ pub trait Reranker: Send {
 pub fn sigmoid(logit: f32) -> f32 {
     1.0 / (1.0 + (-logit).exp())
 }
+
+/// The tokenizer a model directory provides (see [`tokenizer::load`] for the search order),
+/// truncating to `max_length`.
+pub fn load_tokenizer(dir: &std::path::Path, max_length: usize) -> Result<tokenizers::Tokenizer> {
+    let config = config::TokenizerConfig::load(dir)?;
+    tokenizer::load(dir, &config, max_length)
+}
