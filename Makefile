@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: setup setup-test build run test golden clean
+.PHONY: setup setup-test build run test golden clean bench
 
 setup:
 	@./scripts/setup.sh
@@ -26,3 +26,7 @@ test: setup-test golden
 clean:
 	$(CARGO) clean
 	rm -rf tests/golden/generated
+
+# Passage-embedding throughput against sentence-transformers; writes BENCHMARKS.md.
+bench: setup-test build
+	.bigyo/venv/bin/python benches/embed_vs_st.py --threads 2

@@ -144,7 +144,8 @@ pub fn run(args: Args) -> Result<()> {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let started = Instant::now();
             let bar = progress_bar(refs.len() as u64, "embedding");
-            let embeddings = encoder.embed(&refs, &mut |p: Progress| bar.set_position(p.done as u64))?;
+            let embeddings =
+                encoder.embed(&refs, &mut |p: Progress| bar.set_position(p.done as u64))?;
             bar.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             let mut out = std::io::stdout().lock();
@@ -219,7 +220,11 @@ pub fn run(args: Args) -> Result<()> {
             let unused = encoder.unexpected_tensors();
             println!(
                 "unused tensors: {}",
-                if unused.is_empty() { "none".to_owned() } else { unused.join(", ") }
+                if unused.is_empty() {
+                    "none".to_owned()
+                } else {
+                    unused.join(", ")
+                }
             );
         }
     }
@@ -240,7 +245,8 @@ fn read_texts(path: &PathBuf) -> Result<Vec<String>> {
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         Box::new(std::io::BufReader::new(file))
     };
     let jsonl = path.extension().is_some_and(|e| e == "jsonl");
@@ -251,8 +257,9 @@ fn read_texts(path: &PathBuf) -> Result<Vec<String>> {
             if line.trim().is_empty() {
                 continue;
             }
-            let text: String = serde_json::from_str(&line)
-                .with_context(|| format!("{} line {}: expected a JSON string", path.display(), n + 1))?;
+            let text: String = serde_json::from_str(&line).with_context(|| {
+                format!("{} line {}: expected a JSON string", path.display(), n + 1)
+            })?;
             texts.push(text);
         } else {
             texts.push(line);

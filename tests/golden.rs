@@ -17,20 +17,33 @@ fn manifest() -> Vec<Value> {
 }
 
 fn cases(kind: &str) -> Vec<Value> {
-    let all: Vec<Value> = manifest().into_iter().filter(|c| c["kind"] == kind).collect();
+    let all: Vec<Value> = manifest()
+        .into_iter()
+        .filter(|c| c["kind"] == kind)
+        .collect();
     assert!(!all.is_empty(), "no {kind} cases in the manifest");
     all
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn matrix(v: &Value) -> Vec<Vec<f64>> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
         .collect()
 }
 
@@ -38,7 +51,13 @@ fn ids(v: &Value) -> Vec<Vec<u32>> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|row| row.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect())
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect()
+        })
         .collect()
 }
 
@@ -55,7 +74,10 @@ fn cosine(a: &[f32], b: &[f64]) -> f64 {
 }
 
 fn max_abs(a: &[f32], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (f64::from(*x) - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - y).abs())
+        .fold(0.0, f64::max)
 }
 
 fn load_encoder(case: &Value) -> SentenceEncoder {
@@ -117,7 +139,9 @@ fn every_pooling_mode_matches_sentence_transformers() {
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         for mode in ["cls", "mean", "max"] {
             let pooling = Pooling::single(mode.parse().unwrap());
-            let got = encoder.embed_with(&refs, &pooling, false, &mut |_| {}).unwrap();
+            let got = encoder
+                .embed_with(&refs, &pooling, false, &mut |_| {})
+                .unwrap();
             for (i, w) in matrix(&case["pooled"][mode]).iter().enumerate() {
                 let scale = w.iter().map(|x| x.abs()).fold(1.0, f64::max);
                 let err = max_abs(got.row(i), w) / scale;
@@ -129,7 +153,10 @@ fn every_pooling_mode_matches_sentence_transformers() {
 
 #[test]
 fn batched_embeddings_equal_single_input_embeddings() {
-    let case = cases("embedder").into_iter().find(|c| c["name"] == "minilm").unwrap();
+    let case = cases("embedder")
+        .into_iter()
+        .find(|c| c["name"] == "minilm")
+        .unwrap();
     let mut encoder = load_encoder(&case);
     let inputs = strings(&case["inputs"]);
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
@@ -138,13 +165,19 @@ fn batched_embeddings_equal_single_input_embeddings() {
         let single = encoder.embed(&[text], &mut |_| {}).unwrap();
         let want: Vec<f64> = single.row(0).iter().map(|&x| f64::from(x)).collect();
         let err = max_abs(batched.row(i), &want);
-        assert!(err <= 1e-5, "input {i}: batched differs from single by {err}");
+        assert!(
+            err <= 1e-5,
+            "input {i}: batched differs from single by {err}"
+        );
     }
 }
 
 #[test]
 fn progress_reports_every_input_once_in_the_end() {
-    let case = cases("embedder").into_iter().find(|c| c["name"] == "tiny-bert").unwrap();
+    let case = cases("embedder")
+        .into_iter()
+        .find(|c| c["name"] == "tiny-bert")
+        .unwrap();
     let dir = model_dir(&case);
     let opts = EncoderOptions {
         batch: BatchOptions {
@@ -184,18 +217,30 @@ fn cross_encoder_logits_match_transformers() {
         let mut reranker =
             CrossEncoder::load(&model_dir(&case), Runtime::cpu(), BatchOptions::default())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(reranker.max_length(), case["max_length"].as_u64().unwrap() as usize);
+        assert_eq!(
+            reranker.max_length(),
+            case["max_length"].as_u64().unwrap() as usize
+        );
         let pairs: Vec<(String, String)> = case["pairs"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_str().unwrap().to_owned()))
+            .map(|p| {
+                (
+                    p[0].as_str().unwrap().to_owned(),
+                    p[1].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         let want = case["logits"].as_array().unwrap();
-        for (i, ((query, passage), want_ids)) in pairs.iter().zip(ids(&case["input_ids"])).enumerate() {
+        for (i, ((query, passage), want_ids)) in
+            pairs.iter().zip(ids(&case["input_ids"])).enumerate()
+        {
             let enc = reranker.tokenize_pairs(query, &[passage.as_str()]).unwrap();
             assert_eq!(enc[0].get_ids(), want_ids.as_slice(), "{name} pair {i}");
-            let got = reranker.score(query, &[passage.as_str()], &mut |_| {}).unwrap()[0];
+            let got = reranker
+                .score(query, &[passage.as_str()], &mut |_| {})
+                .unwrap()[0];
             let err = (f64::from(got) - want[i].as_f64().unwrap()).abs();
             assert!(err <= 1e-4, "{name} pair {i}: logit {got} vs {}", want[i]);
         }
@@ -212,9 +257,13 @@ fn unusable_model_directories_are_refused_with_the_reason() {
             Err(e) => panic!("{name}: resolving a local directory should not fail: {e}"),
         };
         let err = if case["load_as"] == "reranker" {
-            CrossEncoder::load(&dir, Runtime::cpu(), BatchOptions::default()).err().map(|e| e.to_string())
+            CrossEncoder::load(&dir, Runtime::cpu(), BatchOptions::default())
+                .err()
+                .map(|e| e.to_string())
         } else {
-            SentenceEncoder::load(&dir, &EncoderOptions::default()).err().map(|e| e.to_string())
+            SentenceEncoder::load(&dir, &EncoderOptions::default())
+                .err()
+                .map(|e| e.to_string())
         };
         let err = err.unwrap_or_else(|| panic!("{name}: loaded although {}", case["reason"]));
         let expect = match name {
@@ -226,7 +275,13 @@ fn unusable_model_directories_are_refused_with_the_reason() {
             "no-config" => "config.json is missing",
             other => panic!("unknown invalid case {other}"),
         };
-        assert!(err.contains(expect), "{name}: {err:?} should say {expect:?}");
-        assert!(err.contains(path.file_name().unwrap().to_str().unwrap()), "{name}: {err:?} should name the directory");
+        assert!(
+            err.contains(expect),
+            "{name}: {err:?} should say {expect:?}"
+        );
+        assert!(
+            err.contains(path.file_name().unwrap().to_str().unwrap()),
+            "{name}: {err:?} should name the directory"
+        );
     }
 }

@@ -88,7 +88,9 @@ impl HfConfig {
             if kind != "absolute" {
                 return Err(ModelError::invalid(
                     path,
-                    format!("position_embedding_type {kind:?} is not supported (only \"absolute\")"),
+                    format!(
+                        "position_embedding_type {kind:?} is not supported (only \"absolute\")"
+                    ),
                 ));
             }
         }
@@ -246,7 +248,9 @@ impl SentenceConfig {
                             format!("module type {} is not supported", module.kind),
                         ))
                     }
-                    _ => tracing::warn!(module = %module.kind, "ignoring unknown sentence-transformers module"),
+                    _ => {
+                        tracing::warn!(module = %module.kind, "ignoring unknown sentence-transformers module")
+                    }
                 }
             }
         }
@@ -275,7 +279,10 @@ fn load_pooling(path: &Path) -> Result<Pooling> {
         (config.pooling_mode_cls_token, PoolMode::Cls),
         (config.pooling_mode_max_tokens, PoolMode::Max),
         (config.pooling_mode_mean_tokens, PoolMode::Mean),
-        (config.pooling_mode_mean_sqrt_len_tokens, PoolMode::MeanSqrtLen),
+        (
+            config.pooling_mode_mean_sqrt_len_tokens,
+            PoolMode::MeanSqrtLen,
+        ),
     ]
     .into_iter()
     .filter_map(|(on, mode)| on.then_some(mode))

@@ -31,7 +31,8 @@ impl CrossEncoder {
                 ));
             }
         }
-        let transformer = Transformer::load(&parts.config, parts.arch, &config_path, &mut parts.weights)?;
+        let transformer =
+            Transformer::load(&parts.config, parts.arch, &config_path, &mut parts.weights)?;
         let h = parts.config.hidden_size;
         let w = &mut parts.weights;
         // The label count is read off the classifier's weights; config.json's id2label is
@@ -45,7 +46,9 @@ impl CrossEncoder {
             _ => {
                 return Err(ModelError::invalid(
                     w.path(),
-                    format!("no classifier head ({out_name} is missing): not a sequence classifier"),
+                    format!(
+                        "no classifier head ({out_name} is missing): not a sequence classifier"
+                    ),
                 ))
             }
         };
@@ -112,7 +115,10 @@ impl CrossEncoder {
 
 impl Reranker for CrossEncoder {
     fn identity(&self) -> String {
-        format!("{}|max{}|{:?}", self.identity, self.max_length, self.transformer.kind)
+        format!(
+            "{}|max{}|{:?}",
+            self.identity, self.max_length, self.transformer.kind
+        )
     }
 
     fn score(
@@ -123,9 +129,11 @@ impl Reranker for CrossEncoder {
     ) -> Result<Vec<f32>> {
         let encodings = self.tokenize_pairs(query, passages)?;
         let head = &self.head;
-        let (logits, _) = self
-            .transformer
-            .run_batched(&encodings, self.batch, progress, |tokens, _| head.forward(tokens))?;
+        let (logits, _) =
+            self.transformer
+                .run_batched(&encodings, self.batch, progress, |tokens, _| {
+                    head.forward(tokens)
+                })?;
         Ok(logits)
     }
 }

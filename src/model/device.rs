@@ -27,7 +27,9 @@ impl FromStr for DeviceChoice {
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse().ok())
                 .map(Self::Cuda)
-                .ok_or_else(|| format!("unknown device {s:?} (expected auto, cpu, cuda or cuda:N)")),
+                .ok_or_else(|| {
+                    format!("unknown device {s:?} (expected auto, cpu, cuda or cuda:N)")
+                }),
         }
     }
 }
@@ -83,7 +85,11 @@ pub struct Runtime {
 impl Runtime {
     /// Resolves the choices, failing before any heavy work when they cannot be honoured.
     /// `threads`, when given, sets libtorch's intra-op thread count for the process.
-    pub fn resolve(device: DeviceChoice, dtype: DTypeChoice, threads: Option<usize>) -> Result<Self> {
+    pub fn resolve(
+        device: DeviceChoice,
+        dtype: DTypeChoice,
+        threads: Option<usize>,
+    ) -> Result<Self> {
         if let Some(n) = threads {
             if n == 0 {
                 return Err(ModelError::Device("--threads must be at least 1".into()));
@@ -105,11 +111,10 @@ impl Runtime {
         };
         let kind = match (dtype, device) {
             (DTypeChoice::F32, _) => Kind::Float,
-            (DTypeChoice::Bf16, Device::Cpu) if !cpu_has_bf16() => {
-                return Err(ModelError::Device(
-                    "--dtype bf16 on the CPU needs avx512_bf16 (or AMX), which this CPU lacks; use f32".into(),
-                ))
-            }
+            (DTypeChoice::Bf16, Device::Cpu) if !cpu_has_bf16() => return Err(ModelError::Device(
+                "--dtype bf16 on the CPU needs avx512_bf16 (or AMX), which this CPU lacks; use f32"
+                    .into(),
+            )),
             (DTypeChoice::Bf16, _) => Kind::BFloat16,
             (DTypeChoice::F16, Device::Cpu) => {
                 return Err(ModelError::Device(
@@ -148,9 +153,10 @@ pub fn cpu_has_bf16() -> bool {
     }
     std::fs::read_to_string("/proc/cpuinfo")
         .map(|info| {
-            info.lines()
-                .filter(|l| l.starts_with("flags"))
-                .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
+            info.lines().filter(|l| l.starts_with("flags")).any(|l| {
+                l.split_whitespace()
+                    .any(|f| f == "avx512_bf16" || f == "amx_bf16")
+            })
         })
         .unwrap_or(false)
 }

@@ -44,7 +44,10 @@ pub(crate) fn load_parts(dir: &Path, runtime: Runtime) -> Result<Loaded> {
     }
     let (config, arch) = HfConfig::load(&config_path)?;
     let weights_path = find_weights(dir).ok_or_else(|| {
-        ModelError::invalid(dir, "no weights: expected model.safetensors or pytorch_model.bin")
+        ModelError::invalid(
+            dir,
+            "no weights: expected model.safetensors or pytorch_model.bin",
+        )
     })?;
     let tokenizer_config = TokenizerConfig::load(dir)?;
     let weights = WeightMap::load(&weights_path, runtime.device, runtime.kind)?;
@@ -76,7 +79,12 @@ impl SentenceEncoder {
         let sentence = SentenceConfig::load(&model.root)?;
         let dir = model.root.join(&sentence.transformer_dir);
         let mut parts = load_parts(&dir, opts.runtime)?;
-        let transformer = Transformer::load(&parts.config, parts.arch, &dir.join("config.json"), &mut parts.weights)?;
+        let transformer = Transformer::load(
+            &parts.config,
+            parts.arch,
+            &dir.join("config.json"),
+            &mut parts.weights,
+        )?;
         let unexpected = parts.weights.finish()?;
         if !unexpected.is_empty() {
             tracing::info!(model = %model.identity, ?unexpected, "unused tensors in checkpoint");
@@ -95,7 +103,10 @@ impl SentenceEncoder {
             arch: parts.arch,
             transformer,
             tokenizer,
-            pooling: opts.pooling.clone().unwrap_or_else(|| default_pooling.clone()),
+            pooling: opts
+                .pooling
+                .clone()
+                .unwrap_or_else(|| default_pooling.clone()),
             default_pooling,
             normalize: sentence.normalize,
             max_seq_length,
@@ -167,16 +178,16 @@ impl SentenceEncoder {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Embeddings> {
         let encodings = self.tokenize(texts)?;
-        let (data, dim) = self
-            .transformer
-            .run_batched(&encodings, self.batch, progress, |tokens, batch| {
-                let pooled = pooling.forward(tokens, &batch.attention_mask)?;
-                if normalize {
-                    l2_normalize(&pooled)
-                } else {
-                    Ok(pooled)
-                }
-            })?;
+        let (data, dim) =
+            self.transformer
+                .run_batched(&encodings, self.batch, progress, |tokens, batch| {
+                    let pooled = pooling.forward(tokens, &batch.attention_mask)?;
+                    if normalize {
+                        l2_normalize(&pooled)
+                    } else {
+                        Ok(pooled)
+                    }
+                })?;
         let dim = if texts.is_empty() {
             pooling.output_dim(self.transformer.hidden_size() as usize)
         } else {
@@ -199,7 +210,8 @@ impl Embedder for SentenceEncoder {
     }
 
     fn dim(&self) -> usize {
-        self.pooling.output_dim(self.transformer.hidden_size() as usize)
+        self.pooling
+            .output_dim(self.transformer.hidden_size() as usize)
     }
 
     fn embed(&mut self, texts: &[&str], progress: &mut dyn FnMut(Progress)) -> Result<Embeddings> {

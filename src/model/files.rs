@@ -60,7 +60,8 @@ impl ModelDir {
         if path.is_dir() {
             return Self::local(path);
         }
-        if spec.id.starts_with('.') || spec.id.starts_with('/') || spec.id.matches('/').count() > 1 {
+        if spec.id.starts_with('.') || spec.id.starts_with('/') || spec.id.matches('/').count() > 1
+        {
             return Err(ModelError::invalid(path, "no such model directory"));
         }
         Self::hub(spec)
@@ -159,7 +160,9 @@ impl ModelDir {
 
     fn from_cache(spec: &ModelSpec, repo: Repo) -> Result<Self> {
         let cache = Cache::from_env().repo(repo);
-        let config = cache.get("config.json").or_else(|| cache.get("modules.json"));
+        let config = cache
+            .get("config.json")
+            .or_else(|| cache.get("modules.json"));
         let Some(config) = config else {
             return Err(ModelError::Hub(format!(
                 "{} is not in the hub cache ({}) and --offline forbids downloading it",

@@ -12,7 +12,9 @@ use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::processors::roberta::RobertaProcessing;
-use tokenizers::{AddedToken, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{
+    AddedToken, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
 
 use super::config::TokenizerConfig;
 use super::{ModelError, Result};
@@ -58,9 +60,12 @@ fn token_or(config: &Option<super::config::TokenValue>, default: &str) -> String
 }
 
 fn special_id(tokenizer: &Tokenizer, token: &str, path: &Path) -> Result<u32> {
-    tokenizer
-        .token_to_id(token)
-        .ok_or_else(|| ModelError::invalid(path, format!("special token {token:?} is not in the vocabulary")))
+    tokenizer.token_to_id(token).ok_or_else(|| {
+        ModelError::invalid(
+            path,
+            format!("special token {token:?} is not in the vocabulary"),
+        )
+    })
 }
 
 /// BertTokenizerFast as transformers' BertConverter builds it from `vocab.txt`.
@@ -92,7 +97,10 @@ fn wordpiece(dir: &Path, config: &TokenizerConfig) -> Result<Tokenizer> {
     tokenizer.with_decoder(Some(WordPieceDecoder::default()));
     let cls_id = special_id(&tokenizer, &cls, &vocab)?;
     let sep_id = special_id(&tokenizer, &sep, &vocab)?;
-    tokenizer.with_post_processor(Some(BertProcessing::new((sep.clone(), sep_id), (cls.clone(), cls_id))));
+    tokenizer.with_post_processor(Some(BertProcessing::new(
+        (sep.clone(), sep_id),
+        (cls.clone(), cls_id),
+    )));
     let specials: Vec<AddedToken> = [unk, cls, sep, pad, "[MASK]".to_owned()]
         .into_iter()
         .filter(|t| tokenizer.token_to_id(t).is_some())

@@ -43,7 +43,13 @@ impl LayerNorm {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_layer_norm([self.size].as_slice(), Some(&self.weight), Some(&self.bias), self.eps, true)?)
+        Ok(x.f_layer_norm(
+            [self.size].as_slice(),
+            Some(&self.weight),
+            Some(&self.bias),
+            self.eps,
+            true,
+        )?)
     }
 }
 
@@ -148,14 +154,24 @@ impl Transformer {
                     key: Linear::load(w, &format!("{p}.attention.self.key"), h, h),
                     value: Linear::load(w, &format!("{p}.attention.self.value"), h, h),
                     attn_out: Linear::load(w, &format!("{p}.attention.output.dense"), h, h),
-                    attn_norm: LayerNorm::load(w, &format!("{p}.attention.output.LayerNorm"), h, eps),
+                    attn_norm: LayerNorm::load(
+                        w,
+                        &format!("{p}.attention.output.LayerNorm"),
+                        h,
+                        eps,
+                    ),
                     intermediate: Linear::load(
                         w,
                         &format!("{p}.intermediate.dense"),
                         h,
                         config.intermediate_size,
                     ),
-                    output: Linear::load(w, &format!("{p}.output.dense"), config.intermediate_size, h),
+                    output: Linear::load(
+                        w,
+                        &format!("{p}.output.dense"),
+                        config.intermediate_size,
+                        h,
+                    ),
                     out_norm: LayerNorm::load(w, &format!("{p}.output.LayerNorm"), h, eps),
                 }
             })
@@ -205,7 +221,9 @@ impl Transformer {
         }
         let shape = [n as i64, longest as i64];
         let to = |v: &[i64]| -> Result<Tensor> {
-            Ok(Tensor::from_slice(v).f_view(shape)?.f_to_device(self.device)?)
+            Ok(Tensor::from_slice(v)
+                .f_view(shape)?
+                .f_to_device(self.device)?)
         };
         Ok(Batch {
             input_ids: to(&ids)?,
@@ -223,9 +241,13 @@ impl Transformer {
             // transformers' create_position_ids_from_input_ids: count real tokens, offset past
             // the padding index; padding itself gets position pad_id.
             let real = ids.f_ne(self.pad_id)?.f_to_kind(Kind::Int64)?;
-            real.f_cumsum(1, Kind::Int64)?.f_mul(&real)?.f_add_scalar(self.pad_id)?
+            real.f_cumsum(1, Kind::Int64)?
+                .f_mul(&real)?
+                .f_add_scalar(self.pad_id)?
         } else {
-            Tensor::f_arange(t, (Kind::Int64, self.device))?.f_unsqueeze(0)?.f_expand([b, t], false)?
+            Tensor::f_arange(t, (Kind::Int64, self.device))?
+                .f_unsqueeze(0)?
+                .f_expand([b, t], false)?
         };
         let types = if self.token_type.size()[0] == 1 {
             batch.token_type_ids.f_zeros_like()?
@@ -233,8 +255,20 @@ impl Transformer {
             batch.token_type_ids.shallow_clone()
         };
         let x = Tensor::f_embedding(&self.word, ids, -1, false, false)?
-            .f_add(&Tensor::f_embedding(&self.position, &positions, -1, false, false)?)?
-            .f_add(&Tensor::f_embedding(&self.token_type, &types, -1, false, false)?)?;
+            .f_add(&Tensor::f_embedding(
+                &self.position,
+                &positions,
+                -1,
+                false,
+                false,
+            )?)?
+            .f_add(&Tensor::f_embedding(
+                &self.token_type,
+                &types,
+                -1,
+                false,
+                false,
+            )?)?;
         let mut x = self.emb_norm.forward(&x)?;
         // SDPA takes a boolean mask where true means "attend"; [b, 1, 1, t] broadcasts over
         // heads and query positions like transformers' extended attention mask.
@@ -258,17 +292,23 @@ impl Transformer {
         t: i64,
     ) -> Result<Tensor> {
         let split = |y: Tensor| -> Result<Tensor> {
-            Ok(y.f_view([b, t, self.heads, self.head_dim])?.f_transpose(1, 2)?)
+            Ok(y.f_view([b, t, self.heads, self.head_dim])?
+                .f_transpose(1, 2)?)
         };
         let q = split(layer.query.forward(x)?)?;
         let k = split(layer.key.forward(x)?)?;
         let v = split(layer.value.forward(x)?)?;
-        let ctx = Tensor::f_scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false)?
-            .f_transpose(1, 2)?
-            .f_reshape([b, t, self.hidden])?;
-        let x = layer.attn_norm.forward(&layer.attn_out.forward(&ctx)?.f_add(x)?)?;
+        let ctx =
+            Tensor::f_scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false)?
+                .f_transpose(1, 2)?
+                .f_reshape([b, t, self.hidden])?;
+        let x = layer
+            .attn_norm
+            .forward(&layer.attn_out.forward(&ctx)?.f_add(x)?)?;
         let inner = self.act.forward(&layer.intermediate.forward(&x)?)?;
-        layer.out_norm.forward(&layer.output.forward(&inner)?.f_add(&x)?)
+        layer
+            .out_norm
+            .forward(&layer.output.forward(&inner)?.f_add(&x)?)
     }
 }
 
@@ -288,9 +328,15 @@ impl Pooler {
 /// Classification heads of one-label sequence classifiers.
 pub enum ClassifierHead {
     /// BertForSequenceClassification: classifier(pooler(h)).
-    Bert { pooler: Pooler, classifier: LinearHead },
+    Bert {
+        pooler: Pooler,
+        classifier: LinearHead,
+    },
     /// RobertaClassificationHead: out_proj(tanh(dense(h[:, 0]))).
-    Roberta { dense: LinearHead, out_proj: LinearHead },
+    Roberta {
+        dense: LinearHead,
+        out_proj: LinearHead,
+    },
 }
 
 /// A linear layer exposed to the cross-encoder module.

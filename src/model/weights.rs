@@ -81,7 +81,10 @@ impl WeightMap {
             }
             return placeholder();
         }
-        match tensor.f_to_device(self.device).and_then(|t| t.f_to_kind(self.kind)) {
+        match tensor
+            .f_to_device(self.device)
+            .and_then(|t| t.f_to_kind(self.kind))
+        {
             Ok(t) => t,
             Err(e) => {
                 self.mismatch.get_or_insert(ModelError::Torch(e));
@@ -149,6 +152,9 @@ mod tests {
             normalize_name("roberta.embeddings.word_embeddings.weight"),
             "embeddings.word_embeddings.weight"
         );
-        assert_eq!(normalize_name("classifier.out_proj.bias"), "classifier.out_proj.bias");
+        assert_eq!(
+            normalize_name("classifier.out_proj.bias"),
+            "classifier.out_proj.bias"
+        );
     }
 }
