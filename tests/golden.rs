@@ -285,3 +285,29 @@ fn unusable_model_directories_are_refused_with_the_reason() {
         );
     }
 }
+
+#[test]
+fn bf16_embeddings_stay_within_cosine_0999_of_fp32() {
+    use bigyo::model::{cpu_has_bf16, DTypeChoice, DeviceChoice};
+    if !cpu_has_bf16() {
+        eprintln!("this CPU has no avx512_bf16: bf16 is refused here, nothing to compare");
+        return;
+    }
+    let case = cases("embedder")
+        .into_iter()
+        .find(|c| c["name"] == "minilm")
+        .unwrap();
+    let runtime = Runtime::resolve(DeviceChoice::Cpu, DTypeChoice::Bf16, None).unwrap();
+    let opts = EncoderOptions {
+        runtime,
+        ..EncoderOptions::default()
+    };
+    let mut encoder = SentenceEncoder::load(&model_dir(&case), &opts).unwrap();
+    let inputs = strings(&case["inputs"]);
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let got = encoder.embed(&refs, &mut |_| {}).unwrap();
+    for (i, w) in matrix(&case["embeddings"]).iter().enumerate() {
+        let cos = cosine(got.row(i), w);
+        assert!(cos >= 0.999, "input {i}: bf16 cosine {cos}");
+    }
+}

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 pub use batch::{plan_batches, BatchOptions};
 pub use config::{Architecture, HfConfig, SentenceConfig};
 pub use cross::CrossEncoder;
-pub use device::{DTypeChoice, DeviceChoice, Runtime};
+pub use device::{cpu_has_bf16, DTypeChoice, DeviceChoice, Runtime};
 pub use encoder::{EncoderOptions, SentenceEncoder};
 pub use files::{ModelDir, ModelSpec};
 pub use pooling::Pooling;
