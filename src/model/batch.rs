@@ -13,7 +13,7 @@ pub struct BatchOptions {
 impl Default for BatchOptions {
     fn default() -> Self {
         Self {
-            max_tokens: 8192,
+            max_tokens: 2048,
             max_rows: 128,
         }
     }
