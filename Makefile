@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: setup setup-test build run test golden clean bench
+.PHONY: setup setup-test build run test golden clean bench lint
 
 setup:
 	@./scripts/setup.sh
@@ -30,3 +30,7 @@ clean:
 # Passage-embedding throughput against sentence-transformers; writes BENCHMARKS.md.
 bench: setup-test build
 	.bigyo/venv/bin/python benches/embed_vs_st.py --threads 2
+
+lint: setup
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
