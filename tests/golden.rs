@@ -33,32 +33,20 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn matrix(v: &Value) -> Vec<Vec<f64>> {
+fn rows<T>(v: &Value, cell: impl Fn(&Value) -> T) -> Vec<Vec<T>> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect()
-        })
+        .map(|row| row.as_array().unwrap().iter().map(&cell).collect())
         .collect()
 }
 
+fn matrix(v: &Value) -> Vec<Vec<f64>> {
+    rows(v, |x| x.as_f64().unwrap())
+}
+
 fn ids(v: &Value) -> Vec<Vec<u32>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as u32)
-                .collect()
-        })
-        .collect()
+    rows(v, |x| x.as_u64().unwrap() as u32)
 }
 
 fn model_dir(case: &Value) -> ModelDir {

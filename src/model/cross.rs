@@ -4,7 +4,7 @@ use tokenizers::{EncodeInput, Encoding, Tokenizer};
 use super::config::Architecture;
 use super::encoder::load_parts;
 use super::files::ModelDir;
-use super::transformer::{ClassifierHead, LinearHead, Pooler, Transformer};
+use super::transformer::{ClassifierHead, Linear, Pooler, Transformer};
 use super::{BatchOptions, ModelError, Progress, Reranker, Result, Runtime};
 
 /// A reranker on libtorch, matching sentence-transformers' `CrossEncoder` with no activation.
@@ -61,11 +61,11 @@ impl CrossEncoder {
         let head = match parts.arch {
             Architecture::Bert => ClassifierHead::Bert {
                 pooler: Pooler::load(w, h),
-                classifier: LinearHead::load(w, "classifier", h, 1),
+                classifier: Linear::load(w, "classifier", h, 1),
             },
             Architecture::Roberta | Architecture::XlmRoberta => ClassifierHead::Roberta {
-                dense: LinearHead::load(w, "classifier.dense", h, h),
-                out_proj: LinearHead::load(w, "classifier.out_proj", h, 1),
+                dense: Linear::load(w, "classifier.dense", h, h),
+                out_proj: Linear::load(w, "classifier.out_proj", h, 1),
             },
         };
         let unexpected = parts.weights.finish()?;

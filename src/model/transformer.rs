@@ -7,20 +7,21 @@ use super::config::{Architecture, HfConfig};
 use super::weights::WeightMap;
 use super::{ModelError, Result};
 
-struct Linear {
+/// A dense layer, `x W^T + b`.
+pub(crate) struct Linear {
     weight: Tensor,
     bias: Tensor,
 }
 
 impl Linear {
-    fn load(w: &mut WeightMap, prefix: &str, input: i64, output: i64) -> Self {
+    pub(crate) fn load(w: &mut WeightMap, prefix: &str, input: i64, output: i64) -> Self {
         Self {
             weight: w.take(&format!("{prefix}.weight"), &[output, input]),
             bias: w.take(&format!("{prefix}.bias"), &[output]),
         }
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(x.f_linear(&self.weight, Some(&self.bias))?)
     }
 }
@@ -328,28 +329,9 @@ impl Pooler {
 /// Classification heads of one-label sequence classifiers.
 pub enum ClassifierHead {
     /// BertForSequenceClassification: classifier(pooler(h)).
-    Bert {
-        pooler: Pooler,
-        classifier: LinearHead,
-    },
+    Bert { pooler: Pooler, classifier: Linear },
     /// RobertaClassificationHead: out_proj(tanh(dense(h[:, 0]))).
-    Roberta {
-        dense: LinearHead,
-        out_proj: LinearHead,
-    },
-}
-
-/// A linear layer exposed to the cross-encoder module.
-pub struct LinearHead(Linear);
-
-impl LinearHead {
-    pub fn load(w: &mut WeightMap, prefix: &str, input: i64, output: i64) -> Self {
-        Self(Linear::load(w, prefix, input, output))
-    }
-
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.0.forward(x)
-    }
+    Roberta { dense: Linear, out_proj: Linear },
 }
 
 impl ClassifierHead {
