@@ -1,19 +1,20 @@
 //! Subcommands and their output formats.
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use bigyo::eval::{CorpusCounts, EmbeddingReport, EvalReport, TrecRuns};
 use bigyo::model::{
-    sigmoid, BatchOptions, CrossEncoder, DTypeChoice, DeviceChoice, Embedder, EncoderOptions,
-    ModelDir, ModelSpec, Pooling, Progress, Reranker, Runtime, SentenceEncoder,
+    sigmoid, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec, Pooling,
+    Progress, Reranker, Runtime, SentenceEncoder,
 };
+use bigyo::options::{DataArgs, ModelArgs, RetrievalArgs};
+use bigyo::pipeline::{parse_methods, Method, Pipeline};
+use bigyo::render;
+use bigyo::session::{self, EmbedStats, Event, Options};
 use clap::{Parser, Subcommand, ValueEnum};
-
-/// The bi-encoder users get when online (REFERENCE.md).
-pub const DEFAULT_MODEL: &str = "snunlp/KR-SBERT-V40K-klueNLI-augSTS";
-/// The textbook's cross-encoder reranker.
-pub const DEFAULT_RERANKER: &str = "shangrilar/klue-roberta-small-cross-encoder";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,36 +27,12 @@ pub const DEFAULT_RERANKER: &str = "shangrilar/klue-roberta-small-cross-encoder"
 pub struct Args {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub retrieval: RetrievalArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ModelArgs {
-    /// Bi-encoder: a hub id or a local directory.
-    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
-    pub model: String,
-    /// Cross-encoder reranker: a hub id, a local directory, or `none`.
-    #[arg(long, global = true, default_value = DEFAULT_RERANKER)]
-    pub reranker: String,
-    /// Pin a hub revision (branch, tag or commit) for --model.
-    #[arg(long, global = true)]
-    pub revision: Option<String>,
-    /// auto (CUDA when present, else CPU), cpu, cuda or cuda:N.
-    #[arg(long, global = true, default_value = "auto")]
-    pub device: DeviceChoice,
-    /// f32 (default), bf16 (CUDA, or CPUs with avx512_bf16) or f16 (CUDA).
-    #[arg(long, global = true, default_value = "f32")]
-    pub dtype: DTypeChoice,
-    /// libtorch intra-op threads (default: libtorch's choice, one per core).
-    #[arg(long, global = true)]
-    pub threads: Option<usize>,
-    /// Use only the local hub cache.
-    #[arg(long, global = true)]
-    pub offline: bool,
-    /// Token budget per batch (rows x longest row).
-    #[arg(long, global = true, default_value_t = BatchOptions::default().max_tokens)]
-    pub batch_tokens: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +59,27 @@ pub enum Command {
     },
     /// Show what bigyo reads from a model: architecture, pooling, lengths, unused tensors.
     ModelInfo,
+    /// Search the corpus with every method and print the ranked lists.
+    Search {
+        query: String,
+        /// Comma-separated: dense, bm25, hybrid, rerank.
+        #[arg(long, default_value = "dense,bm25,hybrid,rerank")]
+        methods: String,
+        #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+        format: TableOrJson,
+    },
+    /// Evaluate every method over the corpus's questions (recall@1/5/10, MRR@10, nDCG@10, q/s).
+    Eval {
+        /// Comma-separated: dense, bm25, hybrid, rerank (rerank is skipped with --reranker none).
+        #[arg(long, default_value = "dense,bm25,hybrid,rerank")]
+        methods: String,
+        /// Print exactly one JSON object on the last line of stdout.
+        #[arg(long)]
+        json: bool,
+        /// Write one TREC run file per method (and qrels.txt) into DIR.
+        #[arg(long, value_name = "DIR")]
+        trec_run: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -99,6 +97,25 @@ pub enum TableOrJson {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let opts = Options {
+        model: args.model.clone(),
+        data: args.data.clone(),
+        retrieval: args.retrieval.clone(),
+        download_progress: std::io::stderr().is_terminal(),
+    };
+    match &args.command {
+        Some(Command::Search {
+            query,
+            methods,
+            format,
+        }) => return search(&opts, query, methods, *format),
+        Some(Command::Eval {
+            methods,
+            json,
+            trec_run,
+        }) => return eval(&opts, methods, *json, trec_run.as_deref()),
+        _ => {}
+    }
     let Some(command) = args.command else {
         eprintln!(
             "bigyo: the four-pane explorer is not built yet; this build offers `embed`, `rerank` \
@@ -198,6 +215,8 @@ pub fn run(args: Args) -> Result<()> {
                 }
             }
         }
+        // Handled above, before the model-only set-up.
+        Command::Search { .. } | Command::Eval { .. } => {}
         Command::ModelInfo => {
             let dir = resolve(m, &m.model)?;
             let encoder = SentenceEncoder::load(
@@ -227,6 +246,157 @@ pub fn run(args: Args) -> Result<()> {
                 }
             );
         }
+    }
+    Ok(())
+}
+
+/// Draws session events on stderr: progress bars on a terminal, warnings always.
+fn reporter() -> impl FnMut(Event) {
+    let tty = std::io::stderr().is_terminal();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    move |event| match event {
+        Event::Start { step, total } => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+            tracing::info!("{step}");
+            if tty {
+                bar = Some(match total {
+                    Some(t) => progress_bar(t, &step.to_string()),
+                    None => {
+                        let b = indicatif::ProgressBar::new_spinner();
+                        b.set_message(step.to_string());
+                        b.enable_steady_tick(std::time::Duration::from_millis(120));
+                        b
+                    }
+                });
+            }
+        }
+        Event::Progress { done } => {
+            if let Some(b) = &bar {
+                b.set_position(done);
+            }
+        }
+        Event::Finish => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+        }
+        Event::Warning(w) => {
+            tracing::warn!("{w}");
+            eprintln!("bigyo: warning: {w}");
+        }
+    }
+}
+
+/// Builds the pipeline the methods need: BM25 always (hybrid and rerank fuse it), the
+/// bi-encoder only for model methods, the reranker only for rerank.
+fn build(opts: &Options, methods: &[Method]) -> Result<(Pipeline, Option<EmbedStats>, Runtime)> {
+    opts.validate()?;
+    let needs_model = methods.iter().any(|m| m.needs_model());
+    // Device choice fails early (e.g. CUDA asked where none exists), before any heavy work.
+    let runtime = Runtime::resolve(opts.model.device, opts.model.dtype, opts.model.threads)
+        .context("choosing the device")?;
+    let mut report = reporter();
+    let corpus = Arc::new(session::load_corpus(opts, &mut report)?);
+    tracing::info!("{}", corpus.summary());
+    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params());
+    let analyzer = session::analyzer(opts)?;
+    pipeline.set_bm25(Arc::new(session::build_bm25(
+        &corpus,
+        analyzer,
+        &mut report,
+    )?));
+    let mut stats = None;
+    if needs_model {
+        let mut encoder = session::load_encoder(opts, runtime, None, &mut report)?;
+        let cache = session::cache(opts);
+        let (index, s) =
+            session::build_dense(&corpus, &mut encoder, runtime, cache.as_ref(), &mut report)?;
+        stats = Some(s);
+        pipeline.set_dense(Box::new(encoder), index);
+    }
+    if methods.contains(&Method::Rerank) {
+        match session::load_reranker(opts, runtime, &mut report)? {
+            Some(r) => pipeline.set_reranker(Box::new(r)),
+            None => pipeline.reranker_missing = "--reranker none".into(),
+        }
+    }
+    Ok((pipeline, stats, runtime))
+}
+
+fn search(opts: &Options, query: &str, methods: &str, format: TableOrJson) -> Result<()> {
+    let methods = parse_methods(methods).map_err(anyhow::Error::msg)?;
+    if query.chars().count() > 30_000 {
+        bail!(
+            "the query is {} characters; bigyo searches at most 30000",
+            query.chars().count()
+        );
+    }
+    let (mut pipeline, _, _) = build(opts, &methods)?;
+    let results = pipeline.search(query, &methods);
+    let corpus = pipeline.corpus.clone();
+    let gold = corpus.gold_for(query);
+    let mut out = std::io::stdout().lock();
+    match format {
+        TableOrJson::Table => write!(out, "{}", render::table(&corpus, &results, gold))?,
+        TableOrJson::Json => writeln!(out, "{}", render::json(&corpus, &results, gold))?,
+    }
+    Ok(())
+}
+
+fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> Result<()> {
+    let mut methods = parse_methods(methods).map_err(anyhow::Error::msg)?;
+    if !opts.model.reranker_enabled() {
+        methods.retain(|&m| m != Method::Rerank);
+        if methods.is_empty() {
+            bail!("--reranker none leaves no method to evaluate");
+        }
+    }
+    let (mut pipeline, stats, runtime) = build(opts, &methods)?;
+    let mut trec = match trec_run {
+        Some(dir) => Some(
+            TrecRuns::create(dir, &methods, &pipeline)
+                .with_context(|| format!("creating TREC run files in {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let total = pipeline.corpus.eval_questions().count() as u64;
+    let bar = progress_bar(total, "evaluating");
+    let (reports, skipped) =
+        bigyo::eval::evaluate(&mut pipeline, &methods, trec.as_mut(), &mut |done, _| {
+            bar.set_position(done as u64)
+        })?;
+    bar.finish_and_clear();
+    if let Some(t) = trec {
+        t.finish().context("writing TREC run files")?;
+    }
+    let corpus = &pipeline.corpus;
+    let report = EvalReport {
+        corpus: CorpusCounts {
+            rows: corpus.rows,
+            passages: corpus.passages.len(),
+            questions: corpus.eval_questions().count(),
+        },
+        embedding: stats.map(|s| EmbeddingReport {
+            model: opts.model.model.clone(),
+            device: if runtime.device == tch::Device::Cpu {
+                "cpu".into()
+            } else {
+                runtime.describe()
+            },
+            seconds: s.seconds,
+            passages_per_s: s.passages_per_s(),
+            cached: s.from_cache,
+        }),
+        methods: reports,
+        skipped,
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    } else {
+        write!(out, "{}", bigyo::eval::table(&report))?;
     }
     Ok(())
 }

@@ -2,7 +2,10 @@
 """A local stand-in for the Hugging Face hub, serving directories in the hub's URL layout so
 that hf-hub's real download path can be tested offline (point HF_ENDPOINT at it).
 
-Usage: hub_mirror.py [--commit SHA] ORG/NAME=DIR ...   (prints "PORT <n>" once listening)
+Usage: hub_mirror.py [--commit SHA] ORG/NAME=DIR ... datasets/ORG/NAME=DIR ...
+(prints "PORT <n>" once listening). Model repos are served at /ORG/NAME/resolve/REV/FILE and
+/api/models/ORG/NAME/revision/REV; dataset repos (keys prefixed `datasets/`) at
+/datasets/ORG/NAME/resolve/REV/FILE and /api/datasets/ORG/NAME/revision/REV.
 """
 import argparse
 import hashlib
@@ -39,13 +42,19 @@ class Hub(BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = unquote(self.path.split("?")[0])
-        if path.startswith("/api/models/"):
-            repo, _, _rev = path[len("/api/models/"):].partition("/revision/")
+        for kind, prefix in (("models", ""), ("datasets", "datasets/")):
+            api = f"/api/{kind}/"
+            if not path.startswith(api):
+                continue
+            name, _, _rev = path[len(api):].partition("/revision/")
+            repo = prefix + name
             if repo not in REPOS:
                 return self.send_json(404, {"error": f"Repository {repo} not found"})
             siblings = [{"rfilename": f} for f in sorted(files(REPOS[repo]))]
             return self.send_json(200, {"id": repo, "sha": args.commit, "siblings": siblings})
         parts = path.lstrip("/").split("/")
+        if parts and parts[0] == "datasets":
+            parts = ["datasets/" + parts[1]] + parts[2:] if len(parts) > 1 else parts
         if len(parts) >= 5 and parts[2] == "resolve":
             repo, rel = "/".join(parts[:2]), "/".join(parts[4:])
             full = os.path.join(REPOS.get(repo, "/nonexistent"), rel)

@@ -1,0 +1,322 @@
+//! Korean-aware analyzers: text in, terms with byte offsets out.
+//!
+//! - `bigram` (default): character bigrams within Hangul runs (a one-syllable run is kept
+//!   whole), whole lowercased tokens for runs of other letters and digits; everything else
+//!   (spaces, punctuation, emoji) separates. "서울에서" and "서울" share the term 서울.
+//! - `wordpiece`: the subword tokens of a model's own tokenizer (the textbook's choice).
+//! - `whitespace`: whitespace-separated tokens, lowercased, with leading and trailing
+//!   punctuation trimmed; particles stay attached, which is the point of showing it.
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// An analyzer by name, as `--bm25-analyzer` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AnalyzerKind {
+    #[default]
+    Bigram,
+    Wordpiece,
+    Whitespace,
+}
+
+impl AnalyzerKind {
+    pub const ALL: [AnalyzerKind; 3] = [Self::Bigram, Self::Wordpiece, Self::Whitespace];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bigram => "bigram",
+            Self::Wordpiece => "wordpiece",
+            Self::Whitespace => "whitespace",
+        }
+    }
+}
+
+impl fmt::Display for AnalyzerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for AnalyzerKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                format!("unknown BM25 analyzer `{s}` (choose bigram, wordpiece or whitespace)")
+            })
+    }
+}
+
+/// One term and where it came from in the text (byte offsets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A ready analyzer. Cheap to clone.
+#[derive(Clone)]
+pub enum Analyzer {
+    Bigram,
+    Whitespace,
+    /// A model's tokenizer.
+    Wordpiece(Arc<Wordpiece>),
+}
+
+/// A model's tokenizer as an analyzer; `label` (the model id) names it in messages.
+pub struct Wordpiece {
+    tokenizer: tokenizers::Tokenizer,
+    label: String,
+    unk: Option<u32>,
+}
+
+impl fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Analyzer {
+    /// A wordpiece analyzer over `tokenizer`, without truncation or special tokens.
+    pub fn wordpiece(mut tokenizer: tokenizers::Tokenizer, label: &str) -> Self {
+        let _ = tokenizer.with_truncation(None);
+        tokenizer.with_padding(None);
+        let unk = ["[UNK]", "<unk>"]
+            .iter()
+            .find_map(|t| tokenizer.token_to_id(t));
+        Self::Wordpiece(Arc::new(Wordpiece {
+            tokenizer,
+            label: label.to_owned(),
+            unk,
+        }))
+    }
+
+    pub fn kind(&self) -> AnalyzerKind {
+        match self {
+            Self::Bigram => AnalyzerKind::Bigram,
+            Self::Whitespace => AnalyzerKind::Whitespace,
+            Self::Wordpiece(_) => AnalyzerKind::Wordpiece,
+        }
+    }
+
+    /// `bigram`, `whitespace`, or `wordpiece (klue/roberta-base)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Wordpiece(w) => format!("wordpiece ({})", w.label),
+            other => other.kind().name().to_owned(),
+        }
+    }
+
+    /// All terms of `text` in order, duplicates kept.
+    pub fn terms(&self, text: &str) -> Vec<Term> {
+        match self {
+            Self::Bigram => bigram(text),
+            Self::Whitespace => whitespace(text),
+            Self::Wordpiece(w) => wordpiece(w, text),
+        }
+    }
+
+    /// The distinct terms of a query, in first-seen order.
+    pub fn query_terms(&self, query: &str) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.terms(query)
+            .into_iter()
+            .filter_map(|t| seen.insert(t.text.clone()).then_some(t.text))
+            .collect()
+    }
+
+    /// Byte ranges of `text` covered by any of `terms`, merged and sorted (for highlighting).
+    pub fn highlight(&self, text: &str, terms: &[String]) -> Vec<(usize, usize)> {
+        if terms.is_empty() {
+            return Vec::new();
+        }
+        let mut spans: Vec<(usize, usize)> = self
+            .terms(text)
+            .into_iter()
+            .filter(|t| terms.contains(&t.text))
+            .map(|t| (t.start, t.end))
+            .collect();
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (s, e) in spans {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        merged
+    }
+}
+
+/// Hangul syllables and jamo (including compatibility and extended jamo).
+pub fn is_hangul(c: char) -> bool {
+    matches!(c,
+        '\u{AC00}'..='\u{D7A3}'
+        | '\u{1100}'..='\u{11FF}'
+        | '\u{3130}'..='\u{318F}'
+        | '\u{A960}'..='\u{A97F}'
+        | '\u{D7B0}'..='\u{D7FF}')
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Hangul,
+    Word,
+    Other,
+}
+
+fn class(c: char) -> Class {
+    if is_hangul(c) {
+        Class::Hangul
+    } else if c.is_alphanumeric() {
+        Class::Word
+    } else {
+        Class::Other
+    }
+}
+
+fn bigram(text: &str) -> Vec<Term> {
+    let mut out = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some(&(start, c)) = chars.peek() {
+        let cls = class(c);
+        // Collect the run of this class.
+        let mut run: Vec<(usize, char)> = Vec::new();
+        while let Some(&(i, c)) = chars.peek() {
+            if class(c) != cls {
+                break;
+            }
+            run.push((i, c));
+            chars.next();
+        }
+        let end = run.last().map_or(start, |&(i, c)| i + c.len_utf8());
+        match cls {
+            Class::Other => {}
+            Class::Word => out.push(Term {
+                text: text[start..end].to_lowercase(),
+                start,
+                end,
+            }),
+            Class::Hangul if run.len() == 1 => out.push(Term {
+                text: text[start..end].to_owned(),
+                start,
+                end,
+            }),
+            Class::Hangul => {
+                for pair in run.windows(2) {
+                    let (s, _) = pair[0];
+                    let (i, c) = pair[1];
+                    let e = i + c.len_utf8();
+                    out.push(Term {
+                        text: text[s..e].to_owned(),
+                        start: s,
+                        end: e,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn whitespace(text: &str) -> Vec<Term> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for piece in text.split_whitespace() {
+        let start = offset + text[offset..].find(piece).unwrap_or(0);
+        offset = start + piece.len();
+        let trimmed = piece.trim_matches(|c: char| !c.is_alphanumeric());
+        if trimmed.is_empty() {
+            continue;
+        }
+        let lead = piece.len()
+            - piece
+                .trim_start_matches(|c: char| !c.is_alphanumeric())
+                .len();
+        out.push(Term {
+            text: trimmed.to_lowercase(),
+            start: start + lead,
+            end: start + lead + trimmed.len(),
+        });
+    }
+    out
+}
+
+fn wordpiece(w: &Wordpiece, text: &str) -> Vec<Term> {
+    let Ok(encoding) = w.tokenizer.encode(text, false) else {
+        return Vec::new();
+    };
+    encoding
+        .get_tokens()
+        .iter()
+        .zip(encoding.get_offsets())
+        .zip(encoding.get_ids())
+        .filter(|(_, &id)| Some(id) != w.unk)
+        .map(|((t, &(s, e)), _)| Term {
+            text: t.clone(),
+            start: s.min(text.len()),
+            end: e.min(text.len()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(a: &Analyzer, s: &str) -> Vec<String> {
+        a.terms(s).into_iter().map(|t| t.text).collect()
+    }
+
+    #[test]
+    fn bigram_splits_hangul_runs_and_keeps_latin_and_digits_whole() {
+        let a = Analyzer::Bigram;
+        assert_eq!(
+            texts(&a, "서울에서 1946년에 MIT를"),
+            ["서울", "울에", "에서", "1946", "년에", "mit", "를"]
+        );
+        assert_eq!(texts(&a, "장마"), ["장마"]);
+        assert_eq!(texts(&a, "비"), ["비"]);
+        assert_eq!(texts(&a, "🙂 ok!"), ["ok"]);
+        assert!(texts(&a, "🙂🙂 ... !!").is_empty());
+        // Particles: 서울에서 and 서울은 share 서울.
+        assert!(texts(&a, "서울은").contains(&"서울".to_owned()));
+        // Offsets point at the original text.
+        let terms = a.terms("가나 ABC");
+        assert_eq!((terms[1].start, terms[1].end), (7, 10));
+        assert_eq!(&"가나 ABC"[terms[0].start..terms[0].end], "가나");
+    }
+
+    #[test]
+    fn whitespace_keeps_particles_attached() {
+        let a = Analyzer::Whitespace;
+        assert_eq!(
+            texts(&a, "“서울에서” 열린 COVID-19 회의, 🙂"),
+            ["서울에서", "열린", "covid-19", "회의"]
+        );
+        let t = &a.terms("  (서울)  ")[0];
+        assert_eq!(&"  (서울)  "[t.start..t.end], "서울");
+    }
+
+    #[test]
+    fn query_terms_are_distinct_and_highlights_merge() {
+        let a = Analyzer::Bigram;
+        assert_eq!(a.query_terms("장마 장마철"), ["장마", "마철"]);
+        let text = "올해 장마철 비";
+        let spans = a.highlight(text, &["장마".into(), "마철".into()]);
+        assert_eq!(spans.len(), 1);
+        assert_eq!(&text[spans[0].0..spans[0].1], "장마철");
+    }
+
+    #[test]
+    fn names_parse() {
+        for k in AnalyzerKind::ALL {
+            assert_eq!(k.name().parse::<AnalyzerKind>().unwrap(), k);
+        }
+        assert!("nori".parse::<AnalyzerKind>().unwrap_err().contains("nori"));
+    }
+}

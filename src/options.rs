@@ -1,0 +1,136 @@
+//! Options shared by every subcommand and the TUI: models, data, retrieval.
+use std::path::PathBuf;
+
+use crate::bm25::AnalyzerKind;
+use crate::fusion::RrfParams;
+use crate::model::{BatchOptions, DTypeChoice, DeviceChoice};
+use crate::pipeline::SearchParams;
+
+/// The bi-encoder users get when online (REFERENCE.md).
+pub const DEFAULT_MODEL: &str = "snunlp/KR-SBERT-V40K-klueNLI-augSTS";
+/// The textbook's cross-encoder reranker.
+pub const DEFAULT_RERANKER: &str = "shangrilar/klue-roberta-small-cross-encoder";
+/// KLUE MRC on the hub.
+pub const DEFAULT_DATASET: &str = "klue/klue";
+pub const DEFAULT_CONFIG: &str = "mrc";
+pub const DEFAULT_SPLIT: &str = "validation";
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Models")]
+pub struct ModelArgs {
+    /// Bi-encoder: a hub id or a local directory.
+    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
+    pub model: String,
+    /// Cross-encoder reranker: a hub id, a local directory, or `none`.
+    #[arg(long, global = true, default_value = DEFAULT_RERANKER)]
+    pub reranker: String,
+    /// Pin a hub revision (branch, tag or commit) for --model.
+    #[arg(long, global = true)]
+    pub revision: Option<String>,
+    /// auto (CUDA when present, else CPU), cpu, cuda or cuda:N.
+    #[arg(long, global = true, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// f32 (default), bf16 (CUDA, or CPUs with avx512_bf16) or f16 (CUDA).
+    #[arg(long, global = true, default_value = "f32")]
+    pub dtype: DTypeChoice,
+    /// libtorch intra-op threads (default: libtorch's choice, one per core).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// Use only the local hub cache (models and dataset); never touch the network.
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// Token budget per batch (rows x longest row).
+    #[arg(long, global = true, default_value_t = BatchOptions::default().max_tokens)]
+    pub batch_tokens: usize,
+}
+
+impl ModelArgs {
+    pub fn reranker_enabled(&self) -> bool {
+        !self.reranker.eq_ignore_ascii_case("none")
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Data")]
+pub struct DataArgs {
+    /// A local parquet file, or `sample` for the bundled Korean sample corpus. Without it,
+    /// --dataset is downloaded (falling back to the sample when the hub cannot be reached).
+    #[arg(long, global = true, value_name = "PATH|sample")]
+    pub data: Option<PathBuf>,
+    /// A hub dataset repository [default: klue/klue].
+    #[arg(long, global = true)]
+    pub dataset: Option<String>,
+    /// The dataset's config (subset) folder.
+    #[arg(long, global = true, default_value = DEFAULT_CONFIG)]
+    pub config: String,
+    /// The split: train or validation.
+    #[arg(long, global = true, default_value = DEFAULT_SPLIT)]
+    pub split: String,
+    /// Pin a hub revision for --dataset.
+    #[arg(long, global = true)]
+    pub dataset_revision: Option<String>,
+    /// Keep only the first N rows (the textbook demo uses the first 1,000 train rows).
+    #[arg(long, global = true)]
+    pub limit: Option<usize>,
+    /// The passage column.
+    #[arg(long, global = true, default_value = "context")]
+    pub context_column: String,
+    /// The question column (optional in the data).
+    #[arg(long, global = true, default_value = "question")]
+    pub question_column: String,
+    /// The title column (optional in the data).
+    #[arg(long, global = true, default_value = "title")]
+    pub title_column: String,
+    /// The answers column, struct{answer_start, text} (optional in the data).
+    #[arg(long, global = true, default_value = "answers")]
+    pub answers_column: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Retrieval")]
+pub struct RetrievalArgs {
+    /// BM25 analyzer: bigram (Hangul character bigrams), wordpiece (a model's tokenizer) or
+    /// whitespace.
+    #[arg(long, global = true, default_value = "bigram")]
+    pub bm25_analyzer: AnalyzerKind,
+    /// Where the wordpiece analyzer takes its tokenizer: a hub id or directory
+    /// [default: --model].
+    #[arg(long, global = true, value_name = "ID|DIR")]
+    pub bm25_tokenizer: Option<String>,
+    /// Hits shown per method.
+    #[arg(long, global = true, default_value_t = 10)]
+    pub top_k: usize,
+    /// RRF constant k in 1/(k + rank).
+    #[arg(long, global = true, default_value_t = 60.0)]
+    pub rrf_k: f64,
+    /// How many hits of each list RRF fuses.
+    #[arg(long, global = true, default_value_t = 100)]
+    pub rrf_depth: usize,
+    /// RRF weight of the dense list.
+    #[arg(long, global = true, default_value_t = 1.0)]
+    pub dense_weight: f64,
+    /// RRF weight of the BM25 list.
+    #[arg(long, global = true, default_value_t = 1.0)]
+    pub bm25_weight: f64,
+    /// How many hybrid hits the cross-encoder rescores.
+    #[arg(long, global = true, default_value_t = 30)]
+    pub rerank_depth: usize,
+    /// Neither read nor write the passage-embedding cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+}
+
+impl RetrievalArgs {
+    pub fn params(&self) -> SearchParams {
+        SearchParams {
+            top_k: self.top_k,
+            rrf: RrfParams {
+                k: self.rrf_k,
+                depth: self.rrf_depth,
+            },
+            dense_weight: self.dense_weight,
+            bm25_weight: self.bm25_weight,
+            rerank_depth: self.rerank_depth,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Text output of `bigyo search`: an aligned table (Korean measured by display width) or JSON.
+use serde_json::{json, Value};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::data::Corpus;
+use crate::pipeline::{Hit, Method, MethodResult, SearchResults};
+use crate::session::ms;
+
+/// `s` cut to at most `width` display columns, with `…` when cut. Control characters become
+/// spaces so a passage can never move the cursor.
+pub fn fit(s: &str, width: usize) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.width() <= width {
+        return clean;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in clean.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// `s` fitted and padded with spaces to exactly `width` columns.
+pub fn pad(s: &str, width: usize) -> String {
+    let f = fit(s, width);
+    let w = f.width();
+    format!("{f}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// Where a fused or reranked hit came from: `d3 b1` for hybrid, `h2 ↑1` for rerank.
+pub fn provenance(method: Method, hit: &Hit, position: usize) -> String {
+    let r = |x: Option<usize>| x.map_or("-".to_owned(), |v| v.to_string());
+    match method {
+        Method::Hybrid => format!("d{} b{}", r(hit.sources.dense), r(hit.sources.bm25)),
+        Method::Rerank => {
+            let from = hit.sources.hybrid.unwrap_or(position);
+            format!("h{} {}", from, movement(from, position))
+        }
+        _ => String::new(),
+    }
+}
+
+/// `↑2`, `↓1` or `=`: how far a hit moved from rank `from` to rank `to`.
+pub fn movement(from: usize, to: usize) -> String {
+    match from.cmp(&to) {
+        std::cmp::Ordering::Greater => format!("↑{}", from - to),
+        std::cmp::Ordering::Less => format!("↓{}", to - from),
+        std::cmp::Ordering::Equal => "=".to_owned(),
+    }
+}
+
+/// The aligned table.
+pub fn table(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("query: {}\n", fit(&results.query, 200)));
+    out.push_str(&format!("terms: {}\n", results.terms.join(" ")));
+    if let Some(g) = gold {
+        out.push_str(&format!(
+            "gold:  p{g} {}\n",
+            fit(&corpus.passages[g].title, 60)
+        ));
+    }
+    for r in &results.results {
+        out.push('\n');
+        out.push_str(&header(r));
+        if let Some(e) = &r.error {
+            out.push_str(&format!("  (not available: {e})\n"));
+            continue;
+        }
+        if let Some(n) = &r.note {
+            out.push_str(&format!("  note: {n}\n"));
+        }
+        if r.hits.is_empty() {
+            out.push_str("  (no hits)\n");
+        }
+        for (i, h) in r.hits.iter().enumerate() {
+            let p = &corpus.passages[h.passage];
+            let score = match h.probability {
+                Some(prob) => format!("{:>8.4} ({prob:.4})", h.score),
+                None => format!("{:>8.4}", h.score),
+            };
+            let mark = if gold == Some(h.passage) { "✓" } else { " " };
+            out.push_str(&format!(
+                "{:>3} {score} {mark} {:<6} {} {}  {}\n",
+                i + 1,
+                format!("p{}", h.passage),
+                pad(&p.title, 30),
+                pad(&provenance(r.method, h, i + 1), 8),
+                fit(&p.text, 50),
+            ));
+        }
+    }
+    out.push('\n');
+    out.push_str(&cost_line(results));
+    out.push('\n');
+    out
+}
+
+fn header(r: &MethodResult) -> String {
+    format!(
+        "{} ({}, {:.2} ms)\n",
+        r.method.title(),
+        r.method.name(),
+        ms(r.elapsed)
+    )
+}
+
+/// The per-query cost of the two encoder designs.
+pub fn cost_line(results: &SearchResults) -> String {
+    let rerank_ms = results.get(Method::Rerank).map_or(0.0, |r| ms(r.elapsed));
+    let passes = results.forward_passes;
+    format!(
+        "cost: bi-encoder {} forward pass ({:.1} ms); cross-encoder {} passes ({:.1} ms)",
+        passes.bi_encoder,
+        ms(results.encode),
+        passes.cross_encoder,
+        rerank_ms
+    )
+}
+
+/// The JSON object of one search.
+pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Value {
+    let methods: serde_json::Map<String, Value> = results
+        .results
+        .iter()
+        .map(|r| {
+            let hits: Vec<Value> = r
+                .hits
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let p = &corpus.passages[h.passage];
+                    let mut v = json!({
+                        "rank": i + 1,
+                        "passage": h.passage,
+                        "title": p.title,
+                        "score": h.score,
+                        "gold": gold == Some(h.passage),
+                        "matched": h.matched,
+                    });
+                    if let Some(prob) = h.probability {
+                        v["sigmoid"] = json!(prob);
+                    }
+                    if matches!(r.method, Method::Hybrid | Method::Rerank) {
+                        v["sources"] = json!({
+                            "dense": h.sources.dense,
+                            "bm25": h.sources.bm25,
+                            "hybrid": h.sources.hybrid,
+                        });
+                    }
+                    v
+                })
+                .collect();
+            let mut m = json!({"elapsed_ms": ms(r.elapsed), "hits": hits});
+            if let Some(e) = &r.error {
+                m["error"] = json!(e);
+            }
+            if let Some(n) = &r.note {
+                m["note"] = json!(n);
+            }
+            (r.method.name().to_owned(), m)
+        })
+        .collect();
+    json!({
+        "query": results.query,
+        "terms": results.terms,
+        "gold": gold,
+        "encode_ms": ms(results.encode),
+        "forward_passes": {
+            "bi_encoder": results.forward_passes.bi_encoder,
+            "cross_encoder": results.forward_passes.cross_encoder,
+        },
+        "methods": methods,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_counts_display_columns() {
+        assert_eq!(fit("장마철 비", 20), "장마철 비");
+        assert_eq!(fit("장마철 비", 5), "장마…");
+        assert_eq!(fit("장마철 비", 5).width(), 5);
+        assert_eq!(fit("abc\ndef", 10), "abc def");
+        assert_eq!(pad("가", 4), "가  ");
+        assert_eq!(fit("가나다", 0), "");
+    }
+
+    #[test]
+    fn movements() {
+        assert_eq!(movement(5, 2), "↑3");
+        assert_eq!(movement(1, 4), "↓3");
+        assert_eq!(movement(2, 2), "=");
+    }
+}

@@ -1,0 +1,355 @@
+//! Building what a session needs from the options: the corpus, the BM25 analyzer and index,
+//! the bi-encoder with its (cached) passage embeddings, and the reranker. Each step reports
+//! through [`Report`] so the CLI can draw progress bars and the TUI its status bar.
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::bm25::{Analyzer, AnalyzerKind, Bm25Index};
+use crate::data::hub::DatasetSpec;
+use crate::data::{Columns, Corpus, LoadOptions, SAMPLE_NAME};
+use crate::dense::{CacheMeta, CacheMiss, DenseIndex, EmbeddingCache};
+use crate::model::{
+    load_tokenizer, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec,
+    Pooling, Progress, Runtime, SentenceEncoder,
+};
+use crate::options::{DataArgs, ModelArgs, RetrievalArgs, DEFAULT_DATASET};
+
+/// What a long step tells its observer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A step begins; `total` units when known.
+    Start { step: Step, total: Option<u64> },
+    /// `done` units of the current step.
+    Progress { done: u64 },
+    /// The current step ended.
+    Finish,
+    /// Something the user should know that does not stop the session.
+    Warning(String),
+}
+
+/// The steps of starting a session, as the status bar names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    LoadData(String),
+    BuildBm25,
+    LoadModel(String),
+    Embed,
+    LoadReranker(String),
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::LoadData(s) => write!(f, "loading {s}"),
+            Step::BuildBm25 => f.write_str("building BM25"),
+            Step::LoadModel(m) => write!(f, "loading {m}"),
+            Step::Embed => f.write_str("embedding passages"),
+            Step::LoadReranker(m) => write!(f, "loading reranker {m}"),
+        }
+    }
+}
+
+pub type Report<'a> = &'a mut dyn FnMut(Event);
+
+/// Everything the options say, in one place.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub model: ModelArgs,
+    pub data: DataArgs,
+    pub retrieval: RetrievalArgs,
+    /// Draw hf-hub's own download bars (CLI on a terminal).
+    pub download_progress: bool,
+}
+
+impl Options {
+    pub fn batch(&self) -> BatchOptions {
+        BatchOptions {
+            max_tokens: self.model.batch_tokens,
+            ..BatchOptions::default()
+        }
+    }
+
+    fn spec(&self, id: &str, revision: Option<String>) -> ModelSpec {
+        ModelSpec {
+            id: id.to_owned(),
+            revision,
+            offline: self.model.offline,
+            progress: self.download_progress,
+        }
+    }
+
+    /// Finds the bi-encoder's files (downloading when needed).
+    pub fn model_dir(&self) -> Result<ModelDir> {
+        let spec = self.spec(&self.model.model, self.model.revision.clone());
+        ModelDir::resolve(&spec).with_context(|| format!("finding model {}", self.model.model))
+    }
+
+    /// Finds the reranker's files, or `None` for `--reranker none`.
+    pub fn reranker_dir(&self) -> Result<Option<ModelDir>> {
+        if !self.model.reranker_enabled() {
+            return Ok(None);
+        }
+        let spec = self.spec(&self.model.reranker, None);
+        ModelDir::resolve(&spec)
+            .map(Some)
+            .with_context(|| format!("finding reranker {}", self.model.reranker))
+    }
+
+    /// Checks option values before any heavy work.
+    pub fn validate(&self) -> Result<()> {
+        self.retrieval
+            .params()
+            .validate()
+            .map_err(anyhow::Error::msg)?;
+        if self.data.limit == Some(0) {
+            bail!("--limit must be at least 1");
+        }
+        if self.model.batch_tokens == 0 {
+            bail!("--batch-tokens must be at least 1");
+        }
+        if self.data.split.trim().is_empty() {
+            bail!("--split is empty");
+        }
+        Ok(())
+    }
+}
+
+/// Loads the corpus the options name. Without `--data` and `--dataset`, the default hub
+/// dataset is tried and the bundled sample used (with a warning) when it cannot be had.
+pub fn load_corpus(opts: &Options, report: Report) -> Result<Corpus> {
+    let d = &opts.data;
+    let load = LoadOptions {
+        columns: Columns {
+            context: d.context_column.clone(),
+            question: d.question_column.clone(),
+            title: d.title_column.clone(),
+            answers: d.answers_column.clone(),
+        },
+        limit: d.limit,
+    };
+    if let Some(path) = &d.data {
+        if path.as_os_str() == SAMPLE_NAME && !path.exists() {
+            return Ok(Corpus::sample(&load)?);
+        }
+        report(Event::Start {
+            step: Step::LoadData(path.display().to_string()),
+            total: None,
+        });
+        let corpus = Corpus::from_parquet(path, &load)?;
+        report(Event::Finish);
+        return Ok(corpus);
+    }
+    let spec = DatasetSpec {
+        id: d
+            .dataset
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATASET.to_owned()),
+        config: d.config.clone(),
+        split: d.split.clone(),
+        revision: d.dataset_revision.clone(),
+        offline: opts.model.offline,
+        progress: opts.download_progress,
+    };
+    report(Event::Start {
+        step: Step::LoadData(spec.describe()),
+        total: None,
+    });
+    let result = crate::data::hub::load(&spec, &load);
+    report(Event::Finish);
+    match result {
+        Ok(corpus) => Ok(corpus),
+        Err(e) if d.dataset.is_none() => {
+            report(Event::Warning(format!(
+                "{e}; using the bundled sample corpus instead"
+            )));
+            Ok(Corpus::sample(&load)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The BM25 analyzer the options name; `wordpiece` loads a tokenizer (from
+/// `--bm25-tokenizer`, else the bi-encoder's).
+pub fn analyzer(opts: &Options) -> Result<Analyzer> {
+    Ok(match opts.retrieval.bm25_analyzer {
+        AnalyzerKind::Bigram => Analyzer::Bigram,
+        AnalyzerKind::Whitespace => Analyzer::Whitespace,
+        AnalyzerKind::Wordpiece => {
+            let id = opts
+                .retrieval
+                .bm25_tokenizer
+                .clone()
+                .unwrap_or_else(|| opts.model.model.clone());
+            let spec = opts.spec(&id, None);
+            let dir = ModelDir::resolve(&spec)
+                .with_context(|| format!("finding the wordpiece tokenizer {id}"))?;
+            let tdir = dir.transformer_dir()?;
+            let tokenizer = load_tokenizer(&tdir, usize::MAX)
+                .with_context(|| format!("loading the wordpiece tokenizer of {id}"))?;
+            Analyzer::wordpiece(tokenizer, &id)
+        }
+    })
+}
+
+/// Builds the BM25 index over the corpus's passages.
+pub fn build_bm25(corpus: &Corpus, analyzer: Analyzer, report: Report) -> Result<Bm25Index> {
+    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    report(Event::Start {
+        step: Step::BuildBm25,
+        total: Some(texts.len() as u64),
+    });
+    let index = Bm25Index::build(&texts, analyzer, &mut |done| {
+        report(Event::Progress { done: done as u64 })
+    })?;
+    report(Event::Finish);
+    Ok(index)
+}
+
+/// Loads the bi-encoder.
+pub fn load_encoder(
+    opts: &Options,
+    runtime: Runtime,
+    pooling: Option<Pooling>,
+    report: Report,
+) -> Result<SentenceEncoder> {
+    report(Event::Start {
+        step: Step::LoadModel(opts.model.model.clone()),
+        total: None,
+    });
+    let dir = opts.model_dir()?;
+    let encoder = SentenceEncoder::load(
+        &dir,
+        &EncoderOptions {
+            runtime,
+            batch: opts.batch(),
+            pooling,
+        },
+    )
+    .with_context(|| format!("loading the encoder {}", opts.model.model))?;
+    report(Event::Finish);
+    Ok(encoder)
+}
+
+/// Loads the reranker, or `None` for `--reranker none`.
+pub fn load_reranker(
+    opts: &Options,
+    runtime: Runtime,
+    report: Report,
+) -> Result<Option<CrossEncoder>> {
+    let Some(dir) = opts.reranker_dir()? else {
+        return Ok(None);
+    };
+    report(Event::Start {
+        step: Step::LoadReranker(opts.model.reranker.clone()),
+        total: None,
+    });
+    let reranker = CrossEncoder::load(&dir, runtime, opts.batch())
+        .with_context(|| format!("loading the reranker {}", opts.model.reranker))?;
+    report(Event::Finish);
+    Ok(Some(reranker))
+}
+
+/// How the passage embeddings were obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbedStats {
+    pub passages: usize,
+    pub seconds: f64,
+    pub from_cache: bool,
+}
+
+impl EmbedStats {
+    pub fn passages_per_s(&self) -> f64 {
+        self.passages as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Embeds the passages (or reads them from the cache) and builds the dense index.
+pub fn build_dense(
+    corpus: &Corpus,
+    encoder: &mut dyn Embedder,
+    runtime: Runtime,
+    cache: Option<&EmbeddingCache>,
+    report: Report,
+) -> Result<(DenseIndex, EmbedStats)> {
+    let meta = CacheMeta {
+        model: encoder.identity(),
+        corpus: corpus.content_hash(),
+        rows: corpus.passages.len(),
+        dim: encoder.dim(),
+    };
+    let started = Instant::now();
+    if let Some(cache) = cache {
+        match cache.load(&meta) {
+            Ok(embeddings) => {
+                let index = DenseIndex::new(&embeddings, runtime.device)?;
+                tracing::info!("embeddings from cache {}", cache.path(&meta).display());
+                return Ok((
+                    index,
+                    EmbedStats {
+                        passages: meta.rows,
+                        seconds: started.elapsed().as_secs_f64(),
+                        from_cache: true,
+                    },
+                ));
+            }
+            Err(CacheMiss::Absent) => {}
+            Err(miss) => report(Event::Warning(miss.to_string())),
+        }
+    }
+    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    report(Event::Start {
+        step: Step::Embed,
+        total: Some(texts.len() as u64),
+    });
+    let embeddings = encoder
+        .embed(&texts, &mut |p: Progress| {
+            report(Event::Progress {
+                done: p.done as u64,
+            })
+        })
+        .context("embedding the passages")?;
+    report(Event::Finish);
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(cache) = cache {
+        if let Err(e) = cache.store(&meta, &embeddings) {
+            report(Event::Warning(format!(
+                "could not write the embedding cache {}: {e}",
+                cache.path(&meta).display()
+            )));
+        }
+    }
+    let index = DenseIndex::new(&embeddings, runtime.device)?;
+    Ok((
+        index,
+        EmbedStats {
+            passages: meta.rows,
+            seconds,
+            from_cache: false,
+        },
+    ))
+}
+
+/// The embedding cache the options allow: `None` with `--no-cache`.
+pub fn cache(opts: &Options) -> Option<EmbeddingCache> {
+    (!opts.retrieval.no_cache).then(|| {
+        let cache = EmbeddingCache::default_location();
+        crate::dense::tidy(&crate::paths::cache_dir().join("embeddings"));
+        cache
+    })
+}
+
+/// Elapsed time as milliseconds with two decimals, for tables.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Whether `path` names the bundled sample.
+pub fn is_sample(path: &Path) -> bool {
+    path.as_os_str() == SAMPLE_NAME
+}
+
+/// A shared corpus handle.
+pub type SharedCorpus = Arc<Corpus>;
