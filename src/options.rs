@@ -101,16 +101,31 @@ pub struct RetrievalArgs {
     #[arg(long, global = true, default_value_t = 10)]
     pub top_k: usize,
     /// RRF constant k in 1/(k + rank).
-    #[arg(long, global = true, default_value_t = 60.0)]
+    #[arg(
+        long,
+        global = true,
+        allow_negative_numbers = true,
+        default_value_t = 60.0
+    )]
     pub rrf_k: f64,
     /// How many hits of each list RRF fuses.
     #[arg(long, global = true, default_value_t = 100)]
     pub rrf_depth: usize,
     /// RRF weight of the dense list.
-    #[arg(long, global = true, default_value_t = 1.0)]
+    #[arg(
+        long,
+        global = true,
+        allow_negative_numbers = true,
+        default_value_t = 1.0
+    )]
     pub dense_weight: f64,
     /// RRF weight of the BM25 list.
-    #[arg(long, global = true, default_value_t = 1.0)]
+    #[arg(
+        long,
+        global = true,
+        allow_negative_numbers = true,
+        default_value_t = 1.0
+    )]
     pub bm25_weight: f64,
     /// How many hybrid hits the cross-encoder rescores.
     #[arg(long, global = true, default_value_t = 30)]

@@ -1,0 +1,563 @@
+//! The retrieval CLI as users run it: `bigyo search` and `bigyo eval` on the bundled sample
+//! with the MiniLM snapshot, bad data files, and the hub dataset path against a local mirror.
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use bigyo::data::{Corpus, LoadOptions};
+use parquet::arrow::ArrowWriter;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn minilm_dir() -> PathBuf {
+    let manifest = root().join("tests/golden/generated/manifest.json");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap_or_else(|e| panic!("{}: {e}; run `make golden` first", manifest.display()));
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let case = json["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "minilm")
+        .unwrap();
+    PathBuf::from(case["model_dir"].as_str().unwrap())
+}
+
+/// Runs the binary with its caches in `home`, offline from the real hub.
+fn bigyo_in(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bigyo"))
+        .args(["--device", "cpu", "--threads", "2"])
+        .args(args)
+        .env("HF_HOME", home.join("hf"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env("BIGYO_CACHE_DIR", home.join("bigyo"))
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "failed: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn failed(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "expected failure, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("stack backtrace"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn sample_jsonl_and_parquet_agree() {
+    let corpus = Corpus::sample(&LoadOptions::default()).unwrap();
+    let jsonl =
+        std::fs::read_to_string(root().join("assets/sample/klue_mrc_sample.jsonl")).unwrap();
+    let rows: Vec<Value> = jsonl
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), corpus.rows);
+    assert_eq!(rows.len(), corpus.questions.len());
+    for (row, q) in rows.iter().zip(&corpus.questions) {
+        assert_eq!(row["guid"], q.id.as_str());
+        assert_eq!(row["question"], q.text.as_str());
+        let p = &corpus.passages[q.passage];
+        assert_eq!(row["context"], p.text.as_str());
+        assert_eq!(row["title"], p.title.as_str());
+        let starts = row["answers"]["answer_start"].as_array().unwrap();
+        let texts = row["answers"]["text"].as_array().unwrap();
+        assert_eq!(starts.len(), q.answers.len());
+        for ((s, t), a) in starts.iter().zip(texts).zip(&q.answers) {
+            assert_eq!(s.as_u64().unwrap() as usize, a.start);
+            assert_eq!(t, a.text.as_str());
+        }
+    }
+    // The corpus promises: >= 60 passages, >= 6 topics, 1-3 questions each.
+    assert!(corpus.passages.len() >= 60);
+    assert!(corpus
+        .passages
+        .iter()
+        .all(|p| (1..=3).contains(&p.questions.len())));
+}
+
+/// Ranked lists for a set of queries, BM25 and dense, as a snapshot. Scores rounded so that
+/// the last float bits cannot flip a snapshot; ranks are what users compare.
+#[test]
+fn ranked_lists_on_the_sample_with_minilm() {
+    let home = tempfile::tempdir().unwrap();
+    let model = minilm_dir();
+    let queries = [
+        "올해 비가 가장 많이 오는 시기는 언제인가?",
+        "2031년 3월 K-17 위성을 발사한 기관은?",
+        "잠이 모자란 십대가 마음이 가라앉는 증상을 겪을 위험은 몇 배 더 큰가?",
+        "title:장마 AND (태풍 OR \"서울\")",
+    ];
+    let mut snapshot = String::new();
+    for q in queries {
+        let out = bigyo_in(
+            home.path(),
+            &[
+                "--data",
+                "sample",
+                "--model",
+                model.to_str().unwrap(),
+                "--reranker",
+                "none",
+                "search",
+                q,
+                "--format",
+                "json",
+                "--top-k",
+                "5",
+                "--methods",
+                "dense,bm25,hybrid",
+            ],
+        );
+        let json: Value = serde_json::from_str(ok(&out).trim()).unwrap();
+        snapshot.push_str(&format!("query: {q}\ngold: {}\n", json["gold"]));
+        for m in ["dense", "bm25", "hybrid"] {
+            let hits = json["methods"][m]["hits"].as_array().unwrap();
+            let line: Vec<String> = hits
+                .iter()
+                .map(|h| {
+                    format!(
+                        "p{}{}",
+                        h["passage"],
+                        if h["gold"] == true { "✓" } else { "" }
+                    )
+                })
+                .collect();
+            snapshot.push_str(&format!("  {m:<6} {}\n", line.join(" ")));
+        }
+        // BM25 scores are exact (tantivy, Lucene formula): keep 3 decimals.
+        let bm25: Vec<String> = json["methods"]["bm25"]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| format!("{:.3}", h["score"].as_f64().unwrap()))
+            .collect();
+        snapshot.push_str(&format!("  bm25 scores {}\n", bm25.join(" ")));
+        // Hybrid hits carry their ranks in both input lists.
+        for h in json["methods"]["hybrid"]["hits"].as_array().unwrap() {
+            assert!(h["sources"]["dense"].is_u64() || h["sources"]["bm25"].is_u64());
+        }
+    }
+    insta::assert_snapshot!(snapshot);
+}
+
+#[test]
+fn eval_json_is_one_line_with_sane_metrics() {
+    let home = tempfile::tempdir().unwrap();
+    let model = minilm_dir();
+    let trec = home.path().join("runs");
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--data",
+            "sample",
+            "--model",
+            model.to_str().unwrap(),
+            "--reranker",
+            "none",
+            "eval",
+            "--json",
+            "--trec-run",
+            trec.to_str().unwrap(),
+        ],
+    );
+    let stdout = ok(&out);
+    let last = stdout.lines().last().unwrap();
+    let json: Value = serde_json::from_str(last).unwrap();
+    assert_eq!(json["corpus"]["rows"], 143);
+    assert_eq!(json["corpus"]["passages"], 67);
+    assert_eq!(json["corpus"]["questions"], 143);
+    assert_eq!(json["embedding"]["device"], "cpu");
+    assert!(json["embedding"]["passages_per_s"].as_f64().unwrap() > 0.0);
+    for m in ["dense", "bm25", "hybrid"] {
+        let x = &json["methods"][m];
+        let r1 = x["recall@1"].as_f64().unwrap();
+        let r5 = x["recall@5"].as_f64().unwrap();
+        let r10 = x["recall@10"].as_f64().unwrap();
+        let mrr = x["mrr@10"].as_f64().unwrap();
+        let ndcg = x["ndcg@10"].as_f64().unwrap();
+        assert!(0.0 <= r1 && r1 <= r5 && r5 <= r10 && r10 <= 1.0, "{m}: {x}");
+        assert!(r1 <= mrr && mrr <= r10, "{m}: {x}");
+        assert!(mrr <= ndcg && ndcg <= r10, "{m}: {x}");
+        assert!(x["qps"].as_f64().unwrap() > 0.0);
+    }
+    // Korean questions over a Korean corpus: character-bigram BM25 finds most gold passages.
+    assert!(
+        json["methods"]["bm25"]["recall@10"].as_f64().unwrap() > 0.8,
+        "{json}"
+    );
+    assert!(json["methods"].get("rerank").is_none());
+    // TREC runs: one file per method, ranks 1..=10 per question, and qrels.
+    let qrels = std::fs::read_to_string(trec.join("qrels.txt")).unwrap();
+    assert_eq!(qrels.lines().count(), 143);
+    let run = std::fs::read_to_string(trec.join("bm25.trec")).unwrap();
+    let first: Vec<&str> = run.lines().next().unwrap().split(' ').collect();
+    assert_eq!(first.len(), 6);
+    assert_eq!(first[1], "Q0");
+    assert_eq!(first[3], "1");
+    assert_eq!(first[5], "bigyo-bm25");
+
+    // Second run: embeddings come from the cache.
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--data",
+            "sample",
+            "--model",
+            model.to_str().unwrap(),
+            "--reranker",
+            "none",
+            "eval",
+            "--json",
+            "--methods",
+            "dense",
+        ],
+    );
+    let json: Value = serde_json::from_str(ok(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(json["embedding"]["cached"], true);
+}
+
+#[test]
+fn bm25_runs_without_a_model() {
+    let home = tempfile::tempdir().unwrap();
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--data",
+            "sample",
+            "--model",
+            "/nonexistent/model",
+            "--offline",
+            "eval",
+            "--methods",
+            "bm25",
+            "--json",
+        ],
+    );
+    let json: Value = serde_json::from_str(ok(&out).lines().last().unwrap()).unwrap();
+    assert!(json.get("embedding").is_none());
+    assert!(json["methods"]["bm25"]["recall@10"].as_f64().unwrap() > 0.8);
+    for analyzer in ["whitespace", "bigram"] {
+        let out = bigyo_in(
+            home.path(),
+            &[
+                "--data",
+                "sample",
+                "--offline",
+                "--bm25-analyzer",
+                analyzer,
+                "search",
+                "서울에서",
+                "--methods",
+                "bm25",
+            ],
+        );
+        assert!(ok(&out).contains("BM25 (bm25"));
+    }
+}
+
+#[test]
+fn wordpiece_analyzer_uses_the_model_tokenizer() {
+    let home = tempfile::tempdir().unwrap();
+    let model = minilm_dir();
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--data",
+            "sample",
+            "--bm25-analyzer",
+            "wordpiece",
+            "--bm25-tokenizer",
+            model.to_str().unwrap(),
+            "search",
+            "K-17 satellite launch",
+            "--methods",
+            "bm25",
+            "--format",
+            "json",
+        ],
+    );
+    let json: Value = serde_json::from_str(ok(&out).trim()).unwrap();
+    let terms: Vec<&str> = json["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    // MiniLM's uncased WordPiece: lowercased subwords.
+    assert!(terms.contains(&"satellite"), "{terms:?}");
+    assert!(terms.contains(&"k"), "{terms:?}");
+}
+
+#[test]
+fn bad_options_fail_before_heavy_work() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (vec!["search", "비", "--methods", "bm25,splade"], "splade"),
+        (vec!["search", "비", "--top-k", "0"], "--top-k"),
+        (vec!["search", "비", "--rrf-k", "-1"], "--rrf-k"),
+        (
+            vec!["search", "비", "--rerank-depth", "0"],
+            "--rerank-depth",
+        ),
+        (vec!["search", "비", "--bm25-analyzer", "nori"], "nori"),
+        (vec!["search", "비", "--limit", "0"], "--limit"),
+    ] {
+        let mut full = vec!["--data", "sample"];
+        full.extend(args);
+        let stderr = failed(&bigyo_in(home.path(), &full));
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+}
+
+fn write_parquet(path: &Path, batch: RecordBatch) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+fn strings(values: &[Option<&str>]) -> ArrayRef {
+    Arc::new(StringArray::from(values.to_vec()))
+}
+
+#[test]
+fn unusable_data_files_are_named_with_the_cause() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path();
+    let good = dir.join("good.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("context", DataType::Utf8, true),
+        Field::new("question", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            strings(&[
+                Some("서울에 비가 온다"),
+                Some("서울에 비가 온다"),
+                None,
+                Some("부산 태풍"),
+            ]),
+            strings(&[
+                Some("어디에 비가 오나?"),
+                Some("무엇이 오나?"),
+                Some("빈 행"),
+                None,
+            ]),
+        ],
+    )
+    .unwrap();
+    write_parquet(&good, batch);
+    // A file with only a passage column works; nulls are skipped and counted.
+    let corpus = Corpus::from_parquet(&good, &LoadOptions::default()).unwrap();
+    assert_eq!(
+        (
+            corpus.rows,
+            corpus.passages.len(),
+            corpus.questions.len(),
+            corpus.skipped
+        ),
+        (4, 2, 2, 1)
+    );
+
+    let truncated = dir.join("truncated.parquet");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let text = dir.join("text.parquet");
+    std::fs::write(&text, "context,question\n서울,비\n").unwrap();
+    let empty = dir.join("empty.parquet");
+    std::fs::write(&empty, b"").unwrap();
+    let no_context = dir.join("no_context.parquet");
+    write_parquet(
+        &no_context,
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "passage",
+                DataType::Utf8,
+                false,
+            )])),
+            vec![strings(&[Some("서울")])],
+        )
+        .unwrap(),
+    );
+    let wrong_type = dir.join("wrong_type.parquet");
+    write_parquet(
+        &wrong_type,
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "context",
+                DataType::Int32,
+                false,
+            )])),
+            vec![Arc::new(Int32Array::from(vec![1, 2]))],
+        )
+        .unwrap(),
+    );
+    let zero_rows = dir.join("zero_rows.parquet");
+    write_parquet(&zero_rows, RecordBatch::new_empty(schema));
+
+    for (path, needles) in [
+        (
+            dir.join("missing.parquet"),
+            vec!["missing.parquet", "No such file"],
+        ),
+        (dir.to_owned(), vec!["directory"]),
+        (
+            truncated,
+            vec!["truncated.parquet", "not a readable parquet file"],
+        ),
+        (text, vec!["text.parquet", "not a readable parquet file"]),
+        (empty, vec!["empty.parquet", "not a readable parquet file"]),
+        (
+            no_context,
+            vec!["no column `context`", "passage", "--context-column"],
+        ),
+        (wrong_type, vec!["column `context` is Int32", "string"]),
+        (zero_rows, vec!["zero_rows.parquet", "no rows"]),
+    ] {
+        let out = bigyo_in(
+            home.path(),
+            &[
+                "--data",
+                path.to_str().unwrap(),
+                "search",
+                "서울",
+                "--methods",
+                "bm25",
+            ],
+        );
+        let stderr = failed(&out);
+        for n in needles {
+            assert!(
+                stderr.contains(n),
+                "{}: expected {n:?} in {stderr}",
+                path.display()
+            );
+        }
+    }
+    // Renaming the passage column makes the same file usable.
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--data",
+            dir.join("no_context.parquet").to_str().unwrap(),
+            "--context-column",
+            "passage",
+            "search",
+            "서울",
+            "--methods",
+            "bm25",
+        ],
+    );
+    assert!(ok(&out).contains("p0"));
+}
+
+struct Mirror(Child, String);
+
+impl Mirror {
+    fn start(repos: &[String]) -> Self {
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/hub_mirror.py"))
+            .args(repos)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().strip_prefix("PORT ").unwrap().to_owned();
+        Mirror(child, format!("http://127.0.0.1:{port}"))
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The hub path end to end: the dataset split found from the repository listing and the
+/// model, both downloaded from a local server in the hub's URL layout, then used offline.
+#[test]
+fn hub_dataset_and_model_through_a_local_mirror() {
+    let home = tempfile::tempdir().unwrap();
+    let repo = home.path().join("klue");
+    std::fs::create_dir_all(repo.join("mrc")).unwrap();
+    std::fs::copy(
+        root().join("assets/sample/klue_mrc_sample.parquet"),
+        repo.join("mrc/validation-00000-of-00001.parquet"),
+    )
+    .unwrap();
+    std::fs::write(repo.join("README.md"), "test dataset").unwrap();
+    let mirror = Mirror::start(&[
+        format!("datasets/klue/klue={}", repo.display()),
+        format!(
+            "sentence-transformers/all-MiniLM-L6-v2={}",
+            minilm_dir().display()
+        ),
+    ]);
+    let run = |endpoint: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bigyo"))
+            .args(["--device", "cpu", "--reranker", "none"])
+            .args(["--model", "sentence-transformers/all-MiniLM-L6-v2"])
+            .args(args)
+            .env("HF_ENDPOINT", endpoint)
+            .env("HF_HOME", home.path().join("hf"))
+            .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&mirror.1, &["eval", "--json", "--methods", "bm25,dense"]);
+    let json: Value = serde_json::from_str(ok(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(json["corpus"]["passages"], 67);
+    assert!(home
+        .path()
+        .join("hf/hub/datasets--klue--klue/snapshots/0123456789abcdef0123456789abcdef01234567/mrc/validation-00000-of-00001.parquet")
+        .is_file());
+    // Unknown split: a clear message naming the split.
+    let stderr = failed(&run(
+        &mirror.1,
+        &["--dataset", "klue/klue", "--split", "test", "search", "비"],
+    ));
+    assert!(stderr.contains("split `test`"), "{stderr}");
+    drop(mirror);
+    // Offline from the cache, with the server gone.
+    let out = run(
+        "http://127.0.0.1:9",
+        &["--offline", "search", "장마", "--methods", "bm25,dense"],
+    );
+    assert!(ok(&out).contains("Semantic"));
+    // Default dataset unreachable and not cached: the bundled sample, with a warning.
+    let fresh = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bigyo"))
+        .args(["--offline", "search", "장마", "--methods", "bm25"])
+        .env("HF_HOME", fresh.path().join("hf"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env("BIGYO_CACHE_DIR", fresh.path().join("bigyo"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(ok(&out).contains("BM25"));
+    assert!(stderr.contains("bundled sample"), "{stderr}");
+}
