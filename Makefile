@@ -20,16 +20,20 @@ run: build
 golden: setup-test
 	@OMP_NUM_THREADS=1 .bigyo/venv/bin/python tests/golden/make_golden.py --out tests/golden/generated
 
+# The release binary is built first: the tmux end-to-end tests drive target/release/bigyo.
 test: setup-test golden
+	$(CARGO) build --release
 	$(CARGO) test --all-targets
 
 clean:
 	$(CARGO) clean
 	rm -rf tests/golden/generated
 
-# Passage-embedding throughput against sentence-transformers; writes BENCHMARKS.md.
+# Benchmarks against their peers (sentence-transformers, bm25s, rank_bm25); writes BENCHMARKS.md.
 bench: setup-test build
+	.bigyo/venv/bin/pip install --quiet -r scripts/requirements-bench.txt
 	.bigyo/venv/bin/python benches/embed_vs_st.py --threads 2
+	.bigyo/venv/bin/python benches/retrieval_bench.py
 
 lint: setup
 	$(CARGO) fmt --check

@@ -58,6 +58,10 @@ def run_bigyo(binary, model_dir, input_path, threads, repeats):
     return best, peak_mb
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchfile import update_section  # noqa: E402
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -78,9 +82,7 @@ def main():
     s_secs, s_mb = run_st(model_dir, texts, args.threads, args.repeats)
     b_rate, s_rate = len(texts) / b_secs, len(texts) / s_secs
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    report = f"""# Benchmarks
-
-## Passage embedding, CPU: bigyo vs sentence-transformers
+    report = f"""## Passage embedding, CPU: bigyo vs sentence-transformers
 
 Same run, same machine ({cpu}, {os.cpu_count()} cores), {args.threads} threads each,
 all-MiniLM-L6-v2 (fp32, max_seq_length 256), {len(texts)} Korean passages from the
@@ -97,7 +99,7 @@ the Python process, which also holds this script).
 
 Reproduce with `make bench`. No CUDA figures yet: no GPU was lent to the session that wrote this.
 """
-    Path(args.out).write_text(report, encoding="utf-8")
+    update_section(Path(args.out), "embedding", report)
     print(report)
 
 

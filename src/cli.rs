@@ -7,13 +7,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use bigyo::eval::{CorpusCounts, EmbeddingReport, EvalReport, TrecRuns};
 use bigyo::model::{
-    sigmoid, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec, Pooling,
-    Progress, Reranker, Runtime, SentenceEncoder,
+    sigmoid, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec, Progress,
+    Reranker, Runtime, SentenceEncoder,
 };
-use bigyo::options::{DataArgs, ModelArgs, RetrievalArgs};
+use bigyo::options::{DataArgs, ModelArgs, Preset, RetrievalArgs};
 use bigyo::pipeline::{parse_methods, Method, Pipeline};
-use bigyo::render;
 use bigyo::session::{self, EmbedStats, Event, Options};
+use bigyo::{render, teach};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -25,6 +25,11 @@ use clap::{Parser, Subcommand, ValueEnum};
                   directory in the Hugging Face layout or a hub id (HF_ENDPOINT and HF_HOME honoured)."
 )]
 pub struct Args {
+    /// Apply a named bundle of defaults: `textbook` = the chapter's demo (train split, first
+    /// 1,000 rows, KR-SBERT, BM25 over klue/roberta-base subwords, RRF k = 20 over the top 100).
+    /// Options given explicitly win.
+    #[arg(long, global = true, value_enum)]
+    pub preset: Option<Preset>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -44,9 +49,6 @@ pub enum Command {
         /// A file with one text per line (`-` for stdin), or a JSONL file of strings.
         #[arg(long, short)]
         input: Option<PathBuf>,
-        /// Override the model's pooling: cls, mean, max or mean_sqrt_len.
-        #[arg(long)]
-        pooling: Option<String>,
         #[arg(long, value_enum, default_value_t = EmbedFormat::Summary)]
         format: EmbedFormat,
     },
@@ -65,6 +67,15 @@ pub enum Command {
         /// Comma-separated: dense, bm25, hybrid, rerank.
         #[arg(long, default_value = "dense,bm25,hybrid,rerank")]
         methods: String,
+        #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+        format: TableOrJson,
+    },
+    /// Pairwise cosine similarity of sentences under one-hot, bag-of-words, TF-IDF (IDF from
+    /// the loaded corpus) and the dense encoder.
+    Similar {
+        /// Two or more sentences.
+        #[arg(required = true, num_args = 2..)]
+        sentences: Vec<String>,
         #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
         format: TableOrJson,
     },
@@ -96,6 +107,29 @@ pub enum TableOrJson {
     Json,
 }
 
+/// Parses the command line and applies `--preset` to the options not given explicitly.
+pub fn parse() -> Args {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Args::command().get_matches();
+    let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(preset) = args.preset {
+        let explicit = |id: &str| {
+            let from_cli = |m: &clap::ArgMatches| {
+                m.try_get_raw(id).is_ok_and(|v| v.is_some())
+                    && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+            };
+            from_cli(&matches) || matches.subcommand().is_some_and(|(_, sub)| from_cli(sub))
+        };
+        preset.apply(
+            &mut args.model,
+            &mut args.data,
+            &mut args.retrieval,
+            &explicit,
+        );
+    }
+    args
+}
+
 pub fn run(args: Args) -> Result<()> {
     let opts = Options {
         model: args.model.clone(),
@@ -114,6 +148,7 @@ pub fn run(args: Args) -> Result<()> {
             json,
             trec_run,
         }) => return eval(&opts, methods, *json, trec_run.as_deref()),
+        Some(Command::Similar { sentences, format }) => return similar(&opts, sentences, *format),
         _ => {}
     }
     let Some(command) = args.command else {
@@ -133,7 +168,6 @@ pub fn run(args: Args) -> Result<()> {
         Command::Embed {
             texts,
             input,
-            pooling,
             format,
         } => {
             let texts = match (texts.is_empty(), input) {
@@ -142,10 +176,7 @@ pub fn run(args: Args) -> Result<()> {
                 (false, Some(_)) => bail!("give texts as arguments or --input, not both"),
                 (true, None) => bail!("nothing to embed: give texts as arguments or --input FILE"),
             };
-            let pooling = pooling
-                .map(|p| p.parse().map(Pooling::single))
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
+            let pooling = opts.pooling()?;
             let loading = Instant::now();
             let dir = resolve(m, &m.model)?;
             let mut encoder = SentenceEncoder::load(
@@ -216,7 +247,7 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         // Handled above, before the model-only set-up.
-        Command::Search { .. } | Command::Eval { .. } => {}
+        Command::Search { .. } | Command::Eval { .. } | Command::Similar { .. } => {}
         Command::ModelInfo => {
             let dir = resolve(m, &m.model)?;
             let encoder = SentenceEncoder::load(
@@ -300,6 +331,7 @@ fn build(opts: &Options, methods: &[Method]) -> Result<(Pipeline, Option<EmbedSt
     let mut report = reporter();
     let corpus = Arc::new(session::load_corpus(opts, &mut report)?);
     tracing::info!("{}", corpus.summary());
+    eprintln!("bigyo: {}", corpus.summary());
     let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params());
     let analyzer = session::analyzer(opts)?;
     pipeline.set_bm25(Arc::new(session::build_bm25(
@@ -309,7 +341,7 @@ fn build(opts: &Options, methods: &[Method]) -> Result<(Pipeline, Option<EmbedSt
     )?));
     let mut stats = None;
     if needs_model {
-        let mut encoder = session::load_encoder(opts, runtime, None, &mut report)?;
+        let mut encoder = session::load_encoder(opts, runtime, opts.pooling()?, &mut report)?;
         let cache = session::cache(opts);
         let (index, s) =
             session::build_dense(&corpus, &mut encoder, runtime, cache.as_ref(), &mut report)?;
@@ -341,6 +373,74 @@ fn search(opts: &Options, query: &str, methods: &str, format: TableOrJson) -> Re
     match format {
         TableOrJson::Table => write!(out, "{}", render::table(&corpus, &results, gold))?,
         TableOrJson::Json => writeln!(out, "{}", render::json(&corpus, &results, gold))?,
+    }
+    Ok(())
+}
+
+fn similar(opts: &Options, sentences: &[String], format: TableOrJson) -> Result<()> {
+    opts.validate()?;
+    let runtime = Runtime::resolve(opts.model.device, opts.model.dtype, opts.model.threads)
+        .context("choosing the device")?;
+    let mut report = reporter();
+    let corpus = session::load_corpus(opts, &mut report)?;
+    let analyzer = session::analyzer(opts)?;
+    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let df = teach::DocFreq::fit(&texts, &analyzer);
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    // The dense column is optional: without a model the sparse ones still teach the point.
+    let dense =
+        session::load_encoder(opts, runtime, opts.pooling()?, &mut report).and_then(|mut enc| {
+            let e = enc.embed(&refs, &mut |_| {})?;
+            Ok(e.rows()
+                .map(|r| r.iter().map(|&x| x as f64).collect::<Vec<f64>>())
+                .collect::<Vec<_>>())
+        });
+    let (dense, dense_error) = match dense {
+        Ok(d) => (Some(d), None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
+    let matrices = teach::similarity_matrices(&refs, &analyzer, &df, dense.as_deref());
+    let mut out = std::io::stdout().lock();
+    match format {
+        TableOrJson::Table => {
+            writeln!(
+                out,
+                "IDF from {} ({} passages), analyzer {}",
+                corpus.source,
+                corpus.passages.len(),
+                analyzer.describe()
+            )?;
+            write!(
+                out,
+                "{}",
+                teach::table(&refs, &matrices, dense_error.as_deref())
+            )?;
+        }
+        TableOrJson::Json => {
+            let m: serde_json::Map<String, serde_json::Value> = matrices
+                .iter()
+                .map(|(r, v)| {
+                    (
+                        serde_json::to_value(r)
+                            .map(|s| s.as_str().unwrap_or_default().to_owned())
+                            .unwrap_or_default(),
+                        serde_json::json!(v),
+                    )
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({
+                    "sentences": refs,
+                    "idf_corpus": corpus.source,
+                    "idf_documents": corpus.passages.len(),
+                    "analyzer": analyzer.describe(),
+                    "matrices": m,
+                    "dense_error": dense_error,
+                })
+            )?;
+        }
     }
     Ok(())
 }

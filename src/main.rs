@@ -4,7 +4,7 @@ use std::process::ExitCode;
 mod cli;
 
 fn main() -> ExitCode {
-    let args = <cli::Args as clap::Parser>::parse();
+    let args = cli::parse();
     let _log = init_logging();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

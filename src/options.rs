@@ -39,6 +39,10 @@ pub struct ModelArgs {
     /// Use only the local hub cache (models and dataset); never touch the network.
     #[arg(long, global = true)]
     pub offline: bool,
+    /// Override the bi-encoder's pooling: cls, mean, max or mean_sqrt_len (the model's own
+    /// setting is the default; each mode has its own embedding cache).
+    #[arg(long, global = true)]
+    pub pooling: Option<String>,
     /// Token budget per batch (rows x longest row).
     #[arg(long, global = true, default_value_t = BatchOptions::default().max_tokens)]
     pub batch_tokens: usize,
@@ -147,5 +151,120 @@ impl RetrievalArgs {
             bm25_weight: self.bm25_weight,
             rerank_depth: self.rerank_depth,
         }
+    }
+}
+
+/// Named bundles of defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preset {
+    /// The textbook chapter's demo: KLUE MRC train, first 1,000 rows, KR-SBERT, BM25 over
+    /// klue/roberta-base subword tokens, RRF k = 20 over the top 100 of each list.
+    Textbook,
+}
+
+/// The tokenizer the textbook's BM25 uses.
+pub const TEXTBOOK_TOKENIZER: &str = "klue/roberta-base";
+
+impl Preset {
+    /// Applies the preset to every option the user did not give explicitly
+    /// (`explicit(id)` says whether option `id`, clap's field name, was on the command line).
+    pub fn apply(
+        self,
+        model: &mut ModelArgs,
+        data: &mut DataArgs,
+        retrieval: &mut RetrievalArgs,
+        explicit: &dyn Fn(&str) -> bool,
+    ) {
+        match self {
+            Preset::Textbook => {
+                let set = |id: &str| !explicit(id);
+                if set("model") {
+                    model.model = DEFAULT_MODEL.to_owned();
+                }
+                if set("split") {
+                    data.split = "train".to_owned();
+                }
+                if set("limit") {
+                    data.limit = Some(1000);
+                }
+                if set("bm25_analyzer") {
+                    retrieval.bm25_analyzer = AnalyzerKind::Wordpiece;
+                }
+                if set("bm25_tokenizer") {
+                    retrieval.bm25_tokenizer = Some(TEXTBOOK_TOKENIZER.to_owned());
+                }
+                if set("rrf_k") {
+                    retrieval.rrf_k = 20.0;
+                }
+                if set("rrf_depth") {
+                    retrieval.rrf_depth = 100;
+                }
+                if set("rerank_depth") {
+                    retrieval.rerank_depth = 30;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        retrieval: RetrievalArgs,
+    }
+
+    fn preset(args: &[&str]) -> Cli {
+        let mut argv = vec!["bigyo"];
+        argv.extend(args);
+        let mut cli = Cli::parse_from(&argv);
+        let given: Vec<String> = args
+            .iter()
+            .filter_map(|a| a.strip_prefix("--"))
+            .map(|a| a.replace('-', "_"))
+            .collect();
+        Preset::Textbook.apply(&mut cli.model, &mut cli.data, &mut cli.retrieval, &|id| {
+            given.iter().any(|g| g == id)
+        });
+        cli
+    }
+
+    #[test]
+    fn textbook_preset_sets_the_chapter_configuration() {
+        let cli = preset(&[]);
+        assert_eq!(cli.data.split, "train");
+        assert_eq!(cli.data.limit, Some(1000));
+        assert_eq!(cli.model.model, DEFAULT_MODEL);
+        assert_eq!(cli.retrieval.bm25_analyzer, AnalyzerKind::Wordpiece);
+        assert_eq!(
+            cli.retrieval.bm25_tokenizer.as_deref(),
+            Some("klue/roberta-base")
+        );
+        assert_eq!(cli.retrieval.rrf_k, 20.0);
+        assert_eq!(cli.retrieval.rrf_depth, 100);
+    }
+
+    #[test]
+    fn explicit_options_win_over_the_preset() {
+        let cli = preset(&[
+            "--limit",
+            "50",
+            "--rrf-k",
+            "60",
+            "--bm25-tokenizer",
+            "/tmp/tok",
+        ]);
+        assert_eq!(cli.data.limit, Some(50));
+        assert_eq!(cli.retrieval.rrf_k, 60.0);
+        assert_eq!(cli.retrieval.bm25_tokenizer.as_deref(), Some("/tmp/tok"));
+        assert_eq!(cli.data.split, "train");
     }
 }

@@ -103,7 +103,7 @@ pub fn table(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> S
         }
     }
     out.push('\n');
-    out.push_str(&cost_line(results));
+    out.push_str(&cost_line(results, corpus.passages.len()));
     out.push('\n');
     out
 }
@@ -117,17 +117,39 @@ fn header(r: &MethodResult) -> String {
     )
 }
 
-/// The per-query cost of the two encoder designs.
-pub fn cost_line(results: &SearchResults) -> String {
+/// The per-query cost of the two encoder designs: the bi-encoder's one forward pass against
+/// the cross-encoder's one pass per reranked pair, and what reranking all `passages` would
+/// cost at the measured rate.
+pub fn cost_line(results: &SearchResults, passages: usize) -> String {
     let rerank_ms = results.get(Method::Rerank).map_or(0.0, |r| ms(r.elapsed));
     let passes = results.forward_passes;
+    let whole = if passes.cross_encoder > 0 {
+        let per_pair = rerank_ms / passes.cross_encoder as f64;
+        format!(
+            "; reranking all {passages} passages would take ~{}",
+            human_ms(per_pair * passages as f64)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "cost: bi-encoder {} forward pass ({:.1} ms); cross-encoder {} passes ({:.1} ms)",
+        "cost: bi-encoder {} forward pass ({:.1} ms); cross-encoder {} passes ({:.1} ms){whole}",
         passes.bi_encoder,
         ms(results.encode),
         passes.cross_encoder,
         rerank_ms
     )
+}
+
+/// Milliseconds as `850 ms`, `12.3 s` or `4.1 min`.
+pub fn human_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 120_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else {
+        format!("{:.1} min", ms / 60_000.0)
+    }
 }
 
 /// The JSON object of one search.
@@ -198,6 +220,34 @@ mod tests {
         assert_eq!(fit("abc\ndef", 10), "abc def");
         assert_eq!(pad("가", 4), "가  ");
         assert_eq!(fit("가나다", 0), "");
+    }
+
+    #[test]
+    fn cost_line_extrapolates_to_the_corpus() {
+        use crate::pipeline::{ForwardPasses, MethodResult};
+        use std::time::Duration;
+        let results = SearchResults {
+            query: "q".into(),
+            terms: vec![],
+            encode: Duration::from_millis(8),
+            forward_passes: ForwardPasses {
+                bi_encoder: 1,
+                cross_encoder: 30,
+            },
+            results: vec![MethodResult {
+                method: Method::Rerank,
+                hits: vec![],
+                elapsed: Duration::from_millis(300),
+                error: None,
+                note: None,
+            }],
+        };
+        assert_eq!(
+            cost_line(&results, 10_000),
+            "cost: bi-encoder 1 forward pass (8.0 ms); cross-encoder 30 passes (300.0 ms); \
+             reranking all 10000 passages would take ~100.0 s"
+        );
+        assert_eq!(human_ms(200_000.0), "3.3 min");
     }
 
     #[test]

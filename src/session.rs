@@ -98,6 +98,19 @@ impl Options {
             .with_context(|| format!("finding reranker {}", self.model.reranker))
     }
 
+    /// The `--pooling` override, parsed.
+    pub fn pooling(&self) -> Result<Option<Pooling>> {
+        self.model
+            .pooling
+            .as_deref()
+            .map(|p| {
+                p.parse()
+                    .map(Pooling::single)
+                    .map_err(|e: String| anyhow::anyhow!("--pooling: {e}"))
+            })
+            .transpose()
+    }
+
     /// Checks option values before any heavy work.
     pub fn validate(&self) -> Result<()> {
         self.retrieval
@@ -110,6 +123,7 @@ impl Options {
         if self.model.batch_tokens == 0 {
             bail!("--batch-tokens must be at least 1");
         }
+        self.pooling()?;
         if self.data.split.trim().is_empty() {
             bail!("--split is empty");
         }

@@ -561,3 +561,135 @@ fn hub_dataset_and_model_through_a_local_mirror() {
     assert!(ok(&out).contains("BM25"));
     assert!(stderr.contains("bundled sample"), "{stderr}");
 }
+
+/// `--preset textbook` on a mirror: the train split, BM25 over the subwords of the tokenizer
+/// served as klue/roberta-base, RRF k = 20 (checked from the fused scores).
+#[test]
+fn textbook_preset_configuration_through_a_mirror() {
+    let home = tempfile::tempdir().unwrap();
+    let repo = home.path().join("klue");
+    std::fs::create_dir_all(repo.join("mrc")).unwrap();
+    std::fs::copy(
+        root().join("assets/sample/klue_mrc_sample.parquet"),
+        repo.join("mrc/train-00000-of-00001.parquet"),
+    )
+    .unwrap();
+    // A different (one-row) validation split, so picking the wrong split shows.
+    write_parquet(
+        &repo.join("mrc/validation-00000-of-00001.parquet"),
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "context",
+                DataType::Utf8,
+                false,
+            )])),
+            vec![strings(&[Some("검증 문단")])],
+        )
+        .unwrap(),
+    );
+    let mirror = Mirror::start(&[
+        format!("datasets/klue/klue={}", repo.display()),
+        format!("klue/roberta-base={}", minilm_dir().display()),
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_bigyo"))
+        .args([
+            "--preset",
+            "textbook",
+            "--device",
+            "cpu",
+            "--reranker",
+            "none",
+        ])
+        .args(["--model", minilm_dir().to_str().unwrap()])
+        .args([
+            "search",
+            "K-17 satellite 발사",
+            "--methods",
+            "dense,bm25,hybrid",
+            "--format",
+            "json",
+        ])
+        .env("HF_ENDPOINT", &mirror.1)
+        .env("HF_HOME", home.path().join("hf"))
+        .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json: Value = serde_json::from_str(ok(&out).trim()).unwrap();
+    // The train split (143 rows of the sample), not the one-row validation split.
+    assert!(
+        stderr.contains("klue/klue/mrc/train: 143 rows, 67 passages"),
+        "{stderr}"
+    );
+    // Wordpiece terms from the served tokenizer (MiniLM's uncased vocabulary).
+    let terms: Vec<&str> = json["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(terms.contains(&"satellite"), "{terms:?}");
+    // RRF with k = 20: each fused score is the sum of 1/(20 + rank) over its lists.
+    for h in json["methods"]["hybrid"]["hits"].as_array().unwrap() {
+        let part = |r: &Value| r.as_u64().map_or(0.0, |r| 1.0 / (20.0 + r as f64));
+        let want = part(&h["sources"]["dense"]) + part(&h["sources"]["bm25"]);
+        assert!((h["score"].as_f64().unwrap() - want).abs() < 1e-9, "{h}");
+    }
+    // The tokenizer came through the hub path into the hub cache.
+    assert!(home
+        .path()
+        .join("hf/hub/models--klue--roberta-base")
+        .is_dir());
+}
+
+#[test]
+fn similar_shows_sparse_zeros_and_dense_similarity() {
+    let home = tempfile::tempdir().unwrap();
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--data",
+            "sample",
+            "--model",
+            minilm_dir().to_str().unwrap(),
+            "similar",
+            "잠이 안 옵니다",
+            "졸음이 옵니다",
+            "기차가 옵니다",
+            "--format",
+            "json",
+        ],
+    );
+    let json: Value = serde_json::from_str(ok(&out).trim()).unwrap();
+    assert_eq!(json["idf_documents"], 67);
+    let m = &json["matrices"];
+    for r in ["one_hot", "bag_of_words", "tf_idf", "dense"] {
+        let rows = m[r].as_array().unwrap();
+        assert_eq!(rows.len(), 3, "{r}");
+        assert!(
+            (rows[0][0].as_f64().unwrap() - 1.0).abs() < 1e-6,
+            "{r} diagonal"
+        );
+    }
+    // 잠이 안 옵니다 / 졸음이 옵니다 share the bigram 니다 and 옵니: > 0 under one-hot.
+    assert!(m["one_hot"][0][1].as_f64().unwrap() > 0.0);
+    // Without a model: the sparse tables still print, the dense one says why.
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--data",
+            "sample",
+            "--model",
+            "/nonexistent/model",
+            "similar",
+            "비",
+            "눈",
+        ],
+    );
+    let text = ok(&out);
+    assert!(text.contains("TF-IDF"));
+    assert!(
+        text.contains("not available") && text.contains("/nonexistent/model"),
+        "{text}"
+    );
+}
