@@ -405,7 +405,7 @@ fn similar(opts: &Options, sentences: &[String], format: TableOrJson) -> Result<
         TableOrJson::Table => {
             writeln!(
                 out,
-                "IDF from {} ({} passages), analyzer {}",
+                "IDF from {}: {} passages, analyzer {}",
                 corpus.source,
                 corpus.passages.len(),
                 analyzer.describe()

@@ -18,6 +18,7 @@ pub mod data;
 pub mod dense;
 pub mod eval;
 pub mod fusion;
+pub mod hubio;
 pub mod metrics;
 pub mod model;
 pub mod options;

@@ -135,3 +135,66 @@ fn unknown_hub_ids_and_uncached_offline_models_fail_with_a_clear_message() {
     assert!(!out.status.success());
     assert!(stderr.contains("not in the hub cache"), "{stderr}");
 }
+
+/// A hub that accepts connections and never answers, and one that refuses them: bounded
+/// waits, a message naming the endpoint, and the bundled sample for the default dataset.
+#[test]
+fn hanging_or_refusing_hubs_fail_fast_with_a_clear_message() {
+    let home = tempfile::tempdir().unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hub_mirror.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg("--hang")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let endpoint = format!(
+        "http://127.0.0.1:{}",
+        line.trim().strip_prefix("PORT ").unwrap()
+    );
+    let run = |endpoint: &str, args: &[&str]| {
+        let started = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_bigyo"))
+            .args(["--device", "cpu"])
+            .args(args)
+            .env("HF_ENDPOINT", endpoint)
+            .env("HF_HOME", home.path())
+            .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
+            .env("BIGYO_HUB_TIMEOUT", "2")
+            .output()
+            .unwrap();
+        (out, started.elapsed())
+    };
+    let (out, took) = run(&endpoint, &["--model", "some/model", "model-info"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(took.as_secs() < 20, "took {took:?}");
+    assert!(stderr.contains("did not answer within 2 s"), "{stderr}");
+    assert!(stderr.contains(&endpoint), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // The default dataset behind a hanging hub: the bundled sample, with the reason.
+    let (out, took) = run(&endpoint, &["search", "장마", "--methods", "bm25"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(took.as_secs() < 20, "took {took:?}");
+    assert!(stderr.contains("bundled sample"), "{stderr}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Connection refused.
+    let (out, _) = run(
+        "http://127.0.0.1:9",
+        &["--model", "some/model", "model-info"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot reach http://127.0.0.1:9"),
+        "{stderr}"
+    );
+}

@@ -12,12 +12,14 @@ import hashlib
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--commit", default="0123456789abcdef0123456789abcdef01234567")
-ap.add_argument("repos", nargs="+")
+ap.add_argument("--hang", action="store_true", help="accept connections, never answer")
+ap.add_argument("repos", nargs="*")
 args = ap.parse_args()
 REPOS = dict(r.split("=", 1) for r in args.repos)
 
@@ -41,6 +43,9 @@ class Hub(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        if args.hang:
+            time.sleep(3600)
+            return
         path = unquote(self.path.split("?")[0])
         for kind, prefix in (("models", ""), ("datasets", "datasets/")):
             api = f"/api/{kind}/"

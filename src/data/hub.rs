@@ -4,10 +4,10 @@
 //! cache, and read like local files. Offline, only the cache is used.
 use std::path::{Path, PathBuf};
 
-use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo, RepoType};
 
 use super::{Corpus, DataError, LoadOptions, Result};
+use crate::hubio::HubRepo;
 
 /// `--dataset ID --config NAME --split NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,18 +67,26 @@ pub fn load(spec: &DatasetSpec, opts: &LoadOptions) -> Result<Corpus> {
 }
 
 fn download(spec: &DatasetSpec) -> Result<Vec<PathBuf>> {
-    let api = ApiBuilder::from_env()
-        .with_progress(spec.progress)
-        .build()
-        .map_err(|e| DataError::Hub(format!("hub client for dataset {}: {e}", spec.id)))?;
-    let repo = api.repo(spec.repo());
-    let info = repo.info().map_err(|e| {
-        DataError::Hub(format!(
-            "cannot list dataset {} on the hub ({e}); check the id, or use --offline with a cached \
-             copy, or --data PATH|sample",
-            spec.id
-        ))
-    })?;
+    let repo = HubRepo::new(spec.repo(), spec.progress)
+        .map_err(|e| DataError::Hub(format!("{e} (for dataset {})", spec.id)))?;
+    let info = match repo.info() {
+        Ok(info) => info,
+        Err(e) => {
+            // Unreachable hub: a cached copy still serves.
+            if let Ok(files) = cached_files(spec) {
+                tracing::warn!(
+                    "listing dataset {} failed ({e}); using the cached copy",
+                    spec.id
+                );
+                return Ok(files);
+            }
+            return Err(DataError::Hub(format!(
+                "cannot list dataset {} on the hub ({e}); check the id, or use --offline with a \
+                 cached copy, or --data PATH|sample",
+                spec.id
+            )));
+        }
+    };
     let names = split_files(
         info.siblings.iter().map(|s| s.rfilename.as_str()),
         &spec.config,
@@ -93,7 +101,7 @@ fn download(spec: &DatasetSpec) -> Result<Vec<PathBuf>> {
     names
         .iter()
         .map(|name| {
-            repo.get(name)
+            repo.get(name, &mut |_, _| {})
                 .map_err(|e| DataError::Hub(format!("downloading {name} from {}: {e}", spec.id)))
         })
         .collect()

@@ -3,13 +3,13 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo, RepoType};
 use sha2::{Digest, Sha256};
 
 use super::config::read_modules;
 use super::weights::find_weights;
 use super::{ModelError, Result};
+use crate::hubio::HubRepo;
 
 /// What the user named: `--model ID|DIR`, with an optional pinned revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,22 +91,26 @@ impl ModelDir {
         if spec.offline {
             return Self::from_cache(spec, repo);
         }
-        let api = ApiBuilder::from_env()
-            .with_progress(spec.progress)
-            .build()
-            .map_err(|e| ModelError::Hub(format!("hub client for {}: {e}", spec.id)))?;
-        let api_repo = api.repo(repo);
-        let info = api_repo.info().map_err(|e| {
-            ModelError::Hub(format!(
-                "cannot list {} on the hub ({e}); check the id, or use --offline with a cached copy",
-                spec.id
-            ))
-        })?;
+        let hub = HubRepo::new(repo.clone(), spec.progress)
+            .map_err(|e| ModelError::Hub(format!("{e} (for {})", spec.id)))?;
+        let info = match hub.info() {
+            Ok(info) => info,
+            Err(e) => {
+                // Unreachable hub: a cached copy still serves.
+                if let Ok(cached) = Self::from_cache(spec, repo) {
+                    tracing::warn!("listing {} failed ({e}); using the cached copy", spec.id);
+                    return Ok(cached);
+                }
+                return Err(ModelError::Hub(format!(
+                    "cannot list {} on the hub ({e}); check the id, or use --offline with a cached copy",
+                    spec.id
+                )));
+            }
+        };
         let listed: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
         let has = |name: &str| listed.iter().any(|f| f == name);
         let get = |name: &str| -> Result<PathBuf> {
-            api_repo
-                .get(name)
+            hub.get(name, &mut |_, _| {})
                 .map_err(|e| ModelError::Hub(format!("downloading {name} from {}: {e}", spec.id)))
         };
         if !has("config.json") && !has("modules.json") {
