@@ -1,0 +1,263 @@
+//! Hostile and unlucky input: every case ends in results or a clear message, never a panic,
+//! a hang or a corrupt file.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use bigyo::bm25::{Analyzer, Bm25Index};
+use bigyo::data::{Corpus, LoadOptions};
+use parquet::arrow::ArrowWriter;
+use serde_json::Value;
+
+fn minilm_dir() -> PathBuf {
+    let manifest =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/generated/manifest.json");
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let case = json["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "minilm")
+        .unwrap();
+    PathBuf::from(case["model_dir"].as_str().unwrap())
+}
+
+fn bigyo(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bigyo"))
+        .args(["--threads", "2"])
+        .args(args)
+        .env("HF_HOME", home.join("hf"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env("BIGYO_CACHE_DIR", home.join("bigyo"))
+        .output()
+        .unwrap()
+}
+
+fn clean(out: &Output) -> (bool, String, String) {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("stack backtrace"), "{stderr}");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
+}
+
+fn write_contexts(path: &Path, contexts: &[String]) {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "context",
+        DataType::Utf8,
+        false,
+    )]));
+    let array: ArrayRef = Arc::new(StringArray::from(contexts.to_vec()));
+    let batch = RecordBatch::try_new(schema.clone(), vec![array]).unwrap();
+    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn odd_queries_are_searched_as_plain_text() {
+    let home = tempfile::tempdir().unwrap();
+    let long = "장마 비 ".repeat(6_000); // 30,000 characters
+    let too_long = "가".repeat(30_001);
+    let model = minilm_dir();
+    for q in [
+        "",
+        "    ",
+        long.as_str(),
+        "🌧️☔ 비 rain 雨 دوش",
+        "!!! ... ???",
+        "\"장마\" AND title:(서울 OR [부산]) -태풍 +비^2 ~ *",
+    ] {
+        let out = bigyo(
+            home.path(),
+            &[
+                "--device",
+                "cpu",
+                "--data",
+                "sample",
+                "--model",
+                model.to_str().unwrap(),
+                "--reranker",
+                "none",
+                "search",
+                q,
+                "--format",
+                "json",
+                "--methods",
+                "dense,bm25,hybrid",
+            ],
+        );
+        let (ok, stdout, stderr) = clean(&out);
+        assert!(ok, "{q:.40}: {stderr}");
+        let json: Value = serde_json::from_str(stdout.trim()).unwrap();
+        for m in ["dense", "bm25", "hybrid"] {
+            assert!(json["methods"][m]["error"].is_null(), "{q:.40} {m}: {json}");
+        }
+        if q.trim().is_empty() || q.starts_with('!') {
+            assert!(json["methods"]["bm25"]["hits"]
+                .as_array()
+                .unwrap()
+                .is_empty());
+        }
+    }
+    let (ok, _, stderr) = clean(&bigyo(
+        home.path(),
+        &["--data", "sample", "search", &too_long, "--methods", "bm25"],
+    ));
+    assert!(!ok);
+    assert!(stderr.contains("30001 characters"), "{stderr}");
+}
+
+#[test]
+fn cuda_where_none_exists_fails_before_loading_anything() {
+    if tch::Cuda::is_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = clean(&bigyo(
+        home.path(),
+        &[
+            "--device",
+            "cuda",
+            "--data",
+            "/nonexistent.parquet",
+            "search",
+            "비",
+        ],
+    ));
+    assert!(!ok);
+    assert!(stderr.contains("--device cuda:0"), "{stderr}");
+    assert!(
+        !stderr.contains("nonexistent"),
+        "device is checked first: {stderr}"
+    );
+}
+
+#[test]
+fn corrupt_caches_are_rebuilt_and_concurrent_builders_both_finish() {
+    let home = tempfile::tempdir().unwrap();
+    let model = minilm_dir();
+    let args = [
+        "--device",
+        "cpu",
+        "--data",
+        "sample",
+        "--model",
+        model.to_str().unwrap(),
+        "--reranker",
+        "none",
+        "search",
+        "장마",
+        "--methods",
+        "dense",
+        "--format",
+        "json",
+    ];
+    // Two processes build the same cache at once.
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_bigyo"))
+            .args(["--threads", "1"])
+            .args(args)
+            .env("HF_HOME", home.path().join("hf"))
+            .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
+            .output()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    let (oka, out_a, _) = clean(&a);
+    let (okb, out_b, _) = clean(&b);
+    assert!(oka && okb);
+    // Passage ids and scores to 5 decimals (thread counts change the last float bits).
+    let hits = |s: &str| -> Vec<String> {
+        let json: Value = serde_json::from_str(s.trim()).unwrap();
+        json["methods"]["dense"]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| format!("{}:{:.5}", h["passage"], h["score"].as_f64().unwrap()))
+            .collect()
+    };
+    assert_eq!(hits(&out_a), hits(&out_b));
+    let dir = home.path().join("bigyo/embeddings");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one cache file, no temporaries: {files:?}");
+    let cache = &files[0];
+
+    // Flipped bytes: detected, reported, rebuilt; the answer is unchanged.
+    let mut bytes = std::fs::read(cache).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(cache, &bytes).unwrap();
+    let (ok, out, stderr) = clean(&bigyo(home.path(), &args));
+    assert!(ok);
+    assert!(
+        stderr.contains("checksum mismatch") && stderr.contains("rebuilt"),
+        "{stderr}"
+    );
+    assert_eq!(hits(&out), hits(&out_a));
+    // Truncated: the same.
+    let bytes = std::fs::read(cache).unwrap();
+    std::fs::write(cache, &bytes[..bytes.len() - 100]).unwrap();
+    let (ok, out, stderr) = clean(&bigyo(home.path(), &args));
+    assert!(ok);
+    assert!(stderr.contains("rebuilt"), "{stderr}");
+    assert_eq!(hits(&out), hits(&out_a));
+    // And now the cache is valid again: no warning.
+    let (_, _, stderr) = clean(&bigyo(home.path(), &args));
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+#[test]
+fn large_odd_and_foreign_data() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 1 MB context, control characters, non-Korean text.
+    let big = "서울 장마 기록. ".repeat(1_000_000 / 22);
+    let contexts = vec![
+        big.clone(),
+        "제어\u{0}문자\u{7}와\t탭\r\n줄바꿈".to_owned(),
+        "Only English text about the monsoon season.".to_owned(),
+        "سلام دنیا 你好世界 Привет мир".to_owned(),
+    ];
+    let path = dir.path().join("odd.parquet");
+    write_contexts(&path, &contexts);
+    let corpus = Corpus::from_parquet(&path, &LoadOptions::default()).unwrap();
+    assert_eq!(corpus.passages.len(), 4);
+    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let index = Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap();
+    assert_eq!(index.search("장마 기록", 3).unwrap()[0].passage, 0);
+    assert_eq!(index.search("제어 문자", 3).unwrap()[0].passage, 1);
+    assert_eq!(index.search("monsoon", 3).unwrap()[0].passage, 2);
+    assert_eq!(index.search("你好世界", 3).unwrap()[0].passage, 3);
+
+    // 100,000 short rows.
+    let many: Vec<String> = (0..100_000)
+        .map(|i| format!("{i}번 문단 짧은 글"))
+        .collect();
+    let path = dir.path().join("many.parquet");
+    write_contexts(&path, &many);
+    let corpus = Corpus::from_parquet(&path, &LoadOptions::default()).unwrap();
+    assert_eq!(corpus.passages.len(), 100_000);
+    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let index = Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap();
+    assert_eq!(index.search("99999번", 1).unwrap()[0].passage, 99_999);
+    let limited = Corpus::from_parquet(
+        &path,
+        &LoadOptions {
+            limit: Some(1000),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(limited.passages.len(), 1000);
+}
