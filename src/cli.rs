@@ -59,6 +59,8 @@ pub enum Command {
     },
     /// Show what bigyo reads from a model: architecture, pooling, lengths, unused tensors.
     ModelInfo,
+    /// The four-pane explorer (also what `bigyo` alone starts).
+    Tui,
     /// Search the corpus with every method and print the ranked lists.
     Search {
         query: String,
@@ -116,12 +118,9 @@ pub fn run(args: Args) -> Result<()> {
         }) => return eval(&opts, methods, *json, trec_run.as_deref()),
         _ => {}
     }
-    let Some(command) = args.command else {
-        eprintln!(
-            "bigyo: the four-pane explorer is not built yet; this build offers `embed`, `rerank` \
-             and `model-info` (see `bigyo --help`)."
-        );
-        return Ok(());
+    let command = match args.command {
+        None | Some(Command::Tui) => return bigyo::tui::run(opts),
+        Some(command) => command,
     };
     let m = &args.model;
     let runtime = Runtime::resolve(m.device, m.dtype, m.threads).context("choosing the device")?;
@@ -216,7 +215,7 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         // Handled above, before the model-only set-up.
-        Command::Search { .. } | Command::Eval { .. } => {}
+        Command::Search { .. } | Command::Eval { .. } | Command::Tui => {}
         Command::ModelInfo => {
             let dir = resolve(m, &m.model)?;
             let encoder = SentenceEncoder::load(

@@ -10,6 +10,7 @@
 //! - [`fusion`]: reciprocal rank fusion.
 //! - [`metrics`]: recall@k, MRR@10, nDCG@10.
 //! - [`pipeline`]: one query through dense, BM25, hybrid and rerank.
+//! - [`tui`]: the four-pane explorer (state + reducer, view, worker thread, event loop).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod bm25;
@@ -24,3 +25,4 @@ pub mod paths;
 pub mod pipeline;
 pub mod render;
 pub mod session;
+pub mod tui;
