@@ -558,6 +558,12 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
     }
     match app.overlay.clone() {
         Overlay::None => {}
+        Overlay::Eval if key.code == KeyCode::Char('r') => {
+            if !matches!(app.eval, EvalState::Running { .. }) {
+                app.eval = EvalState::NotRun;
+            }
+            return open_eval(app);
+        }
         Overlay::Help | Overlay::Eval => {
             return match key.code {
                 KeyCode::Esc | KeyCode::Char('?') | KeyCode::Enter => {
@@ -598,10 +604,10 @@ fn quit(app: &mut App) -> Vec<Cmd> {
     vec![Cmd::Quit]
 }
 
+/// Opens the evaluation overlay; runs the evaluation unless it has run (r runs it again).
 fn open_eval(app: &mut App) -> Vec<Cmd> {
     app.overlay = Overlay::Eval;
-    if matches!(app.eval, EvalState::Running { .. }) || app.part(Part::Bm25) == &PartState::Loading
-    {
+    if !matches!(app.eval, EvalState::NotRun) || app.part(Part::Bm25) == &PartState::Loading {
         return Vec::new();
     }
     let total = app
@@ -1099,6 +1105,61 @@ mod tests {
         let cmds = update(&mut app, key(KeyCode::Right), t0);
         assert_eq!(cmds[0], Cmd::SetAnalyzer(AnalyzerKind::Whitespace));
         assert_eq!(app.part(Part::Bm25), &PartState::Loading);
+    }
+
+    #[test]
+    fn evaluation_runs_once_per_request_and_reports_progress() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        assert_eq!(update(&mut app, key(KeyCode::F(3)), t0), [Cmd::Evaluate]);
+        assert!(matches!(app.eval, EvalState::Running { done: 0, total: 4 }));
+        update(
+            &mut app,
+            Msg::Worker(Reply::EvalProgress { done: 2, total: 4 }),
+            t0,
+        );
+        assert!(matches!(app.eval, EvalState::Running { done: 2, .. }));
+        assert!(
+            update(&mut app, key(KeyCode::Char('r')), t0).is_empty(),
+            "running"
+        );
+        update(
+            &mut app,
+            Msg::Worker(Reply::EvalDone(Err("no questions".into()))),
+            t0,
+        );
+        update(&mut app, key(KeyCode::Esc), t0);
+        assert!(
+            update(&mut app, key(KeyCode::F(3)), t0).is_empty(),
+            "shows the last run"
+        );
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('r')), t0),
+            [Cmd::Evaluate]
+        );
+    }
+
+    #[test]
+    fn a_query_typed_while_loading_runs_when_bm25_is_ready() {
+        let mut app = App::new(
+            SearchParams::default(),
+            AnalyzerKind::Bigram,
+            Labels::default(),
+            7,
+        );
+        let t0 = Instant::now();
+        type_text(&mut app, "김장", t0);
+        assert!(
+            update(&mut app, Msg::Tick, t0 + DEBOUNCE).is_empty(),
+            "no corpus yet"
+        );
+        update(&mut app, Msg::Worker(Reply::Corpus(corpus())), t0);
+        let cmds = update(
+            &mut app,
+            Msg::Worker(Reply::Bm25Ready(Analyzer::Bigram)),
+            t0,
+        );
+        assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "김장"));
     }
 
     #[test]

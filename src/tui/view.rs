@@ -610,7 +610,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Ctrl-U", "clear the query"),
     ("? F1", "this help"),
     ("s F2", "settings"),
-    ("e F3", "evaluate every method over the questions"),
+    (
+        "e F3",
+        "evaluate every method over the questions (r: again)",
+    ),
     ("Esc", "close an overlay"),
     ("q / Ctrl-C", "quit (q outside the query line)"),
 ];
@@ -891,6 +894,9 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         }
     }
     lines.push(Line::raw(""));
-    lines.push(Line::styled(fit("Esc close", width), theme.dim()));
+    lines.push(Line::styled(
+        fit("r run again · Esc close", width),
+        theme.dim(),
+    ));
     frame.render_widget(Paragraph::new(lines), inner);
 }
