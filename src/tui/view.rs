@@ -900,3 +900,43 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     ));
     frame.render_widget(Paragraph::new(lines), inner);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn clip_cuts_hangul_by_display_width_with_an_ellipsis() {
+        let line = clip(vec![Span::raw("장마"), Span::raw("철 비 소식")], 7);
+        assert_eq!(text(&line), "장마철…");
+        assert!(line.width() <= 7);
+        let exact = clip(vec![Span::raw("장마"), Span::raw("철")], 4);
+        assert_eq!(text(&exact), "장…", "a span that fills the width is still marked cut");
+        assert_eq!(text(&clip(vec![Span::raw("비")], 2)), "비");
+    }
+
+    #[test]
+    fn wrap_never_puts_a_wide_character_past_the_width() {
+        let spans = vec![Span::raw("기상청은 올해 장마가"), Span::raw(" 6월 하순에")];
+        for width in 1..12 {
+            for line in wrap(spans.clone(), width) {
+                assert!(line.width() <= width.max(2), "{width}: {:?}", text(&line));
+            }
+        }
+        let lines = wrap(spans, 9);
+        assert_eq!(text(&lines[0]), "기상청은 ");
+    }
+
+    #[test]
+    fn snippets_start_near_the_first_match() {
+        let t = "가나다라마바사아자차카타파하 장마 소식";
+        let at = t.find("장마").unwrap();
+        let spans = snippet(t, &[(at, at + "장마".len())], 12, Style::new());
+        let s: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        assert!(s.starts_with('…') && s.contains("장마"), "{s}");
+    }
+}
