@@ -915,7 +915,11 @@ mod tests {
         assert_eq!(text(&line), "장마철…");
         assert!(line.width() <= 7);
         let exact = clip(vec![Span::raw("장마"), Span::raw("철")], 4);
-        assert_eq!(text(&exact), "장…", "a span that fills the width is still marked cut");
+        assert_eq!(
+            text(&exact),
+            "장…",
+            "a span that fills the width is still marked cut"
+        );
         assert_eq!(text(&clip(vec![Span::raw("비")], 2)), "비");
     }
 
