@@ -388,3 +388,24 @@ fn worker_replies_flow_into_the_screen() {
     );
     assert!(render(&app, 120, 40).contains("✓ 1 7.4123"));
 }
+
+#[test]
+fn no_color_draws_highlights_with_modifiers_only() {
+    let mut app = detail();
+    for color in [false, true] {
+        app.color = color;
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test terminal");
+        terminal.draw(|f| draw(f, &app)).expect("draw");
+        let buffer = terminal.backend().buffer();
+        let colored = buffer
+            .content
+            .iter()
+            .any(|c| c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset);
+        assert_eq!(colored, color, "color = {color}");
+        let marked = buffer
+            .content
+            .iter()
+            .any(|c| c.modifier.contains(ratatui::style::Modifier::UNDERLINED));
+        assert!(marked || color, "highlights stay visible without colour");
+    }
+}
