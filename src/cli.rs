@@ -61,6 +61,8 @@ pub enum Command {
     },
     /// Show what bigyo reads from a model: architecture, pooling, lengths, unused tensors.
     ModelInfo,
+    /// The four-pane explorer (also what `bigyo` alone starts).
+    Tui,
     /// Search the corpus with every method and print the ranked lists.
     Search {
         query: String,
@@ -151,12 +153,9 @@ pub fn run(args: Args) -> Result<()> {
         Some(Command::Similar { sentences, format }) => return similar(&opts, sentences, *format),
         _ => {}
     }
-    let Some(command) = args.command else {
-        eprintln!(
-            "bigyo: the four-pane explorer is not built yet; this build offers `embed`, `rerank` \
-             and `model-info` (see `bigyo --help`)."
-        );
-        return Ok(());
+    let command = match args.command {
+        None | Some(Command::Tui) => return bigyo::tui::run(opts),
+        Some(command) => command,
     };
     let m = &args.model;
     let runtime = Runtime::resolve(m.device, m.dtype, m.threads).context("choosing the device")?;
@@ -247,7 +246,7 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         // Handled above, before the model-only set-up.
-        Command::Search { .. } | Command::Eval { .. } | Command::Similar { .. } => {}
+        Command::Search { .. } | Command::Eval { .. } | Command::Similar { .. } | Command::Tui => {}
         Command::ModelInfo => {
             let dir = resolve(m, &m.model)?;
             let encoder = SentenceEncoder::load(

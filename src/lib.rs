@@ -11,6 +11,7 @@
 //! - [`metrics`]: recall@k, MRR@10, nDCG@10.
 //! - [`pipeline`]: one query through dense, BM25, hybrid and rerank.
 //! - [`teach`]: the chapter's similarity playground (one-hot, BoW, TF-IDF, dense).
+//! - [`tui`]: the four-pane explorer (state + reducer, view, worker thread, event loop).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod bm25;
@@ -27,3 +28,4 @@ pub mod pipeline;
 pub mod render;
 pub mod session;
 pub mod teach;
+pub mod tui;

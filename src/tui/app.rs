@@ -1,0 +1,1195 @@
+//! The explorer's state and its reducer: messages in, state changed, commands for the worker
+//! out. No IO and no clock here: time arrives inside the messages.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::bm25::{Analyzer, AnalyzerKind};
+use crate::data::Corpus;
+use crate::eval::MethodReport;
+use crate::pipeline::{Method, SearchParams, SearchResults};
+use crate::session::{Event, Step};
+
+/// How long typing must pause before a live search runs.
+pub const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// What the worker tells the UI.
+#[derive(Debug)]
+pub enum Reply {
+    /// A step of building the session (corpus, BM25, model, embeddings, reranker).
+    Session(Event),
+    /// The device the models run on.
+    Device(String),
+    Corpus(Arc<Corpus>),
+    /// The BM25 index over the corpus is ready with this analyzer.
+    Bm25Ready(Analyzer),
+    /// A part could not be built; the reason names what and why.
+    Failed(Part, String),
+    /// The dense index (bi-encoder + passage embeddings) is ready.
+    DenseReady,
+    RerankerReady,
+    /// `--reranker none`.
+    RerankerDisabled,
+    Results {
+        generation: u64,
+        results: SearchResults,
+    },
+    EvalProgress {
+        done: usize,
+        total: usize,
+    },
+    EvalDone(Result<EvalOutcome, String>),
+}
+
+/// The evaluation overlay's table: per method report, and methods that could not run.
+#[derive(Debug, Clone)]
+pub struct EvalOutcome {
+    pub questions: usize,
+    pub reports: BTreeMap<&'static str, MethodReport>,
+    pub skipped: BTreeMap<&'static str, String>,
+}
+
+/// What the UI asks of the worker (and of the event loop).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cmd {
+    Search { generation: u64, query: String },
+    SetParams(SearchParams),
+    SetAnalyzer(AnalyzerKind),
+    Evaluate,
+    Quit,
+}
+
+/// Parts of the session that load independently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Corpus,
+    Bm25,
+    Dense,
+    Reranker,
+}
+
+impl Part {
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Corpus => "corpus",
+            Part::Bm25 => "BM25",
+            Part::Dense => "dense model",
+            Part::Reranker => "reranker",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartState {
+    Loading,
+    Ready,
+    Disabled,
+    Failed(String),
+}
+
+impl PartState {
+    fn settled(&self) -> bool {
+        !matches!(self, PartState::Loading)
+    }
+}
+
+/// The step in progress, for the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub step: String,
+    pub total: Option<u64>,
+    pub done: u64,
+    pub started: Option<Instant>,
+    pub eta: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Query,
+    Pane(usize),
+}
+
+/// Rows of the settings overlay, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    TopK,
+    RrfK,
+    DenseWeight,
+    Bm25Weight,
+    RerankDepth,
+    Analyzer,
+    LiveSearch,
+}
+
+impl Setting {
+    pub const ALL: [Setting; 7] = [
+        Setting::TopK,
+        Setting::RrfK,
+        Setting::DenseWeight,
+        Setting::Bm25Weight,
+        Setting::RerankDepth,
+        Setting::Analyzer,
+        Setting::LiveSearch,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Setting::TopK => "top-k",
+            Setting::RrfK => "RRF k",
+            Setting::DenseWeight => "dense weight",
+            Setting::Bm25Weight => "BM25 weight",
+            Setting::RerankDepth => "rerank depth",
+            Setting::Analyzer => "BM25 analyzer",
+            Setting::LiveSearch => "live search",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    Help,
+    /// The selected hit's passage; `scroll` in wrapped lines.
+    Detail {
+        passage: usize,
+        scroll: u16,
+    },
+    Settings {
+        row: usize,
+    },
+    Eval,
+}
+
+/// The evaluation's state.
+#[derive(Debug, Clone, Default)]
+pub enum EvalState {
+    #[default]
+    NotRun,
+    Running {
+        done: usize,
+        total: usize,
+    },
+    Done(Result<EvalOutcome, String>),
+}
+
+/// The query line: text and a cursor counted in chars.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Input {
+    pub text: String,
+    pub cursor: usize,
+}
+
+impl Input {
+    fn byte_at(&self, chars: usize) -> usize {
+        self.text
+            .char_indices()
+            .nth(chars)
+            .map_or(self.text.len(), |(i, _)| i)
+    }
+
+    fn len(&self) -> usize {
+        self.text.chars().count()
+    }
+
+    pub fn set(&mut self, text: &str) {
+        self.text = text.to_owned();
+        self.cursor = self.len();
+    }
+
+    fn insert(&mut self, c: char) {
+        let at = self.byte_at(self.cursor);
+        self.text.insert(at, c);
+        self.cursor += 1;
+    }
+
+    fn backspace(&mut self) -> bool {
+        if self.cursor == 0 {
+            return false;
+        }
+        self.cursor -= 1;
+        let at = self.byte_at(self.cursor);
+        self.text.remove(at);
+        true
+    }
+
+    fn delete(&mut self) -> bool {
+        if self.cursor >= self.len() {
+            return false;
+        }
+        let at = self.byte_at(self.cursor);
+        self.text.remove(at);
+        true
+    }
+
+    /// The text before the cursor (its display width places the terminal cursor).
+    pub fn before_cursor(&self) -> &str {
+        &self.text[..self.byte_at(self.cursor)]
+    }
+}
+
+/// Fixed facts for the status bar.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Labels {
+    pub model: String,
+    pub reranker: String,
+    pub device: String,
+}
+
+/// Everything the screen shows.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub input: Input,
+    pub history: Vec<String>,
+    /// Position while walking the history with Up/Down, and the text typed before it.
+    pub history_pos: Option<usize>,
+    pub draft: String,
+    pub focus: Focus,
+    /// The pane shown in the one-pane (tabs) layout and the last pane focused.
+    pub pane: usize,
+    pub selected: [usize; 4],
+    pub overlay: Overlay,
+    /// The newest query sent; answers with another generation are stale.
+    pub generation: u64,
+    /// Whether the newest query is still running.
+    pub searching: bool,
+    /// The query text last sent, so a pause in typing does not search it twice.
+    pub sent: Option<String>,
+    pub results: Option<SearchResults>,
+    pub debounce: Option<Instant>,
+    pub live: bool,
+    pub params: SearchParams,
+    pub analyzer_kind: AnalyzerKind,
+    pub corpus: Option<Arc<Corpus>>,
+    pub analyzer: Option<Analyzer>,
+    pub stage: Option<Stage>,
+    pub parts: [PartState; 4],
+    pub warnings: Vec<String>,
+    pub labels: Labels,
+    pub eval: EvalState,
+    pub color: bool,
+    pub quit: bool,
+    /// xorshift state for Ctrl-R; seeded by the caller so tests are repeatable.
+    pub rng: u64,
+}
+
+/// Messages the reducer takes.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Worker(Reply),
+    /// Time passes (fires the debounced search).
+    Tick,
+}
+
+impl App {
+    pub fn new(params: SearchParams, analyzer: AnalyzerKind, labels: Labels, seed: u64) -> Self {
+        Self {
+            input: Input::default(),
+            history: Vec::new(),
+            history_pos: None,
+            draft: String::new(),
+            focus: Focus::Query,
+            pane: 0,
+            selected: [0; 4],
+            overlay: Overlay::None,
+            generation: 0,
+            searching: false,
+            sent: None,
+            results: None,
+            debounce: None,
+            live: true,
+            params,
+            analyzer_kind: analyzer,
+            corpus: None,
+            analyzer: None,
+            stage: None,
+            parts: [
+                PartState::Loading,
+                PartState::Loading,
+                PartState::Loading,
+                PartState::Loading,
+            ],
+            warnings: Vec::new(),
+            labels,
+            eval: EvalState::NotRun,
+            color: true,
+            quit: false,
+            rng: seed | 1,
+        }
+    }
+
+    pub fn part(&self, p: Part) -> &PartState {
+        &self.parts[p as usize]
+    }
+
+    fn set_part(&mut self, p: Part, s: PartState) {
+        self.parts[p as usize] = s;
+    }
+
+    /// Every index is built (or known to be unavailable).
+    pub fn ready(&self) -> bool {
+        self.parts.iter().all(PartState::settled)
+    }
+
+    /// The gold passage of the query on screen, when it is a dataset question.
+    pub fn gold(&self) -> Option<usize> {
+        let corpus = self.corpus.as_ref()?;
+        let results = self.results.as_ref()?;
+        corpus.gold_for(&results.query)
+    }
+
+    /// The selected hit's passage in the focused (or last focused) pane.
+    pub fn selected_passage(&self) -> Option<usize> {
+        let method = Method::ALL[self.pane];
+        let r = self.results.as_ref()?.get(method)?;
+        r.hits.get(self.selected[self.pane]).map(|h| h.passage)
+    }
+
+    fn hits_in(&self, pane: usize) -> usize {
+        self.results
+            .as_ref()
+            .and_then(|r| r.get(Method::ALL[pane]))
+            .map_or(0, |r| r.hits.len())
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64: enough to pick a question.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    /// Sends the query line now (Enter, debounce, settings change).
+    fn search(&mut self) -> Vec<Cmd> {
+        self.debounce = None;
+        self.generation += 1;
+        let query = self.input.text.clone();
+        self.sent = Some(query.clone());
+        if query.trim().is_empty() {
+            self.results = None;
+            self.searching = false;
+            return Vec::new();
+        }
+        if self.part(Part::Corpus) != &PartState::Ready {
+            // Nothing to search yet; the query runs when the corpus arrives.
+            self.sent = None;
+            return Vec::new();
+        }
+        self.searching = true;
+        vec![Cmd::Search {
+            generation: self.generation,
+            query,
+        }]
+    }
+
+    fn remember(&mut self) {
+        let q = self.input.text.trim().to_owned();
+        if !q.is_empty() && self.history.last() != Some(&q) {
+            self.history.push(q);
+        }
+        self.history_pos = None;
+    }
+
+    fn edited(&mut self, now: Instant) {
+        self.history_pos = None;
+        if self.live {
+            self.debounce = Some(now + DEBOUNCE);
+        }
+    }
+}
+
+/// Applies one message; returns what the worker (or the loop) must do.
+pub fn update(app: &mut App, msg: Msg, now: Instant) -> Vec<Cmd> {
+    match msg {
+        Msg::Key(key) if key.kind != KeyEventKind::Release => on_key(app, key, now),
+        Msg::Key(_) => Vec::new(),
+        Msg::Worker(reply) => on_reply(app, reply, now),
+        Msg::Tick => match app.debounce {
+            Some(at) if at <= now => {
+                if app.sent.as_deref() == Some(app.input.text.as_str()) {
+                    app.debounce = None;
+                    Vec::new()
+                } else {
+                    app.search()
+                }
+            }
+            _ => Vec::new(),
+        },
+    }
+}
+
+fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
+    match reply {
+        Reply::Session(event) => {
+            match event {
+                Event::Start { step, total } => {
+                    if step == Step::BuildBm25 {
+                        app.set_part(Part::Bm25, PartState::Loading);
+                    }
+                    app.stage = Some(Stage {
+                        step: step.to_string(),
+                        total,
+                        done: 0,
+                        started: Some(now),
+                        eta: None,
+                    });
+                }
+                Event::Progress { done } => {
+                    if let Some(s) = &mut app.stage {
+                        s.done = done;
+                        if let (Some(total), Some(started)) = (s.total, s.started) {
+                            let spent = now.saturating_duration_since(started).as_secs_f64();
+                            if done > 0 && total >= done {
+                                let left = spent / done as f64 * (total - done) as f64;
+                                s.eta = Some(Duration::from_secs_f64(left));
+                            }
+                        }
+                    }
+                }
+                Event::Finish => app.stage = None,
+                Event::Warning(w) => app.warnings.push(w),
+            }
+            Vec::new()
+        }
+        Reply::Device(d) => {
+            app.labels.device = d;
+            Vec::new()
+        }
+        Reply::Corpus(c) => {
+            app.corpus = Some(c);
+            app.set_part(Part::Corpus, PartState::Ready);
+            Vec::new()
+        }
+        Reply::Bm25Ready(analyzer) => {
+            app.analyzer_kind = analyzer.kind();
+            app.analyzer = Some(analyzer);
+            app.set_part(Part::Bm25, PartState::Ready);
+            app.stage = None;
+            rerun(app)
+        }
+        Reply::Failed(part, why) => {
+            if part == Part::Corpus {
+                app.stage = None;
+            }
+            app.set_part(part, PartState::Failed(why));
+            rerun(app)
+        }
+        Reply::DenseReady => {
+            app.set_part(Part::Dense, PartState::Ready);
+            rerun(app)
+        }
+        Reply::RerankerReady => {
+            app.set_part(Part::Reranker, PartState::Ready);
+            rerun(app)
+        }
+        Reply::RerankerDisabled => {
+            app.set_part(Part::Reranker, PartState::Disabled);
+            Vec::new()
+        }
+        Reply::Results {
+            generation,
+            results,
+        } => {
+            if generation != app.generation {
+                // A newer query is on its way; this answer is stale.
+                return Vec::new();
+            }
+            let same = app.results.as_ref().map(|r| &r.query) == Some(&results.query);
+            app.searching = false;
+            app.results = Some(results);
+            for pane in 0..4 {
+                let n = app.hits_in(pane);
+                app.selected[pane] = if same {
+                    app.selected[pane].min(n.saturating_sub(1))
+                } else {
+                    0
+                };
+            }
+            Vec::new()
+        }
+        Reply::EvalProgress { done, total } => {
+            app.eval = EvalState::Running { done, total };
+            Vec::new()
+        }
+        Reply::EvalDone(outcome) => {
+            app.eval = EvalState::Done(outcome);
+            Vec::new()
+        }
+    }
+}
+
+/// Runs the query on screen again (a part became ready, a setting changed).
+fn rerun(app: &mut App) -> Vec<Cmd> {
+    // Mid-typing, the debounce will search soon anyway.
+    if app.input.text.trim().is_empty()
+        || app.part(Part::Corpus) != &PartState::Ready
+        || app.debounce.is_some()
+    {
+        return Vec::new();
+    }
+    app.search()
+}
+
+fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') {
+        app.quit = true;
+        return vec![Cmd::Quit];
+    }
+    if ctrl && key.code == KeyCode::Char('r') {
+        return random_question(app);
+    }
+    match key.code {
+        KeyCode::F(1) => {
+            app.overlay = Overlay::Help;
+            return Vec::new();
+        }
+        KeyCode::F(2) => {
+            app.overlay = Overlay::Settings { row: 0 };
+            return Vec::new();
+        }
+        KeyCode::F(3) => return open_eval(app),
+        _ => {}
+    }
+    match app.overlay.clone() {
+        Overlay::None => {}
+        Overlay::Eval if key.code == KeyCode::Char('r') => {
+            if !matches!(app.eval, EvalState::Running { .. }) {
+                app.eval = EvalState::NotRun;
+            }
+            return open_eval(app);
+        }
+        Overlay::Help | Overlay::Eval => {
+            return match key.code {
+                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Enter => {
+                    app.overlay = Overlay::None;
+                    Vec::new()
+                }
+                KeyCode::Char('q') => quit(app),
+                _ => Vec::new(),
+            };
+        }
+        Overlay::Detail { passage, scroll } => {
+            let scroll = match key.code {
+                KeyCode::Esc | KeyCode::Enter => {
+                    app.overlay = Overlay::None;
+                    return Vec::new();
+                }
+                KeyCode::Char('q') => return quit(app),
+                KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
+                KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+                KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(10),
+                KeyCode::PageUp => scroll.saturating_sub(10),
+                KeyCode::Home | KeyCode::Char('g') => 0,
+                _ => scroll,
+            };
+            app.overlay = Overlay::Detail { passage, scroll };
+            return Vec::new();
+        }
+        Overlay::Settings { row } => return settings_key(app, key, row),
+    }
+    match app.focus {
+        Focus::Query => query_key(app, key, now),
+        Focus::Pane(p) => pane_key(app, key, p),
+    }
+}
+
+fn quit(app: &mut App) -> Vec<Cmd> {
+    app.quit = true;
+    vec![Cmd::Quit]
+}
+
+/// Opens the evaluation overlay; runs the evaluation unless it has run (r runs it again).
+fn open_eval(app: &mut App) -> Vec<Cmd> {
+    app.overlay = Overlay::Eval;
+    if !matches!(app.eval, EvalState::NotRun) || app.part(Part::Bm25) == &PartState::Loading {
+        return Vec::new();
+    }
+    let total = app
+        .corpus
+        .as_ref()
+        .map_or(0, |c| c.eval_questions().count());
+    app.eval = EvalState::Running { done: 0, total };
+    vec![Cmd::Evaluate]
+}
+
+fn random_question(app: &mut App) -> Vec<Cmd> {
+    let Some(corpus) = app.corpus.clone() else {
+        return Vec::new();
+    };
+    let questions: Vec<&str> = corpus.eval_questions().map(|q| q.text.as_str()).collect();
+    if questions.is_empty() {
+        return Vec::new();
+    }
+    let i = (app.next_random() % questions.len() as u64) as usize;
+    app.input.set(questions[i]);
+    app.overlay = Overlay::None;
+    app.remember();
+    app.search()
+}
+
+fn query_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
+    match key.code {
+        KeyCode::Enter => {
+            app.remember();
+            app.search()
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            app.input.insert(c);
+            app.edited(now);
+            Vec::new()
+        }
+        KeyCode::Char('u') => {
+            app.input.set("");
+            app.edited(now);
+            Vec::new()
+        }
+        KeyCode::Char('a') => {
+            app.input.cursor = 0;
+            Vec::new()
+        }
+        KeyCode::Char('e') => {
+            app.input.cursor = app.input.len();
+            Vec::new()
+        }
+        KeyCode::Char('l') => {
+            app.live = !app.live;
+            Vec::new()
+        }
+        KeyCode::Backspace => {
+            if app.input.backspace() {
+                app.edited(now);
+            }
+            Vec::new()
+        }
+        KeyCode::Delete => {
+            if app.input.delete() {
+                app.edited(now);
+            }
+            Vec::new()
+        }
+        KeyCode::Left => {
+            app.input.cursor = app.input.cursor.saturating_sub(1);
+            Vec::new()
+        }
+        KeyCode::Right => {
+            app.input.cursor = (app.input.cursor + 1).min(app.input.len());
+            Vec::new()
+        }
+        KeyCode::Home => {
+            app.input.cursor = 0;
+            Vec::new()
+        }
+        KeyCode::End => {
+            app.input.cursor = app.input.len();
+            Vec::new()
+        }
+        KeyCode::Up => {
+            history_back(app);
+            Vec::new()
+        }
+        KeyCode::Down => {
+            if app.history_pos.is_some() {
+                history_forward(app);
+            } else {
+                app.focus = Focus::Pane(app.pane);
+            }
+            Vec::new()
+        }
+        KeyCode::Tab | KeyCode::Esc => {
+            app.focus = Focus::Pane(app.pane);
+            Vec::new()
+        }
+        KeyCode::BackTab => {
+            app.pane = 3;
+            app.focus = Focus::Pane(3);
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn history_back(app: &mut App) {
+    if app.history.is_empty() {
+        return;
+    }
+    let pos = match app.history_pos {
+        None => {
+            app.draft = app.input.text.clone();
+            app.history.len() - 1
+        }
+        Some(p) => p.saturating_sub(1),
+    };
+    app.history_pos = Some(pos);
+    let text = app.history[pos].clone();
+    app.input.set(&text);
+}
+
+fn history_forward(app: &mut App) {
+    let Some(pos) = app.history_pos else {
+        return;
+    };
+    if pos + 1 < app.history.len() {
+        app.history_pos = Some(pos + 1);
+        let text = app.history[pos + 1].clone();
+        app.input.set(&text);
+    } else {
+        app.history_pos = None;
+        let draft = std::mem::take(&mut app.draft);
+        app.input.set(&draft);
+    }
+}
+
+fn pane_key(app: &mut App, key: KeyEvent, pane: usize) -> Vec<Cmd> {
+    let n = app.hits_in(pane);
+    match key.code {
+        KeyCode::Char('q') => return quit(app),
+        KeyCode::Tab | KeyCode::Right | KeyCode::Char('l') => {
+            if pane == 3 && key.code == KeyCode::Tab {
+                app.focus = Focus::Query;
+            } else {
+                app.pane = (pane + 1) % 4;
+                app.focus = Focus::Pane(app.pane);
+            }
+        }
+        KeyCode::BackTab | KeyCode::Left | KeyCode::Char('h') => {
+            if pane == 0 && key.code == KeyCode::BackTab {
+                app.focus = Focus::Query;
+            } else {
+                app.pane = (pane + 3) % 4;
+                app.focus = Focus::Pane(app.pane);
+            }
+        }
+        KeyCode::Down | KeyCode::Char('j') if app.selected[pane] + 1 < n => {
+            app.selected[pane] += 1;
+        }
+        KeyCode::Up | KeyCode::Char('k') => {
+            if app.selected[pane] == 0 {
+                app.focus = Focus::Query;
+            } else {
+                app.selected[pane] -= 1;
+            }
+        }
+        KeyCode::Home | KeyCode::Char('g') => app.selected[pane] = 0,
+        KeyCode::End | KeyCode::Char('G') => app.selected[pane] = n.saturating_sub(1),
+        KeyCode::Char(c @ '1'..='4') => {
+            app.pane = c as usize - '1' as usize;
+            app.focus = Focus::Pane(app.pane);
+        }
+        KeyCode::Enter => {
+            if let Some(passage) = app.selected_passage() {
+                app.overlay = Overlay::Detail { passage, scroll: 0 };
+            }
+        }
+        KeyCode::Char('/') | KeyCode::Char('i') | KeyCode::Esc => app.focus = Focus::Query,
+        KeyCode::Char('?') => app.overlay = Overlay::Help,
+        KeyCode::Char('s') => app.overlay = Overlay::Settings { row: 0 },
+        KeyCode::Char('e') => return open_eval(app),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd> {
+    let step: i32 = match key.code {
+        KeyCode::Esc | KeyCode::Enter => {
+            app.overlay = Overlay::None;
+            return Vec::new();
+        }
+        KeyCode::Char('q') => return quit(app),
+        KeyCode::Up | KeyCode::Char('k') => {
+            app.overlay = Overlay::Settings {
+                row: row.saturating_sub(1),
+            };
+            return Vec::new();
+        }
+        KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
+            app.overlay = Overlay::Settings {
+                row: (row + 1).min(Setting::ALL.len() - 1),
+            };
+            return Vec::new();
+        }
+        KeyCode::Left | KeyCode::Char('-') | KeyCode::Char('h') => -1,
+        KeyCode::Right | KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Char('l') => 1,
+        _ => return Vec::new(),
+    };
+    let Some(&setting) = Setting::ALL.get(row) else {
+        return Vec::new();
+    };
+    let mut p = app.params.clone();
+    let weight = |w: f64| ((w + 0.1 * step as f64).clamp(0.0, 5.0) * 10.0).round() / 10.0;
+    match setting {
+        Setting::TopK => p.top_k = (p.top_k as i64 + step as i64).clamp(1, 100) as usize,
+        Setting::RrfK => {
+            // Steps of 1 below 10, of 10 above.
+            let coarse = if step > 0 {
+                p.rrf.k >= 10.0
+            } else {
+                p.rrf.k > 10.0
+            };
+            let delta = if coarse { 10.0 } else { 1.0 };
+            p.rrf.k = (p.rrf.k + delta * step as f64).clamp(0.0, 1000.0);
+        }
+        Setting::DenseWeight => p.dense_weight = weight(p.dense_weight),
+        Setting::Bm25Weight => p.bm25_weight = weight(p.bm25_weight),
+        Setting::RerankDepth => {
+            let delta = if p.rerank_depth >= 10 { 5 } else { 1 };
+            p.rerank_depth = (p.rerank_depth as i64 + delta * step as i64).clamp(1, 200) as usize
+        }
+        Setting::Analyzer => {
+            let all = [
+                AnalyzerKind::Bigram,
+                AnalyzerKind::Whitespace,
+                AnalyzerKind::Wordpiece,
+            ];
+            let at = all
+                .iter()
+                .position(|k| *k == app.analyzer_kind)
+                .unwrap_or(0);
+            let next = all[(at as i32 + step).rem_euclid(all.len() as i32) as usize];
+            app.analyzer_kind = next;
+            app.set_part(Part::Bm25, PartState::Loading);
+            let mut cmds = vec![Cmd::SetAnalyzer(next)];
+            cmds.extend(rerun(app));
+            return cmds;
+        }
+        Setting::LiveSearch => {
+            app.live = !app.live;
+            return Vec::new();
+        }
+    }
+    if p == app.params {
+        return Vec::new();
+    }
+    app.params = p.clone();
+    let mut cmds = vec![Cmd::SetParams(p)];
+    cmds.extend(rerun(app));
+    cmds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{ForwardPasses, Hit, MethodResult, Sources};
+
+    fn key(code: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn ctrl(c: char) -> Msg {
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+    }
+
+    fn corpus() -> Arc<Corpus> {
+        Arc::new(crate::tui::fixture::corpus())
+    }
+
+    fn ready_app() -> App {
+        let mut app = App::new(
+            SearchParams::default(),
+            AnalyzerKind::Bigram,
+            Labels::default(),
+            7,
+        );
+        let now = Instant::now();
+        update(&mut app, Msg::Worker(Reply::Corpus(corpus())), now);
+        update(
+            &mut app,
+            Msg::Worker(Reply::Bm25Ready(Analyzer::Bigram)),
+            now,
+        );
+        app
+    }
+
+    fn type_text(app: &mut App, text: &str, now: Instant) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        for c in text.chars() {
+            cmds.extend(update(app, key(KeyCode::Char(c)), now));
+        }
+        cmds
+    }
+
+    fn results(query: &str, passages: &[usize]) -> SearchResults {
+        SearchResults {
+            query: query.into(),
+            terms: vec![],
+            encode: Duration::ZERO,
+            forward_passes: ForwardPasses::default(),
+            results: Method::ALL
+                .iter()
+                .map(|&method| MethodResult {
+                    method,
+                    hits: passages
+                        .iter()
+                        .map(|&passage| Hit {
+                            passage,
+                            score: 1.0,
+                            probability: None,
+                            sources: Sources::default(),
+                            matched: vec![],
+                        })
+                        .collect(),
+                    elapsed: Duration::ZERO,
+                    error: None,
+                    note: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn typing_edits_the_query_and_live_search_waits_for_a_pause() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let cmds = type_text(&mut app, "장마 비", t0);
+        assert!(cmds.is_empty(), "no search while typing: {cmds:?}");
+        assert_eq!(app.input.text, "장마 비");
+        assert_eq!(app.input.cursor, 4);
+        assert!(update(&mut app, Msg::Tick, t0 + Duration::from_millis(100)).is_empty());
+        let cmds = update(&mut app, Msg::Tick, t0 + DEBOUNCE);
+        assert_eq!(
+            cmds,
+            [Cmd::Search {
+                generation: 1,
+                query: "장마 비".into()
+            }]
+        );
+        assert!(update(&mut app, Msg::Tick, t0 + DEBOUNCE * 2).is_empty());
+        update(&mut app, key(KeyCode::Left), t0);
+        update(&mut app, key(KeyCode::Backspace), t0);
+        assert_eq!(app.input.text, "장마비");
+    }
+
+    #[test]
+    fn live_search_off_searches_only_on_enter() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        update(&mut app, ctrl('l'), t0);
+        assert!(!app.live);
+        type_text(&mut app, "눈", t0);
+        assert!(update(&mut app, Msg::Tick, t0 + DEBOUNCE * 4).is_empty());
+        let cmds = update(&mut app, key(KeyCode::Enter), t0);
+        assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "눈"));
+    }
+
+    #[test]
+    fn stale_answers_are_dropped_by_generation() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        type_text(&mut app, "장마", t0);
+        update(&mut app, key(KeyCode::Enter), t0);
+        type_text(&mut app, " 비", t0);
+        update(&mut app, key(KeyCode::Enter), t0);
+        assert_eq!(app.generation, 2);
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: 1,
+                results: results("장마", &[0]),
+            }),
+            t0,
+        );
+        assert!(app.results.is_none(), "generation 1 is stale");
+        assert!(app.searching);
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: 2,
+                results: results("장마 비", &[0, 1]),
+            }),
+            t0,
+        );
+        assert_eq!(app.results.as_ref().unwrap().query, "장마 비");
+        assert!(!app.searching);
+    }
+
+    #[test]
+    fn focus_moves_between_query_line_and_panes() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        app.generation = 1;
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: 1,
+                results: results("q", &[0, 1, 2]),
+            }),
+            t0,
+        );
+        update(&mut app, key(KeyCode::Down), t0);
+        assert_eq!(app.focus, Focus::Pane(0));
+        update(&mut app, key(KeyCode::Char('j')), t0);
+        update(&mut app, key(KeyCode::Char('j')), t0);
+        update(&mut app, key(KeyCode::Char('j')), t0);
+        assert_eq!(app.selected[0], 2, "stops at the last hit");
+        update(&mut app, key(KeyCode::Tab), t0);
+        assert_eq!(app.focus, Focus::Pane(1));
+        update(&mut app, key(KeyCode::BackTab), t0);
+        update(&mut app, key(KeyCode::BackTab), t0);
+        assert_eq!(app.focus, Focus::Query, "Shift-Tab from the first pane");
+        update(&mut app, key(KeyCode::BackTab), t0);
+        assert_eq!(app.focus, Focus::Pane(3));
+        update(&mut app, key(KeyCode::Tab), t0);
+        assert_eq!(app.focus, Focus::Query, "Tab from the last pane");
+        // q types in the query line, quits from a pane.
+        update(&mut app, key(KeyCode::Char('q')), t0);
+        assert!(!app.quit);
+        assert_eq!(app.input.text, "q");
+        update(&mut app, key(KeyCode::Tab), t0);
+        update(&mut app, key(KeyCode::Enter), t0);
+        assert_eq!(
+            app.overlay,
+            Overlay::Detail {
+                passage: 0,
+                scroll: 0
+            }
+        );
+        update(&mut app, key(KeyCode::Esc), t0);
+        assert_eq!(app.overlay, Overlay::None);
+        let cmds = update(&mut app, key(KeyCode::Char('q')), t0);
+        assert_eq!(cmds, [Cmd::Quit]);
+    }
+
+    #[test]
+    fn up_and_down_walk_the_history_and_restore_the_draft() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        for q in ["첫째", "둘째"] {
+            app.input.set(q);
+            update(&mut app, key(KeyCode::Enter), t0);
+        }
+        app.input.set("초안");
+        update(&mut app, key(KeyCode::Up), t0);
+        assert_eq!(app.input.text, "둘째");
+        update(&mut app, key(KeyCode::Up), t0);
+        update(&mut app, key(KeyCode::Up), t0);
+        assert_eq!(app.input.text, "첫째");
+        update(&mut app, key(KeyCode::Down), t0);
+        assert_eq!(app.input.text, "둘째");
+        update(&mut app, key(KeyCode::Down), t0);
+        assert_eq!(app.input.text, "초안");
+        assert_eq!(app.focus, Focus::Query);
+        update(&mut app, key(KeyCode::Down), t0);
+        assert_eq!(app.focus, Focus::Pane(0), "Down past the history leaves");
+    }
+
+    #[test]
+    fn ctrl_r_asks_a_dataset_question() {
+        let mut app = ready_app();
+        let cmds = update(&mut app, ctrl('r'), Instant::now());
+        let Some(Cmd::Search { query, .. }) = cmds.first() else {
+            panic!("{cmds:?}")
+        };
+        assert!(app.corpus.as_ref().unwrap().gold_for(query).is_some());
+    }
+
+    #[test]
+    fn settings_change_params_and_rerun_the_query() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        app.input.set("장마");
+        update(&mut app, key(KeyCode::Enter), t0);
+        update(&mut app, key(KeyCode::F(2)), t0);
+        let cmds = update(&mut app, key(KeyCode::Right), t0);
+        assert_eq!(app.params.top_k, 11);
+        assert!(matches!(cmds[0], Cmd::SetParams(_)));
+        assert!(matches!(cmds[1], Cmd::Search { .. }));
+        for _ in 0..5 {
+            update(&mut app, key(KeyCode::Down), t0);
+        }
+        let cmds = update(&mut app, key(KeyCode::Right), t0);
+        assert_eq!(cmds[0], Cmd::SetAnalyzer(AnalyzerKind::Whitespace));
+        assert_eq!(app.part(Part::Bm25), &PartState::Loading);
+    }
+
+    #[test]
+    fn evaluation_runs_once_per_request_and_reports_progress() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        assert_eq!(update(&mut app, key(KeyCode::F(3)), t0), [Cmd::Evaluate]);
+        assert!(matches!(app.eval, EvalState::Running { done: 0, total: 4 }));
+        update(
+            &mut app,
+            Msg::Worker(Reply::EvalProgress { done: 2, total: 4 }),
+            t0,
+        );
+        assert!(matches!(app.eval, EvalState::Running { done: 2, .. }));
+        assert!(
+            update(&mut app, key(KeyCode::Char('r')), t0).is_empty(),
+            "running"
+        );
+        update(
+            &mut app,
+            Msg::Worker(Reply::EvalDone(Err("no questions".into()))),
+            t0,
+        );
+        update(&mut app, key(KeyCode::Esc), t0);
+        assert!(
+            update(&mut app, key(KeyCode::F(3)), t0).is_empty(),
+            "shows the last run"
+        );
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('r')), t0),
+            [Cmd::Evaluate]
+        );
+    }
+
+    #[test]
+    fn a_query_typed_while_loading_runs_when_bm25_is_ready() {
+        let mut app = App::new(
+            SearchParams::default(),
+            AnalyzerKind::Bigram,
+            Labels::default(),
+            7,
+        );
+        let t0 = Instant::now();
+        type_text(&mut app, "김장", t0);
+        assert!(
+            update(&mut app, Msg::Tick, t0 + DEBOUNCE).is_empty(),
+            "no corpus yet"
+        );
+        update(&mut app, Msg::Worker(Reply::Corpus(corpus())), t0);
+        let cmds = update(
+            &mut app,
+            Msg::Worker(Reply::Bm25Ready(Analyzer::Bigram)),
+            t0,
+        );
+        assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "김장"));
+    }
+
+    #[test]
+    fn progress_gives_an_eta_and_ready_waits_for_every_part() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        assert!(!app.ready());
+        update(
+            &mut app,
+            Msg::Worker(Reply::Session(Event::Start {
+                step: Step::Embed,
+                total: Some(100),
+            })),
+            t0,
+        );
+        update(
+            &mut app,
+            Msg::Worker(Reply::Session(Event::Progress { done: 25 })),
+            t0 + Duration::from_secs(10),
+        );
+        assert_eq!(
+            app.stage.as_ref().unwrap().eta,
+            Some(Duration::from_secs(30))
+        );
+        update(&mut app, Msg::Worker(Reply::DenseReady), t0);
+        update(
+            &mut app,
+            Msg::Worker(Reply::Failed(Part::Reranker, "offline".into())),
+            t0,
+        );
+        assert!(app.ready());
+    }
+}

@@ -1,0 +1,158 @@
+//! The four-pane explorer: a query line, Semantic / BM25 / Hybrid (RRF) / Rerank side by side,
+//! a status bar, and overlays for a passage's detail, help, settings and evaluation.
+//!
+//! - [`app`]: state and the reducer `update(&mut App, Msg, now) -> Vec<Cmd>`; no IO.
+//! - [`view`]: `draw(frame, &App)`, a pure function of the state.
+//! - [`worker`]: the thread that owns the pipeline and the thread that loads the models.
+//! - this module: the terminal and the event loop that joins them.
+use std::io::Stdout;
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use crossterm::event::Event as TermEvent;
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+use crate::session::Options;
+
+pub mod app;
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod snapshots;
+pub mod view;
+pub mod worker;
+
+use app::{update, App, Cmd, Labels, Msg};
+use worker::Inbox;
+
+/// Runs the explorer until the user quits. The terminal is restored on return, on error and
+/// on panic.
+pub fn run(mut opts: Options) -> Result<()> {
+    // hf-hub's own download bars would write over the screen.
+    opts.download_progress = false;
+    let labels = Labels {
+        model: opts.model.model.clone(),
+        reranker: opts.model.reranker.clone(),
+        device: String::new(),
+    };
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let mut app = App::new(
+        opts.retrieval.params(),
+        opts.retrieval.bm25_analyzer,
+        labels,
+        seed,
+    );
+    // https://no-color.org: set and not empty.
+    app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+
+    let (tx, rx) = channel::<Msg>();
+    let worker = worker::spawn(opts, tx.clone())?;
+    let mut screen = Screen::enter()?;
+    spawn_input(tx)?;
+
+    loop {
+        screen
+            .terminal
+            .draw(|frame| view::draw(frame, &app))
+            .context("drawing the screen")?;
+        // Block until something happens, or the debounce (or a periodic redraw) is due.
+        let wait = app.debounce.map_or(Duration::from_secs(1), |at| {
+            at.saturating_duration_since(Instant::now())
+        });
+        let mut pending = Vec::new();
+        match rx.recv_timeout(wait) {
+            Ok(msg) => pending.push(msg),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        pending.extend(rx.try_iter());
+        pending.push(Msg::Tick);
+        for msg in pending {
+            for cmd in update(&mut app, msg, Instant::now()) {
+                if cmd != Cmd::Quit && worker.send(Inbox::Cmd(cmd)).is_err() {
+                    tracing::warn!("the worker has stopped");
+                }
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    // The worker may be busy (embedding, evaluating); it is not waited for.
+    let _ = worker.send(Inbox::Cmd(Cmd::Quit));
+    drop(screen);
+    Ok(())
+}
+
+/// Reads terminal events on their own thread, so the loop blocks on one channel.
+fn spawn_input(tx: Sender<Msg>) -> Result<()> {
+    thread::Builder::new()
+        .name("bigyo-input".into())
+        .spawn(move || loop {
+            let msg = match crossterm::event::read() {
+                Ok(TermEvent::Key(key)) => Msg::Key(key),
+                Ok(TermEvent::Resize(..)) => Msg::Tick,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::error!("reading the terminal: {e}");
+                    return;
+                }
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        })
+        .context("starting the input thread")?;
+    Ok(())
+}
+
+/// The terminal in raw mode on the alternate screen; dropping it restores the terminal.
+struct Screen {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl Screen {
+    fn enter() -> Result<Self> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+        enable_raw_mode().context("switching the terminal to raw mode")?;
+        if let Err(e) = execute!(std::io::stdout(), EnterAlternateScreen) {
+            restore();
+            return Err(e).context("entering the alternate screen");
+        }
+        match Terminal::new(CrosstermBackend::new(std::io::stdout())) {
+            Ok(mut terminal) => {
+                let _ = terminal.clear();
+                Ok(Self { terminal })
+            }
+            Err(e) => {
+                restore();
+                Err(e).context("opening the terminal")
+            }
+        }
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        let _ = self.terminal.show_cursor();
+        restore();
+    }
+}
+
+fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(std::io::stdout(), LeaveAlternateScreen);
+}

@@ -1,0 +1,411 @@
+//! Every screen state at 200x50, 120x40 and 60x20, drawn with `TestBackend` from states built
+//! by hand (fixed durations, no clock, no host device names).
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use super::app::{
+    update, App, EvalOutcome, EvalState, Focus, Labels, Msg, Overlay, Part, PartState, Reply, Stage,
+};
+use super::fixture;
+use super::view::draw;
+use crate::bm25::{matched_terms, Analyzer, AnalyzerKind};
+use crate::eval::MethodReport;
+use crate::metrics::Metrics;
+use crate::pipeline::{
+    ForwardPasses, Hit, Method, MethodResult, SearchParams, SearchResults, Sources,
+};
+
+const SIZES: [(u16, u16); 3] = [(200, 50), (120, 40), (60, 20)];
+const QUESTION: &str = "장마는 언제 중부지방에 비를 뿌리나?";
+
+fn base() -> App {
+    let mut app = App::new(
+        SearchParams::default(),
+        AnalyzerKind::Bigram,
+        Labels {
+            model: "snunlp/KR-SBERT-V40K-klueNLI-augSTS".into(),
+            reranker: "shangrilar/klue-roberta-small-cross-encoder".into(),
+            device: "cpu (2 threads)".into(),
+        },
+        42,
+    );
+    app.color = false;
+    app.corpus = Some(Arc::new(fixture::corpus()));
+    app.parts[Part::Corpus as usize] = PartState::Ready;
+    app
+}
+
+fn ready() -> App {
+    let mut app = base();
+    app.analyzer = Some(Analyzer::Bigram);
+    app.parts = [
+        PartState::Ready,
+        PartState::Ready,
+        PartState::Ready,
+        PartState::Ready,
+    ];
+    app
+}
+
+fn loading() -> App {
+    let mut app = base();
+    app.analyzer = Some(Analyzer::Bigram);
+    app.parts[Part::Bm25 as usize] = PartState::Ready;
+    app.stage = Some(Stage {
+        step: "embedding passages".into(),
+        total: Some(5),
+        done: 2,
+        started: None,
+        eta: Some(Duration::from_secs(3)),
+    });
+    app
+}
+
+/// `(passage, score, dense rank, bm25 rank, hybrid rank)`.
+type Row = (usize, f64, Option<usize>, Option<usize>, Option<usize>);
+
+fn method_result(method: Method, rows: &[Row], ms: u64, terms: &[String]) -> MethodResult {
+    let corpus = fixture::corpus();
+    MethodResult {
+        method,
+        hits: rows
+            .iter()
+            .map(|&(passage, score, dense, bm25, hybrid)| Hit {
+                passage,
+                score,
+                probability: (method == Method::Rerank).then(|| 1.0 / (1.0 + (-score).exp())),
+                sources: Sources {
+                    dense,
+                    bm25,
+                    hybrid,
+                },
+                matched: matched_terms(&Analyzer::Bigram, terms, &corpus.passages[passage].text),
+            })
+            .collect(),
+        elapsed: Duration::from_micros(ms * 1000 + 250),
+        error: None,
+        note: None,
+    }
+}
+
+fn results() -> SearchResults {
+    let terms = Analyzer::Bigram.query_terms(QUESTION);
+    SearchResults {
+        query: QUESTION.into(),
+        terms: terms.clone(),
+        encode: Duration::from_micros(11_500),
+        forward_passes: ForwardPasses {
+            bi_encoder: 1,
+            cross_encoder: 5,
+        },
+        results: vec![
+            method_result(
+                Method::Dense,
+                &[
+                    (3, 0.6123, None, None, None),
+                    (0, 0.5871, None, None, None),
+                    (4, 0.3312, None, None, None),
+                    (2, 0.2101, None, None, None),
+                    (1, 0.1022, None, None, None),
+                ],
+                12,
+                &terms,
+            ),
+            method_result(
+                Method::Bm25,
+                &[(0, 7.4123, None, None, None), (3, 1.2044, None, None, None)],
+                0,
+                &terms,
+            ),
+            method_result(
+                Method::Hybrid,
+                &[
+                    (0, 0.0325, Some(2), Some(1), Some(1)),
+                    (3, 0.0323, Some(1), Some(2), Some(2)),
+                    (4, 0.0159, Some(3), None, Some(3)),
+                    (2, 0.0156, Some(4), None, Some(4)),
+                    (1, 0.0154, Some(5), None, Some(5)),
+                ],
+                0,
+                &terms,
+            ),
+            method_result(
+                Method::Rerank,
+                &[
+                    (0, 5.8812, Some(2), Some(1), Some(1)),
+                    (4, -2.0311, Some(3), None, Some(3)),
+                    (3, -3.5120, Some(1), Some(2), Some(2)),
+                    (2, -7.9034, Some(4), None, Some(4)),
+                    (1, -8.1200, Some(5), None, Some(5)),
+                ],
+                48,
+                &terms,
+            ),
+        ],
+    }
+}
+
+fn with_results() -> App {
+    let mut app = ready();
+    app.input.set(QUESTION);
+    app.sent = Some(QUESTION.into());
+    app.history.push(QUESTION.into());
+    app.results = Some(results());
+    app.focus = Focus::Pane(3);
+    app.pane = 3;
+    app.selected[3] = 1;
+    app
+}
+
+fn detail() -> App {
+    let mut app = with_results();
+    app.overlay = Overlay::Detail {
+        passage: 0,
+        scroll: 0,
+    };
+    app
+}
+
+fn help() -> App {
+    let mut app = with_results();
+    app.overlay = Overlay::Help;
+    app
+}
+
+fn settings() -> App {
+    let mut app = with_results();
+    app.overlay = Overlay::Settings { row: 2 };
+    app
+}
+
+fn metrics(r1: f64, r5: f64, r10: f64, mrr: f64, ndcg: f64) -> Metrics {
+    Metrics {
+        recall_1: r1,
+        recall_5: r5,
+        recall_10: r10,
+        mrr_10: mrr,
+        ndcg_10: ndcg,
+    }
+}
+
+fn evaluation() -> App {
+    let mut app = with_results();
+    app.overlay = Overlay::Eval;
+    let mut reports = BTreeMap::new();
+    for (name, m, qps) in [
+        ("dense", metrics(0.50, 0.75, 1.0, 0.625, 0.7154), 85.0),
+        ("bm25", metrics(0.75, 1.0, 1.0, 0.8333, 0.8770), 2400.0),
+        ("hybrid", metrics(0.75, 1.0, 1.0, 0.8750, 0.9077), 80.2),
+        ("rerank", metrics(1.0, 1.0, 1.0, 1.0, 1.0), 6.4),
+    ] {
+        reports.insert(name, MethodReport { metrics: m, qps });
+    }
+    app.eval = EvalState::Done(Ok(EvalOutcome {
+        questions: 4,
+        reports,
+        skipped: BTreeMap::new(),
+    }));
+    app
+}
+
+fn evaluation_running() -> App {
+    let mut app = with_results();
+    app.overlay = Overlay::Eval;
+    app.eval = EvalState::Running { done: 3, total: 4 };
+    app
+}
+
+fn dense_error() -> App {
+    let mut app = with_results();
+    let why = "finding model snunlp/KR-SBERT-V40K-klueNLI-augSTS: not in the local hub cache and --offline was given";
+    app.parts[Part::Dense as usize] = PartState::Failed(why.into());
+    if let Some(r) = &mut app.results {
+        for m in &mut r.results {
+            match m.method {
+                Method::Dense => {
+                    m.hits.clear();
+                    m.error = Some(why.into());
+                }
+                Method::Hybrid => m.note = Some(format!("fused without dense: {why}")),
+                _ => {}
+            }
+        }
+    }
+    app
+}
+
+/// The screen as `TestBackend` shows it.
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| draw(f, app)).expect("draw");
+    terminal.backend().to_string()
+}
+
+/// The screen for a snapshot: without `TestBackend`'s notes on wide characters' own
+/// continuation cells (checked by [`overwritten`] first), which would bury the picture.
+fn picture(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|l| {
+            l.split_once(" Hidden by multi-width symbols")
+                .map_or(l, |(a, _)| a)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether a wide character was cut by something drawn over its right half. (A wide
+/// character's own continuation cell holds a space, which `TestBackend` also lists.)
+fn overwritten(screen: &str) -> bool {
+    screen.lines().any(|line| {
+        line.split_once("Hidden by multi-width symbols: ")
+            .is_some_and(|(_, list)| list.replace(", \" \")", "").contains('"'))
+    })
+}
+
+fn check(name: &str, app: &App) {
+    for (w, h) in SIZES {
+        let screen = render(app, w, h);
+        assert!(
+            !overwritten(&screen),
+            "{name} {w}x{h}: a wide character was overwritten\n{screen}"
+        );
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), picture(&screen));
+    }
+}
+
+#[test]
+fn loading_with_progress() {
+    check("loading", &loading());
+}
+
+#[test]
+fn ready_and_empty() {
+    check("ready_empty", &ready());
+}
+
+#[test]
+fn four_panes_with_gold_markers_and_rank_movements() {
+    let app = with_results();
+    let screen = render(&app, 200, 50);
+    for m in Method::ALL {
+        assert!(screen.contains(m.title()), "{}", m.title());
+    }
+    assert!(screen.contains('✓'));
+    assert!(screen.contains("h3 ↑1"), "{screen}");
+    check("results", &app);
+}
+
+#[test]
+fn detail_view() {
+    let app = detail();
+    assert!(render(&app, 120, 40).contains("7월 중순"));
+    check("detail", &app);
+}
+
+#[test]
+fn help_overlay() {
+    check("help", &help());
+}
+
+#[test]
+fn settings_overlay() {
+    check("settings", &settings());
+}
+
+#[test]
+fn evaluation_overlay() {
+    check("evaluation", &evaluation());
+    let screen = render(&evaluation_running(), 120, 40);
+    assert!(!overwritten(&screen));
+    insta::assert_snapshot!("evaluation_running_120x40", picture(&screen));
+}
+
+#[test]
+fn an_error_in_one_pane() {
+    let app = dense_error();
+    assert!(render(&app, 200, 50).contains("not available"));
+    check("dense_error", &app);
+}
+
+#[test]
+fn narrow_terminals_fall_back_to_a_grid_then_tabs() {
+    let app = with_results();
+    let screen = render(&app, 40, 12);
+    assert!(screen.contains("Rerank"), "{screen}");
+    assert!(!overwritten(&screen));
+    insta::assert_snapshot!("results_40x12", picture(&screen));
+}
+
+#[test]
+fn no_size_panics_or_overwrites_wide_characters() {
+    let states = [
+        loading(),
+        ready(),
+        with_results(),
+        detail(),
+        help(),
+        settings(),
+        evaluation(),
+        dense_error(),
+    ];
+    for app in &states {
+        for w in (1..=130).step_by(7).chain([1, 2, 3, 39, 40, 41]) {
+            for h in (1..=45).step_by(4).chain([1, 2, 12]) {
+                let screen = render(app, w, h);
+                assert!(!overwritten(&screen), "{w}x{h} {:?}\n{screen}", app.overlay);
+            }
+        }
+    }
+}
+
+#[test]
+fn worker_replies_flow_into_the_screen() {
+    // The reducer and the view together: a reply with results shows in the panes.
+    let mut app = ready();
+    let now = Instant::now();
+    app.input.set(QUESTION);
+    let cmds = update(
+        &mut app,
+        Msg::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Enter,
+        )),
+        now,
+    );
+    assert_eq!(cmds.len(), 1);
+    let generation = app.generation;
+    update(
+        &mut app,
+        Msg::Worker(Reply::Results {
+            generation,
+            results: results(),
+        }),
+        now,
+    );
+    assert!(render(&app, 120, 40).contains("✓ 1 7.4123"));
+}
+
+#[test]
+fn no_color_draws_highlights_with_modifiers_only() {
+    let mut app = detail();
+    for color in [false, true] {
+        app.color = color;
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test terminal");
+        terminal.draw(|f| draw(f, &app)).expect("draw");
+        let buffer = terminal.backend().buffer();
+        let colored = buffer
+            .content
+            .iter()
+            .any(|c| c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset);
+        assert_eq!(colored, color, "color = {color}");
+        let marked = buffer
+            .content
+            .iter()
+            .any(|c| c.modifier.contains(ratatui::style::Modifier::UNDERLINED));
+        assert!(marked || color, "highlights stay visible without colour");
+    }
+}

@@ -1,0 +1,947 @@
+//! Drawing: a pure function of [`App`]. Korean text is measured in display columns
+//! (unicode-width) everywhere; every line is clipped before ratatui sees it, so nothing
+//! wraps into a neighbour at any size.
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::app::{App, EvalState, Focus, Overlay, Part, PartState, Setting};
+use crate::data::char_span_to_bytes;
+use crate::pipeline::{Method, MethodResult};
+use crate::render::{cost_line, fit, provenance};
+use crate::session::ms;
+
+/// Styles, with `NO_COLOR` honoured by using modifiers only.
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn pick(&self, colored: Style, plain: Style) -> Style {
+        if self.color {
+            colored
+        } else {
+            plain
+        }
+    }
+    fn highlight(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+        )
+    }
+    fn answer(&self) -> Style {
+        self.pick(
+            Style::new()
+                .fg(Color::Green)
+                .add_modifier(Modifier::UNDERLINED),
+            Style::new().add_modifier(Modifier::UNDERLINED | Modifier::ITALIC),
+        )
+    }
+    fn gold(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD),
+        )
+    }
+    fn error(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::Red),
+            Style::new().add_modifier(Modifier::ITALIC),
+        )
+    }
+    fn dim(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::DarkGray),
+            Style::new().add_modifier(Modifier::DIM),
+        )
+    }
+    fn focus(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD),
+        )
+    }
+    fn selected(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+}
+
+/// How the four panes share the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaneLayout {
+    Row,
+    Grid,
+    Tabs,
+}
+
+/// Four side by side from 100 columns, a 2x2 grid from 50x10, else one pane with tabs.
+pub fn pane_layout(area: Rect) -> PaneLayout {
+    if area.width >= 100 && area.height >= 6 {
+        PaneLayout::Row
+    } else if area.width >= 50 && area.height >= 12 {
+        PaneLayout::Grid
+    } else {
+        PaneLayout::Tabs
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let theme = Theme { color: app.color };
+    let query_h = if area.height >= 16 { 3 } else { 1 };
+    let status_h = if area.height >= 20 {
+        3
+    } else {
+        1.min(area.height.saturating_sub(query_h))
+    };
+    let [query, panes, status] = Layout::vertical([
+        Constraint::Length(query_h),
+        Constraint::Min(0),
+        Constraint::Length(status_h),
+    ])
+    .areas(area);
+    draw_query(frame, app, &theme, query);
+    draw_panes(frame, app, &theme, panes);
+    draw_status(frame, app, &theme, status);
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help => draw_help(frame, &theme, area),
+        Overlay::Detail { passage, scroll } => {
+            draw_detail(frame, app, &theme, area, *passage, *scroll)
+        }
+        Overlay::Settings { row } => draw_settings(frame, app, &theme, area, *row),
+        Overlay::Eval => draw_eval(frame, app, &theme, area),
+    }
+}
+
+/// Cuts a run of styled spans to `width` columns, ending with `…` when cut.
+fn clip(spans: Vec<Span<'static>>, width: usize) -> Line<'static> {
+    let total: usize = spans.iter().map(|s| s.content.width()).sum();
+    if total <= width {
+        return Line::from(spans);
+    }
+    let mut out = Vec::new();
+    let mut used = 0;
+    for s in spans {
+        let w = s.content.width();
+        if used + w < width {
+            used += w;
+            out.push(s);
+            continue;
+        }
+        // Cut here; the appended `…` makes `fit` cut even when this span alone would fit.
+        let room = width.saturating_sub(used);
+        out.push(Span::styled(fit(&format!("{}…", s.content), room), s.style));
+        break;
+    }
+    Line::from(out)
+}
+
+/// Breaks styled spans into lines of at most `width` columns, between characters (Korean
+/// has no need for hyphens). Done here rather than by `Paragraph::wrap` so a wide character
+/// at the edge can never spill onto a border.
+fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut current: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let mut run = String::new();
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > width && used > 0 {
+                if !run.is_empty() {
+                    current.push(Span::styled(std::mem::take(&mut run), span.style));
+                }
+                lines.push(Line::from(std::mem::take(&mut current)));
+                used = 0;
+                if c == ' ' {
+                    continue;
+                }
+            }
+            run.push(c);
+            used += w;
+        }
+        if !run.is_empty() {
+            current.push(Span::styled(run, span.style));
+        }
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(Line::from(current));
+    }
+    lines
+}
+
+/// `text` as spans, with the byte ranges in `marks` styled; control characters become spaces.
+fn marked(text: &str, marks: &[(usize, usize, Style)], base: Style) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    let mut run = String::new();
+    let mut run_style = base;
+    for (i, c) in text.char_indices() {
+        let style = marks
+            .iter()
+            .find(|(s, e, _)| *s <= i && i < *e)
+            .map_or(base, |m| base.patch(m.2));
+        if style != run_style && !run.is_empty() {
+            out.push(Span::styled(std::mem::take(&mut run), run_style));
+        }
+        run_style = style;
+        run.push(if c.is_control() { ' ' } else { c });
+    }
+    if !run.is_empty() {
+        out.push(Span::styled(run, run_style));
+    }
+    out
+}
+
+/// One line of `text` around its first highlight, `width` columns wide.
+fn snippet(text: &str, spans: &[(usize, usize)], width: usize, hl: Style) -> Vec<Span<'static>> {
+    let first = spans.first().map_or(0, |s| s.0);
+    // Start a little before the first match so it shows with some context.
+    let lead = width / 4;
+    let before = &text[..first];
+    let mut start = first;
+    let mut w = 0;
+    for (i, c) in before.char_indices().rev() {
+        w += c.width().unwrap_or(0);
+        if w > lead {
+            break;
+        }
+        start = i;
+    }
+    if before.width() <= lead {
+        start = 0;
+    }
+    let marks: Vec<(usize, usize, Style)> = spans
+        .iter()
+        .filter(|(_, e)| *e > start)
+        .map(|&(s, e)| (s.max(start) - start, e - start, hl))
+        .collect();
+    let mut out = Vec::new();
+    if start > 0 {
+        out.push(Span::raw("…"));
+    }
+    out.extend(marked(&text[start..], &marks, Style::new()));
+    out
+}
+
+fn draw_query(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    let focused = app.focus == Focus::Query && app.overlay == Overlay::None;
+    let mut title = format!(
+        " Query · live search {} ",
+        if app.live { "on" } else { "off" }
+    );
+    if app.searching {
+        title.push_str("· searching… ");
+    }
+    let inner = if area.height >= 3 {
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .title(Line::from(fit(
+                &title,
+                area.width.saturating_sub(2) as usize,
+            )))
+            .border_style(if focused { theme.focus() } else { Style::new() });
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        inner
+    } else {
+        let prompt = "> ";
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                fit(prompt, area.width as usize),
+                if focused { theme.focus() } else { Style::new() },
+            )),
+            area,
+        );
+        Rect {
+            x: area.x + 2.min(area.width),
+            width: area.width.saturating_sub(2),
+            ..area
+        }
+    };
+    let width = inner.width as usize;
+    if width == 0 || inner.height == 0 {
+        return;
+    }
+    if app.input.text.is_empty() {
+        let hint = "Type a question, Enter to search · Ctrl-R random question · F1 help";
+        frame.render_widget(
+            Paragraph::new(Line::styled(fit(hint, width), theme.dim())),
+            inner,
+        );
+        if focused {
+            frame.set_cursor_position(Position::new(inner.x, inner.y));
+        }
+        return;
+    }
+    // Scroll horizontally so the cursor stays visible.
+    let before = app.input.before_cursor();
+    let mut skip = 0;
+    let mut cursor_w = before.width();
+    for c in before.chars() {
+        if cursor_w < width {
+            break;
+        }
+        skip += c.len_utf8();
+        cursor_w -= c.width().unwrap_or(0);
+    }
+    let shown = app.input.text[skip..].replace(|c: char| c.is_control(), " ");
+    frame.render_widget(Paragraph::new(clip(vec![Span::raw(shown)], width)), inner);
+    if focused {
+        frame.set_cursor_position(Position::new(inner.x + cursor_w as u16, inner.y));
+    }
+}
+
+fn draw_panes(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    match pane_layout(area) {
+        PaneLayout::Row => {
+            let cols = Layout::horizontal([Constraint::Ratio(1, 4); 4]).split(area);
+            for (i, r) in cols.iter().enumerate() {
+                draw_pane(frame, app, theme, *r, i);
+            }
+        }
+        PaneLayout::Grid => {
+            let rows = Layout::vertical([Constraint::Ratio(1, 2); 2]).split(area);
+            for (row, r) in rows.iter().enumerate() {
+                let cols = Layout::horizontal([Constraint::Ratio(1, 2); 2]).split(*r);
+                for (col, c) in cols.iter().enumerate() {
+                    draw_pane(frame, app, theme, *c, row * 2 + col);
+                }
+            }
+        }
+        PaneLayout::Tabs => {
+            let [tabs, pane] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+            let mut spans = Vec::new();
+            for (i, m) in Method::ALL.iter().enumerate() {
+                if i > 0 {
+                    spans.push(Span::styled("│", theme.dim()));
+                }
+                let style = if i == app.pane {
+                    theme.selected()
+                } else {
+                    Style::new()
+                };
+                spans.push(Span::styled(format!(" {} ", m.title()), style));
+            }
+            frame.render_widget(Paragraph::new(clip(spans, tabs.width as usize)), tabs);
+            draw_pane(frame, app, theme, pane, app.pane);
+        }
+    }
+}
+
+/// Why a pane has nothing yet, before any query ran.
+fn pane_state(app: &App, method: Method) -> Result<&'static str, String> {
+    let failed = |p: Part| match app.part(p) {
+        PartState::Failed(why) => Some(format!("{} unavailable: {why}", p.name())),
+        PartState::Disabled => Some(format!("{} disabled (--reranker none)", p.name())),
+        _ => None,
+    };
+    let loading = |p: Part| app.part(p) == &PartState::Loading;
+    match method {
+        Method::Dense => match failed(Part::Dense) {
+            Some(e) => Err(e),
+            None if loading(Part::Dense) => Ok("loading the model and embeddings…"),
+            None => Ok(""),
+        },
+        Method::Bm25 => match failed(Part::Bm25) {
+            Some(e) => Err(e),
+            None if loading(Part::Bm25) => Ok("building the BM25 index…"),
+            None => Ok(""),
+        },
+        Method::Hybrid => {
+            if loading(Part::Bm25) && loading(Part::Dense) {
+                Ok("waiting for BM25 or dense…")
+            } else {
+                Ok("")
+            }
+        }
+        Method::Rerank => match failed(Part::Reranker) {
+            Some(e) => Err(e),
+            None if loading(Part::Reranker) => Ok("waiting for the reranker…"),
+            None => Ok(""),
+        },
+    }
+}
+
+fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, pane: usize) {
+    let method = Method::ALL[pane];
+    let focused = app.focus == Focus::Pane(pane) && app.overlay == Overlay::None;
+    let result: Option<&MethodResult> = app.results.as_ref().and_then(|r| r.get(method));
+    let mut title = format!(" {} ", method.title());
+    if let Some(r) = result.filter(|r| r.error.is_none()) {
+        title.push_str(&format!("{:.1} ms ", ms(r.elapsed)));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Line::from(fit(
+            &title,
+            area.width.saturating_sub(2) as usize,
+        )))
+        .border_style(if focused { theme.focus() } else { Style::new() });
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    if width == 0 || inner.height == 0 {
+        return;
+    }
+    let message =
+        |text: String, style: Style| Paragraph::new(wrap(vec![Span::styled(text, style)], width));
+    let Some(result) = result else {
+        let (text, style) = match pane_state(app, method) {
+            Err(e) => (e, theme.error()),
+            Ok("") if app.searching => ("searching…".to_owned(), theme.dim()),
+            Ok("") => (String::new(), theme.dim()),
+            Ok(s) => (s.to_owned(), theme.dim()),
+        };
+        frame.render_widget(message(text, style), inner);
+        return;
+    };
+    if let Some(e) = &result.error {
+        frame.render_widget(message(format!("not available: {e}"), theme.error()), inner);
+        return;
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(n) = &result.note {
+        lines.push(Line::styled(fit(n, width), theme.dim()));
+    }
+    if result.hits.is_empty() {
+        lines.push(Line::styled(fit("(no hits)", width), theme.dim()));
+    }
+    let corpus = app.corpus.as_deref();
+    let gold = app.gold();
+    let per_hit = 2usize;
+    let room = (inner.height as usize).saturating_sub(lines.len()) / per_hit;
+    let selected = app.selected[pane];
+    let first = if room == 0 {
+        selected
+    } else {
+        (selected + 1).saturating_sub(room)
+    };
+    for (i, hit) in result.hits.iter().enumerate().skip(first).take(room.max(1)) {
+        let rank = i + 1;
+        let passage = corpus.and_then(|c| c.passages.get(hit.passage));
+        let is_gold = gold == Some(hit.passage);
+        let mut head = vec![
+            Span::styled(
+                if is_gold { "✓" } else { " " },
+                if is_gold { theme.gold() } else { Style::new() },
+            ),
+            Span::raw(format!("{rank:>2} {:.4} ", hit.score)),
+        ];
+        let prov = provenance(method, hit, rank);
+        if !prov.is_empty() {
+            head.push(Span::styled(format!("{prov} "), theme.dim()));
+        }
+        let title = passage.map_or_else(|| format!("p{}", hit.passage), |p| p.title.clone());
+        head.push(Span::styled(
+            title,
+            if is_gold {
+                theme.gold()
+            } else {
+                Style::new().add_modifier(Modifier::BOLD)
+            },
+        ));
+        let body = passage.map_or_else(Vec::new, |p| {
+            let spans = app
+                .analyzer
+                .as_ref()
+                .map(|a| a.highlight(&p.text, &hit.matched))
+                .unwrap_or_default();
+            snippet(&p.text, &spans, width.saturating_sub(3), theme.highlight())
+        });
+        let mut body_spans = vec![Span::raw("   ")];
+        body_spans.extend(body);
+        let mut head = clip(head, width);
+        let mut body = clip(body_spans, width);
+        if focused && i == selected {
+            head = head.style(theme.selected());
+            body = body.style(theme.selected());
+        }
+        lines.push(head);
+        lines.push(body);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn status_first_line(app: &App, theme: &Theme) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    if let Some(stage) = &app.stage {
+        spans.push(Span::styled(format!("⟳ {}", stage.step), theme.focus()));
+        if let Some(total) = stage.total.filter(|t| *t > 0) {
+            let cells = 20usize;
+            let full = ((stage.done.min(total) as f64 / total as f64) * cells as f64) as usize;
+            spans.push(Span::raw(format!(
+                " [{}{}] {}/{}",
+                "█".repeat(full),
+                "░".repeat(cells - full),
+                stage.done,
+                total
+            )));
+            if let Some(eta) = stage.eta {
+                spans.push(Span::raw(format!(" · ETA {}s", eta.as_secs())));
+            }
+        }
+    } else if app.ready() {
+        spans.push(Span::styled("Ready", theme.gold()));
+    } else {
+        spans.push(Span::styled("Loading…", theme.focus()));
+    }
+    for (i, state) in app.parts.iter().enumerate() {
+        if let PartState::Failed(why) = state {
+            let part = [Part::Corpus, Part::Bm25, Part::Dense, Part::Reranker][i];
+            if i > 0 && why == "no corpus" {
+                continue;
+            }
+            spans.push(Span::styled(
+                format!(" · {} could not be loaded: {why}", part.name()),
+                theme.error(),
+            ));
+        }
+    }
+    if let Some(w) = app.warnings.last() {
+        spans.push(Span::styled(format!(" · warning: {w}"), theme.error()));
+    }
+    spans
+}
+
+fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    let width = area.width as usize;
+    let mut lines = vec![clip(status_first_line(app, theme), width)];
+    if area.height >= 2 {
+        let passages = app.corpus.as_ref().map_or("? passages".to_owned(), |c| {
+            format!("{} passages", c.passages.len())
+        });
+        let device = if app.labels.device.is_empty() {
+            "device ?"
+        } else {
+            app.labels.device.as_str()
+        };
+        let text = format!(
+            "{device} · model {} · reranker {} · {passages} · BM25 {} · F1 help",
+            app.labels.model, app.labels.reranker, app.analyzer_kind
+        );
+        lines.push(Line::styled(fit(&text, width), theme.dim()));
+    }
+    if area.height >= 3 {
+        let text = match &app.results {
+            Some(r) => {
+                let panes: Vec<String> = r
+                    .results
+                    .iter()
+                    .map(|m| match m.error {
+                        Some(_) => format!("{} —", m.method.title()),
+                        None => format!("{} {:.1} ms", m.method.title(), ms(m.elapsed)),
+                    })
+                    .collect();
+                let n = app.corpus.as_ref().map_or(0, |c| c.passages.len());
+                format!("{} · {}", panes.join(" · "), cost_line(r, n))
+            }
+            None => "no query yet".to_owned(),
+        };
+        lines.push(Line::styled(fit(&text, width), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// A box of at most `w`x`h` centred in `area`, cleared.
+fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: &str, theme: &Theme) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    frame.render_widget(Clear, rect);
+    // A wide character just left of the box would have its right half under the border.
+    if rect.x > 0 {
+        let buf = frame.buffer_mut();
+        for y in rect.top()..rect.bottom() {
+            let cell = &mut buf[(rect.x - 1, y)];
+            if cell.symbol().width() > 1 {
+                cell.set_symbol(" ");
+            }
+        }
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.focus())
+        .title(Line::from(fit(title, w.saturating_sub(2) as usize)));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    inner
+}
+
+/// The keys, as the help overlay and the README list them.
+pub const KEYS: &[(&str, &str)] = &[
+    (
+        "typing",
+        "edits the query (live search after a 250 ms pause)",
+    ),
+    ("Enter", "search now (in a pane: open the hit)"),
+    (
+        "Up / Down",
+        "walk the query history; Down leaves the query line",
+    ),
+    (
+        "Tab / Shift-Tab",
+        "next / previous pane (then back to the query)",
+    ),
+    ("j k / ↑ ↓", "move within a pane; ↑ on the first hit: query"),
+    ("h l / ← →  1-4", "switch pane"),
+    ("/  i  Esc", "back to the query line"),
+    ("Ctrl-R", "ask a random dataset question"),
+    ("Ctrl-L", "live search on / off"),
+    ("Ctrl-U", "clear the query"),
+    ("? F1", "this help"),
+    ("s F2", "settings"),
+    (
+        "e F3",
+        "evaluate every method over the questions (r: again)",
+    ),
+    ("Esc", "close an overlay"),
+    ("q / Ctrl-C", "quit (q outside the query line)"),
+];
+
+fn draw_help(frame: &mut Frame, theme: &Theme, area: Rect) {
+    let inner = popup(frame, area, 72, KEYS.len() as u16 + 4, " Keys ", theme);
+    let width = inner.width as usize;
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| {
+            clip(
+                vec![
+                    Span::styled(format!("{k:<16} "), theme.highlight()),
+                    Span::raw(*what),
+                ],
+                width,
+            )
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        fit("✓ marks the gold passage of a dataset question.", width),
+        theme.dim(),
+    ));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_detail(
+    frame: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    area: Rect,
+    passage: usize,
+    scroll: u16,
+) {
+    let Some(corpus) = app.corpus.as_deref() else {
+        return;
+    };
+    let Some(p) = corpus.passages.get(passage) else {
+        return;
+    };
+    let gold = if app.gold() == Some(passage) {
+        " ✓ gold"
+    } else {
+        ""
+    };
+    let title = format!(" p{passage} · {}{gold} ", p.title);
+    let w = area.width.saturating_sub(4).max(area.width * 9 / 10);
+    let h = area.height.saturating_sub(2).max(area.height * 9 / 10);
+    let inner = popup(frame, area, w, h, &title, theme);
+    let width = inner.width as usize;
+    if width == 0 || inner.height == 0 {
+        return;
+    }
+    let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
+    // The passage's place in every method's list.
+    if let Some(results) = &app.results {
+        for m in Method::ALL {
+            let text = match results.get(m) {
+                Some(r) if r.error.is_some() => format!("{:<13} not available", m.title()),
+                Some(r) => match r.hits.iter().position(|h| h.passage == passage) {
+                    Some(i) => {
+                        let h = &r.hits[i];
+                        let prob = h
+                            .probability
+                            .map_or(String::new(), |p| format!(" (sigmoid {p:.4})"));
+                        format!("{:<13} #{} score {:.4}{prob}", m.title(), i + 1, h.score)
+                    }
+                    None => format!("{:<13} not in the top {}", m.title(), r.hits.len()),
+                },
+                None => format!("{:<13} —", m.title()),
+            };
+            lines.push(vec![Span::raw(text)]);
+        }
+        lines.push(vec![]);
+    }
+    let terms = app
+        .results
+        .as_ref()
+        .map(|r| r.terms.clone())
+        .unwrap_or_default();
+    let mut marks: Vec<(usize, usize, Style)> = app
+        .analyzer
+        .as_ref()
+        .map(|a| a.highlight(&p.text, &terms))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(s, e)| (s, e, theme.highlight()))
+        .collect();
+    let questions: Vec<_> = p
+        .questions
+        .iter()
+        .filter_map(|&q| corpus.questions.get(q))
+        .collect();
+    for q in &questions {
+        for a in &q.answers {
+            if let Some((s, e)) = char_span_to_bytes(&p.text, a.start, a.text.chars().count()) {
+                // Answers first so they win over query terms where both apply.
+                marks.insert(0, (s, e, theme.answer()));
+            }
+        }
+    }
+    lines.push(marked(&p.text, &marks, Style::new()));
+    lines.push(vec![]);
+    lines.push(vec![Span::styled(
+        format!("Questions about this passage ({})", questions.len()),
+        Style::new().add_modifier(Modifier::BOLD),
+    )]);
+    for q in &questions {
+        lines.push(vec![Span::raw(format!("• {}", q.text))]);
+        let answers: Vec<&str> = q.answers.iter().map(|a| a.text.as_str()).collect();
+        if !answers.is_empty() {
+            lines.push(vec![
+                Span::raw("  answer: "),
+                Span::styled(answers.join(" / "), theme.answer()),
+            ]);
+        }
+    }
+    let lines: Vec<Line> = lines.into_iter().flat_map(|l| wrap(l, width)).collect();
+    // Scrolling stops where the last line reaches the bottom.
+    let max_scroll = lines.len().saturating_sub(inner.height as usize);
+    let first = (scroll as usize).min(max_scroll);
+    frame.render_widget(
+        Paragraph::new(lines.into_iter().skip(first).collect::<Vec<_>>()),
+        inner,
+    );
+}
+
+fn setting_value(app: &App, s: Setting) -> String {
+    let p = &app.params;
+    match s {
+        Setting::TopK => p.top_k.to_string(),
+        Setting::RrfK => format!("{}", p.rrf.k),
+        Setting::DenseWeight => format!("{:.1}", p.dense_weight),
+        Setting::Bm25Weight => format!("{:.1}", p.bm25_weight),
+        Setting::RerankDepth => p.rerank_depth.to_string(),
+        Setting::Analyzer => app.analyzer_kind.to_string(),
+        Setting::LiveSearch => if app.live { "on" } else { "off" }.to_owned(),
+    }
+}
+
+fn draw_settings(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, row: usize) {
+    let inner = popup(
+        frame,
+        area,
+        48,
+        Setting::ALL.len() as u16 + 5,
+        " Settings ",
+        theme,
+    );
+    let width = inner.width as usize;
+    let mut lines: Vec<Line> = Setting::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let text = format!("{:<14} ‹ {} ›", s.label(), setting_value(app, *s));
+            let line = Line::raw(fit(&text, width));
+            if i == row {
+                line.style(theme.selected())
+            } else {
+                line
+            }
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        fit("↑↓ choose · ←→ change (applies at once) · Esc close", width),
+        theme.dim(),
+    ));
+    if app.part(Part::Bm25) == &PartState::Loading {
+        lines.push(Line::styled(fit("rebuilding BM25…", width), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn bar(value: f64, cells: usize) -> String {
+    let full = (value.clamp(0.0, 1.0) * cells as f64).round() as usize;
+    format!("{}{}", "█".repeat(full), "░".repeat(cells - full))
+}
+
+fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let inner = popup(
+        frame,
+        area,
+        84,
+        20,
+        " Evaluation over the dataset questions ",
+        theme,
+    );
+    let width = inner.width as usize;
+    if width == 0 {
+        return;
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    match &app.eval {
+        EvalState::NotRun => lines.push(Line::styled(
+            fit(
+                "waiting for the BM25 index; press e again when Ready",
+                width,
+            ),
+            theme.dim(),
+        )),
+        EvalState::Running { done, total } => {
+            let frac = if *total == 0 {
+                0.0
+            } else {
+                *done as f64 / *total as f64
+            };
+            lines.push(Line::raw(fit(
+                &format!("evaluating [{}] {done}/{total}", bar(frac, 30)),
+                width,
+            )));
+        }
+        EvalState::Done(Err(e)) => lines.push(Line::styled(
+            fit(&format!("evaluation failed: {e}"), width),
+            theme.error(),
+        )),
+        EvalState::Done(Ok(outcome)) => {
+            lines.push(Line::raw(fit(
+                &format!(
+                    "{} questions, gold passage known for each",
+                    outcome.questions
+                ),
+                width,
+            )));
+            lines.push(Line::styled(
+                fit(
+                    &format!(
+                        "{:<13} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9}",
+                        "method", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10", "queries/s"
+                    ),
+                    width,
+                ),
+                Style::new().add_modifier(Modifier::BOLD),
+            ));
+            for m in Method::ALL {
+                if let Some(r) = outcome.reports.get(m.name()) {
+                    let x = &r.metrics;
+                    lines.push(Line::raw(fit(
+                        &format!(
+                            "{:<13} {:>6.3} {:>6.3} {:>6.3} {:>7.3} {:>8.3} {:>9.1}",
+                            m.title(),
+                            x.recall_1,
+                            x.recall_5,
+                            x.recall_10,
+                            x.mrr_10,
+                            x.ndcg_10,
+                            r.qps
+                        ),
+                        width,
+                    )));
+                }
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                fit("MRR@10", width),
+                Style::new().add_modifier(Modifier::BOLD),
+            ));
+            let cells = width.saturating_sub(22).min(40);
+            for m in Method::ALL {
+                if let Some(r) = outcome.reports.get(m.name()) {
+                    lines.push(clip(
+                        vec![
+                            Span::raw(format!("{:<13} ", m.title())),
+                            Span::styled(bar(r.metrics.mrr_10, cells), theme.highlight()),
+                            Span::raw(format!(" {:.3}", r.metrics.mrr_10)),
+                        ],
+                        width,
+                    ));
+                }
+            }
+            for (m, why) in &outcome.skipped {
+                lines.push(Line::styled(
+                    fit(&format!("{m}: not run ({why})"), width),
+                    theme.error(),
+                ));
+            }
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        fit("r run again · Esc close", width),
+        theme.dim(),
+    ));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn clip_cuts_hangul_by_display_width_with_an_ellipsis() {
+        let line = clip(vec![Span::raw("장마"), Span::raw("철 비 소식")], 7);
+        assert_eq!(text(&line), "장마철…");
+        assert!(line.width() <= 7);
+        let exact = clip(vec![Span::raw("장마"), Span::raw("철")], 4);
+        assert_eq!(
+            text(&exact),
+            "장…",
+            "a span that fills the width is still marked cut"
+        );
+        assert_eq!(text(&clip(vec![Span::raw("비")], 2)), "비");
+    }
+
+    #[test]
+    fn wrap_never_puts_a_wide_character_past_the_width() {
+        let spans = vec![Span::raw("기상청은 올해 장마가"), Span::raw(" 6월 하순에")];
+        for width in 1..12 {
+            for line in wrap(spans.clone(), width) {
+                assert!(line.width() <= width.max(2), "{width}: {:?}", text(&line));
+            }
+        }
+        let lines = wrap(spans, 9);
+        assert_eq!(text(&lines[0]), "기상청은 ");
+    }
+
+    #[test]
+    fn snippets_start_near_the_first_match() {
+        let t = "가나다라마바사아자차카타파하 장마 소식";
+        let at = t.find("장마").unwrap();
+        let spans = snippet(t, &[(at, at + "장마".len())], 12, Style::new());
+        let s: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        assert!(s.starts_with('…') && s.contains("장마"), "{s}");
+    }
+}

@@ -1,0 +1,181 @@
+//! The explorer end to end: the release binary in tmux on the bundled sample corpus with the
+//! MiniLM snapshot, typing a Korean dataset question, opening and closing a passage, quitting.
+//!
+//! Needs `target/release/bigyo` (`make build`; `BIGYO_BIN` points elsewhere), tmux, and the
+//! golden manifest (`make golden`); skips with a message when one is missing.
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The dataset question asked (guid bigyo-sample-0001 in assets/sample/klue_mrc_sample.jsonl).
+const QUESTION: &str = "올해 비가 가장 많이 오는 시기는 언제인가?";
+/// Everything together stays under a minute.
+const BUDGET: Duration = Duration::from_secs(60);
+
+fn release_binary() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("BIGYO_BIN") {
+        return Some(PathBuf::from(bin));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let bin = target.join("release/bigyo");
+    bin.exists().then_some(bin)
+}
+
+fn minilm_dir() -> Option<PathBuf> {
+    let manifest =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/generated/manifest.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest).ok()?).ok()?;
+    let case = json["cases"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == "minilm")?;
+    Some(PathBuf::from(case["model_dir"].as_str()?))
+}
+
+/// A tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-u")
+            .args(["-L", &self.socket])
+            .args(args)
+            .env("LANG", "C.UTF-8")
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend(keys);
+        assert!(self.run(&args).status.success());
+    }
+
+    fn type_text(&self, text: &str) {
+        assert!(self
+            .run(&["send-keys", "-t", "e2e", "-l", text])
+            .status
+            .success());
+    }
+
+    /// Polls the screen until `ok` holds; fails with the screen when the budget runs out.
+    fn wait(&self, started: Instant, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                started.elapsed() < BUDGET,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn explorer_searches_opens_a_passage_and_quits_cleanly() {
+    let Some(bin) = release_binary() else {
+        eprintln!("skipping: no release binary (run `make build`, or set BIGYO_BIN)");
+        return;
+    };
+    let Some(model) = minilm_dir().filter(|d| d.exists()) else {
+        eprintln!("skipping: no MiniLM snapshot in tests/golden/generated (run `make golden`)");
+        return;
+    };
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let cache = tempfile::tempdir().expect("temp dir");
+    let tmux = Tmux {
+        socket: format!("bigyo-e2e-{}", std::process::id()),
+    };
+    // After bigyo exits the shell prints its status and whether the terminal is back in
+    // canonical mode (raw mode clears `icanon`), then lingers so the screen can be read.
+    let command = format!(
+        "env BIGYO_CACHE_DIR='{cache}' HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
+         --model '{model}' --reranker none --device cpu --offline; \
+         echo \"bigyo-exited-$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\{{0,1\\}}icanon'; \
+         sleep 30",
+        cache = cache.path().display(),
+        bin = bin.display(),
+        model = model.display(),
+    );
+    let started = Instant::now();
+    let out = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    tmux.wait(started, "Ready", |s| s.contains("Ready"));
+    tmux.type_text(QUESTION);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait(started, "the gold marker", |s| {
+        s.contains('✓') && s.contains("Semantic")
+    });
+    for title in ["Semantic", "BM25", "Hybrid (RRF)", "Rerank"] {
+        assert!(screen.contains(title), "no {title} pane:\n{screen}");
+    }
+    assert!(screen.contains(QUESTION), "{screen}");
+    assert!(
+        screen.contains("--reranker none"),
+        "the rerank pane says why it is empty:\n{screen}"
+    );
+
+    // Down leaves the query line for the first pane; Enter opens its first hit.
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait(started, "the detail view", |s| {
+        s.contains("Questions about this passage")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait(started, "the detail view to close", |s| {
+        !s.contains("Questions about this passage") && s.contains("BM25")
+    });
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+    assert!(screen.contains("bigyo-exited-0"), "{screen}");
+    let screen = tmux.wait(started, "the terminal mode", |s| {
+        s.lines().any(|l| l.trim().ends_with("icanon"))
+    });
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon"),
+        "the terminal is still in raw mode:\n{screen}"
+    );
+    assert!(
+        !screen.contains("Hybrid (RRF)"),
+        "the alternate screen was not left:\n{screen}"
+    );
+}
