@@ -51,6 +51,11 @@ pub struct EvalReport {
     pub skipped: BTreeMap<&'static str, String>,
 }
 
+/// Metrics per method name.
+pub type MethodReports = BTreeMap<&'static str, MethodReport>;
+/// Methods that could not run, with the reason.
+pub type Skipped = BTreeMap<&'static str, String>;
+
 /// One TREC run line per hit: `qid Q0 docid rank score run`.
 pub struct TrecRuns {
     files: BTreeMap<Method, std::io::BufWriter<std::fs::File>>,
@@ -112,10 +117,7 @@ pub fn evaluate(
     methods: &[Method],
     mut trec: Option<&mut TrecRuns>,
     progress: &mut dyn FnMut(usize, usize),
-) -> anyhow::Result<(
-    BTreeMap<&'static str, MethodReport>,
-    BTreeMap<&'static str, String>,
-)> {
+) -> anyhow::Result<(MethodReports, Skipped)> {
     let corpus = pipeline.corpus.clone();
     let questions: Vec<_> = corpus.eval_questions().collect();
     let total = questions.len();

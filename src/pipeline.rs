@@ -217,6 +217,9 @@ impl SearchResults {
     }
 }
 
+/// One stage's ranked (passage, score) list and its time, or why it could not run.
+type StageList = Result<(Vec<(usize, f64)>, Duration), String>;
+
 /// The indexes and models, each optional, and the search parameters.
 pub struct Pipeline {
     pub corpus: Arc<Corpus>,
@@ -311,7 +314,7 @@ impl Pipeline {
         let blank = query.trim().is_empty();
 
         // Dense.
-        let dense: Result<(Vec<(usize, f64)>, Duration), String> = if !need_dense || blank {
+        let dense: StageList = if !need_dense || blank {
             Ok((Vec::new(), Duration::ZERO))
         } else if let Some((encoder, index)) = self.dense.as_mut() {
             let started = Instant::now();
@@ -344,7 +347,7 @@ impl Pipeline {
         };
 
         // BM25.
-        let bm25: Result<(Vec<(usize, f64)>, Duration), String> = if !need_bm25 || blank {
+        let bm25: StageList = if !need_bm25 || blank {
             Ok((Vec::new(), Duration::ZERO))
         } else if let Some(index) = &self.bm25 {
             let started = Instant::now();
@@ -374,27 +377,26 @@ impl Pipeline {
         let rank_in = |ids: &[usize], p: usize| ids.iter().position(|&x| x == p).map(|i| i + 1);
 
         let top_k = params.top_k;
-        let list_result =
-            |method: Method, list: &Result<(Vec<(usize, f64)>, Duration), String>| match list {
-                Ok((hits, elapsed)) => MethodResult {
-                    method,
-                    hits: hits
-                        .iter()
-                        .take(top_k)
-                        .map(|&(passage, score)| Hit {
-                            passage,
-                            score,
-                            probability: None,
-                            sources: Sources::default(),
-                            matched: Vec::new(),
-                        })
-                        .collect(),
-                    elapsed: *elapsed,
-                    error: None,
-                    note: None,
-                },
-                Err(e) => MethodResult::failed(method, e.clone()),
-            };
+        let list_result = |method: Method, list: &StageList| match list {
+            Ok((hits, elapsed)) => MethodResult {
+                method,
+                hits: hits
+                    .iter()
+                    .take(top_k)
+                    .map(|&(passage, score)| Hit {
+                        passage,
+                        score,
+                        probability: None,
+                        sources: Sources::default(),
+                        matched: Vec::new(),
+                    })
+                    .collect(),
+                elapsed: *elapsed,
+                error: None,
+                note: None,
+            },
+            Err(e) => MethodResult::failed(method, e.clone()),
+        };
         if wants(Method::Dense) {
             out.results.push(list_result(Method::Dense, &dense));
         }

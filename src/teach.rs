@@ -222,7 +222,7 @@ mod tests {
         let (l4, l2) = (4f64.ln(), 2f64.ln());
         let want = (l2 * l2) / ((2.0 * l4 * l4 + l2 * l2).sqrt() * (l4 * l4 + l2 * l2).sqrt());
         assert!((tfidf[0][1] - want).abs() < 1e-12);
-        assert!(m.get(&Representation::Dense).is_none());
+        assert!(!m.contains_key(&Representation::Dense));
     }
 
     #[test]
