@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use bigyo::bm25::{Analyzer, Bm25Index};
+use bigyo::bm25::Analyzer;
 use bigyo::data::{Corpus, LoadOptions};
 use bigyo::dense::EmbeddingCache;
 use bigyo::model::{EncoderOptions, ModelDir, ModelSpec, Runtime, SentenceEncoder};
 use bigyo::pipeline::{Method, Pipeline, SearchParams};
-use bigyo::session::build_dense;
+use bigyo::session::{bm25_alongside, build_dense};
 
 struct Args {
     corpus: PathBuf,
@@ -70,24 +70,35 @@ fn main() -> Result<()> {
     let load = |report_embed: bool| -> Result<(Pipeline, Duration, Option<f64>)> {
         let started = Instant::now();
         let corpus = Arc::new(Corpus::from_parquet(&args.corpus, &LoadOptions::default())?);
-        let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
-        let bm25 = Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {})?;
-        let dir = ModelDir::resolve(&ModelSpec::new(&args.model))?;
-        let mut encoder = SentenceEncoder::load(
-            &dir,
-            &EncoderOptions {
+        let read = started.elapsed();
+        let (bm25, dense) = bm25_alongside(&corpus, Analyzer::Bigram, || -> Result<_> {
+            let dir = ModelDir::resolve(&ModelSpec::new(&args.model))?;
+            let mut encoder = SentenceEncoder::load(
+                &dir,
+                &EncoderOptions {
+                    runtime,
+                    ..Default::default()
+                },
+            )?;
+            let loaded = started.elapsed();
+            let (index, stats) = build_dense(
+                &corpus,
+                &mut encoder,
                 runtime,
-                ..Default::default()
-            },
-        )?;
-        let (index, stats) = build_dense(
-            &corpus,
-            &mut encoder,
-            runtime,
-            Some(&embed_cache),
-            &mut |_| {},
-        )?;
+                Some(&embed_cache),
+                &mut |_| {},
+            )?;
+            Ok((encoder, index, stats, loaded))
+        });
+        let (encoder, index, stats, loaded) = dense?;
+        let bm25 = bm25?;
         let ready = started.elapsed();
+        eprintln!(
+            "  parquet {:.3}s, model loaded at {:.3}s, ready at {:.3}s",
+            read.as_secs_f64(),
+            loaded.as_secs_f64(),
+            ready.as_secs_f64()
+        );
         let mut p = Pipeline::new(corpus, SearchParams::default());
         p.set_bm25(Arc::new(bm25));
         p.set_dense(Box::new(encoder), index);

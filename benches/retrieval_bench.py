@@ -97,7 +97,8 @@ vectors (384-d) in one f32 matrix, exact top 100 by matrix product; BM25 top 100
 
 ### Start-up to ready with a warm embedding cache
 
-Reading the parquet, merging contexts, building the BM25 index, loading MiniLM and reading +
+Reading the parquet, merging contexts, building the BM25 index (on a helper thread, alongside
+the model), loading MiniLM and reading +
 verifying the cached embeddings (SHA-256) into the dense index: **{b['startup_warm_s']:.2f} s**
 for {b['passages']} passages (target <= 2 s). {embed_line}
 Reproduce with `make bench`.

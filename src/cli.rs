@@ -333,19 +333,26 @@ fn build(opts: &Options, methods: &[Method]) -> Result<(Pipeline, Option<EmbedSt
     eprintln!("bigyo: {}", corpus.summary());
     let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params());
     let analyzer = session::analyzer(opts)?;
-    pipeline.set_bm25(Arc::new(session::build_bm25(
-        &corpus,
-        analyzer,
-        &mut report,
-    )?));
     let mut stats = None;
     if needs_model {
-        let mut encoder = session::load_encoder(opts, runtime, opts.pooling()?, &mut report)?;
-        let cache = session::cache(opts);
-        let (index, s) =
-            session::build_dense(&corpus, &mut encoder, runtime, cache.as_ref(), &mut report)?;
+        // BM25 is built on a helper thread while the encoder loads and embeds.
+        let (bm25, dense) = session::bm25_alongside(&corpus, analyzer, || -> Result<_> {
+            let mut encoder = session::load_encoder(opts, runtime, opts.pooling()?, &mut report)?;
+            let cache = session::cache(opts);
+            let (index, s) =
+                session::build_dense(&corpus, &mut encoder, runtime, cache.as_ref(), &mut report)?;
+            Ok((encoder, index, s))
+        });
+        let (encoder, index, s) = dense?;
+        pipeline.set_bm25(Arc::new(bm25?));
         stats = Some(s);
         pipeline.set_dense(Box::new(encoder), index);
+    } else {
+        pipeline.set_bm25(Arc::new(session::build_bm25(
+            &corpus,
+            analyzer,
+            &mut report,
+        )?));
     }
     if methods.contains(&Method::Rerank) {
         match session::load_reranker(opts, runtime, &mut report)? {

@@ -222,6 +222,26 @@ pub fn build_bm25(corpus: &Corpus, analyzer: Analyzer, report: Report) -> Result
     Ok(index)
 }
 
+/// Builds the BM25 index on a helper thread while `other` (model loading, embedding) runs on
+/// this one; start-up costs the longer of the two instead of their sum.
+pub fn bm25_alongside<T>(
+    corpus: &Corpus,
+    analyzer: Analyzer,
+    other: impl FnOnce() -> T,
+) -> (Result<Bm25Index>, T) {
+    std::thread::scope(|scope| {
+        let bm25 = scope.spawn(|| {
+            let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+            Bm25Index::build(&texts, analyzer, &mut |_| {}).map_err(anyhow::Error::from)
+        });
+        let value = other();
+        let bm25 = bm25
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the BM25 indexing thread failed")));
+        (bm25, value)
+    })
+}
+
 /// Loads the bi-encoder.
 pub fn load_encoder(
     opts: &Options,

@@ -229,20 +229,29 @@ fn snapshot_root(path: &Path, name: &str) -> PathBuf {
     root
 }
 
+/// A fingerprint of a weights file: SHA-256 over its size and its first and last 4 MiB.
+/// Reading the whole file (hundreds of MB for the Korean models) cost more than the rest of
+/// start-up; retrained or replaced weights change size or bytes at both ends.
 fn hash_file(path: &Path) -> Result<String> {
+    use std::io::{Seek, SeekFrom};
+    const EDGE: u64 = 4 << 20;
     let io = |source| ModelError::Io {
         path: path.to_owned(),
         source,
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
+    hasher.update(len.to_le_bytes());
+    let mut buf = Vec::new();
+    (&mut file).take(EDGE).read_to_end(&mut buf).map_err(io)?;
+    hasher.update(&buf);
+    if len > EDGE {
+        buf.clear();
+        file.seek(SeekFrom::Start(len.saturating_sub(EDGE).max(EDGE)))
+            .map_err(io)?;
+        file.read_to_end(&mut buf).map_err(io)?;
+        hasher.update(&buf);
     }
     Ok(format!("{:x}", hasher.finalize()))
 }
