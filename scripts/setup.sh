@@ -50,6 +50,17 @@ if [ "$want_test" = 1 ]; then
       || die "pip could not install the packages in $req into $venv"
     touch "$venv/.test-ok-$sum"
   fi
+  # The end-to-end explorer tests drive the real binary in tmux.
+  if ! command -v tmux >/dev/null 2>&1; then
+    echo "bigyo setup: installing tmux for the end-to-end tests" >&2
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      apt-get install -y -qq tmux >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq tmux >/dev/null 2>&1; } \
+        || die "could not install tmux with apt-get; install tmux and run again"
+    else
+      die "tmux is needed by the end-to-end tests; install it (Debian: apt-get install tmux)"
+    fi
+  fi
 fi
 
 site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"

@@ -93,16 +93,13 @@ impl Drop for Tmux {
 #[test]
 fn explorer_searches_opens_a_passage_and_quits_cleanly() {
     let Some(bin) = release_binary() else {
-        eprintln!("skipping: no release binary (run `make build`, or set BIGYO_BIN)");
-        return;
+        panic!("no release binary: run `make build` (make test does), or set BIGYO_BIN");
     };
     let Some(model) = minilm_dir().filter(|d| d.exists()) else {
-        eprintln!("skipping: no MiniLM snapshot in tests/golden/generated (run `make golden`)");
-        return;
+        panic!("no MiniLM snapshot in tests/golden/generated: run `make golden` (make test does)");
     };
     if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipping: tmux is not installed");
-        return;
+        panic!("tmux is not installed: `make setup-test` installs it (apt-get install tmux)");
     }
     let cache = tempfile::tempdir().expect("temp dir");
     let tmux = Tmux {
