@@ -1189,9 +1189,12 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             theme.error(),
         )),
         EvalState::Done(Ok(outcome)) => {
+            let pooling = app.pooling.as_ref().map_or(String::new(), |p| {
+                format!(" · dense with {} pooling", p.current)
+            });
             lines.push(Line::raw(fit(
                 &format!(
-                    "{} questions, gold passage known for each",
+                    "{} questions, gold passage known for each{pooling}",
                     outcome.questions
                 ),
                 width,

@@ -477,12 +477,15 @@ impl Worker<'_> {
     /// Takes the dense index out of the pipeline (dense and the dense half of hybrid say why
     /// meanwhile; BM25 answers) and asks the model thread for one built with `pooling`.
     fn set_pooling(&mut self, pooling: Pooling) {
-        let Some(models) = &self.models else {
-            return;
+        let models = match &self.models {
+            Some(m) if self.pipeline.has_dense() => m,
+            // The UI switches only a ready encoder; whatever happened, it must not wait.
+            _ => {
+                let why = self.pipeline.dense_missing.clone();
+                say(self.ui, Reply::Failed(Part::Dense, why));
+                return;
+            }
         };
-        if !self.pipeline.has_dense() {
-            return;
-        }
         let taken = self.pipeline.take_dense();
         self.pipeline.dense_missing =
             format!("embedding the passages again with {pooling} pooling");
