@@ -27,7 +27,7 @@ pub use cross::CrossEncoder;
 pub use device::{cpu_has_bf16, DTypeChoice, DeviceChoice, Runtime};
 pub use encoder::{EncoderOptions, SentenceEncoder};
 pub use files::{ModelDir, ModelSpec};
-pub use pooling::Pooling;
+pub use pooling::{PoolMode, Pooling};
 
 /// Everything that can go wrong while loading or running a model. Each variant names the
 /// file, field or tensor at fault.

@@ -9,8 +9,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::bm25::{Analyzer, AnalyzerKind};
 use crate::data::Corpus;
 use crate::eval::MethodReport;
+use crate::model::{PoolMode, Pooling};
 use crate::pipeline::{Method, SearchParams, SearchResults};
 use crate::session::{Event, Step};
+use crate::teach::{Matrix, Representation};
 
 /// How long typing must pause before a live search runs.
 pub const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -41,6 +43,149 @@ pub enum Reply {
         total: usize,
     },
     EvalDone(Result<EvalOutcome, String>),
+    /// The bi-encoder's pooling, once it is loaded and after each switch.
+    Pooling(PoolingState),
+    /// The playground's one-hot, bag-of-words and TF-IDF matrices.
+    PlaygroundSparse {
+        generation: u64,
+        result: Result<SparseOutcome, String>,
+    },
+    /// The playground's dense matrix, or why there is none.
+    PlaygroundDense {
+        generation: u64,
+        result: Result<DenseOutcome, String>,
+    },
+}
+
+/// The sparse half of a playground computation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseOutcome {
+    pub matrices: BTreeMap<Representation, Matrix>,
+    /// Where the IDF comes from: passages and analyzer.
+    pub idf: String,
+}
+
+/// The dense half: the cosine matrix and the pooling that made the vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseOutcome {
+    pub matrix: Matrix,
+    pub pooling: String,
+}
+
+/// The bi-encoder's pooling: what runs now and what the model's own files ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolingState {
+    pub current: Pooling,
+    pub default: Pooling,
+}
+
+impl PoolingState {
+    /// cls, mean and max, with the model's own setting first when it is none of these
+    /// (mean_sqrt_len, or several modes concatenated).
+    pub fn choices(&self) -> Vec<Pooling> {
+        let mut out: Vec<Pooling> = [PoolMode::Cls, PoolMode::Mean, PoolMode::Max]
+            .into_iter()
+            .map(Pooling::single)
+            .collect();
+        if !out.contains(&self.default) {
+            out.insert(0, self.default.clone());
+        }
+        out
+    }
+
+    /// `mean (default)`, or `cls (default mean)`: the model's own setting is always named.
+    pub fn describe(p: &Pooling, default: &Pooling) -> String {
+        if p == default {
+            format!("{p} (default)")
+        } else {
+            format!("{p} (default {default})")
+        }
+    }
+
+    /// The choice `step` places after the current one, wrapping around.
+    fn step(&self, step: i32) -> Pooling {
+        let choices = self.choices();
+        let at = choices.iter().position(|p| *p == self.current).unwrap_or(0);
+        let n = choices.len() as i32;
+        choices[(at as i32 + step).rem_euclid(n) as usize].clone()
+    }
+}
+
+/// At most this many sentences in the playground: the four matrices must fit side by side.
+pub const PLAYGROUND_MAX: usize = 8;
+
+/// The chapter's example: two sentences that mean nearly the same with no word in common
+/// but the ending, and one that shares only the ending.
+pub const PLAYGROUND_EXAMPLE: [&str; 3] = ["잠이 안 옵니다", "졸음이 옵니다", "기차가 옵니다"];
+
+/// The dense block's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum DenseCell {
+    #[default]
+    NotAsked,
+    Waiting,
+    Done(Result<DenseOutcome, String>),
+}
+
+/// The similarity playground: sentences one per line and the matrices last computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playground {
+    pub lines: Vec<Input>,
+    pub row: usize,
+    /// The newest computation asked for; answers with another generation are stale.
+    pub generation: u64,
+    /// The sentences the matrices on screen belong to.
+    pub computed: Vec<String>,
+    pub sparse: Option<Result<SparseOutcome, String>>,
+    pub dense: DenseCell,
+}
+
+impl Default for Playground {
+    fn default() -> Self {
+        Self {
+            lines: PLAYGROUND_EXAMPLE
+                .iter()
+                .map(|s| {
+                    let mut i = Input::default();
+                    i.set(s);
+                    i
+                })
+                .collect(),
+            row: PLAYGROUND_EXAMPLE.len() - 1,
+            generation: 0,
+            computed: Vec::new(),
+            sparse: None,
+            dense: DenseCell::NotAsked,
+        }
+    }
+}
+
+impl Playground {
+    /// The non-blank lines, trimmed: what a computation uses.
+    pub fn sentences(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .map(|l| l.text.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// Whether the lines differ from what the matrices were computed for.
+    pub fn edited(&self) -> bool {
+        self.sentences() != self.computed
+    }
+
+    pub fn waiting(&self) -> bool {
+        (self.sparse.is_none() && !self.computed.is_empty()) || self.dense == DenseCell::Waiting
+    }
+
+    fn current(&mut self) -> &mut Input {
+        if self.lines.is_empty() {
+            self.lines.push(Input::default());
+        }
+        self.row = self.row.min(self.lines.len() - 1);
+        &mut self.lines[self.row]
+    }
 }
 
 /// The evaluation overlay's table: per method report, and methods that could not run.
@@ -54,10 +199,20 @@ pub struct EvalOutcome {
 /// What the UI asks of the worker (and of the event loop).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cmd {
-    Search { generation: u64, query: String },
+    Search {
+        generation: u64,
+        query: String,
+    },
     SetParams(SearchParams),
     SetAnalyzer(AnalyzerKind),
     Evaluate,
+    /// The playground's matrices for these sentences.
+    Similar {
+        generation: u64,
+        sentences: Vec<String>,
+    },
+    /// Re-embeds the passages with this pooling, then swaps the dense index.
+    SetPooling(Pooling),
     Quit,
 }
 
@@ -120,17 +275,19 @@ pub enum Setting {
     Bm25Weight,
     RerankDepth,
     Analyzer,
+    Pooling,
     LiveSearch,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 7] = [
+    pub const ALL: [Setting; 8] = [
         Setting::TopK,
         Setting::RrfK,
         Setting::DenseWeight,
         Setting::Bm25Weight,
         Setting::RerankDepth,
         Setting::Analyzer,
+        Setting::Pooling,
         Setting::LiveSearch,
     ];
 
@@ -142,6 +299,7 @@ impl Setting {
             Setting::Bm25Weight => "BM25 weight",
             Setting::RerankDepth => "rerank depth",
             Setting::Analyzer => "BM25 analyzer",
+            Setting::Pooling => "pooling",
             Setting::LiveSearch => "live search",
         }
     }
@@ -160,6 +318,10 @@ pub enum Overlay {
         row: usize,
     },
     Eval,
+    /// The chapter's steps and the key for each (the help's second page).
+    Walkthrough,
+    /// Cosine matrices of a few sentences under four representations.
+    Playground,
 }
 
 /// The evaluation's state.
@@ -268,6 +430,9 @@ pub struct App {
     pub warnings: Vec<String>,
     pub labels: Labels,
     pub eval: EvalState,
+    /// Unknown until the bi-encoder is loaded.
+    pub pooling: Option<PoolingState>,
+    pub playground: Playground,
     pub color: bool,
     pub quit: bool,
     /// xorshift state for Ctrl-R; seeded by the caller so tests are repeatable.
@@ -314,6 +479,8 @@ impl App {
             warnings: Vec::new(),
             labels,
             eval: EvalState::NotRun,
+            pooling: None,
+            playground: Playground::default(),
             color: true,
             quit: false,
             rng: seed | 1,
@@ -520,6 +687,22 @@ fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             app.eval = EvalState::Done(outcome);
             Vec::new()
         }
+        Reply::Pooling(state) => {
+            app.pooling = Some(state);
+            Vec::new()
+        }
+        Reply::PlaygroundSparse { generation, result } => {
+            if generation == app.playground.generation {
+                app.playground.sparse = Some(result);
+            }
+            Vec::new()
+        }
+        Reply::PlaygroundDense { generation, result } => {
+            if generation == app.playground.generation {
+                app.playground.dense = DenseCell::Done(result);
+            }
+            Vec::new()
+        }
     }
 }
 
@@ -544,7 +727,15 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
     if ctrl && key.code == KeyCode::Char('r') {
         return random_question(app);
     }
+    if ctrl && key.code == KeyCode::Char('p') {
+        return switch_pooling(app, 1);
+    }
     match key.code {
+        KeyCode::F(4) if app.overlay == Overlay::Playground => {
+            app.overlay = Overlay::None;
+            return Vec::new();
+        }
+        KeyCode::F(4) => return open_playground(app),
         KeyCode::F(1) => {
             app.overlay = Overlay::Help;
             return Vec::new();
@@ -564,7 +755,21 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
             }
             return open_eval(app);
         }
-        Overlay::Help | Overlay::Eval => {
+        Overlay::Help | Overlay::Walkthrough
+            if matches!(
+                key.code,
+                KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right
+            ) =>
+        {
+            app.overlay = if app.overlay == Overlay::Help {
+                Overlay::Walkthrough
+            } else {
+                Overlay::Help
+            };
+            return Vec::new();
+        }
+        Overlay::Playground => return playground_key(app, key),
+        Overlay::Help | Overlay::Eval | Overlay::Walkthrough => {
             return match key.code {
                 KeyCode::Esc | KeyCode::Char('?') | KeyCode::Enter => {
                     app.overlay = Overlay::None;
@@ -597,6 +802,140 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
         Focus::Query => query_key(app, key, now),
         Focus::Pane(p) => pane_key(app, key, p),
     }
+}
+
+/// Opens the playground; the first time, computes the chapter's example at once.
+fn open_playground(app: &mut App) -> Vec<Cmd> {
+    app.overlay = Overlay::Playground;
+    if app.playground.computed.is_empty() && app.part(Part::Bm25) == &PartState::Ready {
+        return compute_playground(app);
+    }
+    Vec::new()
+}
+
+/// Asks for the matrices of the playground's sentences.
+fn compute_playground(app: &mut App) -> Vec<Cmd> {
+    let sentences = app.playground.sentences();
+    if sentences.is_empty() {
+        return Vec::new();
+    }
+    let pg = &mut app.playground;
+    pg.generation += 1;
+    pg.computed = sentences.clone();
+    pg.sparse = None;
+    pg.dense = DenseCell::Waiting;
+    vec![Cmd::Similar {
+        generation: pg.generation,
+        sentences,
+    }]
+}
+
+/// Editing the playground's lines: Enter breaks the line, Backspace at a line's start joins
+/// it to the one above; F5 or Ctrl-G computes.
+fn playground_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let pg = &mut app.playground;
+    match key.code {
+        KeyCode::Esc => app.overlay = Overlay::None,
+        KeyCode::F(5) => return compute_playground(app),
+        KeyCode::Char('g') if ctrl => return compute_playground(app),
+        KeyCode::Char('u') if ctrl => pg.current().set(""),
+        KeyCode::Char('d') if ctrl => {
+            if pg.lines.len() > 1 {
+                pg.current();
+                pg.lines.remove(pg.row);
+                pg.row = pg.row.min(pg.lines.len() - 1);
+            } else {
+                pg.current().set("");
+            }
+        }
+        KeyCode::Char(c) if !ctrl => pg.current().insert(c),
+        KeyCode::Enter if pg.lines.len() < PLAYGROUND_MAX => {
+            let line = pg.current();
+            let at = line.byte_at(line.cursor);
+            let rest = line.text.split_off(at);
+            let mut next = Input::default();
+            next.set(&rest);
+            next.cursor = 0;
+            pg.lines.insert(pg.row + 1, next);
+            pg.row += 1;
+        }
+        KeyCode::Backspace => {
+            let line = pg.current();
+            if line.cursor > 0 {
+                line.backspace();
+            } else if pg.row > 0 {
+                let text = pg.lines.remove(pg.row).text;
+                pg.row -= 1;
+                let above = &mut pg.lines[pg.row];
+                let cursor = above.len();
+                above.text.push_str(&text);
+                above.cursor = cursor;
+            }
+        }
+        KeyCode::Delete => {
+            let row = pg.row;
+            let line = pg.current();
+            if line.cursor < line.len() {
+                line.delete();
+            } else if row + 1 < pg.lines.len() {
+                let text = pg.lines.remove(row + 1).text;
+                pg.lines[row].text.push_str(&text);
+            }
+        }
+        KeyCode::Left => {
+            let line = pg.current();
+            line.cursor = line.cursor.saturating_sub(1);
+        }
+        KeyCode::Right => {
+            let line = pg.current();
+            line.cursor = (line.cursor + 1).min(line.len());
+        }
+        KeyCode::Home => pg.current().cursor = 0,
+        KeyCode::End => {
+            let line = pg.current();
+            line.cursor = line.len();
+        }
+        KeyCode::Up => {
+            let cursor = pg.current().cursor;
+            pg.row = pg.row.saturating_sub(1);
+            let line = pg.current();
+            line.cursor = cursor.min(line.len());
+        }
+        KeyCode::Down => {
+            let cursor = pg.current().cursor;
+            pg.row = (pg.row + 1).min(pg.lines.len() - 1);
+            let line = pg.current();
+            line.cursor = cursor.min(line.len());
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Moves the bi-encoder to the next (`step` 1) or previous pooling; the passages are
+/// embedded again (or read from the cache) on the model thread while BM25 keeps answering.
+fn switch_pooling(app: &mut App, step: i32) -> Vec<Cmd> {
+    let Some(state) = &mut app.pooling else {
+        return Vec::new();
+    };
+    if app.parts[Part::Dense as usize] != PartState::Ready {
+        // One switch at a time: the encoder is away while the passages are embedded.
+        return Vec::new();
+    }
+    let next = state.step(step);
+    if next == state.current {
+        return Vec::new();
+    }
+    state.current = next.clone();
+    app.set_part(Part::Dense, PartState::Loading);
+    if !matches!(app.eval, EvalState::Running { .. }) {
+        // The scores were for the old pooling; opening the overlay runs it again.
+        app.eval = EvalState::NotRun;
+    }
+    let mut cmds = vec![Cmd::SetPooling(next)];
+    cmds.extend(rerun(app));
+    cmds
 }
 
 fn quit(app: &mut App) -> Vec<Cmd> {
@@ -790,6 +1129,8 @@ fn pane_key(app: &mut App, key: KeyEvent, pane: usize) -> Vec<Cmd> {
         KeyCode::Char('?') => app.overlay = Overlay::Help,
         KeyCode::Char('s') => app.overlay = Overlay::Settings { row: 0 },
         KeyCode::Char('e') => return open_eval(app),
+        KeyCode::Char('p') => return open_playground(app),
+        KeyCode::Char('w') => app.overlay = Overlay::Walkthrough,
         _ => {}
     }
     Vec::new()
@@ -858,6 +1199,7 @@ fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd> {
             cmds.extend(rerun(app));
             return cmds;
         }
+        Setting::Pooling => return switch_pooling(app, step),
         Setting::LiveSearch => {
             app.live = !app.live;
             return Vec::new();
@@ -1137,6 +1479,177 @@ mod tests {
             update(&mut app, key(KeyCode::Char('r')), t0),
             [Cmd::Evaluate]
         );
+    }
+
+    fn pooling(name: &str) -> Pooling {
+        Pooling::single(name.parse().unwrap())
+    }
+
+    #[test]
+    fn playground_opens_on_the_chapter_example_and_computes_it() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let cmds = update(&mut app, key(KeyCode::F(4)), t0);
+        assert_eq!(app.overlay, Overlay::Playground);
+        assert_eq!(
+            cmds,
+            [Cmd::Similar {
+                generation: 1,
+                sentences: PLAYGROUND_EXAMPLE.map(String::from).to_vec()
+            }]
+        );
+        assert_eq!(app.playground.dense, DenseCell::Waiting);
+        update(&mut app, key(KeyCode::Esc), t0);
+        assert_eq!(app.overlay, Overlay::None);
+        assert!(
+            update(&mut app, key(KeyCode::F(4)), t0).is_empty(),
+            "computed once; F5 computes again"
+        );
+    }
+
+    #[test]
+    fn playground_lines_edit_like_a_small_text_area() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        update(&mut app, key(KeyCode::F(4)), t0);
+        // The cursor starts at the end of the last line; Enter opens a new one below.
+        update(&mut app, key(KeyCode::Enter), t0);
+        type_text(&mut app, "눈이 옵니다", t0);
+        assert_eq!(app.playground.lines.len(), 4);
+        assert_eq!(app.playground.lines[3].text, "눈이 옵니다");
+        assert!(app.playground.edited());
+        // Enter mid-line splits it; Backspace at the start joins it back.
+        for _ in 0..3 {
+            update(&mut app, key(KeyCode::Left), t0);
+        }
+        update(&mut app, key(KeyCode::Enter), t0);
+        assert_eq!(app.playground.lines[3].text, "눈이 ");
+        assert_eq!(app.playground.lines[4].text, "옵니다");
+        update(&mut app, key(KeyCode::Backspace), t0);
+        assert_eq!(app.playground.lines[3].text, "눈이 옵니다");
+        assert_eq!(app.playground.row, 3);
+        // Up keeps the column where it can; Ctrl-D deletes the line.
+        update(&mut app, key(KeyCode::Up), t0);
+        assert_eq!(app.playground.row, 2);
+        update(&mut app, ctrl('d'), t0);
+        assert_eq!(
+            app.playground.sentences(),
+            ["잠이 안 옵니다", "졸음이 옵니다", "눈이 옵니다"]
+        );
+        // q is text here, not quit.
+        update(&mut app, key(KeyCode::Char('q')), t0);
+        assert!(!app.quit);
+        update(&mut app, key(KeyCode::Backspace), t0);
+        let cmds = update(&mut app, key(KeyCode::F(5)), t0);
+        assert!(
+            matches!(&cmds[..], [Cmd::Similar { generation: 2, sentences }] if sentences.len() == 3)
+        );
+        assert!(!app.playground.edited());
+        // A late answer for the first computation is dropped.
+        let stale = Reply::PlaygroundDense {
+            generation: 1,
+            result: Err("old".into()),
+        };
+        update(&mut app, Msg::Worker(stale), t0);
+        assert_eq!(app.playground.dense, DenseCell::Waiting);
+        let fresh = Reply::PlaygroundDense {
+            generation: 2,
+            result: Err("no encoder".into()),
+        };
+        update(&mut app, Msg::Worker(fresh), t0);
+        assert_eq!(
+            app.playground.dense,
+            DenseCell::Done(Err("no encoder".into()))
+        );
+        assert_eq!(
+            update(&mut app, ctrl('g'), t0).len(),
+            1,
+            "Ctrl-G computes too"
+        );
+    }
+
+    #[test]
+    fn the_playground_holds_at_most_eight_sentences() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        update(&mut app, key(KeyCode::F(4)), t0);
+        for _ in 0..20 {
+            update(&mut app, key(KeyCode::Enter), t0);
+        }
+        assert_eq!(app.playground.lines.len(), PLAYGROUND_MAX);
+    }
+
+    #[test]
+    fn pooling_switch_waits_for_the_encoder_then_re_embeds_and_reruns_the_query() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        app.input.set("장마");
+        update(&mut app, key(KeyCode::Enter), t0);
+        assert!(update(&mut app, ctrl('p'), t0).is_empty(), "no encoder yet");
+        let state = PoolingState {
+            current: pooling("mean"),
+            default: pooling("mean"),
+        };
+        update(&mut app, Msg::Worker(Reply::Pooling(state)), t0);
+        update(&mut app, Msg::Worker(Reply::DenseReady), t0);
+        app.eval = EvalState::Done(Err("old".into()));
+        let cmds = update(&mut app, ctrl('p'), t0);
+        assert_eq!(cmds[0], Cmd::SetPooling(pooling("max")));
+        assert!(
+            matches!(&cmds[1], Cmd::Search { query, .. } if query == "장마"),
+            "BM25 answers while the passages are embedded again"
+        );
+        assert_eq!(app.part(Part::Dense), &PartState::Loading);
+        assert_eq!(app.pooling.as_ref().unwrap().current, pooling("max"));
+        assert!(matches!(app.eval, EvalState::NotRun), "evaluation is stale");
+        assert!(
+            update(&mut app, ctrl('p'), t0).is_empty(),
+            "one switch at a time"
+        );
+        let cmds = update(&mut app, Msg::Worker(Reply::DenseReady), t0);
+        assert!(matches!(&cmds[..], [Cmd::Search { .. }]), "{cmds:?}");
+        // The settings row goes the other way round: max, mean, cls.
+        update(&mut app, key(KeyCode::F(2)), t0);
+        let row = Setting::ALL
+            .iter()
+            .position(|s| *s == Setting::Pooling)
+            .unwrap();
+        for _ in 0..row {
+            update(&mut app, key(KeyCode::Down), t0);
+        }
+        let cmds = update(&mut app, key(KeyCode::Left), t0);
+        assert_eq!(cmds[0], Cmd::SetPooling(pooling("mean")));
+    }
+
+    #[test]
+    fn pooling_choices_keep_a_model_default_outside_cls_mean_max() {
+        let state = PoolingState {
+            current: pooling("mean_sqrt_len"),
+            default: pooling("mean_sqrt_len"),
+        };
+        let names: Vec<String> = state.choices().iter().map(|p| p.to_string()).collect();
+        assert_eq!(names, ["mean_sqrt_len", "cls", "mean", "max"]);
+        assert_eq!(
+            PoolingState::describe(&pooling("cls"), &state.default),
+            "cls (default mean_sqrt_len)"
+        );
+    }
+
+    #[test]
+    fn help_has_a_walkthrough_page_behind_tab() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        update(&mut app, key(KeyCode::F(1)), t0);
+        update(&mut app, key(KeyCode::Tab), t0);
+        assert_eq!(app.overlay, Overlay::Walkthrough);
+        update(&mut app, key(KeyCode::Tab), t0);
+        assert_eq!(app.overlay, Overlay::Help);
+        update(&mut app, key(KeyCode::Esc), t0);
+        update(&mut app, key(KeyCode::Tab), t0);
+        update(&mut app, key(KeyCode::Char('w')), t0);
+        assert_eq!(app.overlay, Overlay::Walkthrough, "w from a pane");
+        update(&mut app, key(KeyCode::Esc), t0);
+        assert_eq!(app.overlay, Overlay::None);
     }
 
     #[test]

@@ -8,16 +8,19 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use super::app::{
-    update, App, EvalOutcome, EvalState, Focus, Labels, Msg, Overlay, Part, PartState, Reply, Stage,
+    update, App, DenseCell, DenseOutcome, EvalOutcome, EvalState, Focus, Labels, Msg, Overlay,
+    Part, PartState, Playground, PoolingState, Reply, SparseOutcome, Stage,
 };
 use super::fixture;
 use super::view::draw;
 use crate::bm25::{matched_terms, Analyzer, AnalyzerKind};
 use crate::eval::MethodReport;
 use crate::metrics::Metrics;
+use crate::model::Pooling;
 use crate::pipeline::{
     ForwardPasses, Hit, Method, MethodResult, SearchParams, SearchResults, Sources,
 };
+use crate::teach::{similarity_matrices, DocFreq};
 
 const SIZES: [(u16, u16); 3] = [(200, 50), (120, 40), (60, 20)];
 const QUESTION: &str = "장마는 언제 중부지방에 비를 뿌리나?";
@@ -39,9 +42,17 @@ fn base() -> App {
     app
 }
 
+fn pooling(name: &str) -> Pooling {
+    Pooling::single(name.parse().expect("a pooling mode"))
+}
+
 fn ready() -> App {
     let mut app = base();
     app.analyzer = Some(Analyzer::Bigram);
+    app.pooling = Some(PoolingState {
+        current: pooling("mean"),
+        default: pooling("mean"),
+    });
     app.parts = [
         PartState::Ready,
         PartState::Ready,
@@ -179,6 +190,54 @@ fn help() -> App {
 fn settings() -> App {
     let mut app = with_results();
     app.overlay = Overlay::Settings { row: 2 };
+    app
+}
+
+/// The chapter's example computed: the sparse matrices for real (IDF over the fixture
+/// corpus, bigram analyzer), the dense one fixed by hand.
+fn playground() -> App {
+    let mut app = with_results();
+    app.overlay = Overlay::Playground;
+    let mut pg = Playground::default();
+    let sentences = pg.sentences();
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let corpus = fixture::corpus();
+    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let df = DocFreq::fit(&texts, &Analyzer::Bigram);
+    pg.generation = 1;
+    pg.computed = sentences.clone();
+    pg.sparse = Some(Ok(SparseOutcome {
+        matrices: similarity_matrices(&refs, &Analyzer::Bigram, &df, None),
+        idf: "IDF over 5 passages, analyzer bigram".into(),
+    }));
+    pg.dense = DenseCell::Done(Ok(DenseOutcome {
+        matrix: vec![
+            vec![1.0, 0.7132, 0.2841],
+            vec![0.7132, 1.0, 0.3307],
+            vec![0.2841, 0.3307, 1.0],
+        ],
+        pooling: "mean".into(),
+    }));
+    app.playground = pg;
+    app
+}
+
+/// Just computed while the passages are embedded again: the dense block waits.
+fn playground_waiting() -> App {
+    let mut app = playground();
+    app.parts[Part::Dense as usize] = PartState::Loading;
+    app.pooling = Some(PoolingState {
+        current: pooling("cls"),
+        default: pooling("mean"),
+    });
+    app.playground.dense = DenseCell::Waiting;
+    app.playground.lines[2].set("기차가 옵니다 옵니다");
+    app
+}
+
+fn walkthrough() -> App {
+    let mut app = with_results();
+    app.overlay = Overlay::Walkthrough;
     app
 }
 
@@ -326,6 +385,80 @@ fn evaluation_overlay() {
 }
 
 #[test]
+fn playground_overlay_shows_four_matrices() {
+    let app = playground();
+    let screen = render(&app, 120, 40);
+    for title in ["one-hot", "bag of words", "TF-IDF", "dense (mean pooling)"] {
+        assert!(screen.contains(title), "{title}\n{screen}");
+    }
+    assert!(screen.contains("0.71"), "the dense cosine\n{screen}");
+    check("playground", &app);
+    let screen = render(&playground_waiting(), 120, 40);
+    assert!(screen.contains("waiting for the encoder"), "{screen}");
+    assert!(screen.contains("edited"), "{screen}");
+    assert!(!overwritten(&screen));
+    insta::assert_snapshot!("playground_waiting_120x40", picture(&screen));
+}
+
+#[test]
+fn playground_scale_reads_without_colour() {
+    let mut app = playground();
+    for color in [false, true] {
+        app.color = color;
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test terminal");
+        terminal.draw(|f| draw(f, &app)).expect("draw");
+        let buffer = terminal.backend().buffer();
+        let colored = buffer
+            .content
+            .iter()
+            .any(|c| c.fg != ratatui::style::Color::Reset);
+        assert_eq!(colored, color);
+        // The high band (the diagonal at least) is bold either way.
+        assert!(buffer
+            .content
+            .iter()
+            .any(|c| c.symbol() == "1" && c.modifier.contains(ratatui::style::Modifier::BOLD)));
+    }
+}
+
+#[test]
+fn walkthrough_page() {
+    let app = walkthrough();
+    let screen = render(&app, 120, 40);
+    for step in [
+        "one-hot",
+        "TF-IDF",
+        "pooling",
+        "RRF",
+        "evaluation",
+        "--preset textbook",
+    ] {
+        assert!(screen.contains(step), "{step}\n{screen}");
+    }
+    check("walkthrough", &app);
+}
+
+#[test]
+fn status_bar_leads_with_the_cost_of_the_two_encoder_designs() {
+    let mut app = with_results();
+    app.pooling = Some(PoolingState {
+        current: pooling("cls"),
+        default: pooling("mean"),
+    });
+    for w in [200u16, 120] {
+        let screen = picture(&render(&app, w, 40));
+        let status: Vec<&str> = screen.lines().skip(37).collect();
+        let status = status.join("\n");
+        assert!(
+            status.contains("cost: bi-encoder 1 forward pass"),
+            "{status}"
+        );
+        assert!(status.contains("pooling cls (default mean)"), "{status}");
+        insta::assert_snapshot!(format!("status_bar_{w}"), status);
+    }
+}
+
+#[test]
 fn an_error_in_one_pane() {
     let app = dense_error();
     assert!(render(&app, 200, 50).contains("not available"));
@@ -352,6 +485,9 @@ fn no_size_panics_or_overwrites_wide_characters() {
         settings(),
         evaluation(),
         dense_error(),
+        playground(),
+        playground_waiting(),
+        walkthrough(),
     ];
     for app in &states {
         for w in (1..=130).step_by(7).chain([1, 2, 3, 39, 40, 41]) {

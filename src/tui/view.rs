@@ -8,11 +8,14 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::app::{App, EvalState, Focus, Overlay, Part, PartState, Setting};
+use super::app::{
+    App, DenseCell, EvalState, Focus, Overlay, Part, PartState, PoolingState, Setting,
+};
 use crate::data::char_span_to_bytes;
 use crate::pipeline::{Method, MethodResult};
 use crate::render::{cost_line, fit, provenance};
 use crate::session::ms;
+use crate::teach::{Matrix, Representation};
 
 /// Styles, with `NO_COLOR` honoured by using modifiers only.
 struct Theme {
@@ -111,6 +114,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => draw_help(frame, &theme, area),
+        Overlay::Walkthrough => draw_walkthrough(frame, &theme, area),
+        Overlay::Playground => draw_playground(frame, app, &theme, area),
         Overlay::Detail { passage, scroll } => {
             draw_detail(frame, app, &theme, area, *passage, *scroll)
         }
@@ -531,8 +536,14 @@ fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         } else {
             app.labels.device.as_str()
         };
+        let pooling = app.pooling.as_ref().map_or(String::new(), |p| {
+            format!(
+                " · pooling {}",
+                PoolingState::describe(&p.current, &p.default)
+            )
+        });
         let text = format!(
-            "{device} · model {} · reranker {} · {passages} · BM25 {} · F1 help",
+            "{device} · model {}{pooling} · reranker {} · {passages} · BM25 {} · F1 help",
             app.labels.model, app.labels.reranker, app.analyzer_kind
         );
         lines.push(Line::styled(fit(&text, width), theme.dim()));
@@ -549,7 +560,8 @@ fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                     })
                     .collect();
                 let n = app.corpus.as_ref().map_or(0, |c| c.passages.len());
-                format!("{} · {}", panes.join(" · "), cost_line(r, n))
+                // The cost first: the panes' own titles carry their timings too.
+                format!("{} · {}", cost_line(r, n), panes.join(" · "))
             }
             None => "no query yet".to_owned(),
         };
@@ -615,12 +627,28 @@ pub const KEYS: &[(&str, &str)] = &[
         "e F3",
         "evaluate every method over the questions (r: again)",
     ),
+    (
+        "F4  p",
+        "playground: one-hot, bag of words, TF-IDF, dense cosines",
+    ),
+    (
+        "Ctrl-P",
+        "next pooling, cls / mean / max (passages embedded again)",
+    ),
+    ("w  Tab in help", "walkthrough of the embedding chapter"),
     ("Esc", "close an overlay"),
     ("q / Ctrl-C", "quit (q outside the query line)"),
 ];
 
 fn draw_help(frame: &mut Frame, theme: &Theme, area: Rect) {
-    let inner = popup(frame, area, 72, KEYS.len() as u16 + 4, " Keys ", theme);
+    let inner = popup(
+        frame,
+        area,
+        76,
+        KEYS.len() as u16 + 4,
+        " Keys · Tab: walkthrough ",
+        theme,
+    );
     let width = inner.width as usize;
     let mut lines: Vec<Line> = KEYS
         .iter()
@@ -640,6 +668,325 @@ fn draw_help(frame: &mut Frame, theme: &Theme, area: Rect) {
         theme.dim(),
     ));
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The embedding chapter step by step: where each step shows in the explorer.
+pub const WALKTHROUGH: &[(&str, &str, &str)] = &[
+    (
+        "one-hot",
+        "F4 p",
+        "playground, one-hot block: term presence; 0 with no shared term",
+    ),
+    (
+        "bag of words",
+        "F4 p",
+        "playground, bag of words block: counts, not presence",
+    ),
+    (
+        "TF-IDF",
+        "F4 p",
+        "playground, TF-IDF block: IDF from this corpus, BM25 analyzer",
+    ),
+    (
+        "sentence embeddings",
+        "F4 p",
+        "playground, dense block: similar with no shared term",
+    ),
+    (
+        "pooling",
+        "Ctrl-P F2",
+        "cls / mean / max; passages embedded again, query re-run",
+    ),
+    (
+        "bi- vs cross-encoder",
+        "4",
+        "status bar cost line; the Rerank pane (h3 ↑1: moves)",
+    ),
+    (
+        "BM25 + RRF hybrid",
+        "2 3 F2",
+        "BM25 and Hybrid panes (d2 b1); settings: RRF k, weights",
+    ),
+    (
+        "evaluation",
+        "e F3",
+        "recall@k, MRR@10, nDCG@10 per method; r runs it again",
+    ),
+    (
+        "textbook preset",
+        "",
+        "start with `bigyo --preset textbook` (KLUE MRC, KR-SBERT)",
+    ),
+];
+
+fn draw_walkthrough(frame: &mut Frame, theme: &Theme, area: Rect) {
+    let inner = popup(
+        frame,
+        area,
+        100,
+        WALKTHROUGH.len() as u16 + 5,
+        " Walkthrough: the embedding chapter · Tab: keys ",
+        theme,
+    );
+    let width = inner.width as usize;
+    let mut lines: Vec<Line> = vec![Line::styled(
+        fit(
+            &format!("{:<3}{:<21}{:<11}where it shows", "", "step", "key"),
+            width,
+        ),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    lines.extend(
+        WALKTHROUGH
+            .iter()
+            .enumerate()
+            .map(|(i, (step, key, what))| {
+                clip(
+                    vec![
+                        Span::raw(format!("{:<3}{step:<21}", i + 1)),
+                        Span::styled(format!("{key:<10} "), theme.highlight()),
+                        Span::raw(*what),
+                    ],
+                    width,
+                )
+            }),
+    );
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        fit("Tab keys · Esc close", width),
+        theme.dim(),
+    ));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A cosine's style: a heat scale in colour; without colour the number carries it, with
+/// bold for the high band and dim for the low one.
+fn heat(theme: &Theme, v: f64) -> Style {
+    let band = if v >= 0.75 {
+        3
+    } else if v >= 0.5 {
+        2
+    } else if v >= 0.25 {
+        1
+    } else {
+        0
+    };
+    if theme.color {
+        let color = [Color::DarkGray, Color::Cyan, Color::Yellow, Color::LightRed][band];
+        let style = Style::new().fg(color);
+        if band == 3 {
+            style.add_modifier(Modifier::BOLD)
+        } else {
+            style
+        }
+    } else {
+        match band {
+            3 => Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            2 => Style::new().add_modifier(Modifier::BOLD),
+            1 => Style::new(),
+            _ => Style::new().add_modifier(Modifier::DIM),
+        }
+    }
+}
+
+/// One representation's block: title, column labels (unless `compact`), one row per
+/// sentence; or the title and why there is no matrix.
+fn matrix_lines(
+    theme: &Theme,
+    title: String,
+    matrix: Result<&Matrix, (String, Style)>,
+    n: usize,
+    width: usize,
+    compact: bool,
+) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(
+        fit(&title, width),
+        Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+    )];
+    match matrix {
+        Ok(m) => {
+            if !compact {
+                let head: String = (1..=n)
+                    .map(|j| format!("{:>5}", format!("[{j}]")))
+                    .collect();
+                lines.push(Line::styled(
+                    fit(&format!("    {head}"), width),
+                    theme.dim(),
+                ));
+            }
+            for (i, row) in m.iter().enumerate() {
+                let mut spans = vec![Span::styled(
+                    format!("{:<4}", format!("[{}]", i + 1)),
+                    theme.dim(),
+                )];
+                spans.extend(
+                    row.iter()
+                        .map(|&v| Span::styled(format!("{v:>5.2}"), heat(theme, v))),
+                );
+                lines.push(clip(spans, width));
+            }
+        }
+        Err((why, style)) => {
+            lines.extend(wrap(vec![Span::styled(why, style)], width.max(1)));
+        }
+    }
+    lines
+}
+
+fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let pg = &app.playground;
+    let n = pg.computed.len();
+    let block_w = (4 + 5 * n).max(24);
+    let gap = 3;
+    let w = area.width.saturating_sub(4).max(area.width * 9 / 10);
+    let per_row = |width: usize| {
+        if 4 * block_w + 3 * gap <= width {
+            4
+        } else if 2 * block_w + gap <= width {
+            2
+        } else {
+            1
+        }
+    };
+    // As tall as the content: sentences, a note, the blocks with gaps, the footer, borders.
+    let rows = 4 / per_row((w as usize).saturating_sub(2));
+    let want = pg.lines.len() + 2 + rows * (n.max(1) + 3) + 2 + 2;
+    let h = area.height.saturating_sub(2).min(want as u16);
+    let inner = popup(
+        frame,
+        area,
+        w,
+        h,
+        " Similarity playground · cosine under four representations ",
+        theme,
+    );
+    let width = inner.width as usize;
+    let height = inner.height as usize;
+    if width < 6 || height == 0 {
+        return;
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    // The sentences, one per line; the one being edited marked.
+    for (i, line) in pg.lines.iter().enumerate() {
+        let label = format!("{:<4}", format!("[{}]", i + 1));
+        let label_style = if i == pg.row {
+            theme.focus()
+        } else {
+            theme.dim()
+        };
+        let text = line.text.replace(|c: char| c.is_control(), " ");
+        lines.push(clip(
+            vec![Span::styled(label, label_style), Span::raw(text)],
+            width,
+        ));
+    }
+    let cursor_row = pg.row.min(pg.lines.len().saturating_sub(1));
+    let note = match &pg.sparse {
+        _ if pg.computed.is_empty() => "F5 or Ctrl-G computes the matrices".to_owned(),
+        _ if pg.edited() => "edited: F5 computes again".to_owned(),
+        Some(Ok(s)) => s.idf.clone(),
+        _ => String::new(),
+    };
+    lines.push(Line::styled(fit(&note, width), theme.dim()));
+    let keys = "Enter new line · ↑↓ line · Ctrl-D delete line · F5/Ctrl-G compute · Esc close";
+    let mut legend = vec![Span::styled("cosine ", theme.dim())];
+    for (label, v) in [("≥.75", 1.0), ("≥.50", 0.5), ("≥.25", 0.25), ("<.25", 0.0)] {
+        legend.push(Span::styled(label, heat(theme, v)));
+        legend.push(Span::raw(" "));
+    }
+    let footer = [
+        clip(legend, width),
+        Line::styled(fit(keys, width), theme.dim()),
+    ];
+
+    // The four blocks: side by side when they fit, else two by two, else one column.
+    let per_row = per_row(width);
+    let block_rows = 4 / per_row;
+    let room = height.saturating_sub(lines.len() + footer.len());
+    let full = block_rows * (n + 2) + (block_rows - 1);
+    let compact = full + 1 > room;
+    let col_w = if per_row == 1 {
+        width
+    } else {
+        (width - (per_row - 1) * gap) / per_row
+    };
+    let dense_pooling = match &pg.dense {
+        DenseCell::Done(Ok(d)) => Some(d.pooling.clone()),
+        _ => app.pooling.as_ref().map(|p| p.current.to_string()),
+    };
+    let mut blocks: Vec<Vec<Line<'static>>> = Vec::new();
+    for r in Representation::ALL {
+        let pending = |what: &str| -> Result<&Matrix, (String, Style)> {
+            Err((what.to_owned(), theme.dim()))
+        };
+        let (title, matrix) = if r == Representation::Dense {
+            let title = match &dense_pooling {
+                Some(p) => format!("dense ({p} pooling)"),
+                None => "dense".to_owned(),
+            };
+            let m = match &pg.dense {
+                DenseCell::NotAsked => pending("F5 computes"),
+                DenseCell::Waiting if app.part(Part::Dense) == &PartState::Loading => {
+                    pending("waiting for the encoder…")
+                }
+                DenseCell::Waiting => pending("embedding the sentences…"),
+                DenseCell::Done(Ok(d)) => Ok(&d.matrix),
+                DenseCell::Done(Err(why)) => Err((format!("not available: {why}"), theme.error())),
+            };
+            (title, m)
+        } else {
+            let m = match &pg.sparse {
+                None if pg.computed.is_empty() => pending("F5 computes"),
+                None => pending("computing…"),
+                Some(Ok(s)) => s
+                    .matrices
+                    .get(&r)
+                    .ok_or_else(|| ("missing".to_owned(), theme.error())),
+                Some(Err(why)) => Err((format!("not available: {why}"), theme.error())),
+            };
+            (r.title().to_owned(), m)
+        };
+        blocks.push(matrix_lines(theme, title, matrix, n, col_w, compact));
+    }
+    if !compact {
+        lines.push(Line::raw(""));
+    }
+    let block_h = if compact { n + 1 } else { n + 2 };
+    for (k, chunk) in blocks.chunks(per_row).enumerate() {
+        if k > 0 && !compact {
+            lines.push(Line::raw(""));
+        }
+        let tallest = chunk.iter().map(Vec::len).max().unwrap_or(0).max(block_h);
+        for y in 0..tallest {
+            let mut spans: Vec<Span<'static>> = Vec::new();
+            for (c, block) in chunk.iter().enumerate() {
+                let line = block.get(y).cloned().unwrap_or_default();
+                let used = line.width();
+                spans.extend(line.spans);
+                if c + 1 < chunk.len() {
+                    spans.push(Span::raw(" ".repeat(col_w.saturating_sub(used) + gap)));
+                }
+            }
+            lines.push(clip(spans, width));
+        }
+    }
+    // The footer stays at the bottom; the blocks give way when the box is short.
+    let keep = height.saturating_sub(footer.len());
+    lines.truncate(keep);
+    while lines.len() < keep {
+        lines.push(Line::raw(""));
+    }
+    lines.extend(footer);
+    frame.render_widget(Paragraph::new(lines), inner);
+    if let Some(line) = pg.lines.get(cursor_row) {
+        let x = 4 + line.before_cursor().width();
+        if x < width && cursor_row < height {
+            frame.set_cursor_position(Position::new(
+                inner.x + x as u16,
+                inner.y + cursor_row as u16,
+            ));
+        }
+    }
 }
 
 fn draw_detail(
@@ -752,6 +1099,9 @@ fn setting_value(app: &App, s: Setting) -> String {
         Setting::Bm25Weight => format!("{:.1}", p.bm25_weight),
         Setting::RerankDepth => p.rerank_depth.to_string(),
         Setting::Analyzer => app.analyzer_kind.to_string(),
+        Setting::Pooling => app.pooling.as_ref().map_or("(loading)".to_owned(), |p| {
+            PoolingState::describe(&p.current, &p.default)
+        }),
         Setting::LiveSearch => if app.live { "on" } else { "off" }.to_owned(),
     }
 }
@@ -786,6 +1136,12 @@ fn draw_settings(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, row: u
     ));
     if app.part(Part::Bm25) == &PartState::Loading {
         lines.push(Line::styled(fit("rebuilding BM25…", width), theme.dim()));
+    }
+    if app.pooling.is_some() && app.part(Part::Dense) == &PartState::Loading {
+        lines.push(Line::styled(
+            fit("embedding the passages again…", width),
+            theme.dim(),
+        ));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
@@ -833,9 +1189,12 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             theme.error(),
         )),
         EvalState::Done(Ok(outcome)) => {
+            let pooling = app.pooling.as_ref().map_or(String::new(), |p| {
+                format!(" · dense with {} pooling", p.current)
+            });
             lines.push(Line::raw(fit(
                 &format!(
-                    "{} questions, gold passage known for each",
+                    "{} questions, gold passage known for each{pooling}",
                     outcome.questions
                 ),
                 width,
