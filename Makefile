@@ -20,10 +20,11 @@ run: build
 golden: setup-test
 	@OMP_NUM_THREADS=1 .bigyo/venv/bin/python tests/golden/make_golden.py --out tests/golden/generated
 
-# The release binary is built first: the tmux end-to-end tests drive target/release/bigyo.
+# Everything builds once, in the release profile: the tmux end-to-end tests drive
+# target/release/bigyo, and sharing one profile halves a fresh build.
 test: setup-test golden
 	$(CARGO) build --release
-	$(CARGO) test --all-targets
+	$(CARGO) test --release --all-targets
 
 clean:
 	$(CARGO) clean

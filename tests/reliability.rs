@@ -261,3 +261,194 @@ fn large_odd_and_foreign_data() {
     .unwrap();
     assert_eq!(limited.passages.len(), 1000);
 }
+
+fn case_dir(name: &str) -> PathBuf {
+    let manifest =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/generated/manifest.json");
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let case = json["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap();
+    PathBuf::from(case["model_dir"].as_str().unwrap())
+}
+
+/// The rerank pane with a real (tiny, seeded) cross-encoder through the CLI: the hybrid top M
+/// rescored, sorted by logit, each hit keeping its hybrid rank.
+#[test]
+fn rerank_rescores_the_hybrid_top_m() {
+    let home = tempfile::tempdir().unwrap();
+    let out = bigyo(
+        home.path(),
+        &[
+            "--device",
+            "cpu",
+            "--data",
+            "sample",
+            "--model",
+            minilm_dir().to_str().unwrap(),
+            "--reranker",
+            case_dir("tiny-bert-cls").to_str().unwrap(),
+            "--rerank-depth",
+            "12",
+            "--top-k",
+            "5",
+            "search",
+            "2031년 3월 K-17 위성을 발사한 기관은?",
+            "--format",
+            "json",
+        ],
+    );
+    let (ok, stdout, stderr) = clean(&out);
+    assert!(ok, "{stderr}");
+    let json: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(json["forward_passes"]["cross_encoder"], 12);
+    let hits = json["methods"]["rerank"]["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 5);
+    for w in hits.windows(2) {
+        assert!(w[0]["score"].as_f64().unwrap() >= w[1]["score"].as_f64().unwrap());
+    }
+    for h in hits {
+        let logit = h["score"].as_f64().unwrap();
+        let p = h["sigmoid"].as_f64().unwrap();
+        assert!((p - 1.0 / (1.0 + (-logit).exp())).abs() < 1e-6);
+        assert!(h["sources"]["hybrid"].as_u64().unwrap() <= 12);
+    }
+}
+
+/// Ctrl-C while the passages are being embedded leaves no cache file a later run would trust.
+#[test]
+fn ctrl_c_while_embedding_leaves_no_trusted_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let contexts: Vec<String> = (0..3000)
+        .map(|i| {
+            format!("{i}번 문단: 올해 장마는 6월 말에 시작해 7월 중순까지 이어질 것으로 보인다. ")
+                .repeat(4)
+        })
+        .collect();
+    let data = home.path().join("big.parquet");
+    write_contexts(&data, &contexts);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bigyo"))
+        .args([
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .args([
+            "--model",
+            minilm_dir().to_str().unwrap(),
+            "--reranker",
+            "none",
+        ])
+        .args(["search", "장마", "--methods", "dense"])
+        .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
+        .env("BIGYO_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the log says embedding has begun, then interrupt.
+    let log = home.path().join("bigyo/logs/bigyo.log");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("embedding passages")) {
+        assert!(started.elapsed().as_secs() < 60, "embedding never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "interrupted mid-embedding");
+    let dir = home.path().join("bigyo/embeddings");
+    let trusted: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".emb"))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(trusted.is_empty(), "{trusted:?}");
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// 10,000 queries through dense + BM25 + hybrid + rerank in a loop: memory stays flat.
+/// (Timings are printed, not asserted; speed targets live in the benchmarks.)
+#[test]
+fn ten_thousand_queries_keep_memory_flat() {
+    use bigyo::dense::DenseIndex;
+    use bigyo::model::{
+        BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec, Runtime,
+        SentenceEncoder,
+    };
+    use bigyo::pipeline::{Method, Pipeline, SearchParams};
+
+    let corpus = Arc::new(Corpus::sample(&LoadOptions::default()).unwrap());
+    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let runtime = Runtime::cpu();
+    let dir = ModelDir::resolve(&ModelSpec::new(minilm_dir().to_str().unwrap())).unwrap();
+    let mut encoder = SentenceEncoder::load(&dir, &EncoderOptions::default()).unwrap();
+    let index =
+        DenseIndex::new(&encoder.embed(&texts, &mut |_| {}).unwrap(), runtime.device).unwrap();
+    let questions: Vec<&str> = corpus.questions.iter().map(|q| q.text.as_str()).collect();
+    let vectors = encoder.embed(&questions, &mut |_| {}).unwrap();
+    let reranker_dir =
+        ModelDir::resolve(&ModelSpec::new(case_dir("tiny-bert-cls").to_str().unwrap())).unwrap();
+    let reranker = CrossEncoder::load(&reranker_dir, runtime, BatchOptions::default()).unwrap();
+    // A shallow rerank keeps the cross-encoder stage in the loop without dominating its time.
+    let params = SearchParams {
+        rerank_depth: 3,
+        ..SearchParams::default()
+    };
+    let mut pipeline = Pipeline::new(corpus.clone(), params);
+    pipeline.set_bm25(Arc::new(
+        Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap(),
+    ));
+    pipeline.set_dense(Box::new(encoder), index);
+    pipeline.set_reranker(Box::new(reranker));
+    let mut run = |from: usize, n: usize| {
+        let started = std::time::Instant::now();
+        for i in from..from + n {
+            let q = i % questions.len();
+            let r = pipeline.search_with(questions[q], Some(vectors.row(q)), &Method::ALL);
+            assert!(r
+                .results
+                .iter()
+                .all(|m| m.error.is_none() && !m.hits.is_empty()));
+        }
+        started.elapsed()
+    };
+    run(0, 500);
+    let before = rss_kib();
+    let first = run(500, 1000);
+    run(1500, 7500);
+    let last = run(9000, 1000);
+    let after = rss_kib();
+    eprintln!(
+        "10,000 queries: first 1000 {:.2}s, last 1000 {:.2}s, RSS {} -> {} MiB",
+        first.as_secs_f64(),
+        last.as_secs_f64(),
+        before / 1024,
+        after / 1024
+    );
+    assert!(
+        after < before + 32 * 1024,
+        "RSS grew from {before} KiB to {after} KiB over 9,500 queries"
+    );
+}

@@ -1350,6 +1350,60 @@ mod tests {
         assert!(!app.searching);
     }
 
+    /// A burst of typed keys (with Enter presses and late replies in between): the query line
+    /// holds every character, live search fires once after the burst, and only the last
+    /// query's answers are shown.
+    #[test]
+    fn a_burst_of_keys_ends_in_one_search_and_the_last_answers() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let burst: String = "장마 비 태풍 ".repeat(100);
+        let mut searches = 0;
+        for (i, c) in burst.chars().enumerate() {
+            let at = t0 + Duration::from_millis(i as u64);
+            for cmd in update(&mut app, key(KeyCode::Char(c)), at) {
+                searches += usize::from(matches!(cmd, Cmd::Search { .. }));
+            }
+            // Replies for old generations keep arriving during the burst.
+            let old = app.generation.saturating_sub(1);
+            update(
+                &mut app,
+                Msg::Worker(Reply::Results {
+                    generation: old,
+                    results: results("old", &[2]),
+                }),
+                at,
+            );
+        }
+        assert_eq!(searches, 0, "nothing searched mid-burst");
+        assert_eq!(app.input.text, burst);
+        let end = t0 + Duration::from_millis(burst.chars().count() as u64);
+        let cmds = update(&mut app, Msg::Tick, end + DEBOUNCE);
+        let [Cmd::Search { generation, query }] = &cmds[..] else {
+            panic!("one search after the burst: {cmds:?}");
+        };
+        assert_eq!(query, &burst);
+        let generation = *generation;
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: generation - 1,
+                results: results("stale", &[3]),
+            }),
+            end,
+        );
+        assert!(app.results.as_ref().is_none_or(|r| r.query != "stale"));
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation,
+                results: results(&burst, &[0, 1]),
+            }),
+            end,
+        );
+        assert_eq!(app.results.as_ref().unwrap().query, burst);
+    }
+
     #[test]
     fn focus_moves_between_query_line_and_panes() {
         let mut app = ready_app();
