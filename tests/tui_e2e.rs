@@ -201,6 +201,16 @@ fn explorer_searches_opens_a_passage_and_quits_cleanly() {
         "the query ran again once the passages were embedded:\n{screen}"
     );
 
+    // Resizing down to one cell and back: no crash, the four panes come back.
+    for (x, y) in [("1", "1"), ("30", "8"), ("160", "45")] {
+        tmux.run(&["resize-window", "-t", "e2e", "-x", x, "-y", y]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let screen = tmux.wait(started, "the panes after resizing back", |s| {
+        s.contains("Hybrid (RRF)") && s.contains("Ready")
+    });
+    assert!(!screen.contains("bigyo-exited"), "{screen}");
+
     tmux.keys(&["q"]);
     let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
     assert!(screen.contains("bigyo-exited-0"), "{screen}");
