@@ -1,64 +1,22 @@
 //! The real hf-hub download path, end to end through the binary, against a local server
 //! that serves the MiniLM snapshot in the hub's URL layout (tests/hub_mirror.py).
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+mod common;
+use common::{minilm_dir, Mirror};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
-fn minilm_dir() -> PathBuf {
-    let manifest =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/generated/manifest.json");
-    let text = std::fs::read_to_string(&manifest)
-        .unwrap_or_else(|e| panic!("{}: {e}; run `make golden` first", manifest.display()));
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let case = json["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "minilm")
-        .unwrap();
-    PathBuf::from(case["model_dir"].as_str().unwrap())
-}
-
-struct Mirror {
-    child: Child,
-    endpoint: String,
-}
-
-impl Mirror {
-    fn start() -> Self {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hub_mirror.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--commit", COMMIT])
-            .arg(format!(
-                "sentence-transformers/all-MiniLM-L6-v2={}",
-                minilm_dir().display()
-            ))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the hub mirror");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .expect("mirror prints its port");
-        Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Mirror {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The mirror serving the MiniLM snapshot as sentence-transformers/all-MiniLM-L6-v2.
+fn minilm_mirror() -> Mirror {
+    Mirror::start(&[
+        "--commit".to_owned(),
+        COMMIT.to_owned(),
+        format!(
+            "sentence-transformers/all-MiniLM-L6-v2={}",
+            minilm_dir().display()
+        ),
+    ])
 }
 
 fn bigyo(endpoint: &str, hf_home: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -75,7 +33,7 @@ fn bigyo(endpoint: &str, hf_home: &std::path::Path, args: &[&str]) -> std::proce
 #[test]
 fn hub_model_downloads_into_the_hub_cache_then_loads_offline() {
     let home = tempfile::tempdir().unwrap();
-    let mirror = Mirror::start();
+    let mirror = minilm_mirror();
     let id = "sentence-transformers/all-MiniLM-L6-v2";
     let out = bigyo(
         &mirror.endpoint,
@@ -115,7 +73,7 @@ fn hub_model_downloads_into_the_hub_cache_then_loads_offline() {
 #[test]
 fn unknown_hub_ids_and_uncached_offline_models_fail_with_a_clear_message() {
     let home = tempfile::tempdir().unwrap();
-    let mirror = Mirror::start();
+    let mirror = minilm_mirror();
     let out = bigyo(
         &mirror.endpoint,
         home.path(),
@@ -141,21 +99,8 @@ fn unknown_hub_ids_and_uncached_offline_models_fail_with_a_clear_message() {
 #[test]
 fn hanging_or_refusing_hubs_fail_fast_with_a_clear_message() {
     let home = tempfile::tempdir().unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hub_mirror.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg("--hang")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let endpoint = format!(
-        "http://127.0.0.1:{}",
-        line.trim().strip_prefix("PORT ").unwrap()
-    );
+    let hanging = Mirror::start(&["--hang"]);
+    let endpoint = hanging.endpoint.clone();
     let run = |endpoint: &str, args: &[&str]| {
         let started = std::time::Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_bigyo"))
@@ -183,8 +128,7 @@ fn hanging_or_refusing_hubs_fail_fast_with_a_clear_message() {
     assert!(out.status.success(), "{stderr}");
     assert!(took.as_secs() < 20, "took {took:?}");
     assert!(stderr.contains("bundled sample"), "{stderr}");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(hanging);
 
     // Connection refused.
     let (out, _) = run(

@@ -11,18 +11,8 @@ use bigyo::data::{Corpus, LoadOptions};
 use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
-fn minilm_dir() -> PathBuf {
-    let manifest =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/generated/manifest.json");
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
-    let case = json["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "minilm")
-        .unwrap();
-    PathBuf::from(case["model_dir"].as_str().unwrap())
-}
+mod common;
+use common::{case_dir, minilm_dir};
 
 fn bigyo(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bigyo"))
@@ -262,19 +252,6 @@ fn large_odd_and_foreign_data() {
     assert_eq!(limited.passages.len(), 1000);
 }
 
-fn case_dir(name: &str) -> PathBuf {
-    let manifest =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/generated/manifest.json");
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
-    let case = json["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap();
-    PathBuf::from(case["model_dir"].as_str().unwrap())
-}
-
 /// The rerank pane with a real (tiny, seeded) cross-encoder through the CLI: the hybrid top M
 /// rescored, sorted by logit, each hit keeping its hybrid rank.
 #[test]
@@ -330,7 +307,7 @@ fn ctrl_c_while_embedding_leaves_no_trusted_cache() {
         .collect();
     let data = home.path().join("big.parquet");
     write_contexts(&data, &contexts);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bigyo"))
+    let child = Command::new(env!("CARGO_BIN_EXE_bigyo"))
         .args([
             "--threads",
             "1",

@@ -1,8 +1,7 @@
 //! The retrieval CLI as users run it: `bigyo search` and `bigyo eval` on the bundled sample
 //! with the MiniLM snapshot, bad data files, and the hub dataset path against a local mirror.
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
@@ -11,23 +10,8 @@ use bigyo::data::{Corpus, LoadOptions};
 use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn minilm_dir() -> PathBuf {
-    let manifest = root().join("tests/golden/generated/manifest.json");
-    let text = std::fs::read_to_string(&manifest)
-        .unwrap_or_else(|e| panic!("{}: {e}; run `make golden` first", manifest.display()));
-    let json: Value = serde_json::from_str(&text).unwrap();
-    let case = json["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "minilm")
-        .unwrap();
-    PathBuf::from(case["model_dir"].as_str().unwrap())
-}
+mod common;
+use common::{minilm_dir, root, Mirror};
 
 /// Runs the binary with its caches in `home`, offline from the real hub.
 fn bigyo_in(home: &Path, args: &[&str]) -> Output {
@@ -471,32 +455,6 @@ fn unusable_data_files_are_named_with_the_cause() {
     assert!(ok(&out).contains("p0"));
 }
 
-struct Mirror(Child, String);
-
-impl Mirror {
-    fn start(repos: &[String]) -> Self {
-        let mut child = Command::new("python3")
-            .arg(root().join("tests/hub_mirror.py"))
-            .args(repos)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().strip_prefix("PORT ").unwrap().to_owned();
-        Mirror(child, format!("http://127.0.0.1:{port}"))
-    }
-}
-
-impl Drop for Mirror {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The hub path end to end: the dataset split found from the repository listing and the
 /// model, both downloaded from a local server in the hub's URL layout, then used offline.
 #[test]
@@ -528,7 +486,10 @@ fn hub_dataset_and_model_through_a_local_mirror() {
             .output()
             .unwrap()
     };
-    let out = run(&mirror.1, &["eval", "--json", "--methods", "bm25,dense"]);
+    let out = run(
+        &mirror.endpoint,
+        &["eval", "--json", "--methods", "bm25,dense"],
+    );
     let json: Value = serde_json::from_str(ok(&out).lines().last().unwrap()).unwrap();
     assert_eq!(json["corpus"]["passages"], 67);
     assert!(home
@@ -537,7 +498,7 @@ fn hub_dataset_and_model_through_a_local_mirror() {
         .is_file());
     // Unknown split: a clear message naming the split.
     let stderr = failed(&run(
-        &mirror.1,
+        &mirror.endpoint,
         &["--dataset", "klue/klue", "--split", "test", "search", "비"],
     ));
     assert!(stderr.contains("split `test`"), "{stderr}");
@@ -609,7 +570,7 @@ fn textbook_preset_configuration_through_a_mirror() {
             "--format",
             "json",
         ])
-        .env("HF_ENDPOINT", &mirror.1)
+        .env("HF_ENDPOINT", &mirror.endpoint)
         .env("HF_HOME", home.path().join("hf"))
         .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
         .output()

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+mod common;
+
 /// The dataset question asked (guid bigyo-sample-0001 in assets/sample/klue_mrc_sample.jsonl).
 const QUESTION: &str = "올해 비가 가장 많이 오는 시기는 언제인가?";
 /// Everything together stays under a minute and a half.
@@ -22,18 +24,6 @@ fn release_binary() -> Option<PathBuf> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
     let bin = target.join("release/bigyo");
     bin.exists().then_some(bin)
-}
-
-fn minilm_dir() -> Option<PathBuf> {
-    let manifest =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/generated/manifest.json");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(manifest).ok()?).ok()?;
-    let case = json["cases"]
-        .as_array()?
-        .iter()
-        .find(|c| c["name"] == "minilm")?;
-    Some(PathBuf::from(case["model_dir"].as_str()?))
 }
 
 /// A tmux server of our own (its own socket), killed on drop.
@@ -96,9 +86,7 @@ fn explorer_searches_opens_a_passage_and_quits_cleanly() {
     let Some(bin) = release_binary() else {
         panic!("no release binary: run `make build` (make test does), or set BIGYO_BIN");
     };
-    let Some(model) = minilm_dir().filter(|d| d.exists()) else {
-        panic!("no MiniLM snapshot in tests/golden/generated: run `make golden` (make test does)");
-    };
+    let model = common::minilm_dir();
     if Command::new("tmux").arg("-V").output().is_err() {
         panic!("tmux is not installed: `make setup-test` installs it (apt-get install tmux)");
     }

