@@ -178,16 +178,19 @@ impl SentenceEncoder {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Embeddings> {
         let encodings = self.tokenize(texts)?;
-        let (data, dim) =
-            self.transformer
-                .run_batched(&encodings, self.batch, progress, |tokens, batch| {
-                    let pooled = pooling.forward(tokens, &batch.attention_mask)?;
-                    if normalize {
-                        l2_normalize(&pooled)
-                    } else {
-                        Ok(pooled)
-                    }
-                })?;
+        let (data, dim) = self.transformer.run_batched_parallel(
+            &encodings,
+            self.batch,
+            progress,
+            &|tokens, batch| {
+                let pooled = pooling.forward(tokens, &batch.attention_mask)?;
+                if normalize {
+                    l2_normalize(&pooled)
+                } else {
+                    Ok(pooled)
+                }
+            },
+        )?;
         let dim = if texts.is_empty() {
             pooling.output_dim(self.transformer.hidden_size() as usize)
         } else {

@@ -390,4 +390,91 @@ impl Transformer {
         }
         Ok((out, dim))
     }
+
+    /// As [`run_batched`](Self::run_batched), but on the CPU with several cores the batches
+    /// are spread over single-threaded streams, one per libtorch thread: on small matrices
+    /// two one-thread GEMMs side by side keep the cores busier than one two-thread GEMM.
+    /// Falls back to the sequential path on CUDA, with one thread, or with few batches.
+    pub fn run_batched_parallel(
+        &self,
+        encodings: &[tokenizers::Encoding],
+        opts: super::BatchOptions,
+        progress: &mut dyn FnMut(super::Progress),
+        head: &(dyn Fn(&Tensor, &Batch) -> Result<Tensor> + Sync),
+    ) -> Result<(Vec<f32>, usize)> {
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let batches = super::plan_batches(&lengths, opts);
+        let threads = tch::get_num_threads().max(1) as usize;
+        let streams = threads.min(batches.len() / 2);
+        if self.device != Device::Cpu || streams < 2 {
+            return self.run_batched(encodings, opts, progress, head);
+        }
+        let total = encodings.len();
+        let shared = SharedWeights(self);
+        let (tx, rx) = std::sync::mpsc::channel::<Result<(usize, Vec<f32>, usize)>>();
+        let result = std::thread::scope(|scope| -> Result<(Vec<f32>, usize)> {
+            for k in 0..streams {
+                let tx = tx.clone();
+                let batches = &batches;
+                let shared = &shared;
+                scope.spawn(move || {
+                    tch::set_num_threads(1);
+                    let _guard = tch::no_grad_guard();
+                    for (b, rows) in batches.iter().enumerate().skip(k).step_by(streams) {
+                        let run = || -> Result<(usize, Vec<f32>, usize)> {
+                            let slices: Vec<(&[u32], &[u32])> = rows
+                                .iter()
+                                .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
+                                .collect();
+                            let batch = shared.0.make_batch(&slices)?;
+                            let tokens = shared.0.forward(&batch)?;
+                            let out = head(&tokens, &batch)?
+                                .f_to_kind(Kind::Float)?
+                                .f_contiguous()?;
+                            let (_, d) = out.size2()?;
+                            Ok((b, Vec::<f32>::try_from(out.f_view(-1)?)?, d as usize))
+                        };
+                        let failed = {
+                            let r = run();
+                            let failed = r.is_err();
+                            let _ = tx.send(r);
+                            failed
+                        };
+                        if failed {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut out: Vec<f32> = Vec::new();
+            let mut dim = 0usize;
+            let mut done = 0;
+            for message in rx {
+                let (b, values, d) = message?;
+                if out.is_empty() {
+                    dim = d;
+                    out = vec![0.0; total * d];
+                }
+                for (r, &i) in batches[b].iter().enumerate() {
+                    out[i * d..(i + 1) * d].copy_from_slice(&values[r * d..(r + 1) * d]);
+                }
+                done += batches[b].len();
+                progress(super::Progress { done, total });
+            }
+            Ok((out, dim))
+        });
+        // The workers set their own thread count; the caller's stays as it was.
+        tch::set_num_threads(i32::try_from(threads).unwrap_or(i32::MAX));
+        result
+    }
 }
+
+/// The encoder's weights, read by the scoped stream threads of
+/// [`Transformer::run_batched_parallel`].
+struct SharedWeights<'a>(&'a Transformer);
+
+// SAFETY: the stream threads only read the weight tensors (forward passes under no-grad,
+// which libtorch allows from several threads at once); nothing mutates, moves or drops them
+// while the scope lasts, and every tensor a thread creates stays on that thread.
+unsafe impl Sync for SharedWeights<'_> {}
