@@ -7,8 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use bigyo::eval::{CorpusCounts, EmbeddingReport, EvalReport, TrecRuns};
 use bigyo::model::{
-    sigmoid, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec, Progress,
-    Reranker, Runtime, SentenceEncoder,
+    sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder,
 };
 use bigyo::options::{DataArgs, ModelArgs, Preset, RetrievalArgs};
 use bigyo::pipeline::{parse_methods, Method, Pipeline};
@@ -157,12 +156,7 @@ pub fn run(args: Args) -> Result<()> {
         None | Some(Command::Tui) => return bigyo::tui::run(opts),
         Some(command) => command,
     };
-    let m = &args.model;
-    let runtime = Runtime::resolve(m.device, m.dtype, m.threads).context("choosing the device")?;
-    let batch = BatchOptions {
-        max_tokens: m.batch_tokens,
-        ..BatchOptions::default()
-    };
+    let runtime = opts.runtime()?;
     match command {
         Command::Embed {
             texts,
@@ -175,18 +169,9 @@ pub fn run(args: Args) -> Result<()> {
                 (false, Some(_)) => bail!("give texts as arguments or --input, not both"),
                 (true, None) => bail!("nothing to embed: give texts as arguments or --input FILE"),
             };
-            let pooling = opts.pooling()?;
             let loading = Instant::now();
-            let dir = resolve(m, &m.model)?;
-            let mut encoder = SentenceEncoder::load(
-                &dir,
-                &EncoderOptions {
-                    runtime,
-                    batch,
-                    pooling,
-                },
-            )
-            .with_context(|| format!("loading the encoder {}", m.model))?;
+            let mut encoder =
+                session::load_encoder(&opts, runtime, opts.pooling()?, &mut reporter())?;
             let load_s = loading.elapsed().as_secs_f64();
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let started = Instant::now();
@@ -218,12 +203,10 @@ pub fn run(args: Args) -> Result<()> {
             passages,
             format,
         } => {
-            if m.reranker == "none" {
+            let Some(mut reranker) = session::load_reranker(&opts, runtime, &mut reporter())?
+            else {
                 bail!("--reranker none: there is no cross-encoder to score with");
-            }
-            let dir = resolve(m, &m.reranker)?;
-            let mut reranker = CrossEncoder::load(&dir, runtime, batch)
-                .with_context(|| format!("loading the reranker {}", m.reranker))?;
+            };
             let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
             let logits = reranker.score(&query, &refs, &mut |_| {})?;
             let mut out = std::io::stdout().lock();
@@ -248,16 +231,16 @@ pub fn run(args: Args) -> Result<()> {
         // Handled above, before the model-only set-up.
         Command::Search { .. } | Command::Eval { .. } | Command::Similar { .. } | Command::Tui => {}
         Command::ModelInfo => {
-            let dir = resolve(m, &m.model)?;
+            let dir = opts.model_dir()?;
             let encoder = SentenceEncoder::load(
                 &dir,
                 &EncoderOptions {
                     runtime,
-                    batch,
+                    batch: opts.batch(),
                     pooling: None,
                 },
             )
-            .with_context(|| format!("loading the encoder {}", m.model))?;
+            .with_context(|| format!("loading the encoder {}", opts.model.model))?;
             println!("model:          {}", dir.identity);
             println!("directory:      {}", dir.root.display());
             println!("architecture:   {}", encoder.architecture().name());
@@ -265,7 +248,11 @@ pub fn run(args: Args) -> Result<()> {
             println!("pooling:        {}", encoder.pooling());
             println!("normalize:      {}", encoder.normalizes());
             println!("max_seq_length: {}", encoder.max_seq_length());
-            println!("device:         {} ({})", runtime.describe(), m.dtype);
+            println!(
+                "device:         {} ({})",
+                runtime.describe(),
+                opts.model.dtype
+            );
             let unused = encoder.unexpected_tensors();
             println!(
                 "unused tensors: {}",
@@ -325,8 +312,7 @@ fn build(opts: &Options, methods: &[Method]) -> Result<(Pipeline, Option<EmbedSt
     opts.validate()?;
     let needs_model = methods.iter().any(|m| m.needs_model());
     // Device choice fails early (e.g. CUDA asked where none exists), before any heavy work.
-    let runtime = Runtime::resolve(opts.model.device, opts.model.dtype, opts.model.threads)
-        .context("choosing the device")?;
+    let runtime = opts.runtime()?;
     let mut report = reporter();
     let corpus = Arc::new(session::load_corpus(opts, &mut report)?);
     tracing::info!("{}", corpus.summary());
@@ -385,13 +371,11 @@ fn search(opts: &Options, query: &str, methods: &str, format: TableOrJson) -> Re
 
 fn similar(opts: &Options, sentences: &[String], format: TableOrJson) -> Result<()> {
     opts.validate()?;
-    let runtime = Runtime::resolve(opts.model.device, opts.model.dtype, opts.model.threads)
-        .context("choosing the device")?;
+    let runtime = opts.runtime()?;
     let mut report = reporter();
     let corpus = session::load_corpus(opts, &mut report)?;
     let analyzer = session::analyzer(opts)?;
-    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
-    let df = teach::DocFreq::fit(&texts, &analyzer);
+    let df = teach::DocFreq::fit(&corpus.texts(), &analyzer);
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     // The dense column is optional: without a model the sparse ones still teach the point.
     let dense =
@@ -505,16 +489,6 @@ fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> R
         write!(out, "{}", bigyo::eval::table(&report))?;
     }
     Ok(())
-}
-
-fn resolve(m: &ModelArgs, id: &str) -> Result<ModelDir> {
-    let spec = ModelSpec {
-        id: id.to_owned(),
-        revision: m.revision.clone(),
-        offline: m.offline,
-        progress: std::io::stderr().is_terminal(),
-    };
-    ModelDir::resolve(&spec).with_context(|| format!("finding model {id}"))
 }
 
 fn read_texts(path: &PathBuf) -> Result<Vec<String>> {

@@ -160,6 +160,11 @@ impl Corpus {
         builder.finish(source)
     }
 
+    /// The passage texts, in passage order (what the indexes are built over).
+    pub fn texts(&self) -> Vec<&str> {
+        self.passages.iter().map(|p| p.text.as_str()).collect()
+    }
+
     /// A stable hash of the passage texts (and titles), for cache keys.
     pub fn content_hash(&self) -> String {
         let mut h = Sha256::new();

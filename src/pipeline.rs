@@ -600,7 +600,7 @@ mod tests {
 
     fn pipeline() -> Pipeline {
         let corpus = corpus();
-        let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+        let texts: Vec<&str> = corpus.texts();
         let mut p = Pipeline::new(corpus.clone(), SearchParams::default());
         p.set_bm25(Arc::new(
             Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap(),
@@ -639,7 +639,7 @@ mod tests {
     #[test]
     fn missing_parts_explain_themselves() {
         let corpus = corpus();
-        let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+        let texts: Vec<&str> = corpus.texts();
         let mut p = Pipeline::new(corpus.clone(), SearchParams::default());
         p.set_bm25(Arc::new(
             Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap(),

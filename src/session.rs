@@ -98,6 +98,13 @@ impl Options {
             .with_context(|| format!("finding reranker {}", self.model.reranker))
     }
 
+    /// The device, dtype and thread count the options ask for; fails before any heavy work
+    /// when they cannot be honoured (e.g. CUDA where none exists).
+    pub fn runtime(&self) -> Result<Runtime> {
+        Runtime::resolve(self.model.device, self.model.dtype, self.model.threads)
+            .context("choosing the device")
+    }
+
     /// The `--pooling` override, parsed.
     pub fn pooling(&self) -> Result<Option<Pooling>> {
         self.model
@@ -210,7 +217,7 @@ pub fn analyzer(opts: &Options) -> Result<Analyzer> {
 
 /// Builds the BM25 index over the corpus's passages.
 pub fn build_bm25(corpus: &Corpus, analyzer: Analyzer, report: Report) -> Result<Bm25Index> {
-    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let texts = corpus.texts();
     report(Event::Start {
         step: Step::BuildBm25,
         total: Some(texts.len() as u64),
@@ -231,8 +238,7 @@ pub fn bm25_alongside<T>(
 ) -> (Result<Bm25Index>, T) {
     std::thread::scope(|scope| {
         let bm25 = scope.spawn(|| {
-            let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
-            Bm25Index::build(&texts, analyzer, &mut |_| {}).map_err(anyhow::Error::from)
+            Bm25Index::build(&corpus.texts(), analyzer, &mut |_| {}).map_err(anyhow::Error::from)
         });
         let value = other();
         let bm25 = bm25
@@ -333,7 +339,7 @@ pub fn build_dense(
             Err(miss) => report(Event::Warning(miss.to_string())),
         }
     }
-    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let texts = corpus.texts();
     report(Event::Start {
         step: Step::Embed,
         total: Some(texts.len() as u64),

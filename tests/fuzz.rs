@@ -48,7 +48,7 @@ fn index() -> &'static Bm25Index {
     static INDEX: OnceLock<Bm25Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         let corpus = Corpus::sample(&LoadOptions::default()).unwrap();
-        let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+        let texts: Vec<&str> = corpus.texts();
         Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap()
     })
 }

@@ -223,7 +223,7 @@ fn large_odd_and_foreign_data() {
     write_contexts(&path, &contexts);
     let corpus = Corpus::from_parquet(&path, &LoadOptions::default()).unwrap();
     assert_eq!(corpus.passages.len(), 4);
-    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let texts: Vec<&str> = corpus.texts();
     let index = Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap();
     assert_eq!(index.search("장마 기록", 3).unwrap()[0].passage, 0);
     assert_eq!(index.search("제어 문자", 3).unwrap()[0].passage, 1);
@@ -238,7 +238,7 @@ fn large_odd_and_foreign_data() {
     write_contexts(&path, &many);
     let corpus = Corpus::from_parquet(&path, &LoadOptions::default()).unwrap();
     assert_eq!(corpus.passages.len(), 100_000);
-    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let texts: Vec<&str> = corpus.texts();
     let index = Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap();
     assert_eq!(index.search("99999번", 1).unwrap()[0].passage, 99_999);
     let limited = Corpus::from_parquet(
@@ -377,7 +377,7 @@ fn ten_thousand_queries_keep_memory_flat() {
     use bigyo::pipeline::{Method, Pipeline, SearchParams};
 
     let corpus = Arc::new(Corpus::sample(&LoadOptions::default()).unwrap());
-    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let texts: Vec<&str> = corpus.texts();
     let runtime = Runtime::cpu();
     let dir = ModelDir::resolve(&ModelSpec::new(minilm_dir().to_str().unwrap())).unwrap();
     let mut encoder = SentenceEncoder::load(&dir, &EncoderOptions::default()).unwrap();

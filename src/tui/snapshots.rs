@@ -202,7 +202,7 @@ fn playground() -> App {
     let sentences = pg.sentences();
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let corpus = fixture::corpus();
-    let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+    let texts: Vec<&str> = corpus.texts();
     let df = DocFreq::fit(&texts, &Analyzer::Bigram);
     pg.generation = 1;
     pg.computed = sentences.clone();

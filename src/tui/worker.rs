@@ -112,9 +112,7 @@ fn work(opts: &Options, ui: &Sender<Msg>, inbox: Sender<Inbox>, rx: Receiver<Inb
         fail_all(ui, &format!("{e:#}"));
         return;
     }
-    let runtime = Runtime::resolve(opts.model.device, opts.model.dtype, opts.model.threads)
-        .context("choosing the device")
-        .map_err(|e| format!("{e:#}"));
+    let runtime = opts.runtime().map_err(|e| format!("{e:#}"));
     say(
         ui,
         Reply::Device(match &runtime {
@@ -460,7 +458,7 @@ impl Worker<'_> {
         let key = analyzer.describe();
         if self.doc_freq.as_ref().is_none_or(|(k, _)| *k != key) {
             let corpus = self.pipeline.corpus.clone();
-            let texts: Vec<&str> = corpus.passages.iter().map(|p| p.text.as_str()).collect();
+            let texts: Vec<&str> = corpus.texts();
             self.doc_freq = Some((key.clone(), DocFreq::fit(&texts, &analyzer)));
         }
         let Some((_, df)) = &self.doc_freq else {
