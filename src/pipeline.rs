@@ -462,12 +462,17 @@ impl Pipeline {
             }
         }
 
-        // Matched terms for every shown hit.
+        // Matched terms for every shown hit; a passage in several lists is analysed once.
         if let Some(index) = &self.bm25 {
+            let mut seen: std::collections::HashMap<usize, Vec<String>> =
+                std::collections::HashMap::new();
             for r in &mut out.results {
                 for h in &mut r.hits {
                     if let Some(p) = self.corpus.passages.get(h.passage) {
-                        h.matched = index.matched_terms(&terms, &p.text);
+                        h.matched = seen
+                            .entry(h.passage)
+                            .or_insert_with(|| index.matched_terms(&terms, &p.text))
+                            .clone();
                     }
                 }
             }
