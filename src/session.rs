@@ -205,7 +205,7 @@ pub fn analyzer(opts: &Options) -> Result<Analyzer> {
                 .clone()
                 .unwrap_or_else(|| opts.model.model.clone());
             let spec = opts.spec(&id, None);
-            let dir = ModelDir::resolve(&spec)
+            let dir = ModelDir::resolve_tokenizer(&spec)
                 .with_context(|| format!("finding the wordpiece tokenizer {id}"))?;
             let tdir = dir.transformer_dir()?;
             let tokenizer = load_tokenizer(&tdir, usize::MAX)

@@ -596,11 +596,12 @@ fn textbook_preset_configuration_through_a_mirror() {
         let want = part(&h["sources"]["dense"]) + part(&h["sources"]["bm25"]);
         assert!((h["score"].as_f64().unwrap() - want).abs() < 1e-9, "{h}");
     }
-    // The tokenizer came through the hub path into the hub cache.
-    assert!(home
-        .path()
-        .join("hf/hub/models--klue--roberta-base")
-        .is_dir());
+    // The tokenizer came through the hub path into the hub cache, without the weights.
+    let snapshot = home.path().join(
+        "hf/hub/models--klue--roberta-base/snapshots/0123456789abcdef0123456789abcdef01234567",
+    );
+    assert!(snapshot.join("tokenizer.json").is_file());
+    assert!(!snapshot.join("model.safetensors").exists());
 }
 
 #[test]

@@ -56,6 +56,16 @@ const METADATA: &[&str] = &[
 impl ModelDir {
     /// Resolves a spec: an existing directory is used as is; anything else is a hub id.
     pub fn resolve(spec: &ModelSpec) -> Result<Self> {
+        Self::resolve_parts(spec, true)
+    }
+
+    /// As [`resolve`](Self::resolve), but a hub model's weights are not downloaded: for
+    /// reading only its tokenizer (the BM25 wordpiece analyzer).
+    pub fn resolve_tokenizer(spec: &ModelSpec) -> Result<Self> {
+        Self::resolve_parts(spec, false)
+    }
+
+    fn resolve_parts(spec: &ModelSpec, weights: bool) -> Result<Self> {
         let path = Path::new(&spec.id);
         if path.is_dir() {
             return Self::local(path);
@@ -64,7 +74,7 @@ impl ModelDir {
         {
             return Err(ModelError::invalid(path, "no such model directory"));
         }
-        Self::hub(spec)
+        Self::hub(spec, weights)
     }
 
     fn local(path: &Path) -> Result<Self> {
@@ -83,7 +93,7 @@ impl ModelDir {
         })
     }
 
-    fn hub(spec: &ModelSpec) -> Result<Self> {
+    fn hub(spec: &ModelSpec, with_weights: bool) -> Result<Self> {
         let repo = match &spec.revision {
             Some(rev) => Repo::with_revision(spec.id.clone(), RepoType::Model, rev.clone()),
             None => Repo::new(spec.id.clone(), RepoType::Model),
@@ -139,6 +149,12 @@ impl ModelDir {
                 snapshot.get_or_insert_with(|| snapshot_root(&path, &name));
             }
         }
+        let identity = format!("{}@{}", spec.id, info.sha);
+        if !with_weights {
+            if let Some(root) = snapshot {
+                return Ok(Self { identity, root });
+            }
+        }
         let weights = ["model.safetensors", "pytorch_model.bin"]
             .iter()
             .map(|w| format!("{prefix}{w}"))
@@ -156,10 +172,7 @@ impl ModelDir {
             })?;
         let path = get(&weights)?;
         let root = snapshot.unwrap_or_else(|| snapshot_root(&path, &weights));
-        Ok(Self {
-            identity: format!("{}@{}", spec.id, info.sha),
-            root,
-        })
+        Ok(Self { identity, root })
     }
 
     fn from_cache(spec: &ModelSpec, repo: Repo) -> Result<Self> {
