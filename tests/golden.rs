@@ -97,6 +97,19 @@ fn embedders_tokenize_exactly_like_sentence_transformers() {
 
 #[test]
 fn embeddings_match_sentence_transformers() {
+    check_embeddings_against_sentence_transformers();
+}
+
+/// With one libtorch thread the dense layers run on bigyo's own single-core GEMM
+/// (src/model/cpu_gemm.rs, the path of the CPU streams) instead of libtorch's BLAS: the same
+/// bounds hold there.
+#[test]
+fn embeddings_match_sentence_transformers_on_the_single_core_gemm() {
+    tch::set_num_threads(1);
+    check_embeddings_against_sentence_transformers();
+}
+
+fn check_embeddings_against_sentence_transformers() {
     for case in cases("embedder") {
         let name = case["name"].as_str().unwrap();
         let mut encoder = load_encoder(&case);

@@ -21,7 +21,21 @@ impl Linear {
         }
     }
 
+    /// Several layers reading the same input, stacked into one: their outputs side by side
+    /// come from one GEMM instead of one each.
+    fn stacked(parts: &[Linear]) -> Result<Self> {
+        let weights: Vec<&Tensor> = parts.iter().map(|l| &l.weight).collect();
+        let biases: Vec<&Tensor> = parts.iter().map(|l| &l.bias).collect();
+        Ok(Self {
+            weight: Tensor::f_cat(&weights, 0)?,
+            bias: Tensor::f_cat(&biases, 0)?,
+        })
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if super::cpu_gemm::applies(x) {
+            return super::cpu_gemm::linear(x, &self.weight, &self.bias);
+        }
         Ok(x.f_linear(&self.weight, Some(&self.bias))?)
     }
 }
@@ -72,19 +86,20 @@ impl Activation {
         }
     }
 
-    fn forward(self, x: &Tensor) -> Result<Tensor> {
-        Ok(match self {
-            Self::Gelu => x.f_gelu("none")?,
-            Self::GeluTanh => x.f_gelu("tanh")?,
-            Self::Relu => x.f_relu()?,
-        })
+    /// Applies the activation in place: the input is a fresh GEMM output nobody else holds.
+    fn forward_(self, mut x: Tensor) -> Result<Tensor> {
+        let _ = match self {
+            Self::Gelu => x.f_gelu_("none")?,
+            Self::GeluTanh => x.f_gelu_("tanh")?,
+            Self::Relu => x.f_relu_()?,
+        };
+        Ok(x)
     }
 }
 
 struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    /// Query, key and value projections stacked: `[3 * hidden, hidden]`.
+    qkv: Linear,
     attn_out: Linear,
     attn_norm: LayerNorm,
     intermediate: Linear,
@@ -148,12 +163,12 @@ impl Transformer {
         );
         let emb_norm = LayerNorm::load(w, "embeddings.LayerNorm", h, eps);
         let layers = (0..config.num_hidden_layers)
-            .map(|i| {
+            .map(|i| -> Result<Layer> {
                 let p = format!("encoder.layer.{i}");
-                Layer {
-                    query: Linear::load(w, &format!("{p}.attention.self.query"), h, h),
-                    key: Linear::load(w, &format!("{p}.attention.self.key"), h, h),
-                    value: Linear::load(w, &format!("{p}.attention.self.value"), h, h),
+                let qkv = ["query", "key", "value"]
+                    .map(|name| Linear::load(w, &format!("{p}.attention.self.{name}"), h, h));
+                Ok(Layer {
+                    qkv: Linear::stacked(&qkv)?,
                     attn_out: Linear::load(w, &format!("{p}.attention.output.dense"), h, h),
                     attn_norm: LayerNorm::load(
                         w,
@@ -174,9 +189,9 @@ impl Transformer {
                         h,
                     ),
                     out_norm: LayerNorm::load(w, &format!("{p}.output.LayerNorm"), h, eps),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         let device = word.device();
         Ok(Self {
             arch,
@@ -292,24 +307,30 @@ impl Transformer {
         b: i64,
         t: i64,
     ) -> Result<Tensor> {
-        let split = |y: Tensor| -> Result<Tensor> {
-            Ok(y.f_view([b, t, self.heads, self.head_dim])?
-                .f_transpose(1, 2)?)
-        };
-        let q = split(layer.query.forward(x)?)?;
-        let k = split(layer.key.forward(x)?)?;
-        let v = split(layer.value.forward(x)?)?;
+        // One GEMM for all three projections, viewed as [3, b, heads, t, head_dim]; SDPA reads
+        // the strided views directly.
+        let qkv = layer
+            .qkv
+            .forward(x)?
+            .f_view([b, t, 3, self.heads, self.head_dim])?
+            .f_permute([2, 0, 3, 1, 4])?;
+        let (q, k, v) = (
+            qkv.f_select(0, 0)?,
+            qkv.f_select(0, 1)?,
+            qkv.f_select(0, 2)?,
+        );
         let ctx =
             Tensor::f_scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false)?
                 .f_transpose(1, 2)?
                 .f_reshape([b, t, self.hidden])?;
-        let x = layer
-            .attn_norm
-            .forward(&layer.attn_out.forward(&ctx)?.f_add(x)?)?;
-        let inner = self.act.forward(&layer.intermediate.forward(&x)?)?;
-        layer
-            .out_norm
-            .forward(&layer.output.forward(&inner)?.f_add(&x)?)
+        // Residual adds go in place into the fresh GEMM outputs.
+        let mut attended = layer.attn_out.forward(&ctx)?;
+        let _ = attended.f_add_(x)?;
+        let x = layer.attn_norm.forward(&attended)?;
+        let inner = self.act.forward_(layer.intermediate.forward(&x)?)?;
+        let mut out = layer.output.forward(&inner)?;
+        let _ = out.f_add_(&x)?;
+        layer.out_norm.forward(&out)
     }
 }
 

@@ -1,0 +1,109 @@
+//! Dense layers on one CPU core through the `gemm` crate instead of libtorch's BLAS.
+//!
+//! libtorch's fp32 `linear` calls MKL, which picks its generic AVX2 kernels on AMD CPUs and
+//! reaches 75–85 % of a core's FMA peak on the encoder's shapes (2,048 × 384 × 1,536 and
+//! friends); `gemm` reaches 88–94 % on the same shapes (BENCHMARKS.md, "GEMM"). The bi-encoder
+//! spends over 80 % of its CPU time in these products, so the single-threaded streams of
+//! [`Transformer::run_batched_parallel`](super::transformer::Transformer) route their dense
+//! layers here. Everything else (attention, layer norm, GELU, other dtypes and devices, and
+//! multi-threaded callers, whose threads libtorch manages) stays on libtorch.
+use tch::{Device, Kind, Tensor};
+
+use super::Result;
+
+/// Whether [`linear`] applies to `x` on this thread: fp32 on the CPU with libtorch set to one
+/// thread here (a stream of `run_batched_parallel`, or `--threads 1`).
+pub(crate) fn applies(x: &Tensor) -> bool {
+    x.device() == Device::Cpu && x.kind() == Kind::Float && tch::get_num_threads() == 1
+}
+
+/// `x W^T + b` for `x: [.., in]`, `weight: [out, in]`, `bias: [out]`, all fp32 on the CPU.
+/// The caller checks [`applies`] first.
+pub(crate) fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    let (out_dim, in_dim) = weight.size2()?;
+    let mut shape = x.size();
+    let Some(last) = shape.last_mut() else {
+        return Ok(x.f_linear(weight, Some(bias))?);
+    };
+    if *last != in_dim || bias.size() != [out_dim] {
+        // Let libtorch report the shape mismatch in its own words.
+        return Ok(x.f_linear(weight, Some(bias))?);
+    }
+    *last = out_dim;
+    let x = x.f_contiguous()?;
+    let weight = weight.f_contiguous()?;
+    let rows = usize::try_from(x.numel() as i64 / in_dim.max(1)).unwrap_or(0);
+    let (m, k, n) = (rows, in_dim as usize, out_dim as usize);
+    // The output starts as the bias on every row; the product is added onto it.
+    let mut out = Tensor::f_empty(shape.as_slice(), (Kind::Float, Device::Cpu))?;
+    out.f_copy_(&bias.f_expand(shape.as_slice(), false)?)?;
+    if m == 0 || n == 0 {
+        return Ok(out);
+    }
+    // SAFETY: `x`, `weight` and `out` are contiguous fp32 CPU tensors (checked by `applies`,
+    // made so by `contiguous` above, and created so for `out`) holding m*k, n*k and m*n
+    // elements; they live until the end of this function and `out` is written by nobody else.
+    // The strides below describe exactly those row-major layouts: lhs = x as [m, k];
+    // rhs[kk, j] = weight[j, kk], i.e. W^T; dst = out as [m, n].
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.data_ptr().cast::<f32>(),
+            1,
+            n as isize,
+            true,
+            x.data_ptr().cast::<f32>().cast_const(),
+            1,
+            k as isize,
+            weight.data_ptr().cast::<f32>().cast_const(),
+            k as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equals_libtorch_linear_on_odd_shapes() {
+        tch::manual_seed(7);
+        let threads = tch::get_num_threads();
+        tch::set_num_threads(1);
+        for (rows, input, output) in [(1, 1, 1), (3, 5, 7), (2 * 17, 384, 1152), (129, 33, 65)] {
+            let x = Tensor::randn([2, rows, input], (Kind::Float, Device::Cpu));
+            let w = Tensor::randn([output, input], (Kind::Float, Device::Cpu));
+            let b = Tensor::randn([output], (Kind::Float, Device::Cpu));
+            assert!(applies(&x));
+            let ours = linear(&x, &w, &b).unwrap();
+            let torch = x.linear(&w, Some(&b));
+            assert_eq!(ours.size(), torch.size());
+            let err = (ours - &torch).abs().max().double_value(&[]);
+            let scale = torch.abs().max().double_value(&[]);
+            assert!(
+                err <= 1e-5 * scale.max(1.0),
+                "{rows}x{input}x{output}: {err}"
+            );
+        }
+        // A transposed (non-contiguous) input is handled too.
+        let x = Tensor::randn([8, 6], (Kind::Float, Device::Cpu)).tr();
+        let w = Tensor::randn([4, 8], (Kind::Float, Device::Cpu));
+        let b = Tensor::zeros([4], (Kind::Float, Device::Cpu));
+        let err = (linear(&x, &w, &b).unwrap() - x.linear(&w, Some(&b)))
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(err < 1e-4);
+        tch::set_num_threads(threads);
+    }
+}
