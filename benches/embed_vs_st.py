@@ -77,7 +77,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--passages", type=int, default=1000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--worker-st", choices=["f32", "bf16"], help=argparse.SUPPRESS)
     ap.add_argument("--no-bf16", action="store_true", help="skip the bf16 rows")
@@ -102,18 +102,33 @@ def main():
         # machine conditions (a fresh process each, model loading excluded from the time).
         b_secs = s_secs = float("inf")
         b_mb = s_mb = 0.0
-        for _ in range(args.repeats):
-            secs, mb = run_bigyo(binary, model_dir, input_path, args.threads, 1, dtype)
-            b_secs, b_mb = min(b_secs, secs), max(b_mb, mb)
-            secs, mb = st_in_subprocess(args, dtype, repeats=1)
-            s_secs, s_mb = min(s_secs, secs), max(s_mb, mb)
+        round_ratios = []
+        for r in range(args.repeats):
+            # Alternate which goes first, so neither always runs on the warmer machine.
+            order = ["bigyo", "st"] if r % 2 == 0 else ["st", "bigyo"]
+            times = {}
+            for who in order:
+                if who == "bigyo":
+                    secs, mb = run_bigyo(binary, model_dir, input_path, args.threads, 1, dtype)
+                    b_secs, b_mb = min(b_secs, secs), max(b_mb, mb)
+                else:
+                    secs, mb = st_in_subprocess(args, dtype, repeats=1)
+                    s_secs, s_mb = min(s_secs, secs), max(s_mb, mb)
+                times[who] = secs
+            round_ratios.append(times["st"] / times["bigyo"])
+            print(f"{dtype} round {r + 1}: bigyo {len(texts) / times['bigyo']:.1f} p/s, "
+                  f"sentence-transformers {len(texts) / times['st']:.1f} p/s, "
+                  f"ratio {round_ratios[-1]:.2f}", file=sys.stderr)
         b_rate, s_rate = len(texts) / b_secs, len(texts) / s_secs
         rows.append(f"| bigyo (tch 2.13.0), {dtype} | {b_secs:.3f} | {b_rate:.1f} | {b_mb:.0f} |")
         rows.append(f"| sentence-transformers (batch 32), {dtype} | {s_secs:.3f} | {s_rate:.1f} | {s_mb:.0f} |")
-        ratios.append((dtype, b_rate / s_rate, b_rate))
+        ratios.append((dtype, b_rate / s_rate, b_rate, sorted(round_ratios)))
     f32_rate = ratios[0][2]
     ratio_lines = "\n".join(
-        f"- {dtype}: **bigyo is {r:.2f}x sentence-transformers**" for dtype, r, _ in ratios
+        f"- {dtype}: **bigyo is {r:.2f}x sentence-transformers** (best round against best round); "
+        f"round by round {', '.join(f'{x:.2f}' for x in rr)}, median "
+        f"{rr[len(rr) // 2] if len(rr) % 2 else (rr[len(rr) // 2 - 1] + rr[len(rr) // 2]) / 2:.2f}x"
+        for dtype, r, _, rr in ratios
     )
     if len(ratios) > 1:
         ratio_lines += (
@@ -128,7 +143,8 @@ def main():
 Same run, same machine ({cpu}, {os.cpu_count()} cores), {args.threads} threads each,
 all-MiniLM-L6-v2 (max_seq_length 256), {len(texts)} Korean passages from the
 bundled sample corpus; {args.repeats} interleaved rounds (one run of each per round, each in a
-fresh process), best round per implementation; model loading excluded for both.
+fresh process, the order alternating), best round per implementation,
+and the ratio of each round; model loading excluded for both.
 Peak memory is each process's maximum RSS (bigyo: the CLI process; sentence-transformers:
 a Python process of its own per row).
 

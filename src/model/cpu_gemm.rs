@@ -1,9 +1,9 @@
 //! Dense layers on one CPU core through the `gemm` crate instead of libtorch's BLAS.
 //!
-//! libtorch's fp32 `linear` calls MKL, which picks its generic AVX2 kernels on AMD CPUs and
-//! reaches 75–85 % of a core's FMA peak on the encoder's shapes (2,048 × 384 × 1,536 and
-//! friends); `gemm` reaches 88–94 % on the same shapes (BENCHMARKS.md, "GEMM"). The bi-encoder
-//! spends over 80 % of its CPU time in these products, so the single-threaded streams of
+//! libtorch's fp32 `linear` calls MKL, which takes generic kernels on AMD CPUs: on the
+//! encoder's shapes (2,048 × 384 × 1,536 and friends) `gemm` is 1.00–1.11x as fast on one core
+//! (`cargo bench --bench gemm`, BENCHMARKS.md). The bi-encoder spends about 80 % of its CPU
+//! time in these products, so the single-threaded streams of
 //! [`Transformer::run_batched_parallel`](super::transformer::Transformer) route their dense
 //! layers here. Everything else (attention, layer norm, GELU, other dtypes and devices, and
 //! multi-threaded callers, whose threads libtorch manages) stays on libtorch.
@@ -13,13 +13,13 @@ use super::Result;
 
 /// Whether [`linear`] applies to `x` on this thread: fp32 on the CPU with libtorch set to one
 /// thread here (a stream of `run_batched_parallel`, or `--threads 1`).
-pub(crate) fn applies(x: &Tensor) -> bool {
+pub fn applies(x: &Tensor) -> bool {
     x.device() == Device::Cpu && x.kind() == Kind::Float && tch::get_num_threads() == 1
 }
 
 /// `x W^T + b` for `x: [.., in]`, `weight: [out, in]`, `bias: [out]`, all fp32 on the CPU.
 /// The caller checks [`applies`] first.
-pub(crate) fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
     let (out_dim, in_dim) = weight.size2()?;
     let mut shape = x.size();
     let Some(last) = shape.last_mut() else {
@@ -34,10 +34,11 @@ pub(crate) fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
     let weight = weight.f_contiguous()?;
     let rows = usize::try_from(x.numel() as i64 / in_dim.max(1)).unwrap_or(0);
     let (m, k, n) = (rows, in_dim as usize, out_dim as usize);
-    // The output starts as the bias on every row; the product is added onto it.
+    // The product is written first and the bias added in place after: measured faster than
+    // starting from the bias and accumulating (one pass less over a cold output).
     let mut out = Tensor::f_empty(shape.as_slice(), (Kind::Float, Device::Cpu))?;
-    out.f_copy_(&bias.f_expand(shape.as_slice(), false)?)?;
-    if m == 0 || n == 0 {
+    if m == 0 || n == 0 || k == 0 {
+        out.f_copy_(&bias.f_expand(shape.as_slice(), false)?)?;
         return Ok(out);
     }
     // SAFETY: `x`, `weight` and `out` are contiguous fp32 CPU tensors (checked by `applies`,
@@ -53,14 +54,14 @@ pub(crate) fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
             out.data_ptr().cast::<f32>(),
             1,
             n as isize,
-            true,
+            false,
             x.data_ptr().cast::<f32>().cast_const(),
             1,
             k as isize,
             weight.data_ptr().cast::<f32>().cast_const(),
             k as isize,
             1,
-            1.0,
+            0.0,
             1.0,
             false,
             false,
@@ -68,6 +69,7 @@ pub(crate) fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
             gemm::Parallelism::None,
         );
     }
+    let _ = out.f_add_(bias)?;
     Ok(out)
 }
 

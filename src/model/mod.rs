@@ -10,7 +10,7 @@
 
 mod batch;
 mod config;
-mod cpu_gemm;
+pub mod cpu_gemm;
 mod cross;
 mod device;
 mod encoder;
