@@ -64,7 +64,10 @@ impl WeightMap {
     ///
     /// [`finish`]: Self::finish
     pub fn take(&mut self, name: &str, shape: &[i64]) -> Tensor {
-        let placeholder = || Tensor::zeros(shape, (Kind::Float, Device::Cpu));
+        // On the model's device and dtype like a real tensor, so that code combining tensors
+        // at load (the stacked Q/K/V) gets as far as `finish`, which names what is missing.
+        let (kind, device) = (self.kind, self.device);
+        let placeholder = || Tensor::zeros(shape, (kind, device));
         let Some(tensor) = self.tensors.get(name) else {
             self.missing.push(name.to_owned());
             return placeholder();
