@@ -1,9 +1,8 @@
 //! The real hf-hub download path, end to end through the binary, against a local server
 //! that serves the MiniLM snapshot in the hub's URL layout (tests/hub_mirror.py).
-use std::process::Command;
 
 mod common;
-use common::{minilm_dir, Mirror};
+use common::{bigyo_command, minilm_dir, Mirror};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -19,13 +18,11 @@ fn minilm_mirror() -> Mirror {
     ])
 }
 
-fn bigyo(endpoint: &str, hf_home: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_bigyo"))
+fn bigyo(endpoint: &str, home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    bigyo_command(home)
         .args(["--device", "cpu"])
         .args(args)
         .env("HF_ENDPOINT", endpoint)
-        .env("HF_HOME", hf_home)
-        .env("BIGYO_CACHE_DIR", hf_home.join("bigyo"))
         .output()
         .unwrap()
 }
@@ -50,7 +47,7 @@ fn hub_model_downloads_into_the_hub_cache_then_loads_offline() {
     assert!(stdout.contains("dimension:      384"), "{stdout}");
     let snapshot = home
         .path()
-        .join("hub/models--sentence-transformers--all-MiniLM-L6-v2/snapshots")
+        .join("hf/hub/models--sentence-transformers--all-MiniLM-L6-v2/snapshots")
         .join(COMMIT);
     assert!(snapshot.join("model.safetensors").is_file());
     assert!(snapshot.join("1_Pooling/config.json").is_file());
@@ -103,12 +100,10 @@ fn hanging_or_refusing_hubs_fail_fast_with_a_clear_message() {
     let endpoint = hanging.endpoint.clone();
     let run = |endpoint: &str, args: &[&str]| {
         let started = std::time::Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_bigyo"))
+        let out = bigyo_command(home.path())
             .args(["--device", "cpu"])
             .args(args)
             .env("HF_ENDPOINT", endpoint)
-            .env("HF_HOME", home.path())
-            .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
             .env("BIGYO_HUB_TIMEOUT", "2")
             .output()
             .unwrap();

