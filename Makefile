@@ -34,7 +34,7 @@ clean:
 bench: setup-test build
 	.bigyo/venv/bin/pip install --quiet -r scripts/requirements-bench.txt
 	.bigyo/venv/bin/python benches/embed_vs_st.py --threads 2
-	cargo bench --bench gemm -- --run --out BENCHMARKS.md
+	set -o pipefail; cargo bench --bench gemm -- --run | .bigyo/venv/bin/python benches/benchfile.py gemm BENCHMARKS.md
 	.bigyo/venv/bin/python benches/retrieval_bench.py
 
 lint: setup

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -127,7 +128,7 @@ def main():
     ratio_lines = "\n".join(
         f"- {dtype}: **bigyo is {r:.2f}x sentence-transformers** (best round against best round); "
         f"round by round {', '.join(f'{x:.2f}' for x in rr)}, median "
-        f"{rr[len(rr) // 2] if len(rr) % 2 else (rr[len(rr) // 2 - 1] + rr[len(rr) // 2]) / 2:.2f}x"
+        f"{statistics.median(rr):.2f}x"
         for dtype, r, _, rr in ratios
     )
     if len(ratios) > 1:

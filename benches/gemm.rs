@@ -1,14 +1,14 @@
 //! The encoder's dense layers on one core: libtorch's `linear` (MKL) against bigyo's
 //! single-core GEMM (`bigyo::model::cpu_gemm`, the `gemm` crate), same inputs, same process,
 //! interleaved rounds, best round each. Also measures the core's FMA peak with a plain loop so
-//! both can be read as a share of it. Writes the "gemm" section of BENCHMARKS.md.
+//! both can be read as a share of it. Prints the "gemm" section of BENCHMARKS.md on stdout
+//! (`make bench` writes it with benches/benchfile.py); progress goes to stderr.
 //!
-//! cargo bench --bench gemm -- --run [--out BENCHMARKS.md]
+//! cargo bench --bench gemm -- --run
 //! (without --run it only says how to run it: `cargo test --all-targets` runs bench mains.)
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
 /// The shapes of all-MiniLM-L6-v2 on one 2,048-token batch (8 passages of 256 tokens):
@@ -69,36 +69,9 @@ unsafe fn fma_peak_avx2() -> f64 {
     (n * 12 * 8 * 2) as f64 / secs / 1e9
 }
 
-fn update_section(path: &Path, name: &str, text: &str) -> Result<()> {
-    let (start, end) = (
-        format!("<!-- section:{name} -->"),
-        format!("<!-- /section:{name} -->"),
-    );
-    let block = format!("{start}\n{}\n{end}\n", text.trim());
-    let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let new = match (old.split_once(&start), old.contains(&end)) {
-        (Some((before, rest)), true) => {
-            let after = rest.split_once(&end).map_or("", |(_, a)| a);
-            format!("{before}{block}{}", after.trim_start_matches('\n'))
-        }
-        _ => format!("{}\n\n{block}", old.trim_end_matches('\n')),
-    };
-    std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))
-}
-
 fn main() -> Result<()> {
-    let mut run = false;
-    let mut out: Option<PathBuf> = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--run" => run = true,
-            "--out" => out = args.next().map(PathBuf::from),
-            _ => {}
-        }
-    }
-    if !run {
-        println!("gemm bench: pass --run (cargo bench --bench gemm -- --run --out BENCHMARKS.md)");
+    if !std::env::args().any(|a| a == "--run") {
+        println!("gemm bench: pass --run (cargo bench --bench gemm -- --run)");
         return Ok(());
     }
     tch::set_num_threads(1);
@@ -131,7 +104,7 @@ fn main() -> Result<()> {
             100.0 * ours_gf / peak,
             ours_gf / torch_gf
         );
-        println!("{line}");
+        eprintln!("{line}");
         rows.push(line);
     }
     let report = format!(
@@ -148,9 +121,6 @@ The CPU streams of the bi-encoder use the right-hand column (src/model/cpu_gemm.
 Reproduce with `make bench`.",
         rows.join("\n")
     );
-    if let Some(path) = out {
-        update_section(&path, "gemm", &report)?;
-    }
     println!("{report}");
     Ok(())
 }

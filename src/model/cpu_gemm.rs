@@ -1,8 +1,8 @@
 //! Dense layers on one CPU core through the `gemm` crate instead of libtorch's BLAS.
 //!
 //! libtorch's fp32 `linear` calls MKL, which takes generic kernels on AMD CPUs: on the
-//! encoder's shapes (2,048 × 384 × 1,536 and friends) `gemm` is 1.00–1.11x as fast on one core
-//! (`cargo bench --bench gemm`, BENCHMARKS.md). The bi-encoder spends about 80 % of its CPU
+//! encoder's shapes (2,048 × 384 × 1,536 and friends) `gemm` is 1.00–1.10x as fast on one
+//! core over two runs (`cargo bench --bench gemm`, BENCHMARKS.md). The bi-encoder spends about 80 % of its CPU
 //! time in these products, so the single-threaded streams of
 //! [`Transformer::run_batched_parallel`](super::transformer::Transformer) route their dense
 //! layers here. Everything else (attention, layer norm, GELU, other dtypes and devices, and
@@ -32,8 +32,8 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
     *last = out_dim;
     let x = x.f_contiguous()?;
     let weight = weight.f_contiguous()?;
-    let rows = usize::try_from(x.numel() as i64 / in_dim.max(1)).unwrap_or(0);
-    let (m, k, n) = (rows, in_dim as usize, out_dim as usize);
+    let (k, n) = (in_dim as usize, out_dim as usize);
+    let m = x.numel() / k.max(1);
     // The product is written first and the bias added in place after: measured faster than
     // starting from the bias and accumulating (one pass less over a cold output).
     let mut out = Tensor::f_empty(shape.as_slice(), (Kind::Float, Device::Cpu))?;
