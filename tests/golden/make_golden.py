@@ -881,6 +881,26 @@ def main() -> None:
     add_reranker("tiny-roberta-cls-bin", mdir / "tiny-roberta-cls-bin", "roberta", "bin",
                  expect_same_as="tiny-roberta-cls")
 
+    # A cross-encoder slow enough to watch (the explorer's end-to-end test sees the Rerank pane
+    # fill after the others, and quits mid-rerank): MiniLM's shape and tokenizer, 4 layers, random
+    # weights, pairs up to 256 tokens. For timing only: no reference logits.
+    slow_cfg = BertConfig.from_pretrained(str(MINILM_DIR))
+    slow_cfg.num_hidden_layers = 4
+    slow_cfg.num_labels = 1
+    slow_cfg.architectures = ["BertForSequenceClassification"]
+    torch.manual_seed(7)
+    slow = BertForSequenceClassification(slow_cfg)
+    randomize_(slow, 107)
+    d = mdir / "slow-bert-cls"
+    save_hf_model(slow, d)
+    for f in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
+        if (MINILM_DIR / f).exists():
+            shutil.copy(MINILM_DIR / f, d / f)
+    cfg = read_json(d / "tokenizer_config.json")
+    cfg["model_max_length"] = 256
+    write_json(d / "tokenizer_config.json", cfg)
+    cases.append({"name": "slow-bert-cls", "kind": "timing-reranker", "model_dir": final_path(d)})
+
     tick("rerankers")
     # ---------------- invalid directories ----------------
     def add_invalid(name, d: Path, reason, load_as):
