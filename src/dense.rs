@@ -65,6 +65,16 @@ impl DenseIndex {
         Ok(Self { matrix, len, dim })
     }
 
+    /// Another handle on the same matrix, without a copy, for a thread that only searches
+    /// (the explorer's evaluation runs beside the query worker).
+    pub fn share(&self) -> Self {
+        Self {
+            matrix: self.matrix.shallow_clone(),
+            len: self.len,
+            dim: self.dim,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

@@ -133,6 +133,9 @@ impl SearchParams {
                 return Err(format!("{name} must be a number >= 0, not {w}"));
             }
         }
+        if self.dense_weight == 0.0 && self.bm25_weight == 0.0 {
+            return Err("--dense-weight and --bm25-weight are both 0: every hybrid score would be 0 and its order arbitrary; keep one above 0".into());
+        }
         if self.rerank_depth == 0 {
             return Err("--rerank-depth must be at least 1".into());
         }
@@ -178,17 +181,66 @@ pub struct MethodResult {
     pub error: Option<String>,
     /// A remark that does not stop the method (e.g. hybrid over BM25 alone).
     pub note: Option<String>,
+    /// The whole ranked list behind `hits` (passage, score), as deep as the method went:
+    /// dense and BM25 to the depth hybrid fuses, hybrid every fused passage, rerank the
+    /// reranked candidates. The detail view reads a passage's rank here.
+    pub ranking: Vec<(usize, f64)>,
 }
 
 impl MethodResult {
-    fn failed(method: Method, error: String) -> Self {
+    pub fn failed(method: Method, error: String) -> Self {
         Self {
             method,
             hits: Vec::new(),
             elapsed: Duration::ZERO,
             error: Some(error),
             note: None,
+            ranking: Vec::new(),
         }
+    }
+
+    /// The 1-based rank of `passage` in this method's whole list.
+    pub fn rank_of(&self, passage: usize) -> Option<usize> {
+        self.ranking
+            .iter()
+            .position(|&(p, _)| p == passage)
+            .map(|i| i + 1)
+    }
+}
+
+/// Builds the rerank result from the candidates (hybrid order) and their cross-encoder
+/// logits, in the same order: sorted by logit, ties kept in hybrid order, cut to `top_k`.
+pub fn reranked(
+    candidates: &[Hit],
+    logits: &[f32],
+    top_k: usize,
+    elapsed: Duration,
+) -> MethodResult {
+    let mut hits: Vec<Hit> = candidates
+        .iter()
+        .zip(logits)
+        .map(|(h, &logit)| Hit {
+            passage: h.passage,
+            score: logit as f64,
+            probability: Some(sigmoid(logit) as f64),
+            sources: h.sources,
+            matched: h.matched.clone(),
+        })
+        .collect();
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.sources.hybrid.cmp(&b.sources.hybrid))
+    });
+    let ranking = hits.iter().map(|h| (h.passage, h.score)).collect();
+    hits.truncate(top_k);
+    MethodResult {
+        method: Method::Rerank,
+        hits,
+        elapsed,
+        error: None,
+        note: None,
+        ranking,
     }
 }
 
@@ -257,6 +309,16 @@ impl Pipeline {
 
     pub fn set_dense(&mut self, encoder: Box<dyn Embedder>, index: DenseIndex) {
         self.dense = Some((encoder, index));
+    }
+
+    /// Takes the BM25 index out (a rebuild with another analyzer is on its way); BM25 and
+    /// the BM25 half of hybrid say `bm25_missing` meanwhile.
+    pub fn take_bm25(&mut self) -> Option<Arc<Bm25Index>> {
+        self.bm25.take()
+    }
+
+    pub fn dense_index(&self) -> Option<&DenseIndex> {
+        self.dense.as_ref().map(|(_, index)| index)
     }
 
     pub fn take_dense(&mut self) -> Option<(Box<dyn Embedder>, DenseIndex)> {
@@ -394,6 +456,7 @@ impl Pipeline {
                 elapsed: *elapsed,
                 error: None,
                 note: None,
+                ranking: hits.clone(),
             },
             Err(e) => MethodResult::failed(method, e.clone()),
         };
@@ -445,6 +508,7 @@ impl Pipeline {
                     error: None,
                     note: (!missing.is_empty())
                         .then(|| format!("fused without {}", missing.join("; "))),
+                    ranking: fused_hits.iter().map(|h| (h.passage, h.score)).collect(),
                 }
             };
             if wants(Method::Hybrid) {
@@ -480,6 +544,39 @@ impl Pipeline {
         out
     }
 
+    /// The hybrid list's first `rerank_depth` passages as rerank candidates, in hybrid order,
+    /// with their sources and matched terms; or why there is nothing to rerank. For callers
+    /// that rerank elsewhere (the explorer's rerank thread).
+    pub fn rerank_candidates(&self, results: &SearchResults) -> Result<Vec<Hit>, String> {
+        let hybrid = results
+            .get(Method::Hybrid)
+            .ok_or_else(|| "hybrid did not run".to_owned())?;
+        if let Some(e) = &hybrid.error {
+            return Err(format!("no hybrid list to rerank ({e})"));
+        }
+        let rank = |m: Method, p: usize| results.get(m).and_then(|r| r.rank_of(p));
+        Ok(hybrid
+            .ranking
+            .iter()
+            .take(self.params.rerank_depth)
+            .enumerate()
+            .map(|(i, &(passage, score))| Hit {
+                passage,
+                score,
+                probability: None,
+                sources: Sources {
+                    dense: rank(Method::Dense, passage),
+                    bm25: rank(Method::Bm25, passage),
+                    hybrid: Some(i + 1),
+                },
+                matched: match (&self.bm25, self.corpus.passages.get(passage)) {
+                    (Some(index), Some(p)) => index.matched_terms(&results.terms, &p.text),
+                    _ => Vec::new(),
+                },
+            })
+            .collect())
+    }
+
     fn rerank(&mut self, query: &str, fused: &[Hit], passes: &mut ForwardPasses) -> MethodResult {
         let Some(reranker) = self.reranker.as_mut() else {
             return MethodResult::failed(Method::Rerank, self.reranker_missing.clone());
@@ -493,30 +590,8 @@ impl Pipeline {
         passes.cross_encoder = texts.len();
         match reranker.score(query, &texts, &mut |_| {}) {
             Ok(logits) => {
-                let mut hits: Vec<Hit> = candidates
-                    .into_iter()
-                    .zip(logits)
-                    .map(|(h, logit)| Hit {
-                        passage: h.passage,
-                        score: logit as f64,
-                        probability: Some(sigmoid(logit) as f64),
-                        sources: h.sources,
-                        matched: Vec::new(),
-                    })
-                    .collect();
-                hits.sort_by(|a, b| {
-                    b.score
-                        .total_cmp(&a.score)
-                        .then(a.sources.hybrid.cmp(&b.sources.hybrid))
-                });
-                hits.truncate(self.params.top_k);
-                MethodResult {
-                    method: Method::Rerank,
-                    hits,
-                    elapsed: started.elapsed(),
-                    error: None,
-                    note: None,
-                }
+                let candidates: Vec<Hit> = candidates.into_iter().cloned().collect();
+                reranked(&candidates, &logits, self.params.top_k, started.elapsed())
             }
             Err(e) => MethodResult::failed(Method::Rerank, format!("cross-encoder failed: {e}")),
         }

@@ -121,24 +121,40 @@ fn header(r: &MethodResult) -> String {
 /// the cross-encoder's one pass per reranked pair, and what reranking all `passages` would
 /// cost at the measured rate.
 pub fn cost_line(results: &SearchResults, passages: usize) -> String {
-    let rerank_ms = results.get(Method::Rerank).map_or(0.0, |r| ms(r.elapsed));
     let passes = results.forward_passes;
-    let whole = if passes.cross_encoder > 0 {
-        let per_pair = rerank_ms / passes.cross_encoder as f64;
-        format!(
-            "; reranking all {passages} passages would take ~{}",
-            human_ms(per_pair * passages as f64)
-        )
-    } else {
-        String::new()
+    let bi = match results.get(Method::Dense).and_then(|r| r.error.as_deref()) {
+        Some(why) if why.starts_with("embedding") => "bi-encoder: embedding…".to_owned(),
+        Some(_) if passes.bi_encoder == 0 => "bi-encoder: not available".to_owned(),
+        _ => format!(
+            "bi-encoder {} forward pass ({:.1} ms)",
+            passes.bi_encoder,
+            ms(results.encode)
+        ),
     };
-    format!(
-        "cost: bi-encoder {} forward pass ({:.1} ms); cross-encoder {} passes ({:.1} ms){whole}",
-        passes.bi_encoder,
-        ms(results.encode),
-        passes.cross_encoder,
-        rerank_ms
-    )
+    let cross = match results.get(Method::Rerank) {
+        None => "cross-encoder: reranking…".to_owned(),
+        Some(r) => match r.error.as_deref() {
+            Some(why) if why.contains("--reranker none") => "no reranker".to_owned(),
+            Some(_) => "cross-encoder: not available".to_owned(),
+            None => {
+                let rerank_ms = ms(r.elapsed);
+                let whole = if passes.cross_encoder > 0 {
+                    let per_pair = rerank_ms / passes.cross_encoder as f64;
+                    format!(
+                        "; reranking all {passages} passages would take ~{}",
+                        human_ms(per_pair * passages as f64)
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "cross-encoder {} passes ({rerank_ms:.1} ms){whole}",
+                    passes.cross_encoder
+                )
+            }
+        },
+    };
+    format!("cost: {bi}; {cross}")
 }
 
 /// Milliseconds as `850 ms`, `12.3 s` or `4.1 min`.
@@ -240,6 +256,7 @@ mod tests {
                 elapsed: Duration::from_millis(300),
                 error: None,
                 note: None,
+                ranking: vec![],
             }],
         };
         assert_eq!(
@@ -248,6 +265,25 @@ mod tests {
              reranking all 10000 passages would take ~100.0 s"
         );
         assert_eq!(human_ms(200_000.0), "3.3 min");
+
+        let mut none = results.clone();
+        none.results = vec![
+            MethodResult::failed(
+                Method::Dense,
+                "embedding the passages again with cls pooling".into(),
+            ),
+            MethodResult::failed(Method::Rerank, "no reranker (--reranker none)".into()),
+        ];
+        none.forward_passes = ForwardPasses::default();
+        assert_eq!(
+            cost_line(&none, 10),
+            "cost: bi-encoder: embedding…; no reranker"
+        );
+        none.results.pop();
+        assert_eq!(
+            cost_line(&none, 10),
+            "cost: bi-encoder: embedding…; cross-encoder: reranking…"
+        );
     }
 
     #[test]

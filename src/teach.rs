@@ -153,6 +153,27 @@ pub fn similarity_matrices(
     out
 }
 
+/// The distinct terms each pair of sentences shares under `analyzer`, in the first
+/// sentence's order: why a sparse similarity is not zero. Keyed by `(i, j)`, `i < j`.
+pub fn shared_terms(
+    sentences: &[&str],
+    analyzer: &Analyzer,
+) -> BTreeMap<(usize, usize), Vec<String>> {
+    let terms: Vec<Vec<String>> = sentences.iter().map(|s| analyzer.query_terms(s)).collect();
+    let mut out = BTreeMap::new();
+    for i in 0..terms.len() {
+        for j in i + 1..terms.len() {
+            let shared = terms[i]
+                .iter()
+                .filter(|t| terms[j].contains(t))
+                .cloned()
+                .collect();
+            out.insert((i, j), shared);
+        }
+    }
+    out
+}
+
 /// The matrices as an aligned text table: one block per representation.
 pub fn table(
     sentences: &[&str],
@@ -192,6 +213,17 @@ pub fn table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_terms_explain_a_nonzero_sparse_similarity() {
+        let s = ["잠이 안 옵니다", "졸음이 옵니다", "기차가 옵니다"];
+        let shared = shared_terms(&s, &Analyzer::Bigram);
+        assert_eq!(shared[&(0, 1)], ["옵니", "니다"]);
+        assert_eq!(shared[&(1, 2)], ["옵니", "니다"]);
+        assert_eq!(shared.len(), 3);
+        let ws = shared_terms(&s, &Analyzer::Whitespace);
+        assert_eq!(ws[&(0, 2)], ["옵니다"]);
+    }
 
     #[test]
     fn hand_computed_sparse_similarities() {

@@ -111,6 +111,46 @@ impl Analyzer {
         }
     }
 
+    /// The share of Korean text that this analyzer cuts into pieces BM25 cannot use (unknown
+    /// tokens, or pieces of at most one Hangul syllable, as a tokenizer without a Korean
+    /// vocabulary produces), when it is a wordpiece analyzer and that share is over half.
+    /// The message names the tokenizer.
+    pub fn coverage_warning(&self, texts: &[&str]) -> Option<String> {
+        let Self::Wordpiece(w) = self else {
+            return None;
+        };
+        let (mut korean, mut poor) = (0usize, 0usize);
+        for text in texts {
+            let Ok(encoding) = w.tokenizer.encode(*text, false) else {
+                continue;
+            };
+            for ((token, &(s, e)), &id) in encoding
+                .get_tokens()
+                .iter()
+                .zip(encoding.get_offsets())
+                .zip(encoding.get_ids())
+            {
+                let span = text.get(s.min(text.len())..e.min(text.len())).unwrap_or("");
+                if !span.chars().any(is_hangul) {
+                    continue;
+                }
+                korean += 1;
+                let syllables = token.chars().filter(|&c| is_hangul(c)).count();
+                if Some(id) == w.unk || syllables <= 1 {
+                    poor += 1;
+                }
+            }
+        }
+        let share = poor as f64 / korean.max(1) as f64;
+        (korean > 0 && share > 0.5).then(|| {
+            format!(
+                "the wordpiece analyzer's tokenizer ({}) cuts {:.0}% of Korean pieces into unknown or single-syllable tokens, so BM25 matches almost anything; try the bigram analyzer",
+                w.label,
+                share * 100.0
+            )
+        })
+    }
+
     /// All terms of `text` in order, duplicates kept.
     pub fn terms(&self, text: &str) -> Vec<Term> {
         match self {

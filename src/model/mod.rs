@@ -65,6 +65,9 @@ pub enum ModelError {
     Device(String),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// The model lives elsewhere (another thread) and could not answer.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

@@ -10,7 +10,7 @@ use crate::bm25::{Analyzer, AnalyzerKind};
 use crate::data::Corpus;
 use crate::eval::MethodReport;
 use crate::model::{PoolMode, Pooling};
-use crate::pipeline::{Method, SearchParams, SearchResults};
+use crate::pipeline::{Method, MethodResult, SearchParams, SearchResults};
 use crate::session::{Event, Step};
 use crate::teach::{Matrix, Representation};
 
@@ -34,15 +34,35 @@ pub enum Reply {
     RerankerReady,
     /// `--reranker none`.
     RerankerDisabled,
+    /// Dense, BM25 and hybrid for a query; `rerank_total` candidates are being reranked
+    /// (the Rerank pane's result follows), or the rerank result is already in `results`.
     Results {
         generation: u64,
         results: SearchResults,
+        rerank_total: Option<usize>,
     },
-    EvalProgress {
+    /// `done` of `total` candidates of query `generation` scored by the cross-encoder.
+    RerankProgress {
+        generation: u64,
         done: usize,
         total: usize,
     },
-    EvalDone(Result<EvalOutcome, String>),
+    /// The Rerank pane's list for query `generation`; `passes` pairs were scored anew
+    /// (the rest came from the session's score cache).
+    Reranked {
+        generation: u64,
+        result: MethodResult,
+        passes: usize,
+    },
+    EvalProgress {
+        generation: u64,
+        done: usize,
+        total: usize,
+    },
+    EvalDone {
+        generation: u64,
+        outcome: Result<EvalOutcome, String>,
+    },
     /// The bi-encoder's pooling, once it is loaded and after each switch.
     Pooling(PoolingState),
     /// The playground's one-hot, bag-of-words and TF-IDF matrices.
@@ -63,6 +83,8 @@ pub struct SparseOutcome {
     pub matrices: BTreeMap<Representation, Matrix>,
     /// Where the IDF comes from: passages and analyzer.
     pub idf: String,
+    /// The terms each pair of sentences shares under the analyzer, keyed `(i, j)`, `i < j`.
+    pub shared: BTreeMap<(usize, usize), Vec<String>>,
 }
 
 /// The dense half: the cosine matrix and the pooling that made the vectors.
@@ -194,6 +216,8 @@ pub struct EvalOutcome {
     pub questions: usize,
     pub reports: BTreeMap<&'static str, MethodReport>,
     pub skipped: BTreeMap<&'static str, String>,
+    /// Every setting that shaped the numbers (RRF, weights, depth, analyzer, encoder, dtype).
+    pub settings: String,
 }
 
 /// What the UI asks of the worker (and of the event loop).
@@ -205,7 +229,11 @@ pub enum Cmd {
     },
     SetParams(SearchParams),
     SetAnalyzer(AnalyzerKind),
-    Evaluate,
+    Evaluate {
+        generation: u64,
+    },
+    /// Stops the running evaluation at its next question.
+    CancelEval,
     /// The playground's matrices for these sentences.
     Similar {
         generation: u64,
@@ -309,10 +337,12 @@ impl Setting {
 pub enum Overlay {
     None,
     Help,
-    /// The selected hit's passage; `scroll` in wrapped lines.
+    /// The selected hit's passage; `scroll` in wrapped lines. `ranks` are taken when it
+    /// opens, so they do not change under the reader while a newer search runs.
     Detail {
         passage: usize,
         scroll: u16,
+        ranks: Vec<PaneRank>,
     },
     Settings {
         row: usize,
@@ -324,6 +354,15 @@ pub enum Overlay {
     Playground,
 }
 
+/// Where the detail view's passage stood in one pane's whole list when it opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaneRank {
+    pub method: Method,
+    /// 1-based rank and score in the method's whole list (as deep as hybrid fuses), or
+    /// why there is none (`not in the top N`, `reranking…`, the pane's error).
+    pub rank: Result<(usize, f64), String>,
+}
+
 /// The evaluation's state.
 #[derive(Debug, Clone, Default)]
 pub enum EvalState {
@@ -332,8 +371,21 @@ pub enum EvalState {
     Running {
         done: usize,
         total: usize,
+        started: Instant,
+        eta: Option<Duration>,
+    },
+    /// Cancelled by the user after `done` of `total` questions.
+    Cancelled {
+        done: usize,
+        total: usize,
     },
     Done(Result<EvalOutcome, String>),
+}
+
+impl EvalState {
+    pub fn running(&self) -> bool {
+        matches!(self, EvalState::Running { .. })
+    }
 }
 
 /// The query line: text and a cursor counted in chars.
@@ -416,6 +468,13 @@ pub struct App {
     pub generation: u64,
     /// Whether the newest query is still running.
     pub searching: bool,
+    /// The results on screen are for the query line's text but older settings (a rerun is
+    /// on its way): shown dimmed.
+    pub stale: bool,
+    /// The Rerank pane's progress for the results on screen: `(done, total)` candidates.
+    pub rerank_progress: Option<(usize, usize)>,
+    /// A one-line message about the last key (a refused setting).
+    pub notice: Option<String>,
     /// The query text last sent, so a pause in typing does not search it twice.
     pub sent: Option<String>,
     pub results: Option<SearchResults>,
@@ -430,6 +489,8 @@ pub struct App {
     pub warnings: Vec<String>,
     pub labels: Labels,
     pub eval: EvalState,
+    /// The newest evaluation asked for; replies of another are dropped.
+    pub eval_generation: u64,
     /// Unknown until the bi-encoder is loaded.
     pub pooling: Option<PoolingState>,
     pub playground: Playground,
@@ -461,6 +522,9 @@ impl App {
             overlay: Overlay::None,
             generation: 0,
             searching: false,
+            stale: false,
+            rerank_progress: None,
+            notice: None,
             sent: None,
             results: None,
             debounce: None,
@@ -479,6 +543,7 @@ impl App {
             warnings: Vec::new(),
             labels,
             eval: EvalState::NotRun,
+            eval_generation: 0,
             pooling: None,
             playground: Playground::default(),
             color: true,
@@ -531,15 +596,19 @@ impl App {
         x
     }
 
-    /// Sends the query line now (Enter, debounce, settings change).
+    /// Sends the query line now (Enter, debounce, settings change, history recall). The
+    /// lists of an older query leave the screen at once; the same query's lists stay, dimmed,
+    /// until the new answer replaces them.
     fn search(&mut self) -> Vec<Cmd> {
         self.debounce = None;
         self.generation += 1;
         let query = self.input.text.clone();
         self.sent = Some(query.clone());
+        self.rerank_progress = None;
         if query.trim().is_empty() {
             self.results = None;
             self.searching = false;
+            self.stale = false;
             return Vec::new();
         }
         if self.part(Part::Corpus) != &PartState::Ready {
@@ -547,23 +616,50 @@ impl App {
             self.sent = None;
             return Vec::new();
         }
+        if self.results.as_ref().is_some_and(|r| r.query == query) {
+            self.stale = true;
+        } else {
+            self.results = None;
+            self.stale = false;
+        }
         self.searching = true;
+        self.remember(&query);
         vec![Cmd::Search {
             generation: self.generation,
             query,
         }]
     }
 
-    fn remember(&mut self) {
-        let q = self.input.text.trim().to_owned();
-        if !q.is_empty() && self.history.last() != Some(&q) {
-            self.history.push(q);
+    /// Every query that ran is in the history once, newest last.
+    fn remember(&mut self, query: &str) {
+        let q = query.trim().to_owned();
+        if q.is_empty() {
+            return;
         }
+        self.history.retain(|h| *h != q);
+        self.history.push(q);
         self.history_pos = None;
+    }
+
+    /// Whether the panes show the answer to another text than the query line's (a recalled
+    /// or edited query that has not run yet).
+    pub fn showing_other_query(&self) -> bool {
+        self.results
+            .as_ref()
+            .is_some_and(|r| r.query != self.input.text)
     }
 
     fn edited(&mut self, now: Instant) {
         self.history_pos = None;
+        if self.live {
+            self.debounce = Some(now + DEBOUNCE);
+        }
+    }
+
+    /// A query recalled from the history runs after the same pause as typing (so walking
+    /// past entries runs only the one stopped at); without live search the panes say they
+    /// show another query until Enter.
+    fn recalled(&mut self, now: Instant) {
         if self.live {
             self.debounce = Some(now + DEBOUNCE);
         }
@@ -661,30 +757,75 @@ fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
         Reply::Results {
             generation,
             results,
+            rerank_total,
         } => {
             if generation != app.generation {
                 // A newer query is on its way; this answer is stale.
                 return Vec::new();
             }
-            let same = app.results.as_ref().map(|r| &r.query) == Some(&results.query);
+            let same = app.stale;
             app.searching = false;
+            app.stale = false;
+            app.rerank_progress = rerank_total.map(|t| (0, t));
             app.results = Some(results);
-            for pane in 0..4 {
-                let n = app.hits_in(pane);
-                app.selected[pane] = if same {
-                    app.selected[pane].min(n.saturating_sub(1))
-                } else {
-                    0
+            keep_selection(app, same);
+            Vec::new()
+        }
+        Reply::RerankProgress {
+            generation,
+            done,
+            total,
+        } => {
+            if generation == app.generation && app.rerank_progress.is_some() {
+                app.rerank_progress = Some((done, total));
+            }
+            Vec::new()
+        }
+        Reply::Reranked {
+            generation,
+            result,
+            passes,
+        } => {
+            if generation != app.generation {
+                return Vec::new();
+            }
+            if let Some(r) = &mut app.results {
+                r.results.retain(|m| m.method != Method::Rerank);
+                r.results.push(result);
+                r.forward_passes.cross_encoder = passes;
+            }
+            app.rerank_progress = None;
+            keep_selection(app, true);
+            Vec::new()
+        }
+        Reply::EvalProgress {
+            generation,
+            done,
+            total,
+        } => {
+            if generation != app.eval_generation {
+                return Vec::new();
+            }
+            if let EvalState::Running { started, .. } = app.eval {
+                let spent = now.saturating_duration_since(started).as_secs_f64();
+                let eta = (done > 0 && total >= done)
+                    .then(|| Duration::from_secs_f64(spent / done as f64 * (total - done) as f64));
+                app.eval = EvalState::Running {
+                    done,
+                    total,
+                    started,
+                    eta,
                 };
             }
             Vec::new()
         }
-        Reply::EvalProgress { done, total } => {
-            app.eval = EvalState::Running { done, total };
-            Vec::new()
-        }
-        Reply::EvalDone(outcome) => {
-            app.eval = EvalState::Done(outcome);
+        Reply::EvalDone {
+            generation,
+            outcome,
+        } => {
+            if generation == app.eval_generation && app.eval.running() {
+                app.eval = EvalState::Done(outcome);
+            }
             Vec::new()
         }
         Reply::Pooling(state) => {
@@ -703,6 +844,18 @@ fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             }
             Vec::new()
         }
+    }
+}
+
+/// Keeps each pane's selection within its list; a new query starts at the top.
+fn keep_selection(app: &mut App, same: bool) {
+    for pane in 0..4 {
+        let n = app.hits_in(pane);
+        app.selected[pane] = if same {
+            app.selected[pane].min(n.saturating_sub(1))
+        } else {
+            0
+        };
     }
 }
 
@@ -744,16 +897,24 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
             app.overlay = Overlay::Settings { row: 0 };
             return Vec::new();
         }
-        KeyCode::F(3) => return open_eval(app),
+        KeyCode::F(3) => return open_eval(app, now),
         _ => {}
     }
+    app.notice = None;
     match app.overlay.clone() {
         Overlay::None => {}
         Overlay::Eval if key.code == KeyCode::Char('r') => {
-            if !matches!(app.eval, EvalState::Running { .. }) {
+            if !app.eval.running() {
                 app.eval = EvalState::NotRun;
             }
-            return open_eval(app);
+            return open_eval(app, now);
+        }
+        Overlay::Eval if key.code == KeyCode::Char('c') => {
+            if let EvalState::Running { done, total, .. } = app.eval {
+                app.eval = EvalState::Cancelled { done, total };
+                return vec![Cmd::CancelEval];
+            }
+            return Vec::new();
         }
         Overlay::Help | Overlay::Walkthrough
             if matches!(
@@ -779,7 +940,11 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
                 _ => Vec::new(),
             };
         }
-        Overlay::Detail { passage, scroll } => {
+        Overlay::Detail {
+            passage,
+            scroll,
+            ranks,
+        } => {
             let scroll = match key.code {
                 KeyCode::Esc | KeyCode::Enter => {
                     app.overlay = Overlay::None;
@@ -793,14 +958,18 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
                 KeyCode::Home | KeyCode::Char('g') => 0,
                 _ => scroll,
             };
-            app.overlay = Overlay::Detail { passage, scroll };
+            app.overlay = Overlay::Detail {
+                passage,
+                scroll,
+                ranks,
+            };
             return Vec::new();
         }
         Overlay::Settings { row } => return settings_key(app, key, row),
     }
     match app.focus {
         Focus::Query => query_key(app, key, now),
-        Focus::Pane(p) => pane_key(app, key, p),
+        Focus::Pane(p) => pane_key(app, key, p, now),
     }
 }
 
@@ -929,10 +1098,9 @@ fn switch_pooling(app: &mut App, step: i32) -> Vec<Cmd> {
     }
     state.current = next.clone();
     app.set_part(Part::Dense, PartState::Loading);
-    if !matches!(app.eval, EvalState::Running { .. }) {
-        // The scores were for the old pooling; opening the overlay runs it again.
-        app.eval = EvalState::NotRun;
-    }
+    // The scores were for the old pooling (a running evaluation is cancelled by the
+    // worker); opening the overlay runs it again.
+    app.eval = EvalState::NotRun;
     let mut cmds = vec![Cmd::SetPooling(next)];
     cmds.extend(rerun(app));
     cmds
@@ -944,17 +1112,28 @@ fn quit(app: &mut App) -> Vec<Cmd> {
 }
 
 /// Opens the evaluation overlay; runs the evaluation unless it has run (r runs it again).
-fn open_eval(app: &mut App) -> Vec<Cmd> {
+/// It runs on a thread of its own: queries keep being answered, Esc leaves it running, c
+/// cancels it.
+fn open_eval(app: &mut App, now: Instant) -> Vec<Cmd> {
     app.overlay = Overlay::Eval;
-    if !matches!(app.eval, EvalState::NotRun) || app.part(Part::Bm25) == &PartState::Loading {
+    let rerun = matches!(app.eval, EvalState::NotRun | EvalState::Cancelled { .. });
+    if !rerun || app.part(Part::Bm25) == &PartState::Loading {
         return Vec::new();
     }
     let total = app
         .corpus
         .as_ref()
         .map_or(0, |c| c.eval_questions().count());
-    app.eval = EvalState::Running { done: 0, total };
-    vec![Cmd::Evaluate]
+    app.eval_generation += 1;
+    app.eval = EvalState::Running {
+        done: 0,
+        total,
+        started: now,
+        eta: None,
+    };
+    vec![Cmd::Evaluate {
+        generation: app.eval_generation,
+    }]
 }
 
 fn random_question(app: &mut App) -> Vec<Cmd> {
@@ -968,16 +1147,12 @@ fn random_question(app: &mut App) -> Vec<Cmd> {
     let i = (app.next_random() % questions.len() as u64) as usize;
     app.input.set(questions[i]);
     app.overlay = Overlay::None;
-    app.remember();
     app.search()
 }
 
 fn query_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
     match key.code {
-        KeyCode::Enter => {
-            app.remember();
-            app.search()
-        }
+        KeyCode::Enter => app.search(),
         KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
             app.input.insert(c);
             app.edited(now);
@@ -1029,12 +1204,15 @@ fn query_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
             Vec::new()
         }
         KeyCode::Up => {
-            history_back(app);
+            if history_back(app) {
+                app.recalled(now);
+            }
             Vec::new()
         }
         KeyCode::Down => {
             if app.history_pos.is_some() {
                 history_forward(app);
+                app.recalled(now);
             } else {
                 app.focus = Focus::Pane(app.pane);
             }
@@ -1053,20 +1231,31 @@ fn query_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
     }
 }
 
-fn history_back(app: &mut App) {
-    if app.history.is_empty() {
-        return;
-    }
+/// One step back in the history; the walk starts below the entry the query line already
+/// shows (the query that just ran is the newest entry). False when there is nothing older.
+fn history_back(app: &mut App) -> bool {
     let pos = match app.history_pos {
         None => {
+            let current = app.input.text.trim();
+            let newest = app.history.len();
+            let start = if app.history.last().is_some_and(|h| h == current) {
+                newest.saturating_sub(1)
+            } else {
+                newest
+            };
+            if start == 0 {
+                return false;
+            }
             app.draft = app.input.text.clone();
-            app.history.len() - 1
+            start - 1
         }
-        Some(p) => p.saturating_sub(1),
+        Some(0) => return false,
+        Some(p) => p - 1,
     };
     app.history_pos = Some(pos);
     let text = app.history[pos].clone();
     app.input.set(&text);
+    true
 }
 
 fn history_forward(app: &mut App) {
@@ -1084,7 +1273,31 @@ fn history_forward(app: &mut App) {
     }
 }
 
-fn pane_key(app: &mut App, key: KeyEvent, pane: usize) -> Vec<Cmd> {
+/// The passage's rank in every pane's whole list, as the detail view shows them.
+pub(super) fn pane_ranks(app: &App, passage: usize) -> Vec<PaneRank> {
+    let Some(results) = &app.results else {
+        return Vec::new();
+    };
+    Method::ALL
+        .iter()
+        .map(|&method| {
+            let rank = match results.get(method) {
+                None if method == Method::Rerank && app.rerank_progress.is_some() => {
+                    Err("reranking…".to_owned())
+                }
+                None => Err("did not run".to_owned()),
+                Some(r) => match (&r.error, r.rank_of(passage)) {
+                    (Some(e), _) => Err(format!("not available: {e}")),
+                    (None, Some(rank)) => Ok((rank, r.ranking[rank - 1].1)),
+                    (None, None) => Err(format!("not in its top {}", r.ranking.len())),
+                },
+            };
+            PaneRank { method, rank }
+        })
+        .collect()
+}
+
+fn pane_key(app: &mut App, key: KeyEvent, pane: usize, now: Instant) -> Vec<Cmd> {
     let n = app.hits_in(pane);
     match key.code {
         KeyCode::Char('q') => return quit(app),
@@ -1122,13 +1335,18 @@ fn pane_key(app: &mut App, key: KeyEvent, pane: usize) -> Vec<Cmd> {
         }
         KeyCode::Enter => {
             if let Some(passage) = app.selected_passage() {
-                app.overlay = Overlay::Detail { passage, scroll: 0 };
+                let ranks = pane_ranks(app, passage);
+                app.overlay = Overlay::Detail {
+                    passage,
+                    scroll: 0,
+                    ranks,
+                };
             }
         }
         KeyCode::Char('/') | KeyCode::Char('i') | KeyCode::Esc => app.focus = Focus::Query,
         KeyCode::Char('?') => app.overlay = Overlay::Help,
         KeyCode::Char('s') => app.overlay = Overlay::Settings { row: 0 },
-        KeyCode::Char('e') => return open_eval(app),
+        KeyCode::Char('e') => return open_eval(app, now),
         KeyCode::Char('p') => return open_playground(app),
         KeyCode::Char('w') => app.overlay = Overlay::Walkthrough,
         _ => {}
@@ -1208,6 +1426,10 @@ fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd> {
     if p == app.params {
         return Vec::new();
     }
+    if let Err(why) = p.validate() {
+        app.notice = Some(why);
+        return Vec::new();
+    }
     app.params = p.clone();
     let mut cmds = vec![Cmd::SetParams(p)];
     cmds.extend(rerun(app));
@@ -1279,6 +1501,7 @@ mod tests {
                     elapsed: Duration::ZERO,
                     error: None,
                     note: None,
+                    ranking: passages.iter().map(|&p| (p, 1.0)).collect(),
                 })
                 .collect(),
         }
@@ -1333,6 +1556,7 @@ mod tests {
             Msg::Worker(Reply::Results {
                 generation: 1,
                 results: results("장마", &[0]),
+                rerank_total: None,
             }),
             t0,
         );
@@ -1343,6 +1567,7 @@ mod tests {
             Msg::Worker(Reply::Results {
                 generation: 2,
                 results: results("장마 비", &[0, 1]),
+                rerank_total: None,
             }),
             t0,
         );
@@ -1371,6 +1596,7 @@ mod tests {
                 Msg::Worker(Reply::Results {
                     generation: old,
                     results: results("old", &[2]),
+                    rerank_total: None,
                 }),
                 at,
             );
@@ -1389,6 +1615,7 @@ mod tests {
             Msg::Worker(Reply::Results {
                 generation: generation - 1,
                 results: results("stale", &[3]),
+                rerank_total: None,
             }),
             end,
         );
@@ -1398,6 +1625,7 @@ mod tests {
             Msg::Worker(Reply::Results {
                 generation,
                 results: results(&burst, &[0, 1]),
+                rerank_total: None,
             }),
             end,
         );
@@ -1414,6 +1642,7 @@ mod tests {
             Msg::Worker(Reply::Results {
                 generation: 1,
                 results: results("q", &[0, 1, 2]),
+                rerank_total: None,
             }),
             t0,
         );
@@ -1438,13 +1667,14 @@ mod tests {
         assert_eq!(app.input.text, "q");
         update(&mut app, key(KeyCode::Tab), t0);
         update(&mut app, key(KeyCode::Enter), t0);
-        assert_eq!(
+        assert!(matches!(
             app.overlay,
             Overlay::Detail {
                 passage: 0,
-                scroll: 0
+                scroll: 0,
+                ..
             }
-        );
+        ));
         update(&mut app, key(KeyCode::Esc), t0);
         assert_eq!(app.overlay, Overlay::None);
         let cmds = update(&mut app, key(KeyCode::Char('q')), t0);
@@ -1507,21 +1737,41 @@ mod tests {
     fn evaluation_runs_once_per_request_and_reports_progress() {
         let mut app = ready_app();
         let t0 = Instant::now();
-        assert_eq!(update(&mut app, key(KeyCode::F(3)), t0), [Cmd::Evaluate]);
-        assert!(matches!(app.eval, EvalState::Running { done: 0, total: 4 }));
+        assert_eq!(
+            update(&mut app, key(KeyCode::F(3)), t0),
+            [Cmd::Evaluate { generation: 1 }]
+        );
+        assert!(matches!(
+            app.eval,
+            EvalState::Running {
+                done: 0,
+                total: 4,
+                ..
+            }
+        ));
         update(
             &mut app,
-            Msg::Worker(Reply::EvalProgress { done: 2, total: 4 }),
-            t0,
+            Msg::Worker(Reply::EvalProgress {
+                generation: 1,
+                done: 2,
+                total: 4,
+            }),
+            t0 + Duration::from_secs(10),
         );
-        assert!(matches!(app.eval, EvalState::Running { done: 2, .. }));
+        let EvalState::Running { done: 2, eta, .. } = app.eval else {
+            panic!("{:?}", app.eval);
+        };
+        assert_eq!(eta, Some(Duration::from_secs(10)), "two more at 5 s each");
         assert!(
             update(&mut app, key(KeyCode::Char('r')), t0).is_empty(),
             "running"
         );
         update(
             &mut app,
-            Msg::Worker(Reply::EvalDone(Err("no questions".into()))),
+            Msg::Worker(Reply::EvalDone {
+                generation: 1,
+                outcome: Err("no questions".into()),
+            }),
             t0,
         );
         update(&mut app, key(KeyCode::Esc), t0);
@@ -1531,8 +1781,271 @@ mod tests {
         );
         assert_eq!(
             update(&mut app, key(KeyCode::Char('r')), t0),
-            [Cmd::Evaluate]
+            [Cmd::Evaluate { generation: 2 }]
         );
+    }
+
+    /// Dense, BM25 and hybrid without their rerank list: what the worker sends first.
+    fn fast_results(query: &str, passages: &[usize]) -> SearchResults {
+        let mut r = results(query, passages);
+        r.results.retain(|m| m.method != Method::Rerank);
+        r
+    }
+
+    fn searched(app: &mut App, text: &str, t0: Instant) -> u64 {
+        app.input.set(text);
+        let cmds = update(app, key(KeyCode::Enter), t0);
+        let [Cmd::Search { generation, .. }] = &cmds[..] else {
+            panic!("{cmds:?}");
+        };
+        *generation
+    }
+
+    #[test]
+    fn fast_panes_fill_before_the_reranker_and_an_older_query_never_stays_on_screen() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let g1 = searched(&mut app, "장마", t0);
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: g1,
+                results: fast_results("장마", &[0, 1]),
+                rerank_total: Some(30),
+            }),
+            t0,
+        );
+        assert!(!app.searching, "dense, BM25 and hybrid are on screen");
+        assert_eq!(app.hits_in(0), 2);
+        assert_eq!(app.rerank_progress, Some((0, 30)));
+        update(
+            &mut app,
+            Msg::Worker(Reply::RerankProgress {
+                generation: g1,
+                done: 12,
+                total: 30,
+            }),
+            t0,
+        );
+        assert_eq!(app.rerank_progress, Some((12, 30)));
+
+        // A new question: the old lists leave at once, and the old rerank is dropped.
+        let g2 = searched(&mut app, "태풍", t0);
+        assert!(app.results.is_none(), "no list of 장마 under 태풍");
+        assert_eq!(app.rerank_progress, None);
+        let rerank = results("장마", &[1, 0]).results.pop().unwrap();
+        for late in [
+            Reply::RerankProgress {
+                generation: g1,
+                done: 20,
+                total: 30,
+            },
+            Reply::Reranked {
+                generation: g1,
+                result: rerank.clone(),
+                passes: 30,
+            },
+        ] {
+            update(&mut app, Msg::Worker(late), t0);
+        }
+        assert!(app.results.is_none() && app.rerank_progress.is_none());
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: g2,
+                results: fast_results("태풍", &[2]),
+                rerank_total: Some(1),
+            }),
+            t0,
+        );
+        update(
+            &mut app,
+            Msg::Worker(Reply::Reranked {
+                generation: g2,
+                result: rerank,
+                passes: 1,
+            }),
+            t0,
+        );
+        let r = app.results.as_ref().unwrap();
+        assert_eq!(r.query, "태풍");
+        assert!(r.get(Method::Rerank).is_some());
+        assert_eq!(r.forward_passes.cross_encoder, 1);
+        assert_eq!(app.rerank_progress, None);
+
+        // The same query again (a setting changed): its lists stay, marked as updating.
+        let g3 = searched(&mut app, "태풍", t0);
+        assert!(app.stale && app.results.is_some());
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: g3,
+                results: fast_results("태풍", &[2]),
+                rerank_total: None,
+            }),
+            t0,
+        );
+        assert!(!app.stale);
+    }
+
+    #[test]
+    fn history_holds_each_query_that_ran_once_newest_last_and_recalling_runs_it() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        // Live search, no Enter: the query that ran is remembered.
+        type_text(&mut app, "장마", t0);
+        let cmds = update(&mut app, Msg::Tick, t0 + DEBOUNCE * 2);
+        assert!(matches!(&cmds[..], [Cmd::Search { .. }]));
+        searched(&mut app, "태풍", t0);
+        searched(&mut app, "장마", t0);
+        assert_eq!(app.history, ["태풍", "장마"], "once each, newest last");
+        // The first Up does not repeat the query on screen.
+        update(&mut app, key(KeyCode::Up), t0);
+        assert_eq!(app.input.text, "태풍");
+        assert!(
+            update(&mut app, key(KeyCode::Up), t0).is_empty(),
+            "nothing older"
+        );
+        assert_eq!(app.input.text, "태풍");
+        // The recalled query runs after the pause, like typing.
+        let cmds = update(&mut app, Msg::Tick, t0 + DEBOUNCE * 2);
+        assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "태풍"));
+        assert_eq!(app.history, ["장마", "태풍"]);
+
+        // Without live search the panes say they show another query until Enter.
+        app.live = false;
+        app.results = Some(results("태풍", &[0]));
+        update(&mut app, key(KeyCode::Up), t0);
+        assert_eq!(app.input.text, "장마");
+        assert!(update(&mut app, Msg::Tick, t0 + DEBOUNCE * 4).is_empty());
+        assert!(app.showing_other_query());
+    }
+
+    #[test]
+    fn both_rrf_weights_at_zero_are_refused_with_a_reason() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        update(&mut app, key(KeyCode::F(2)), t0);
+        let row = |s: Setting| Setting::ALL.iter().position(|x| *x == s).unwrap();
+        app.overlay = Overlay::Settings {
+            row: row(Setting::DenseWeight),
+        };
+        for _ in 0..10 {
+            update(&mut app, key(KeyCode::Left), t0);
+        }
+        assert_eq!(app.params.dense_weight, 0.0);
+        app.overlay = Overlay::Settings {
+            row: row(Setting::Bm25Weight),
+        };
+        for _ in 0..9 {
+            update(&mut app, key(KeyCode::Left), t0);
+        }
+        assert!((app.params.bm25_weight - 0.1).abs() < 1e-9);
+        let cmds = update(&mut app, key(KeyCode::Left), t0);
+        assert!(cmds.is_empty(), "{cmds:?}");
+        assert!((app.params.bm25_weight - 0.1).abs() < 1e-9, "kept");
+        assert!(app.notice.as_deref().unwrap().contains("both 0"));
+    }
+
+    #[test]
+    fn a_running_evaluation_never_holds_up_a_query_and_can_be_cancelled() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        update(&mut app, key(KeyCode::F(3)), t0);
+        update(&mut app, key(KeyCode::Esc), t0);
+        assert!(app.eval.running(), "Esc leaves it running");
+        let cmds = {
+            app.input.set("위성");
+            update(&mut app, key(KeyCode::Enter), t0)
+        };
+        assert!(matches!(&cmds[..], [Cmd::Search { .. }]));
+        update(&mut app, key(KeyCode::F(3)), t0);
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('c')), t0),
+            [Cmd::CancelEval]
+        );
+        assert!(matches!(
+            app.eval,
+            EvalState::Cancelled { done: 0, total: 4 }
+        ));
+        // A late report of the cancelled run changes nothing.
+        update(
+            &mut app,
+            Msg::Worker(Reply::EvalProgress {
+                generation: 1,
+                done: 3,
+                total: 4,
+            }),
+            t0,
+        );
+        assert!(matches!(app.eval, EvalState::Cancelled { .. }));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('r')), t0),
+            [Cmd::Evaluate { generation: 2 }]
+        );
+        update(
+            &mut app,
+            Msg::Worker(Reply::EvalDone {
+                generation: 1,
+                outcome: Err("stale".into()),
+            }),
+            t0,
+        );
+        assert!(app.eval.running(), "the old run's end is not this run's");
+    }
+
+    #[test]
+    fn the_detail_view_ranks_the_passage_in_each_whole_list_and_holds_still() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let g = searched(&mut app, "장마", t0);
+        let mut r = results("장마", &[0, 1]);
+        // Semantic shows two hits but ranked deeper: passage 3 is its 3rd.
+        r.results[0].ranking = vec![(0, 0.9), (1, 0.8), (3, 0.7)];
+        r.results[2].hits.push(crate::pipeline::Hit {
+            passage: 3,
+            score: 0.01,
+            probability: None,
+            sources: Sources::default(),
+            matched: vec![],
+        });
+        r.results[2].ranking.push((3, 0.01));
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: g,
+                results: r,
+                rerank_total: None,
+            }),
+            t0,
+        );
+        app.focus = Focus::Pane(2);
+        app.pane = 2;
+        app.selected[2] = 2;
+        update(&mut app, key(KeyCode::Enter), t0);
+        let Overlay::Detail {
+            passage: 3, ranks, ..
+        } = app.overlay.clone()
+        else {
+            panic!("{:?}", app.overlay);
+        };
+        assert_eq!(ranks[0].rank, Ok((3, 0.7)), "rank in the whole dense list");
+        assert_eq!(ranks[1].rank, Err("not in its top 2".into()));
+        // A search finishing underneath does not change what the reader sees.
+        let cmds = app.search();
+        let [Cmd::Search { generation: g, .. }] = cmds[..] else {
+            panic!("{cmds:?}");
+        };
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: g,
+                results: results("장마", &[3]),
+                rerank_total: None,
+            }),
+            t0,
+        );
+        assert!(matches!(&app.overlay, Overlay::Detail { ranks: r, .. } if *r == ranks));
     }
 
     fn pooling(name: &str) -> Pooling {

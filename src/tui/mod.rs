@@ -3,7 +3,9 @@
 //!
 //! - [`app`]: state and the reducer `update(&mut App, Msg, now) -> Vec<Cmd>`; no IO.
 //! - [`view`]: `draw(frame, &App)`, a pure function of the state.
-//! - [`worker`]: the thread that owns the pipeline and the thread that loads the models.
+//! - [`worker`]: the query worker, and the threads it starts: [`models`] (loading and
+//!   embedding), [`rerank`] (the cross-encoder), evaluation and BM25 rebuilds.
+//! - [`control`]: the quit flag and thread handles that let quitting stop them in order.
 //! - this module: the terminal and the event loop that joins them.
 use std::io::Stdout;
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
@@ -22,8 +24,11 @@ use ratatui::Terminal;
 use crate::session::Options;
 
 pub mod app;
+mod control;
 #[cfg(test)]
 mod fixture;
+mod models;
+mod rerank;
 #[cfg(test)]
 mod snapshots;
 pub mod view;
@@ -55,7 +60,8 @@ pub fn run(mut opts: Options) -> Result<()> {
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
 
     let (tx, rx) = channel::<Msg>();
-    let worker = worker::spawn(opts, tx.clone())?;
+    let control = control::Control::new();
+    let worker = worker::spawn(opts, tx.clone(), control.clone())?;
     let mut screen = Screen::enter()?;
     spawn_input(tx)?;
 
@@ -87,11 +93,26 @@ pub fn run(mut opts: Options) -> Result<()> {
             break;
         }
     }
-    // The worker may be busy (embedding, evaluating); it is not waited for.
+    // Every thread stops at its next batch and drops its models itself; libtorch must not
+    // be torn down (at process exit) under an op still running.
     let _ = worker.send(Inbox::Cmd(Cmd::Quit));
+    let stopped = control.shut_down(QUIT_BOUND);
     drop(screen);
+    if !stopped {
+        // A step that cannot be interrupted (a download, one huge batch) is still running:
+        // leave without running exit handlers, so nothing is torn down under it.
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        tracing::warn!("leaving with a thread still busy");
+        // SAFETY: `_exit` ends the process at once; the terminal is already restored and
+        // nothing after this point is expected to run.
+        unsafe { libc::_exit(0) }
+    }
     Ok(())
 }
+
+/// How long quitting waits for the threads to stop at a batch boundary.
+const QUIT_BOUND: Duration = Duration::from_secs(5);
 
 /// Reads terminal events on their own thread, so the loop blocks on one channel.
 fn spawn_input(tx: Sender<Msg>) -> Result<()> {
@@ -124,8 +145,15 @@ impl Screen {
     fn enter() -> Result<Self> {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
+            // A worker thread's panic is caught and shown in the status bar; printing it
+            // would write over the screen. It goes to the log.
+            let on_main = thread::current().name() == Some("main");
+            if on_main {
+                restore();
+                previous(info);
+            } else {
+                tracing::error!("{info}");
+            }
         }));
         enable_raw_mode().context("switching the terminal to raw mode")?;
         if let Err(e) = execute!(std::io::stdout(), EnterAlternateScreen) {

@@ -100,6 +100,7 @@ fn method_result(method: Method, rows: &[Row], ms: u64, terms: &[String]) -> Met
         elapsed: Duration::from_micros(ms * 1000 + 250),
         error: None,
         note: None,
+        ranking: rows.iter().map(|r| (r.0, r.1)).collect(),
     }
 }
 
@@ -174,9 +175,11 @@ fn with_results() -> App {
 
 fn detail() -> App {
     let mut app = with_results();
+    let ranks = super::app::pane_ranks(&app, 0);
     app.overlay = Overlay::Detail {
         passage: 0,
         scroll: 0,
+        ranks,
     };
     app
 }
@@ -209,6 +212,7 @@ fn playground() -> App {
     pg.sparse = Some(Ok(SparseOutcome {
         matrices: similarity_matrices(&refs, &Analyzer::Bigram, &df, None),
         idf: "IDF over 5 passages, analyzer bigram".into(),
+        shared: crate::teach::shared_terms(&refs, &Analyzer::Bigram),
     }));
     pg.dense = DenseCell::Done(Ok(DenseOutcome {
         matrix: vec![
@@ -267,6 +271,7 @@ fn evaluation() -> App {
         questions: 4,
         reports,
         skipped: BTreeMap::new(),
+        settings: "RRF k 60 over top 100 · weights dense 1 BM25 1 · rerank depth 30 · BM25 bigram · encoder test|mean|norm · cpu (2 threads) Float".into(),
     }));
     app
 }
@@ -274,7 +279,12 @@ fn evaluation() -> App {
 fn evaluation_running() -> App {
     let mut app = with_results();
     app.overlay = Overlay::Eval;
-    app.eval = EvalState::Running { done: 3, total: 4 };
+    app.eval = EvalState::Running {
+        done: 3,
+        total: 4,
+        started: Instant::now(),
+        eta: Some(Duration::from_secs(75)),
+    };
     app
 }
 
@@ -519,6 +529,7 @@ fn worker_replies_flow_into_the_screen() {
         Msg::Worker(Reply::Results {
             generation,
             results: results(),
+            rerank_total: None,
         }),
         now,
     );

@@ -9,7 +9,7 @@ use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::app::{
-    App, DenseCell, EvalState, Focus, Overlay, Part, PartState, PoolingState, Setting,
+    App, DenseCell, EvalState, Focus, Overlay, PaneRank, Part, PartState, PoolingState, Setting,
 };
 use crate::data::char_span_to_bytes;
 use crate::pipeline::{Method, MethodResult};
@@ -81,7 +81,8 @@ pub enum PaneLayout {
     Tabs,
 }
 
-/// Four side by side from 100 columns, a 2x2 grid from 50x10, else one pane with tabs.
+/// Four side by side from 100 columns, a 2x2 grid from 50x12 (of the panes' own area: a
+/// 50x14 terminal), else one pane with tabs.
 pub fn pane_layout(area: Rect) -> PaneLayout {
     if area.width >= 100 && area.height >= 6 {
         PaneLayout::Row
@@ -116,9 +117,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Help => draw_help(frame, &theme, area),
         Overlay::Walkthrough => draw_walkthrough(frame, &theme, area),
         Overlay::Playground => draw_playground(frame, app, &theme, area),
-        Overlay::Detail { passage, scroll } => {
-            draw_detail(frame, app, &theme, area, *passage, *scroll)
-        }
+        Overlay::Detail {
+            passage,
+            scroll,
+            ranks,
+        } => draw_detail(frame, app, &theme, area, *passage, *scroll, ranks),
         Overlay::Settings { row } => draw_settings(frame, app, &theme, area, *row),
         Overlay::Eval => draw_eval(frame, app, &theme, area),
     }
@@ -387,6 +390,13 @@ fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, pane: usiz
     let mut title = format!(" {} ", method.title());
     if let Some(r) = result.filter(|r| r.error.is_none()) {
         title.push_str(&format!("{:.1} ms ", ms(r.elapsed)));
+        if method == Method::Rerank {
+            // The score column is the raw logit; sigmoid(logit) is in the detail view.
+            title.push_str("· logit ");
+        }
+    }
+    if app.stale {
+        title.push_str("· updating… ");
     }
     let block = Block::default()
         .borders(Borders::ALL)
@@ -406,6 +416,10 @@ fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, pane: usiz
     let Some(result) = result else {
         let (text, style) = match pane_state(app, method) {
             Err(e) => (e, theme.error()),
+            Ok(_) if method == Method::Rerank && app.rerank_progress.is_some() => {
+                let (done, total) = app.rerank_progress.unwrap_or_default();
+                (format!("reranking {done}/{total}…"), theme.dim())
+            }
             Ok("") if app.searching => ("searching…".to_owned(), theme.dim()),
             Ok("") => (String::new(), theme.dim()),
             Ok(s) => (s.to_owned(), theme.dim()),
@@ -418,8 +432,20 @@ fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, pane: usiz
         return;
     }
     let mut lines: Vec<Line> = Vec::new();
+    if app.showing_other_query() {
+        lines.push(Line::styled(
+            fit(
+                &format!(
+                    "results for “{}” · Enter runs the query line",
+                    app.results.as_ref().map_or("", |r| r.query.as_str())
+                ),
+                width,
+            ),
+            theme.error(),
+        ));
+    }
     if let Some(n) = &result.note {
-        lines.push(Line::styled(fit(n, width), theme.dim()));
+        lines.extend(wrap(vec![Span::styled(n.clone(), theme.dim())], width));
     }
     if result.hits.is_empty() {
         lines.push(Line::styled(fit("(no hits)", width), theme.dim()));
@@ -470,6 +496,10 @@ fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, pane: usiz
         body_spans.extend(body);
         let mut head = clip(head, width);
         let mut body = clip(body_spans, width);
+        if app.stale || app.showing_other_query() {
+            head = head.style(theme.dim());
+            body = body.style(theme.dim());
+        }
         if focused && i == selected {
             head = head.style(theme.selected());
             body = body.style(theme.selected());
@@ -502,6 +532,22 @@ fn status_first_line(app: &App, theme: &Theme) -> Vec<Span<'static>> {
         spans.push(Span::styled("Ready", theme.gold()));
     } else {
         spans.push(Span::styled("Loading…", theme.focus()));
+    }
+    if let Some((done, total)) = app.rerank_progress {
+        spans.push(Span::styled(
+            format!(" · reranking {done}/{total}"),
+            theme.focus(),
+        ));
+    }
+    if let EvalState::Running {
+        done, total, eta, ..
+    } = &app.eval
+    {
+        let eta = eta.map_or(String::new(), |e| format!(" · ETA {}", human_secs(e)));
+        spans.push(Span::styled(
+            format!(" · evaluating {done}/{total}{eta} (F3)"),
+            theme.focus(),
+        ));
     }
     for (i, state) in app.parts.iter().enumerate() {
         if let PartState::Failed(why) = state {
@@ -568,6 +614,16 @@ fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         lines.push(Line::styled(fit(&text, width), theme.dim()));
     }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// `45s`, `3m05s`.
+fn human_secs(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
 }
 
 /// A box of at most `w`x`h` centred in `area`, cleared.
@@ -888,6 +944,28 @@ fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         _ => String::new(),
     };
     lines.push(Line::styled(fit(&note, width), theme.dim()));
+    if let (Some(Ok(s)), false) = (&pg.sparse, pg.edited()) {
+        // Why a sparse cosine is not 0: the terms the two sentences share.
+        let pairs: Vec<String> = s
+            .shared
+            .iter()
+            .map(|((i, j), terms)| {
+                let terms = if terms.is_empty() {
+                    "∅".to_owned()
+                } else {
+                    terms.join(" ")
+                };
+                format!("{}·{} {terms}", i + 1, j + 1)
+            })
+            .collect();
+        lines.push(clip(
+            vec![
+                Span::styled("shared terms: ", theme.dim()),
+                Span::raw(pairs.join(" | ")),
+            ],
+            width,
+        ));
+    }
     let keys = "Enter new line · ↑↓ line · Ctrl-D delete line · F5/Ctrl-G compute · Esc close";
     let mut legend = vec![Span::styled("cosine ", theme.dim())];
     for (label, v) in [("≥.75", 1.0), ("≥.50", 0.5), ("≥.25", 0.25), ("<.25", 0.0)] {
@@ -996,6 +1074,7 @@ fn draw_detail(
     area: Rect,
     passage: usize,
     scroll: u16,
+    ranks: &[PaneRank],
 ) {
     let Some(corpus) = app.corpus.as_deref() else {
         return;
@@ -1017,25 +1096,20 @@ fn draw_detail(
         return;
     }
     let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
-    // The passage's place in every method's list.
-    if let Some(results) = &app.results {
-        for m in Method::ALL {
-            let text = match results.get(m) {
-                Some(r) if r.error.is_some() => format!("{:<13} not available", m.title()),
-                Some(r) => match r.hits.iter().position(|h| h.passage == passage) {
-                    Some(i) => {
-                        let h = &r.hits[i];
-                        let prob = h
-                            .probability
-                            .map_or(String::new(), |p| format!(" (sigmoid {p:.4})"));
-                        format!("{:<13} #{} score {:.4}{prob}", m.title(), i + 1, h.score)
-                    }
-                    None => format!("{:<13} not in the top {}", m.title(), r.hits.len()),
-                },
-                None => format!("{:<13} —", m.title()),
-            };
-            lines.push(vec![Span::raw(text)]);
-        }
+    // The passage's place in every method's whole list, as it was when the view opened.
+    for r in ranks {
+        let text = match &r.rank {
+            Ok((rank, score)) if r.method == Method::Rerank => format!(
+                "{:<13} #{rank} logit {score:.4} (sigmoid {:.4})",
+                r.method.title(),
+                crate::model::sigmoid(*score as f32)
+            ),
+            Ok((rank, score)) => format!("{:<13} #{rank} score {score:.4}", r.method.title()),
+            Err(why) => format!("{:<13} {why}", r.method.title()),
+        };
+        lines.push(vec![Span::raw(text)]);
+    }
+    if !ranks.is_empty() {
         lines.push(vec![]);
     }
     let terms = app
@@ -1134,6 +1208,9 @@ fn draw_settings(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, row: u
         fit("↑↓ choose · ←→ change (applies at once) · Esc close", width),
         theme.dim(),
     ));
+    if let Some(n) = &app.notice {
+        lines.extend(wrap(vec![Span::styled(n.clone(), theme.error())], width));
+    }
     if app.part(Part::Bm25) == &PartState::Loading {
         lines.push(Line::styled(fit("rebuilding BM25…", width), theme.dim()));
     }
@@ -1173,17 +1250,31 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             ),
             theme.dim(),
         )),
-        EvalState::Running { done, total } => {
+        EvalState::Running {
+            done, total, eta, ..
+        } => {
             let frac = if *total == 0 {
                 0.0
             } else {
                 *done as f64 / *total as f64
             };
+            let eta = eta.map_or(String::new(), |e| format!(" · ETA {}", human_secs(e)));
             lines.push(Line::raw(fit(
-                &format!("evaluating [{}] {done}/{total}", bar(frac, 30)),
+                &format!("evaluating [{}] {done}/{total}{eta}", bar(frac, 30)),
                 width,
             )));
+            lines.push(Line::styled(
+                fit("queries keep working meanwhile (Esc)", width),
+                theme.dim(),
+            ));
         }
+        EvalState::Cancelled { done, total } => lines.push(Line::styled(
+            fit(
+                &format!("cancelled after {done}/{total} questions; r runs it again"),
+                width,
+            ),
+            theme.dim(),
+        )),
         EvalState::Done(Err(e)) => lines.push(Line::styled(
             fit(&format!("evaluation failed: {e}"), width),
             theme.error(),
@@ -1199,6 +1290,10 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 ),
                 width,
             )));
+            lines.extend(wrap(
+                vec![Span::styled(outcome.settings.clone(), theme.dim())],
+                width,
+            ));
             lines.push(Line::styled(
                 fit(
                     &format!(
@@ -1254,10 +1349,12 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         }
     }
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        fit("r run again · Esc close", width),
-        theme.dim(),
-    ));
+    let keys = if app.eval.running() {
+        "c cancel · Esc close (keeps running)"
+    } else {
+        "r run again · Esc close"
+    };
+    lines.push(Line::styled(fit(keys, width), theme.dim()));
     frame.render_widget(Paragraph::new(lines), inner);
 }
 

@@ -1,93 +1,65 @@
-//! The worker: one thread owns the [`Pipeline`] (libtorch tensors are `Send` but not `Sync`)
-//! and answers the UI's commands; a second thread, the model thread, loads the models and
-//! embeds the passages, then hands them over through the same inbox, so BM25 answers while
-//! embedding runs. The model thread stays: it embeds the playground's sentences and, for a
-//! pooling switch, embeds the passages again while the worker keeps serving BM25.
+//! The explorer's threads (each owns what it computes with; libtorch tensors are `Send` but
+//! not `Sync`):
+//!
+//! - the **worker** owns the [`Pipeline`] without its cross-encoder and answers a query
+//!   with dense, BM25 and hybrid at once (milliseconds), then hands the hybrid top M to
+//! - the **rerank thread** ([`super::rerank`]), which scores them in chunks with progress;
+//!   a newer query stops it between chunks;
+//! - the **model thread** ([`super::models`]) loads the models and embeds the passages
+//!   (BM25 answers meanwhile), then serves the playground and pooling switches;
+//! - an **evaluation thread** per evaluation and a **BM25 thread** per analyzer switch, so
+//!   neither ever holds up a query.
+//!
+//! Quitting sets [`Control::quit`]; each thread stops at its next batch and drops its models
+//! itself, and the event loop joins them before the process ends.
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::app::{Cmd, DenseOutcome, EvalOutcome, Msg, Part, PoolingState, Reply, SparseOutcome};
+use super::app::{Cmd, EvalOutcome, Msg, Part, Reply, SparseOutcome};
+use super::control::{Cancelled, Control};
+use super::models::{reporter, ModelJob, ModelThread, SharedEncoder};
+use super::rerank::{Job, ProxyReranker, RerankThread};
+use crate::bm25::{Analyzer, Bm25Index};
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
-use crate::model::{Embedder, Embeddings, Pooling, Progress, Reranker, Runtime, SentenceEncoder};
-use crate::pipeline::{Method, Pipeline};
+use crate::model::{Embedder, Embeddings, Progress, Reranker};
+use crate::pipeline::{Method, MethodResult, Pipeline, SearchParams};
 use crate::session::{self, Event, Options};
 use crate::teach::{self, DocFreq};
 
-/// What reaches the worker: the UI's commands and the model thread's results.
+/// What reaches the worker: the UI's commands and the other threads' results.
 pub enum Inbox {
     Cmd(Cmd),
-    Dense(Result<(Box<dyn Embedder>, DenseIndex), String>),
+    Dense(Result<(SharedEncoder, DenseIndex), String>),
     Reranker(Result<Option<Box<dyn Reranker>>, String>),
-}
-
-/// What the worker asks of the model thread once the models are loaded.
-enum ModelJob {
-    Similar {
+    /// A BM25 index built with another analyzer, for switch number `generation`.
+    Bm25 {
         generation: u64,
-        sentences: Vec<String>,
+        built: Result<(Analyzer, Bm25Index), String>,
     },
-    /// Embed the passages with this pooling and send the new dense index to the worker.
-    Repool(Pooling),
-}
-
-/// The bi-encoder, shared by the pipeline (query embeddings) and the model thread (the
-/// playground, re-embedding). The worker takes the dense index out of the pipeline before
-/// the model thread changes the pooling, so a query never meets passages pooled otherwise.
-#[derive(Clone)]
-struct SharedEncoder(Arc<Mutex<SentenceEncoder>>);
-
-impl SharedEncoder {
-    fn lock(&self) -> MutexGuard<'_, SentenceEncoder> {
-        // A panic mid-embedding leaves the encoder's weights as they were.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Embedder for SharedEncoder {
-    fn identity(&self) -> String {
-        self.lock().identity()
-    }
-
-    fn dim(&self) -> usize {
-        self.lock().dim()
-    }
-
-    fn embed(
-        &mut self,
-        texts: &[&str],
-        progress: &mut dyn FnMut(Progress),
-    ) -> crate::model::Result<Embeddings> {
-        self.lock().embed(texts, progress)
-    }
 }
 
 /// Starts the worker; it builds the session stage by stage, reporting to `ui`.
-pub fn spawn(opts: Options, ui: Sender<Msg>) -> Result<Sender<Inbox>> {
+pub fn spawn(opts: Options, ui: Sender<Msg>, control: Arc<Control>) -> Result<Sender<Inbox>> {
     let (tx, rx) = channel();
     let inbox = tx.clone();
-    thread::Builder::new()
-        .name("bigyo-worker".into())
-        .spawn(move || {
-            let outcome = catch_unwind(AssertUnwindSafe(|| work(&opts, &ui, inbox, rx)));
-            if let Err(panic) = outcome {
-                let why = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_else(|| "a panic".into());
-                tracing::error!("the worker stopped: {why}");
+    let c = control.clone();
+    let failed = ui.clone();
+    control
+        .spawn(
+            "bigyo-worker",
+            move || work(&opts, &ui, inbox, rx, c),
+            move |why| {
                 say(
-                    &ui,
+                    &failed,
                     Reply::Failed(Part::Corpus, format!("the worker stopped: {why}")),
-                );
-            }
-        })
+                )
+            },
+        )
         .context("starting the worker thread")?;
     Ok(tx)
 }
@@ -97,17 +69,14 @@ fn say(ui: &Sender<Msg>, reply: Reply) {
     let _ = ui.send(Msg::Worker(reply));
 }
 
-fn reporter(ui: &Sender<Msg>) -> impl FnMut(Event) + '_ {
-    move |e| {
-        if let Event::Warning(w) = &e {
-            tracing::warn!("{w}");
-        }
-        say(ui, Reply::Session(e))
-    }
-}
-
-fn work(opts: &Options, ui: &Sender<Msg>, inbox: Sender<Inbox>, rx: Receiver<Inbox>) {
-    let mut report = reporter(ui);
+fn work(
+    opts: &Options,
+    ui: &Sender<Msg>,
+    inbox: Sender<Inbox>,
+    rx: Receiver<Inbox>,
+    control: Arc<Control>,
+) {
+    let mut report = reporter(ui, &control);
     if let Err(e) = opts.validate() {
         fail_all(ui, &format!("{e:#}"));
         return;
@@ -136,10 +105,11 @@ fn work(opts: &Options, ui: &Sender<Msg>, inbox: Sender<Inbox>, rx: Receiver<Inb
         report(Event::Warning(format!(
             "{e:#}; BM25 uses the bigram analyzer"
         )));
-        crate::bm25::Analyzer::Bigram
+        Analyzer::Bigram
     });
     match session::build_bm25(&corpus, analyzer.clone(), &mut report) {
         Ok(index) => {
+            warn_about_analyzer(&analyzer, &corpus, &mut report);
             pipeline.set_bm25(Arc::new(index));
             say(ui, Reply::Bm25Ready(analyzer));
         }
@@ -150,33 +120,53 @@ fn work(opts: &Options, ui: &Sender<Msg>, inbox: Sender<Inbox>, rx: Receiver<Inb
         }
     }
 
+    let (rerank_tx, rerank_rx) = channel();
+    let rerank = RerankThread::new(rerank_rx, ui.clone(), control.clone());
+    let failed = ui.clone();
+    if let Err(e) = control.spawn(
+        "bigyo-rerank",
+        move || rerank.run(),
+        move |why| say(&failed, Reply::Failed(Part::Reranker, why)),
+    ) {
+        say(
+            ui,
+            Reply::Failed(Part::Reranker, format!("starting the rerank thread: {e}")),
+        );
+    }
+
     let mut models = None;
     match runtime {
         Ok(runtime) => {
             let (jobs_tx, jobs) = channel();
-            let args = (opts.clone(), corpus.clone(), ui.clone());
-            let spawned = thread::Builder::new()
-                .name("bigyo-models".into())
-                .spawn(move || {
-                    let (opts, corpus, ui) = args;
-                    let encoder = load_models(&opts, &corpus, runtime, &ui, &inbox);
-                    serve_models(&opts, &corpus, runtime, &ui, &inbox, encoder, &jobs);
-                });
+            let thread = ModelThread {
+                opts: opts.clone(),
+                corpus: corpus.clone(),
+                runtime,
+                ui: ui.clone(),
+                inbox: inbox.clone(),
+                control: control.clone(),
+            };
+            let failed = ui.clone();
+            let spawned = control.spawn(
+                "bigyo-models",
+                move || thread.run(jobs),
+                move |why| say(&failed, Reply::Failed(Part::Dense, why)),
+            );
             match spawned {
-                Ok(_) => models = Some(jobs_tx),
+                Ok(()) => models = Some(jobs_tx),
                 Err(e) => {
                     let why = format!("starting the model thread: {e}");
                     pipeline.dense_missing = why.clone();
-                    pipeline.reranker_missing = why.clone();
                     say(ui, Reply::Failed(Part::Dense, why.clone()));
+                    let _ = rerank_tx.send(Job::Model(Err(why.clone())));
                     say(ui, Reply::Failed(Part::Reranker, why));
                 }
             }
         }
         Err(why) => {
             pipeline.dense_missing = why.clone();
-            pipeline.reranker_missing = why.clone();
             say(ui, Reply::Failed(Part::Dense, why.clone()));
+            let _ = rerank_tx.send(Job::Model(Err(why.clone())));
             say(ui, Reply::Failed(Part::Reranker, why));
         }
     }
@@ -185,10 +175,26 @@ fn work(opts: &Options, ui: &Sender<Msg>, inbox: Sender<Inbox>, rx: Receiver<Inb
         opts,
         pipeline,
         ui,
+        control: control.clone(),
+        inbox,
         models,
+        rerank: rerank_tx,
+        encoder: None,
+        reranker_state: Err("the reranker is still loading".into()),
         doc_freq: None,
+        bm25_generation: 0,
+        previous_bm25: None,
+        eval_cancel: None,
+        runtime: runtime_label(opts),
     };
     worker.serve(&rx);
+}
+
+fn runtime_label(opts: &Options) -> String {
+    opts.runtime().map_or_else(
+        |_| "no device".into(),
+        |r| format!("{} {:?}", r.describe(), r.kind),
+    )
 }
 
 /// Marks every part failed when there is no corpus to work on.
@@ -199,176 +205,45 @@ fn fail_all(ui: &Sender<Msg>, why: &str) {
     }
 }
 
-/// The model thread's start: bi-encoder and passage embeddings, then the reranker. Returns
-/// the encoder for later jobs, or why there is none.
-fn load_models(
-    opts: &Options,
-    corpus: &Corpus,
-    runtime: Runtime,
-    ui: &Sender<Msg>,
-    inbox: &Sender<Inbox>,
-) -> Result<SharedEncoder, String> {
-    let mut report = reporter(ui);
-    let mut dense = || -> Result<(SharedEncoder, DenseIndex)> {
-        let pooling = opts.pooling()?;
-        let mut encoder = session::load_encoder(opts, runtime, pooling, &mut report)?;
-        let cache = session::cache(opts);
-        let (index, stats) =
-            session::build_dense(corpus, &mut encoder, runtime, cache.as_ref(), &mut report)?;
-        tracing::info!(
-            "dense index: {} passages in {:.2}s (cached: {})",
-            stats.passages,
-            stats.seconds,
-            stats.from_cache
-        );
-        Ok((SharedEncoder(Arc::new(Mutex::new(encoder))), index))
-    };
-    let dense = dense().map_err(|e| format!("{e:#}"));
-    let encoder = match dense {
-        Ok((encoder, index)) => {
-            say(ui, Reply::Pooling(pooling_state(&encoder)));
-            let _ = inbox.send(Inbox::Dense(Ok((Box::new(encoder.clone()), index))));
-            Ok(encoder)
-        }
-        Err(why) => {
-            report(Event::Finish);
-            let _ = inbox.send(Inbox::Dense(Err(why.clone())));
-            Err(why)
-        }
-    };
-    let reranker = session::load_reranker(opts, runtime, &mut report)
-        .map(|r| r.map(|r| Box::new(r) as Box<dyn Reranker>))
-        .map_err(|e| format!("{e:#}"));
-    if reranker.is_err() {
-        report(Event::Finish);
-    }
-    let _ = inbox.send(Inbox::Reranker(reranker));
-    encoder
-}
-
-fn pooling_state(encoder: &SharedEncoder) -> PoolingState {
-    let e = encoder.lock();
-    PoolingState {
-        current: e.pooling().clone(),
-        default: e.default_pooling().clone(),
+/// The wordpiece analyzer over a tokenizer that does not know Korean ruins BM25 quietly:
+/// say so, naming the tokenizer.
+fn warn_about_analyzer(analyzer: &Analyzer, corpus: &Corpus, report: &mut impl FnMut(Event)) {
+    let texts: Vec<&str> = corpus.texts().into_iter().take(200).collect();
+    if let Some(w) = analyzer.coverage_warning(&texts) {
+        report(Event::Warning(w));
     }
 }
 
-/// The model thread after loading: the playground's embeddings and pooling switches, in
-/// order, until the worker goes away.
-fn serve_models(
-    opts: &Options,
-    corpus: &Corpus,
-    runtime: Runtime,
-    ui: &Sender<Msg>,
-    inbox: &Sender<Inbox>,
-    encoder: Result<SharedEncoder, String>,
-    jobs: &Receiver<ModelJob>,
-) {
-    while let Ok(job) = jobs.recv() {
-        match job {
-            ModelJob::Similar {
-                generation,
-                sentences,
-            } => {
-                let result = match &encoder {
-                    Ok(e) => dense_matrix(e, &sentences),
-                    Err(why) => Err(format!("no encoder: {why}")),
-                };
-                say(ui, Reply::PlaygroundDense { generation, result });
-            }
-            ModelJob::Repool(pooling) => {
-                let dense = match &encoder {
-                    Ok(e) => repool(opts, corpus, runtime, ui, e, pooling),
-                    Err(why) => Err(format!("no encoder: {why}")),
-                };
-                if let Ok(e) = &encoder {
-                    say(ui, Reply::Pooling(pooling_state(e)));
-                }
-                if inbox.send(Inbox::Dense(dense)).is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// The sentences' dense cosine matrix.
-fn dense_matrix(encoder: &SharedEncoder, sentences: &[String]) -> Result<DenseOutcome, String> {
-    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    let mut e = encoder.lock();
-    let pooling = e.pooling().to_string();
-    let embeddings = e
-        .embed(&refs, &mut |_| {})
-        .map_err(|e| format!("embedding the sentences: {e}"))?;
-    let rows: Vec<Vec<f64>> = embeddings
-        .rows()
-        .map(|r| r.iter().map(|&x| f64::from(x)).collect())
-        .collect();
-    let matrix = rows
-        .iter()
-        .map(|a| rows.iter().map(|b| teach::cosine(a, b)).collect())
-        .collect();
-    Ok(DenseOutcome { matrix, pooling })
-}
-
-/// Switches the encoder's pooling and embeds the passages again (each pooling has its own
-/// cache entry, since the encoder's identity names it). On failure the previous pooling
-/// comes back, from the cache when it was there.
-fn repool(
-    opts: &Options,
-    corpus: &Corpus,
-    runtime: Runtime,
-    ui: &Sender<Msg>,
-    encoder: &SharedEncoder,
-    pooling: Pooling,
-) -> Result<(Box<dyn Embedder>, DenseIndex), String> {
-    let mut report = reporter(ui);
-    let cache = session::cache(opts);
-    let mut e = encoder.lock();
-    let previous = e.pooling().clone();
-    e.set_pooling(pooling.clone());
-    let built = session::build_dense(corpus, &mut *e, runtime, cache.as_ref(), &mut report);
-    let index = match built {
-        Ok((index, stats)) => {
-            tracing::info!(
-                "re-embedded with {pooling} pooling: {} passages in {:.2}s (cached: {})",
-                stats.passages,
-                stats.seconds,
-                stats.from_cache
-            );
-            index
-        }
-        Err(err) => {
-            report(Event::Finish);
-            report(Event::Warning(format!(
-                "could not switch pooling to {pooling}: {err:#}"
-            )));
-            e.set_pooling(previous);
-            session::build_dense(corpus, &mut *e, runtime, cache.as_ref(), &mut report)
-                .map_err(|e| format!("{e:#}"))?
-                .0
-        }
-    };
-    drop(e);
-    Ok((Box::new(encoder.clone()), index))
-}
-
-/// The worker's state: the pipeline and a way to the model thread.
+/// The worker's state: the pipeline and the ways to the other threads.
 struct Worker<'a> {
     opts: &'a Options,
     pipeline: Pipeline,
     ui: &'a Sender<Msg>,
+    control: Arc<Control>,
+    /// The worker's own inbox, for the threads it starts to answer through.
+    inbox: Sender<Inbox>,
     /// `None` when the model thread could not start (no device).
     models: Option<Sender<ModelJob>>,
+    rerank: Sender<Job>,
+    /// The bi-encoder, for the evaluation's question embeddings.
+    encoder: Option<SharedEncoder>,
+    /// Whether a query's hybrid list goes to the rerank thread, or why not.
+    reranker_state: Result<String, String>,
     /// Document frequencies for the playground's IDF, with the analyzer they were fitted with.
     doc_freq: Option<(String, DocFreq)>,
+    /// The newest analyzer switch; older builds arriving late are dropped.
+    bm25_generation: u64,
+    /// The index in use before a switch, put back when the new one cannot be built.
+    previous_bm25: Option<Arc<Bm25Index>>,
+    /// The running evaluation's cancel flag.
+    eval_cancel: Option<Arc<AtomicBool>>,
+    /// Device and dtype, for the evaluation header.
+    runtime: String,
 }
 
 impl Worker<'_> {
     /// Serves commands until the UI quits. Of several queued searches only the newest runs.
     fn serve(&mut self, rx: &Receiver<Inbox>) {
-        let ui = self.ui;
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
             batch.extend(rx.try_iter());
@@ -376,54 +251,139 @@ impl Worker<'_> {
                 .iter()
                 .rposition(|m| matches!(m, Inbox::Cmd(Cmd::Search { .. })));
             for (i, m) in batch.into_iter().enumerate() {
-                let pipeline = &mut self.pipeline;
+                if self.control.quitting() {
+                    return;
+                }
                 match m {
                     Inbox::Cmd(Cmd::Search { generation, query }) => {
                         if Some(i) == newest {
-                            let results = pipeline.search(&query, &Method::ALL);
-                            say(
-                                ui,
-                                Reply::Results {
-                                    generation,
-                                    results,
-                                },
-                            );
+                            self.search(generation, query);
                         }
                     }
-                    Inbox::Cmd(Cmd::SetParams(p)) => pipeline.params = p,
-                    Inbox::Cmd(Cmd::SetAnalyzer(kind)) => {
-                        rebuild_bm25(self.opts, pipeline, ui, kind)
-                    }
-                    Inbox::Cmd(Cmd::Evaluate) => evaluate(pipeline, ui),
-                    Inbox::Cmd(Cmd::Similar {
-                        generation,
-                        sentences,
-                    }) => self.similar(generation, sentences),
-                    Inbox::Cmd(Cmd::SetPooling(p)) => self.set_pooling(p),
                     Inbox::Cmd(Cmd::Quit) => return,
+                    Inbox::Cmd(cmd) => self.command(cmd),
                     Inbox::Dense(Ok((encoder, index))) => {
-                        pipeline.set_dense(encoder, index);
-                        say(ui, Reply::DenseReady);
+                        self.pipeline.set_dense(Box::new(encoder.clone()), index);
+                        self.encoder = Some(encoder);
+                        say(self.ui, Reply::DenseReady);
                     }
                     Inbox::Dense(Err(why)) => {
-                        pipeline.dense_missing = why.clone();
-                        say(ui, Reply::Failed(Part::Dense, why));
+                        self.pipeline.dense_missing = why.clone();
+                        say(self.ui, Reply::Failed(Part::Dense, why));
                     }
-                    Inbox::Reranker(Ok(Some(r))) => {
-                        pipeline.set_reranker(r);
-                        say(ui, Reply::RerankerReady);
-                    }
-                    Inbox::Reranker(Ok(None)) => {
-                        pipeline.reranker_missing = "--reranker none".into();
-                        say(ui, Reply::RerankerDisabled);
-                    }
-                    Inbox::Reranker(Err(why)) => {
-                        pipeline.reranker_missing = why.clone();
-                        say(ui, Reply::Failed(Part::Reranker, why));
-                    }
+                    Inbox::Reranker(r) => self.set_reranker(r),
+                    Inbox::Bm25 { generation, built } => self.bm25_built(generation, built),
                 }
             }
         }
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::SetParams(p) => self.pipeline.params = p,
+            Cmd::SetAnalyzer(kind) => self.rebuild_bm25(kind),
+            Cmd::Evaluate { generation } => self.evaluate(generation),
+            Cmd::CancelEval => {
+                if let Some(c) = self.eval_cancel.take() {
+                    c.store(true, Ordering::Relaxed);
+                }
+            }
+            Cmd::Similar {
+                generation,
+                sentences,
+            } => self.similar(generation, sentences),
+            Cmd::SetPooling(p) => self.set_pooling(p),
+            Cmd::Search { .. } | Cmd::Quit => {}
+        }
+    }
+
+    /// Dense, BM25 and hybrid go to the UI at once; the hybrid top M goes to the rerank
+    /// thread, whose answer follows.
+    fn search(&mut self, generation: u64, query: String) {
+        self.control.latest.store(generation, Ordering::Relaxed);
+        let mut results = self
+            .pipeline
+            .search(&query, &[Method::Dense, Method::Bm25, Method::Hybrid]);
+        let blank = query.trim().is_empty();
+        let job = match (
+            &self.reranker_state,
+            self.pipeline.rerank_candidates(&results),
+        ) {
+            _ if blank => Err(MethodResult {
+                error: None,
+                ..MethodResult::failed(Method::Rerank, String::new())
+            }),
+            (Err(why), _) => Err(MethodResult::failed(Method::Rerank, why.clone())),
+            (Ok(_), Err(why)) => Err(MethodResult::failed(Method::Rerank, why)),
+            (Ok(_), Ok(candidates)) if candidates.is_empty() => Err(MethodResult {
+                error: None,
+                ..MethodResult::failed(Method::Rerank, String::new())
+            }),
+            (Ok(_), Ok(candidates)) => Ok(candidates),
+        };
+        let candidates = match job {
+            Err(result) => {
+                results.results.push(result);
+                None
+            }
+            Ok(candidates) => Some(candidates),
+        };
+        // The three fast lists go out first: the rerank answer must never overtake them.
+        say(
+            self.ui,
+            Reply::Results {
+                generation,
+                results,
+                rerank_total: candidates.as_ref().map(Vec::len),
+            },
+        );
+        let Some(candidates) = candidates else {
+            return;
+        };
+        let corpus = self.pipeline.corpus.clone();
+        let candidates = candidates
+            .into_iter()
+            .map(|h| {
+                let text = corpus
+                    .passages
+                    .get(h.passage)
+                    .map_or_else(String::new, |p| p.text.clone());
+                (h, text)
+            })
+            .collect();
+        let sent = self.rerank.send(Job::Query {
+            generation,
+            query,
+            candidates,
+            top_k: self.pipeline.params.top_k,
+        });
+        if sent.is_err() {
+            say(
+                self.ui,
+                Reply::Reranked {
+                    generation,
+                    result: MethodResult::failed(
+                        Method::Rerank,
+                        "the rerank thread has stopped".into(),
+                    ),
+                    passes: 0,
+                },
+            );
+        }
+    }
+
+    fn set_reranker(&mut self, r: Result<Option<Box<dyn Reranker>>, String>) {
+        let (state, reply) = match &r {
+            Ok(Some(m)) => (Ok(m.identity()), Reply::RerankerReady),
+            Ok(None) => (
+                Err("no reranker (--reranker none)".to_owned()),
+                Reply::RerankerDisabled,
+            ),
+            Err(why) => (Err(why.clone()), Reply::Failed(Part::Reranker, why.clone())),
+        };
+        self.reranker_state = state;
+        let _ = self.rerank.send(Job::Model(r));
+        say(self.ui, reply);
     }
 
     /// The playground: the dense half goes to the model thread first, then the sparse half
@@ -466,15 +426,19 @@ impl Worker<'_> {
         };
         let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
         let matrices: BTreeMap<_, _> = teach::similarity_matrices(&refs, &analyzer, df, None);
+        let shared = teach::shared_terms(&refs, &analyzer);
         Ok(SparseOutcome {
             matrices,
             idf: format!("IDF over {} passages, analyzer {key}", df.documents),
+            shared,
         })
     }
 
     /// Takes the dense index out of the pipeline (dense and the dense half of hybrid say why
     /// meanwhile; BM25 answers) and asks the model thread for one built with `pooling`.
-    fn set_pooling(&mut self, pooling: Pooling) {
+    fn set_pooling(&mut self, pooling: crate::model::Pooling) {
+        // The evaluation's vectors would mix two poolings.
+        self.command(Cmd::CancelEval);
         let models = match &self.models {
             Some(m) if self.pipeline.has_dense() => m,
             // The UI switches only a ready encoder; whatever happened, it must not wait.
@@ -494,50 +458,224 @@ impl Worker<'_> {
             say(self.ui, Reply::DenseReady);
         }
     }
-}
 
-/// Rebuilds BM25 with another analyzer; on failure the old index stays.
-fn rebuild_bm25(
-    opts: &Options,
-    pipeline: &mut Pipeline,
-    ui: &Sender<Msg>,
-    kind: crate::bm25::AnalyzerKind,
-) {
-    let mut report = reporter(ui);
-    let mut o = opts.clone();
-    o.retrieval.bm25_analyzer = kind;
-    let corpus = pipeline.corpus.clone();
-    let built = session::analyzer(&o)
-        .and_then(|a| session::build_bm25(&corpus, a.clone(), &mut report).map(|index| (a, index)));
-    match built {
-        Ok((analyzer, index)) => {
-            pipeline.set_bm25(Arc::new(index));
-            say(ui, Reply::Bm25Ready(analyzer));
+    /// Builds BM25 with another analyzer on a thread of its own; queries meanwhile run
+    /// without BM25 (the pane says why), and the old index comes back if the build fails.
+    fn rebuild_bm25(&mut self, kind: crate::bm25::AnalyzerKind) {
+        self.bm25_generation += 1;
+        let generation = self.bm25_generation;
+        if let Some(old) = self.pipeline.take_bm25() {
+            self.previous_bm25 = Some(old);
         }
-        Err(e) => {
-            report(Event::Finish);
-            report(Event::Warning(format!(
-                "could not switch BM25 to {kind}: {e:#}"
-            )));
-            match pipeline.bm25() {
-                Some(old) => say(ui, Reply::Bm25Ready(old.analyzer().clone())),
-                None => say(ui, Reply::Failed(Part::Bm25, format!("{e:#}"))),
+        self.pipeline.bm25_missing = format!("rebuilding the BM25 index with the {kind} analyzer");
+        let mut o = self.opts.clone();
+        o.retrieval.bm25_analyzer = kind;
+        let corpus = self.pipeline.corpus.clone();
+        let ui = self.ui.clone();
+        let control = self.control.clone();
+        let inbox = self.inbox.clone();
+        let failed = self.ui.clone();
+        let spawned = self.control.spawn(
+            "bigyo-bm25",
+            move || {
+                let mut report = reporter(&ui, &control);
+                let built = session::analyzer(&o)
+                    .and_then(|a| {
+                        let index = session::build_bm25(&corpus, a.clone(), &mut report)?;
+                        warn_about_analyzer(&a, &corpus, &mut report);
+                        Ok((a, index))
+                    })
+                    .map_err(|e| {
+                        report(Event::Finish);
+                        format!("could not switch BM25 to {kind}: {e:#}")
+                    });
+                let _ = inbox.send(Inbox::Bm25 { generation, built });
+            },
+            move |why| say(&failed, Reply::Failed(Part::Bm25, why)),
+        );
+        if let Err(e) = spawned {
+            self.bm25_built(generation, Err(format!("starting the BM25 thread: {e}")));
+        }
+    }
+
+    fn bm25_built(&mut self, generation: u64, built: Result<(Analyzer, Bm25Index), String>) {
+        if generation != self.bm25_generation {
+            return;
+        }
+        match built {
+            Ok((analyzer, index)) => {
+                self.previous_bm25 = None;
+                self.pipeline.set_bm25(Arc::new(index));
+                say(self.ui, Reply::Bm25Ready(analyzer));
+            }
+            Err(why) => {
+                say(self.ui, Reply::Session(Event::Warning(why.clone())));
+                match self.previous_bm25.take() {
+                    Some(old) => {
+                        let analyzer = old.analyzer().clone();
+                        self.pipeline.set_bm25(old);
+                        say(self.ui, Reply::Bm25Ready(analyzer));
+                    }
+                    None => {
+                        self.pipeline.bm25_missing = why.clone();
+                        say(self.ui, Reply::Failed(Part::Bm25, why));
+                    }
+                }
             }
         }
     }
+
+    /// Runs the evaluation on a thread of its own over a second pipeline that shares the
+    /// indexes and the bi-encoder; its cross-encoder pairs go through the rerank thread,
+    /// which scores a query typed meanwhile first.
+    fn evaluate(&mut self, generation: u64) {
+        self.command(Cmd::CancelEval);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.eval_cancel = Some(cancel.clone());
+        let mut pipeline =
+            Pipeline::new(self.pipeline.corpus.clone(), self.pipeline.params.clone());
+        if let Some(b) = self.pipeline.bm25() {
+            pipeline.set_bm25(b.clone());
+        }
+        pipeline.bm25_missing = self.pipeline.bm25_missing.clone();
+        pipeline.dense_missing = self.pipeline.dense_missing.clone();
+        if let (Some(encoder), Some(index)) = (&self.encoder, self.pipeline.dense_index()) {
+            let chunked = ChunkedEncoder {
+                inner: encoder.clone(),
+                cancel: cancel.clone(),
+                control: self.control.clone(),
+            };
+            pipeline.set_dense(Box::new(chunked), index.share());
+        }
+        match &self.reranker_state {
+            Ok(identity) => pipeline.set_reranker(Box::new(ProxyReranker {
+                jobs: self.rerank.clone(),
+                cancel: cancel.clone(),
+                control: self.control.clone(),
+                identity: identity.clone(),
+            })),
+            Err(why) => pipeline.reranker_missing = why.clone(),
+        }
+        let settings = self.settings_line();
+        let ui = self.ui.clone();
+        let control = self.control.clone();
+        let failed = self.ui.clone();
+        let spawned = self.control.spawn(
+            "bigyo-eval",
+            move || evaluate(pipeline, &ui, &cancel, &control, generation, settings),
+            move |why| {
+                say(
+                    &failed,
+                    Reply::EvalDone {
+                        generation,
+                        outcome: Err(why),
+                    },
+                )
+            },
+        );
+        if let Err(e) = spawned {
+            say(
+                self.ui,
+                Reply::EvalDone {
+                    generation,
+                    outcome: Err(format!("starting the evaluation thread: {e}")),
+                },
+            );
+        }
+    }
+
+    /// Every setting that shapes the evaluation's numbers, for its header.
+    fn settings_line(&self) -> String {
+        let p: &SearchParams = &self.pipeline.params;
+        let analyzer = self
+            .pipeline
+            .bm25()
+            .map_or_else(|| "none".into(), |b| b.analyzer().describe());
+        let pooling = self
+            .encoder
+            .as_ref()
+            .map_or_else(|| "-".into(), |e| e.identity());
+        format!(
+            "RRF k {} over top {} · weights dense {} BM25 {} · rerank depth {} · BM25 {} · encoder {} · {}",
+            p.rrf.k, p.rrf.depth, p.dense_weight, p.bm25_weight, p.rerank_depth, analyzer, pooling, self.runtime
+        )
+    }
 }
 
-fn evaluate(pipeline: &mut Pipeline, ui: &Sender<Msg>) {
+/// The evaluation's bi-encoder: the shared encoder, locked for a few questions at a time so
+/// that a query typed meanwhile is encoded between chunks.
+struct ChunkedEncoder {
+    inner: SharedEncoder,
+    cancel: Arc<AtomicBool>,
+    control: Arc<Control>,
+}
+
+impl Embedder for ChunkedEncoder {
+    fn identity(&self) -> String {
+        self.inner.identity()
+    }
+
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn embed(
+        &mut self,
+        texts: &[&str],
+        progress: &mut dyn FnMut(Progress),
+    ) -> crate::model::Result<Embeddings> {
+        let mut data = Vec::new();
+        let mut dim = self.inner.dim();
+        for (i, chunk) in texts.chunks(16).enumerate() {
+            super::control::check(&self.cancel);
+            self.control.check_quit();
+            let e = self.inner.embed(chunk, &mut |_| {})?;
+            dim = e.dim;
+            data.extend(e.data);
+            progress(Progress {
+                done: (i * 16 + chunk.len()).min(texts.len()),
+                total: texts.len(),
+            });
+        }
+        Ok(Embeddings { dim, data })
+    }
+}
+
+fn evaluate(
+    mut pipeline: Pipeline,
+    ui: &Sender<Msg>,
+    cancel: &AtomicBool,
+    control: &Control,
+    generation: u64,
+    settings: String,
+) {
     let methods: Vec<Method> = Method::ALL.to_vec();
     let questions = pipeline.corpus.eval_questions().count();
-    let outcome = crate::eval::evaluate(pipeline, &methods, None, &mut |done, total| {
-        say(ui, Reply::EvalProgress { done, total })
+    let outcome = crate::eval::evaluate(&mut pipeline, &methods, None, &mut |done, total| {
+        if cancel.load(Ordering::Relaxed) || control.quitting() {
+            std::panic::resume_unwind(Box::new(Cancelled));
+        }
+        say(
+            ui,
+            Reply::EvalProgress {
+                generation,
+                done,
+                total,
+            },
+        )
     })
     .map(|(reports, skipped)| EvalOutcome {
         questions,
         reports,
         skipped,
+        settings,
     })
     .map_err(|e| format!("{e:#}"));
-    say(ui, Reply::EvalDone(outcome));
+    say(
+        ui,
+        Reply::EvalDone {
+            generation,
+            outcome,
+        },
+    );
 }
