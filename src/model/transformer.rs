@@ -455,13 +455,11 @@ impl Transformer {
                             let (_, d) = out.size2()?;
                             Ok((b, Vec::<f32>::try_from(out.f_view(-1)?)?, d as usize))
                         };
-                        let failed = {
-                            let r = run();
-                            let failed = r.is_err();
-                            let _ = tx.send(r);
-                            failed
-                        };
-                        if failed {
+                        let r = run();
+                        let failed = r.is_err();
+                        // A failure ends this stream; so does a caller that stopped listening
+                        // (its progress callback unwound to cancel the embedding).
+                        if tx.send(r).is_err() || failed {
                             return;
                         }
                     }
