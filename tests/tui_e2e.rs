@@ -81,8 +81,180 @@ impl Drop for Tmux {
     }
 }
 
+/// The explorer tests run one at a time: each loads models on a 2-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Starts bigyo in tmux on the sample with MiniLM and `reranker`, at 160x45. After bigyo
+/// exits the shell prints its status and lingers so the screen can be read.
+fn start(tmux: &Tmux, cache: &std::path::Path, reranker: &str) -> Instant {
+    let Some(bin) = release_binary() else {
+        panic!("no release binary: run `make build` (make test does), or set BIGYO_BIN");
+    };
+    if Command::new("tmux").arg("-V").output().is_err() {
+        panic!("tmux is not installed: `make setup-test` installs it (apt-get install tmux)");
+    }
+    let command = format!(
+        "env BIGYO_CACHE_DIR='{cache}' HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
+         --model '{model}' --reranker '{reranker}' --device cpu --offline; \
+         echo \"bigyo-exited-$?\"; sleep 30",
+        cache = cache.display(),
+        bin = bin.display(),
+        model = common::minilm_dir().display(),
+    );
+    let started = Instant::now();
+    let out = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    started
+}
+
+/// Text that must never reach the user's terminal.
+fn assert_no_crash_text(screen: &str) {
+    for bad in [
+        "panicked",
+        "Segmentation fault",
+        "Aborted",
+        "core dumped",
+        "RUST_BACKTRACE",
+    ] {
+        assert!(!screen.contains(bad), "{bad} on the screen:\n{screen}");
+    }
+}
+
+/// With a cross-encoder slow enough to watch (random weights, ~1-2 s for 30 pairs): the
+/// fast panes fill first while the Rerank pane counts its progress; a recalled query runs;
+/// an evaluation never holds up a query; Ctrl-C during it exits 0 with nothing printed.
+#[test]
+fn explorer_fills_fast_panes_first_recalls_history_and_quits_during_an_evaluation() {
+    let _serial = one_at_a_time();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let tmux = Tmux {
+        socket: format!("bigyo-e2e-slow-{}", std::process::id()),
+    };
+    let reranker = common::case_dir("slow-bert-cls");
+    let started = start(&tmux, cache.path(), &reranker.display().to_string());
+    tmux.wait(started, "Ready", |s| {
+        s.contains("Ready") && !s.contains("Loading")
+    });
+
+    tmux.type_text(QUESTION);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait(started, "the fast panes while the reranker works", |s| {
+        // The status bar counts the rerank while the other panes already list the gold.
+        s.contains('✓') && s.contains("· reranking ")
+    });
+    assert!(screen.contains("BM25 "), "{screen}");
+    tmux.wait(started, "the Rerank pane filled", |s| {
+        s.contains("· logit") && !s.contains("· reranking ")
+    });
+
+    // Another query, then Up: the first Up recalls the earlier question (not the query on
+    // screen), and the recalled question runs by itself (live search).
+    tmux.keys(&["C-u"]);
+    tmux.type_text("태풍");
+    tmux.keys(&["Enter"]);
+    tmux.wait(started, "the second query's lists", |s| {
+        !s.contains('✓') && s.contains("· logit")
+    });
+    tmux.keys(&["Up"]);
+    tmux.wait(started, "the recalled question's lists", |s| {
+        s.contains(QUESTION) && s.contains('✓') && !s.contains("searching…")
+    });
+
+    // An evaluation runs in the background; a query typed meanwhile is answered at once.
+    tmux.keys(&["F3"]);
+    tmux.wait(started, "the evaluation running", |s| {
+        s.contains("evaluating [")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait(started, "the overlay closed", |s| {
+        !s.contains("evaluating [")
+    });
+    tmux.keys(&["C-u"]);
+    tmux.type_text("위성 발사");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait(started, "a query answered during the evaluation", |s| {
+        s.contains("위성") && s.contains("BM25 ") && s.contains("K-") && !s.contains("searching…")
+    });
+    assert!(
+        screen.contains("evaluating "),
+        "the status bar says what runs:\n{screen}"
+    );
+
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+    assert!(screen.contains("bigyo-exited-0"), "{screen}");
+    assert_no_crash_text(&screen);
+}
+
+/// Quitting at any moment (loading, embedding, querying, reranking, evaluating, re-pooling)
+/// exits 0 and prints nothing: each run waits a different time, then sends Ctrl-C or q.
+#[test]
+fn quitting_at_any_moment_exits_cleanly() {
+    let _serial = one_at_a_time();
+    let reranker = common::case_dir("slow-bert-cls").display().to_string();
+    // (seconds before acting, what to do first, the quit key)
+    let moments: [(f64, &[&str], &str); 9] = [
+        (0.0, &[], "C-c"),
+        (0.3, &[], "C-c"),
+        (1.5, &[], "C-c"),
+        (3.0, &["Enter"], "C-c"),
+        (5.0, &["Enter", "Tab"], "q"),
+        (7.0, &["Enter"], "C-c"),
+        (7.0, &["F3"], "C-c"),
+        (7.5, &["Enter", "Tab", "Tab"], "q"),
+        (8.0, &["C-p"], "C-c"),
+    ];
+    for (i, (wait, keys, quit)) in moments.iter().enumerate() {
+        let cache = tempfile::tempdir().expect("temp dir");
+        let tmux = Tmux {
+            socket: format!("bigyo-e2e-quit-{}-{i}", std::process::id()),
+        };
+        let started = start(&tmux, cache.path(), &reranker);
+        // From bigyo's first screen on (a Ctrl-C before it would reach the process while it
+        // still loads libtorch, before any of its code runs).
+        tmux.wait(started, "the first screen", |s| s.contains("Query"));
+        tmux.type_text(QUESTION);
+        std::thread::sleep(Duration::from_secs_f64(*wait));
+        for k in *keys {
+            tmux.keys(&[k]);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        tmux.keys(&[quit]);
+        let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+        assert!(
+            screen.contains("bigyo-exited-0"),
+            "run {i} ({wait} s, {keys:?}, {quit}):\n{screen}"
+        );
+        assert_no_crash_text(&screen);
+    }
+}
+
 #[test]
 fn explorer_searches_opens_a_passage_and_quits_cleanly() {
+    let _serial = one_at_a_time();
     let Some(bin) = release_binary() else {
         panic!("no release binary: run `make build` (make test does), or set BIGYO_BIN");
     };

@@ -375,10 +375,7 @@ impl Worker<'_> {
     fn set_reranker(&mut self, r: Result<Option<Box<dyn Reranker>>, String>) {
         let (state, reply) = match &r {
             Ok(Some(m)) => (Ok(m.identity()), Reply::RerankerReady),
-            Ok(None) => (
-                Err("no reranker (--reranker none)".to_owned()),
-                Reply::RerankerDisabled,
-            ),
+            Ok(None) => (Err("--reranker none".to_owned()), Reply::RerankerDisabled),
             Err(why) => (Err(why.clone()), Reply::Failed(Part::Reranker, why.clone())),
         };
         self.reranker_state = state;
