@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use bigyo::eval::{CorpusCounts, EmbeddingReport, EvalReport, TrecRuns};
+use bigyo::fusion::Fusion;
+use bigyo::metrics::Metrics;
 use bigyo::model::{
     sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder,
 };
 use bigyo::options::{DataArgs, ModelArgs, Preset, RetrievalArgs};
 use bigyo::pipeline::{parse_methods, Method, Pipeline};
 use bigyo::session::{self, EmbedStats, Event, Options};
-use bigyo::fusion::Fusion;
-use bigyo::metrics::Metrics;
 use bigyo::tune::{self, QueryLists, Split};
 use bigyo::{render, teach};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -590,12 +590,10 @@ fn eval(
         )),
         None => None,
     };
-    let (reports, skipped, outcomes) = bigyo::eval::evaluate_per_query(
-        &mut pipeline,
-        &methods,
-        trec.as_mut(),
-        &mut |done, _| bar.set_position(done as u64),
-    )?;
+    let (reports, skipped, outcomes) =
+        bigyo::eval::evaluate_per_query(&mut pipeline, &methods, trec.as_mut(), &mut |done, _| {
+            bar.set_position(done as u64)
+        })?;
     bar.finish_and_clear();
     if let Some((path, file)) = per_query_file.as_mut() {
         let write = |file: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
@@ -649,6 +647,7 @@ fn eval(
 
 /// `bigyo tune`: each question's dense and BM25 lists once, then the grid on those lists.
 fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
+    split.validate()?;
     let started = Instant::now();
     let (mut pipeline, _, _) = build(opts, &[Method::Dense, Method::Bm25])?;
     let depth = opts.retrieval.rrf_depth;

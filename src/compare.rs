@@ -174,8 +174,12 @@ mod tests {
     #[test]
     fn random_p_value_is_seeded_and_near_the_exact_one() {
         // 16 questions: 65,536 patterns, so exact with a large budget, sampled with 10,000.
-        let a: Vec<f64> = (0..16).map(|i| if i % 3 == 0 { 1.0 } else { 0.5 }).collect();
-        let b: Vec<f64> = (0..16).map(|i| if i % 4 == 0 { 0.0 } else { 0.5 }).collect();
+        let a: Vec<f64> = (0..16)
+            .map(|i| if i % 3 == 0 { 1.0 } else { 0.5 })
+            .collect();
+        let b: Vec<f64> = (0..16)
+            .map(|i| if i % 4 == 0 { 0.0 } else { 0.5 })
+            .collect();
         let exact = randomization_p(&a, &b, 1 << 16, 0);
         let sampled = randomization_p(&a, &b, 10_000, 7);
         assert_eq!(sampled, randomization_p(&a, &b, 10_000, 7));

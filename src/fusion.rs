@@ -210,7 +210,11 @@ pub enum Fusion {
         bm25_weight: f64,
     },
     /// `alpha · norm(dense) + (1 - alpha) · norm(bm25)`; `alpha` is the dense weight.
-    Convex { alpha: f64, norm: Norm, depth: usize },
+    Convex {
+        alpha: f64,
+        norm: Norm,
+        depth: usize,
+    },
 }
 
 impl Default for Fusion {
@@ -264,7 +268,10 @@ impl Fusion {
                 )
             }
             Fusion::Convex { alpha, norm, depth } => convex(
-                &[(dense.unwrap_or(&[]), alpha), (bm25.unwrap_or(&[]), 1.0 - alpha)],
+                &[
+                    (dense.unwrap_or(&[]), alpha),
+                    (bm25.unwrap_or(&[]), 1.0 - alpha),
+                ],
                 norm,
                 depth,
             ),
@@ -427,7 +434,11 @@ mod tests {
         assert_eq!(out.len(), want.len(), "{got:?}");
         for (f, &(item, score)) in out.iter().zip(want) {
             assert_eq!(f.item, item, "{got:?}");
-            assert!((f.score - score).abs() < tol, "{item}: {} vs {score}", f.score);
+            assert!(
+                (f.score - score).abs() < tol,
+                "{item}: {} vs {score}",
+                f.score
+            );
         }
     }
 
@@ -607,6 +618,9 @@ mod tests {
         assert_eq!("min-max".parse::<Norm>().unwrap(), Norm::MinMax);
         assert!("l2".parse::<Norm>().unwrap_err().contains("l2"));
         assert_eq!("RRF".parse::<FusionMethod>().unwrap(), FusionMethod::Rrf);
-        assert!("cc".parse::<FusionMethod>().unwrap_err().contains("rrf or convex"));
+        assert!("cc"
+            .parse::<FusionMethod>()
+            .unwrap_err()
+            .contains("rrf or convex"));
     }
 }

@@ -31,5 +31,5 @@ pub mod pipeline;
 pub mod render;
 pub mod session;
 pub mod teach;
-pub mod tune;
 pub mod tui;
+pub mod tune;

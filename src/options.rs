@@ -113,7 +113,12 @@ pub struct RetrievalArgs {
     )]
     pub rrf_k: f64,
     /// How many hits of each list the hybrid fusion reads (RRF and convex).
-    #[arg(long, global = true, visible_alias = "fusion-depth", default_value_t = 100)]
+    #[arg(
+        long,
+        global = true,
+        visible_alias = "fusion-depth",
+        default_value_t = 100
+    )]
     pub rrf_depth: usize,
     /// Hybrid fusion: rrf (reciprocal rank fusion) or convex
     /// (alpha * norm(dense) + (1 - alpha) * norm(bm25)).
@@ -123,7 +128,12 @@ pub struct RetrievalArgs {
     #[arg(long, global = true, default_value_t = Norm::MinMax)]
     pub fusion_norm: Norm,
     /// Convex fusion's dense weight, 0 to 1 (BM25 gets 1 - alpha).
-    #[arg(long, global = true, allow_negative_numbers = true, default_value_t = 0.5)]
+    #[arg(
+        long,
+        global = true,
+        allow_negative_numbers = true,
+        default_value_t = 0.5
+    )]
     pub alpha: f64,
     /// The fusion settings file `bigyo tune --apply` writes and later runs read
     /// [default: <config dir>/fusion.json]. Options given explicitly win over it.

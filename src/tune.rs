@@ -17,7 +17,9 @@ use crate::metrics::{rank_of, MetricSums, Metrics};
 pub enum TuneError {
     #[error("--split-ratio must be between 0 and 1 (the tuning share), not {0}")]
     Ratio(f64),
-    #[error("--folds must be from 2 to the number of questions ({questions}), not {folds}")]
+    #[error("--folds must be at least 2, not {0}")]
+    TooFewFolds(usize),
+    #[error("--folds {folds} is more than the {questions} questions")]
     Folds { folds: usize, questions: usize },
     #[error("tuning needs at least 2 questions with a gold passage, found {0}")]
     TooFew(usize),
@@ -41,6 +43,19 @@ pub enum Split {
     Holdout { ratio: f64, seed: u64 },
     /// K folds: each fold is held out once while the others tune (its own choice per fold).
     Folds { folds: usize, seed: u64 },
+}
+
+impl Split {
+    /// Checks what can be checked before the questions are known.
+    pub fn validate(&self) -> Result<(), TuneError> {
+        match *self {
+            Split::Holdout { ratio, .. } if !(ratio.is_finite() && ratio > 0.0 && ratio < 1.0) => {
+                Err(TuneError::Ratio(ratio))
+            }
+            Split::Folds { folds, .. } if folds < 2 => Err(TuneError::TooFewFolds(folds)),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// splitmix64: one step of the generator, returning the next 64 random bits.
@@ -97,7 +112,10 @@ pub fn folds(n: usize, k: usize, seed: u64) -> Result<Vec<Vec<usize>>, TuneError
     if n < 2 {
         return Err(TuneError::TooFew(n));
     }
-    if k < 2 || k > n {
+    if k < 2 {
+        return Err(TuneError::TooFewFolds(k));
+    }
+    if k > n {
         return Err(TuneError::Folds {
             folds: k,
             questions: n,
@@ -301,7 +319,13 @@ pub fn tune(
             }
             // What --apply writes: the choice on every question.
             let s = choose(&table, &all).ok_or(TuneError::EmptyGrid)?;
-            (s, all.clone(), all.clone(), metrics_on(&pooled, &all), reports)
+            (
+                s,
+                all.clone(),
+                all.clone(),
+                metrics_on(&pooled, &all),
+                reports,
+            )
         }
     };
     Ok(TuneReport {
@@ -516,7 +540,9 @@ mod tests {
             assert!(g.tune.mrr_10 < 1.0);
         }
         let dense_alone = metrics_on(
-            &qs.iter().map(|q| rank_in(&q.dense, q.gold)).collect::<Vec<_>>(),
+            &qs.iter()
+                .map(|q| rank_in(&q.dense, q.gold))
+                .collect::<Vec<_>>(),
             &test_idx,
         );
         assert_eq!(report.baselines.dense, dense_alone);
@@ -584,9 +610,18 @@ mod tests {
         save_setting(&path, &f).unwrap();
         assert_eq!(load_setting(&path).unwrap(), Some(f));
         for (text, needle) in [
-            (r#"{"fusion":"convex","alpha":1.5,"norm":"minmax","depth":100}"#, "alpha"),
-            (r#"{"fusion":"convex","alpha":0.5,"norm":"l2","depth":100}"#, "l2"),
-            (r#"{"fusion":"rrf","k":60,"depth":100,"dense_weight":1,"bm25_weight":1,"x":1}"#, "x"),
+            (
+                r#"{"fusion":"convex","alpha":1.5,"norm":"minmax","depth":100}"#,
+                "alpha",
+            ),
+            (
+                r#"{"fusion":"convex","alpha":0.5,"norm":"l2","depth":100}"#,
+                "l2",
+            ),
+            (
+                r#"{"fusion":"rrf","k":60,"depth":100,"dense_weight":1,"bm25_weight":1,"x":1}"#,
+                "x",
+            ),
             ("not json", "fusion.json"),
         ] {
             std::fs::write(&path, text).unwrap();
