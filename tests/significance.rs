@@ -68,10 +68,14 @@ fn randomization_test_agrees_with_scipy() {
         cases.push((a, b, 10_000));
     }
     // Sampled: 143 questions, as the bundled sample has.
-    for (seed, shift) in [(6, 0), (7, 1), (8, 3)] {
+    for (seed, shift) in [(6, 0), (7, 1), (8, 3), (9, 5), (10, 7)] {
         let (a, b) = case(143, seed, shift);
         cases.push((a, b, 10_000));
     }
+    // A clear effect: the second method halves every reciprocal rank (p near 1/10001).
+    let (a, _) = case(143, 11, 0);
+    let halved: Vec<f64> = a.iter().map(|x| x / 2.0).collect();
+    cases.push((a, halved, 10_000));
     let want = scipy(&cases);
     for ((a, b, n), want) in cases.iter().zip(want) {
         let got = randomization_p(a, b, *n, 42);
