@@ -323,6 +323,131 @@ impl Fusion {
     }
 }
 
+/// The top `depth` of a list as (item, score, 1-based rank); an item named again later keeps
+/// its first (best) entry, and ranks count list positions, as RRF counts them.
+fn read_list(list: &[(usize, f64)], depth: usize) -> Vec<(usize, f64, usize)> {
+    let mut top: Vec<(usize, f64, usize)> = Vec::with_capacity(depth.min(list.len()));
+    for (r, &(item, score)) in list.iter().take(depth).enumerate() {
+        if !top.iter().any(|&(seen, _, _)| seen == item) {
+            top.push((item, score, r + 1));
+        }
+    }
+    top
+}
+
+/// One query's dense and BM25 lists read once for many fusion settings of one depth: the
+/// union of their items with ranks, raw scores and both normalisations. [`Fusion::gold_rank`]
+/// then ranks one item under a setting without building and sorting the fused list, with the
+/// same arithmetic as [`Fusion::fuse`] (so the same rank, ties included).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    depth: usize,
+    items: Vec<PreparedItem>,
+    /// Each list's minimum normalised score, per [`Norm::ALL`] entry: `mins[norm][list]`.
+    mins: [[f64; 2]; 2],
+}
+
+#[derive(Debug, Clone)]
+struct PreparedItem {
+    item: usize,
+    ranks: [Option<usize>; 2],
+    /// `normed[norm][list]`.
+    normed: [[Option<f64>; 2]; 2],
+}
+
+impl Prepared {
+    pub fn new(dense: &[(usize, f64)], bm25: &[(usize, f64)], depth: usize) -> Self {
+        let mut items: Vec<PreparedItem> = Vec::new();
+        let mut slot: HashMap<usize, usize> = HashMap::new();
+        let mut mins = [[0.0; 2]; 2];
+        for (li, list) in [dense, bm25].into_iter().enumerate() {
+            let top = read_list(list, depth);
+            for (ni, norm) in Norm::ALL.into_iter().enumerate() {
+                let mut scores: Vec<f64> = top.iter().map(|&(_, s, _)| s).collect();
+                norm.apply(&mut scores);
+                mins[ni][li] = scores.iter().copied().reduce(f64::min).unwrap_or(0.0);
+                for (&(item, _, rank), &s) in top.iter().zip(&scores) {
+                    let i = *slot.entry(item).or_insert_with(|| {
+                        items.push(PreparedItem {
+                            item,
+                            ranks: [None; 2],
+                            normed: [[None; 2]; 2],
+                        });
+                        items.len() - 1
+                    });
+                    items[i].ranks[li] = Some(rank);
+                    items[i].normed[ni][li] = Some(s);
+                }
+            }
+        }
+        Self { depth, items, mins }
+    }
+}
+
+impl Fusion {
+    /// The 1-based rank `item` would have in `self.fuse(dense, bm25)` (both lists present),
+    /// or `None` when it is in neither list. `prepared` must have been made with this
+    /// setting's depth.
+    pub fn gold_rank(&self, prepared: &Prepared, item: usize) -> Option<usize> {
+        debug_assert_eq!(prepared.depth, self.depth());
+        let score = |p: &PreparedItem| -> f64 {
+            match *self {
+                // Accumulated in list order from 0.0, as `rrf` does.
+                Fusion::Rrf {
+                    k,
+                    dense_weight,
+                    bm25_weight,
+                    ..
+                } => {
+                    let mut s = 0.0;
+                    for (rank, w) in p.ranks.iter().zip([dense_weight, bm25_weight]) {
+                        if let Some(r) = rank {
+                            s += w / (k + *r as f64);
+                        }
+                    }
+                    s
+                }
+                // Summed in list order, then + 0.0, as `convex` does.
+                Fusion::Convex { alpha, norm, .. } => {
+                    let ni = usize::from(norm == Norm::ZScore);
+                    let (normed, mins) = (&p.normed[ni], &prepared.mins[ni]);
+                    [alpha, 1.0 - alpha]
+                        .iter()
+                        .zip(normed)
+                        .zip(mins)
+                        .map(|((w, s), min)| w * s.unwrap_or(*min))
+                        .sum::<f64>()
+                        + 0.0
+                }
+            }
+        };
+        let best = |p: &PreparedItem| {
+            p.ranks
+                .iter()
+                .flatten()
+                .min()
+                .copied()
+                .unwrap_or(usize::MAX)
+        };
+        let gold = prepared.items.iter().find(|p| p.item == item)?;
+        let (gs, gb) = (score(gold), best(gold));
+        let before = prepared
+            .items
+            .iter()
+            .filter(|p| {
+                p.item != item
+                    && score(p)
+                        .total_cmp(&gs)
+                        .reverse()
+                        .then(best(p).cmp(&gb))
+                        .then(p.item.cmp(&item))
+                        .is_lt()
+            })
+            .count();
+        Some(before + 1)
+    }
+}
+
 /// Convex combination of normalised scores: Σ over lists of `weight · norm(list)(item)`, over
 /// the union of each list's top `depth`; an item missing from a list takes that list's minimum
 /// normalised score (an empty list adds nothing). A list naming an item twice counts its first
@@ -334,17 +459,12 @@ pub fn convex(lists: &[(&[(usize, f64)], f64)], norm: Norm, depth: usize) -> Vec
     let mut normed: Vec<Vec<Option<f64>>> = Vec::new();
     let mut mins: Vec<f64> = Vec::with_capacity(lists.len());
     for (li, (list, _)) in lists.iter().enumerate() {
-        let mut top: Vec<(usize, f64)> = Vec::with_capacity(depth.min(list.len()));
-        for &(item, score) in list.iter().take(depth) {
-            if !top.iter().any(|&(seen, _)| seen == item) {
-                top.push((item, score));
-            }
-        }
-        let mut scores: Vec<f64> = top.iter().map(|&(_, s)| s).collect();
+        let top = read_list(list, depth);
+        let mut scores: Vec<f64> = top.iter().map(|&(_, s, _)| s).collect();
         norm.apply(&mut scores);
         // An empty list has no minimum; it adds 0 to every item.
         mins.push(scores.iter().copied().reduce(f64::min).unwrap_or(0.0));
-        for (r, (&(item, _), &s)) in top.iter().zip(&scores).enumerate() {
+        for (&(item, _, rank), &s) in top.iter().zip(&scores) {
             let i = *slot.entry(item).or_insert_with(|| {
                 fused.push(Fused {
                     item,
@@ -354,7 +474,7 @@ pub fn convex(lists: &[(&[(usize, f64)], f64)], norm: Norm, depth: usize) -> Vec
                 normed.push(vec![None; lists.len()]);
                 fused.len() - 1
             });
-            fused[i].ranks[li] = Some(r + 1);
+            fused[i].ranks[li] = Some(rank);
             normed[i][li] = Some(s);
         }
     }
@@ -622,5 +742,39 @@ mod tests {
             .parse::<FusionMethod>()
             .unwrap_err()
             .contains("rrf or convex"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn gold_rank_agrees_with_the_fused_list(
+            dense in proptest::collection::vec((0usize..30, -3.0f64..3.0), 0..25),
+            bm25 in proptest::collection::vec((0usize..30, 0.0f64..20.0), 0..25),
+            depth in 1usize..30,
+            k in 0.0f64..100.0,
+            w in 0usize..=10,
+            alpha in 0usize..=20,
+            zscore in proptest::bool::ANY,
+            coarse in proptest::bool::ANY,
+        ) {
+            // Coarse scores make ties, where the tie-break must agree too.
+            let round = |l: Vec<(usize, f64)>| -> Vec<(usize, f64)> {
+                l.into_iter().map(|(p, s)| (p, if coarse { s.round() } else { s })).collect()
+            };
+            let (mut dense, mut bm25) = (round(dense), round(bm25));
+            dense.sort_by(|a, b| b.1.total_cmp(&a.1));
+            bm25.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let prepared = Prepared::new(&dense, &bm25, depth);
+            let norm = if zscore { Norm::ZScore } else { Norm::MinMax };
+            for fusion in [
+                Fusion::Rrf { k, depth, dense_weight: w as f64 / 10.0, bm25_weight: 1.0 - w as f64 / 10.0 },
+                Fusion::Convex { alpha: alpha as f64 / 20.0, norm, depth },
+            ] {
+                let fused = fusion.fuse(Some(&dense), Some(&bm25));
+                for item in 0..31 {
+                    let want = fused.iter().position(|f| f.item == item).map(|i| i + 1);
+                    proptest::prop_assert_eq!(fusion.gold_rank(&prepared, item), want, "{:?} item {}", fusion, item);
+                }
+            }
+        }
     }
 }

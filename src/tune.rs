@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::fusion::{Fusion, Norm};
+use crate::fusion::{Fusion, Norm, Prepared};
 use crate::metrics::{rank_of, MetricSums, Metrics};
 
 /// Why a tuning run cannot go ahead; the message names the option.
@@ -163,13 +163,27 @@ pub fn grid(depth: usize) -> Vec<Fusion> {
 /// The gold passage's rank under each setting, for each question: `ranks[setting][question]`.
 /// Settings are shared out over the available cores; the result does not depend on how.
 pub fn rank_table(settings: &[Fusion], queries: &[QueryLists]) -> Vec<Vec<Option<usize>>> {
-    let ranks_for = |f: &Fusion| -> Vec<Option<usize>> {
+    // Each query's lists are read and normalised once per depth, not once per setting.
+    let mut depths: Vec<usize> = settings.iter().map(Fusion::depth).collect();
+    depths.sort_unstable();
+    depths.dedup();
+    let prepared: Vec<Vec<Prepared>> = depths
+        .iter()
+        .map(|&d| {
+            queries
+                .iter()
+                .map(|q| Prepared::new(&q.dense, &q.bm25, d))
+                .collect()
+        })
+        .collect();
+    let prepared = &prepared;
+    let depths = &depths;
+    let ranks_for = move |f: &Fusion| -> Vec<Option<usize>> {
+        let at = depths.iter().position(|&d| d == f.depth()).unwrap_or(0);
         queries
             .iter()
-            .map(|q| {
-                let fused = f.fuse(Some(&q.dense), Some(&q.bm25));
-                fused.iter().position(|h| h.item == q.gold).map(|i| i + 1)
-            })
+            .zip(&prepared[at])
+            .map(|(q, p)| f.gold_rank(p, q.gold))
             .collect()
     };
     let threads = std::thread::available_parallelism()
