@@ -28,7 +28,7 @@ fn lists(state: &mut u64) -> QueryLists {
     let mut bm25 = Vec::with_capacity(DEPTH);
     let mut taken = std::collections::HashSet::new();
     while bm25.len() < DEPTH {
-        let p = if splitmix64(state) % 2 == 0 {
+        let p = if splitmix64(state).is_multiple_of(2) {
             dense[(splitmix64(state) % DEPTH as u64) as usize].0
         } else {
             (splitmix64(state) % PASSAGES) as usize
@@ -37,7 +37,7 @@ fn lists(state: &mut u64) -> QueryLists {
             bm25.push((p, 30.0 - 0.28 * bm25.len() as f64));
         }
     }
-    let gold = if splitmix64(state) % 10 == 0 {
+    let gold = if splitmix64(state).is_multiple_of(10) {
         PASSAGES as usize // absent from both lists
     } else {
         dense[(splitmix64(state) % 20) as usize].0

@@ -719,9 +719,13 @@ fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
              {} settings scored on them in {grid_s:.2}s",
             grid.len()
         )?;
+        let chosen_on = match split {
+            Split::Holdout { .. } => "on the tuning part",
+            Split::Folds { .. } => "on all questions (what --apply writes)",
+        };
         writeln!(
             out,
-            "best by MRR@10 on the tuning part (ties: earlier grid entry): {} (tuning MRR@10 {:.4})",
+            "best by MRR@10 {chosen_on} (ties: earlier grid entry): {} (MRR@10 there {:.4})",
             best.describe(),
             report.best.tune.mrr_10
         )?;
