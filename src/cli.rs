@@ -6,12 +6,15 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use bigyo::eval::{CorpusCounts, EmbeddingReport, EvalReport, TrecRuns};
+use bigyo::fusion::Fusion;
+use bigyo::metrics::Metrics;
 use bigyo::model::{
     sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder,
 };
 use bigyo::options::{DataArgs, ModelArgs, Preset, RetrievalArgs};
 use bigyo::pipeline::{parse_methods, Method, Pipeline};
 use bigyo::session::{self, EmbedStats, Event, Options};
+use bigyo::tune::{self, QueryLists, Split};
 use bigyo::{render, teach};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -37,7 +40,21 @@ pub struct Args {
     pub retrieval: RetrievalArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The fusion options given on the command line (clap ids); they win over a saved setting.
+    #[arg(skip)]
+    pub explicit_fusion: Vec<&'static str>,
 }
+
+/// The options a saved fusion setting (`bigyo tune --apply`) may set.
+const FUSION_IDS: [&str; 7] = [
+    "fusion",
+    "fusion_norm",
+    "alpha",
+    "rrf_k",
+    "rrf_depth",
+    "dense_weight",
+    "bm25_weight",
+];
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -91,6 +108,30 @@ pub enum Command {
         /// Write one TREC run file per method (and qrels.txt) into DIR.
         #[arg(long, value_name = "DIR")]
         trec_run: Option<PathBuf>,
+        /// Write one JSON line per question: the gold passage's rank in every method (null
+        /// when not in its top 10 or more) and its reciprocal rank@10.
+        #[arg(long, value_name = "FILE.jsonl")]
+        per_query: Option<PathBuf>,
+    },
+    /// Search the hybrid fusion's settings (RRF k and dense weight, convex alpha and
+    /// normalisation) on the labelled questions: chosen on one part, reported on the other.
+    Tune {
+        /// The share of questions the setting is chosen on; the rest are held out.
+        #[arg(long, default_value_t = 0.5)]
+        split_ratio: f64,
+        /// K-fold instead of one split: each fold is scored by the setting chosen on the
+        /// others.
+        #[arg(long, value_name = "K", conflicts_with = "split_ratio")]
+        folds: Option<usize>,
+        /// Seed of the split's shuffle.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print exactly one JSON object on the last line of stdout.
+        #[arg(long)]
+        json: bool,
+        /// Save the chosen setting (to --config-file) for later runs to use.
+        #[arg(long)]
+        apply: bool,
     },
 }
 
@@ -113,14 +154,15 @@ pub fn parse() -> Args {
     use clap::{CommandFactory, FromArgMatches};
     let matches = Args::command().get_matches();
     let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let Some(preset) = args.preset {
-        let explicit = |id: &str| {
-            let from_cli = |m: &clap::ArgMatches| {
-                m.try_get_raw(id).is_ok_and(|v| v.is_some())
-                    && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
-            };
-            from_cli(&matches) || matches.subcommand().is_some_and(|(_, sub)| from_cli(sub))
+    let explicit = |id: &str| {
+        let from_cli = |m: &clap::ArgMatches| {
+            m.try_get_raw(id).is_ok_and(|v| v.is_some())
+                && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
         };
+        from_cli(&matches) || matches.subcommand().is_some_and(|(_, sub)| from_cli(sub))
+    };
+    args.explicit_fusion = FUSION_IDS.into_iter().filter(|id| explicit(id)).collect();
+    if let Some(preset) = args.preset {
         preset.apply(
             &mut args.model,
             &mut args.data,
@@ -131,7 +173,53 @@ pub fn parse() -> Args {
     args
 }
 
-pub fn run(args: Args) -> Result<()> {
+/// Applies the saved fusion setting (`bigyo tune --apply`) to the fusion options not given on
+/// the command line, and says so on stderr.
+fn apply_saved_fusion(args: &mut Args) -> Result<()> {
+    let r = &mut args.retrieval;
+    let path = r
+        .config_file
+        .clone()
+        .unwrap_or_else(tune::default_config_file);
+    let Some(saved) = tune::load_setting(&path)? else {
+        if r.config_file.is_some() {
+            bail!("--config-file {}: no such file", path.display());
+        }
+        return Ok(());
+    };
+    let explicit = &args.explicit_fusion;
+    if r.apply_fusion(&saved, &|id| explicit.contains(&id)) {
+        let in_force = r.params().fusion();
+        let mut line = format!(
+            "bigyo: fusion from {}: {}",
+            path.display(),
+            in_force.describe()
+        );
+        if !explicit.is_empty() {
+            let flags: Vec<String> = explicit
+                .iter()
+                .map(|id| format!("--{}", id.replace('_', "-")))
+                .collect();
+            line.push_str(&format!(" ({} given explicitly)", flags.join(", ")));
+        }
+        eprintln!("{line}");
+    } else {
+        eprintln!(
+            "bigyo: fusion from {} not used: --fusion {} given",
+            path.display(),
+            r.fusion
+        );
+    }
+    Ok(())
+}
+
+pub fn run(mut args: Args) -> Result<()> {
+    if matches!(
+        args.command,
+        None | Some(Command::Tui) | Some(Command::Search { .. }) | Some(Command::Eval { .. })
+    ) {
+        apply_saved_fusion(&mut args)?;
+    }
     let opts = Options {
         model: args.model.clone(),
         data: args.data.clone(),
@@ -148,7 +236,35 @@ pub fn run(args: Args) -> Result<()> {
             methods,
             json,
             trec_run,
-        }) => return eval(&opts, methods, *json, trec_run.as_deref()),
+            per_query,
+        }) => {
+            return eval(
+                &opts,
+                methods,
+                *json,
+                trec_run.as_deref(),
+                per_query.as_deref(),
+            )
+        }
+        Some(Command::Tune {
+            split_ratio,
+            folds,
+            seed,
+            json,
+            apply,
+        }) => {
+            let split = match folds {
+                Some(k) => Split::Folds {
+                    folds: *k,
+                    seed: *seed,
+                },
+                None => Split::Holdout {
+                    ratio: *split_ratio,
+                    seed: *seed,
+                },
+            };
+            return tune(&opts, split, *json, *apply);
+        }
         Some(Command::Similar { sentences, format }) => return similar(&opts, sentences, *format),
         _ => {}
     }
@@ -229,7 +345,11 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         // Handled above, before the model-only set-up.
-        Command::Search { .. } | Command::Eval { .. } | Command::Similar { .. } | Command::Tui => {}
+        Command::Search { .. }
+        | Command::Eval { .. }
+        | Command::Tune { .. }
+        | Command::Similar { .. }
+        | Command::Tui => {}
         Command::ModelInfo => {
             let dir = opts.model_dir()?;
             let encoder = SentenceEncoder::load(
@@ -435,7 +555,13 @@ fn similar(opts: &Options, sentences: &[String], format: TableOrJson) -> Result<
     Ok(())
 }
 
-fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> Result<()> {
+fn eval(
+    opts: &Options,
+    methods: &str,
+    json: bool,
+    trec_run: Option<&Path>,
+    per_query: Option<&Path>,
+) -> Result<()> {
     let mut methods = parse_methods(methods).map_err(anyhow::Error::msg)?;
     if !opts.model.reranker_enabled() {
         methods.retain(|&m| m != Method::Rerank);
@@ -453,11 +579,38 @@ fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> R
     };
     let total = pipeline.corpus.eval_questions().count() as u64;
     let bar = progress_bar(total, "evaluating");
-    let (reports, skipped) =
-        bigyo::eval::evaluate(&mut pipeline, &methods, trec.as_mut(), &mut |done, _| {
+    // Created before the run so that an unwritable path fails before the heavy work.
+    let mut per_query_file = match per_query {
+        Some(path) => Some((
+            path,
+            std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating --per-query {}", path.display()))?,
+            ),
+        )),
+        None => None,
+    };
+    let (reports, skipped, outcomes) =
+        bigyo::eval::evaluate_per_query(&mut pipeline, &methods, trec.as_mut(), &mut |done, _| {
             bar.set_position(done as u64)
         })?;
     bar.finish_and_clear();
+    if let Some((path, file)) = per_query_file.as_mut() {
+        let write = |file: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
+            for o in &outcomes {
+                let line = serde_json::json!({
+                    "id": o.id,
+                    "question": o.question,
+                    "gold": o.gold,
+                    "ranks": o.ranks,
+                    "rr@10": o.rr_at_10(),
+                });
+                writeln!(file, "{line}")?;
+            }
+            file.flush()
+        };
+        write(file).with_context(|| format!("writing --per-query {}", path.display()))?;
+    }
     if let Some(t) = trec {
         t.finish().context("writing TREC run files")?;
     }
@@ -481,12 +634,144 @@ fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> R
         }),
         methods: reports,
         skipped,
+        comparison: bigyo::eval::compare(&outcomes),
     };
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
     } else {
         write!(out, "{}", bigyo::eval::table(&report))?;
+    }
+    Ok(())
+}
+
+/// `bigyo tune`: each question's dense and BM25 lists once, then the grid on those lists.
+fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
+    split.validate()?;
+    let started = Instant::now();
+    let (mut pipeline, _, _) = build(opts, &[Method::Dense, Method::Bm25])?;
+    let depth = opts.retrieval.rrf_depth;
+    let corpus = pipeline.corpus.clone();
+    let questions: Vec<_> = corpus.eval_questions().collect();
+    let bm25 = pipeline.bm25().context("the BM25 index")?.clone();
+    let (mut encoder, index) = pipeline
+        .take_dense()
+        .context("the dense index is not ready")?;
+    let lists_started = Instant::now();
+    let texts: Vec<&str> = questions.iter().map(|q| q.text.as_str()).collect();
+    let vectors = encoder
+        .embed(&texts, &mut |_| {})
+        .context("encoding the questions")?;
+    let bar = progress_bar(questions.len() as u64, "retrieving");
+    let mut queries = Vec::with_capacity(questions.len());
+    for (i, q) in questions.iter().enumerate() {
+        let dense = index.search(vectors.row(i), depth)?;
+        let sparse = bm25.search(&q.text, depth)?;
+        queries.push(QueryLists {
+            gold: q.passage,
+            dense: dense
+                .into_iter()
+                .map(|h| (h.passage, h.score as f64))
+                .collect(),
+            bm25: sparse
+                .into_iter()
+                .map(|h| (h.passage, h.score as f64))
+                .collect(),
+        });
+        bar.set_position(i as u64 + 1);
+    }
+    bar.finish_and_clear();
+    let lists_s = lists_started.elapsed().as_secs_f64();
+    let grid_started = Instant::now();
+    let grid = tune::grid(depth);
+    let report = tune::tune(&queries, &grid, split)?;
+    let default = Fusion::Rrf {
+        k: 60.0,
+        depth,
+        dense_weight: 1.0,
+        bm25_weight: 1.0,
+    };
+    let default_test = tune::held_out(&queries, &default, split)?;
+    let grid_s = grid_started.elapsed().as_secs_f64();
+    tracing::info!(
+        "tune: lists {lists_s:.2}s, grid {grid_s:.2}s, total {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
+    let best = report.best.fusion;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    } else {
+        let s = &report.best.split;
+        let how = match split {
+            Split::Holdout { ratio, seed } => format!(
+                "held-out split (ratio {ratio}, seed {seed}): {} to tune on, {} held out",
+                s.tune_questions, s.test_questions
+            ),
+            Split::Folds { folds, seed } => format!(
+                "{folds}-fold (seed {seed}): each fold scored by the setting chosen on the others"
+            ),
+        };
+        writeln!(out, "tune: {} questions; {how}", s.questions)?;
+        writeln!(
+            out,
+            "lists: dense and BM25 top {depth} per question, retrieved once in {lists_s:.2}s; \
+             {} settings scored on them in {grid_s:.2}s",
+            grid.len()
+        )?;
+        let chosen_on = match split {
+            Split::Holdout { .. } => "on the tuning part",
+            Split::Folds { .. } => "on all questions (what --apply writes)",
+        };
+        writeln!(
+            out,
+            "best by MRR@10 {chosen_on} (ties: earlier grid entry): {} (MRR@10 there {:.4})",
+            best.describe(),
+            report.best.tune.mrr_10
+        )?;
+        for f in &s.folds {
+            writeln!(
+                out,
+                "  fold of {:>4}: {} -> held-out MRR@10 {:.4}",
+                f.test_questions,
+                f.fusion.describe(),
+                f.test.mrr_10
+            )?;
+        }
+        writeln!(out)?;
+        let row = |name: &str, m: &Metrics| {
+            format!(
+                "{name:<34} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4}\n",
+                m.recall_1, m.recall_5, m.recall_10, m.mrr_10, m.ndcg_10
+            )
+        };
+        write!(
+            out,
+            "{:<34} {:>8} {:>8} {:>9} {:>7} {:>8}\n{}{}{}{}",
+            format!("held out ({} questions)", s.test_questions),
+            "recall@1",
+            "recall@5",
+            "recall@10",
+            "mrr@10",
+            "ndcg@10",
+            row(&format!("best: {}", best.describe()), &report.best.test),
+            row("rrf k=60, equal weights (default)", &default_test),
+            row("bm25", &report.baselines.bm25),
+            row("dense", &report.baselines.dense),
+        )?;
+    }
+    if apply {
+        let path = opts
+            .retrieval
+            .config_file
+            .clone()
+            .unwrap_or_else(tune::default_config_file);
+        tune::save_setting(&path, &best)?;
+        eprintln!(
+            "bigyo: wrote {}: {}; later runs use it (fusion options given explicitly win)",
+            path.display(),
+            best.describe()
+        );
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::compare::{rr_at_10, PairReport};
 use crate::metrics::{rank_of, MetricSums, Metrics};
 use crate::pipeline::{Method, Pipeline, SearchResults};
 
@@ -49,6 +50,47 @@ pub struct EvalReport {
     /// Methods asked for but unable to run, with the reason.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped: BTreeMap<&'static str, String>,
+    /// Each pair of methods question by question (absent with fewer than two methods).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+}
+
+/// Wins, ties and losses by RR@10 and the paired significance test, for every pair of methods.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub test: &'static str,
+    pub permutations: usize,
+    pub seed: u64,
+    pub pairs: Vec<PairReport>,
+}
+
+/// Compares every pair of the methods that ran (in screen order) on the questions both ran on.
+pub fn compare(outcomes: &[QueryOutcome]) -> Option<Comparison> {
+    let ran: Vec<&'static str> = Method::ALL
+        .iter()
+        .map(|m| m.name())
+        .filter(|m| outcomes.iter().any(|o| o.ranks.contains_key(m)))
+        .collect();
+    if ran.len() < 2 {
+        return None;
+    }
+    let mut pairs = Vec::new();
+    for (i, &a) in ran.iter().enumerate() {
+        for &b in &ran[i + 1..] {
+            let (ra, rb): (Vec<f64>, Vec<f64>) = outcomes
+                .iter()
+                .filter_map(|o| Some((*o.ranks.get(a)?, *o.ranks.get(b)?)))
+                .map(|(x, y)| (rr_at_10(x), rr_at_10(y)))
+                .unzip();
+            pairs.extend(crate::compare::pairs(&[(a, ra), (b, rb)]));
+        }
+    }
+    Some(Comparison {
+        test: crate::compare::TEST_NAME,
+        permutations: crate::compare::PERMUTATIONS,
+        seed: crate::compare::SEED,
+        pairs,
+    })
 }
 
 /// Metrics per method name.
@@ -110,14 +152,44 @@ fn trec_id(id: &str) -> String {
     id.split_whitespace().collect::<Vec<_>>().join("_")
 }
 
+/// One question's outcome in every method that ran: the gold passage's rank (`None` when it
+/// is not in the method's list, which holds at least the top 10).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryOutcome {
+    pub id: String,
+    pub question: String,
+    pub gold: usize,
+    pub ranks: BTreeMap<&'static str, Option<usize>>,
+}
+
+impl QueryOutcome {
+    /// Reciprocal rank@10 per method.
+    pub fn rr_at_10(&self) -> BTreeMap<&'static str, f64> {
+        self.ranks
+            .iter()
+            .map(|(&m, &r)| (m, crate::compare::rr_at_10(r)))
+            .collect()
+    }
+}
+
 /// Runs every question through `methods`; the pipeline's bi-encoder (when dense is used)
 /// embeds the questions in one batch. `progress(done, total)` after each question.
 pub fn evaluate(
     pipeline: &mut Pipeline,
     methods: &[Method],
-    mut trec: Option<&mut TrecRuns>,
+    trec: Option<&mut TrecRuns>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<(MethodReports, Skipped)> {
+    evaluate_per_query(pipeline, methods, trec, progress).map(|(r, s, _)| (r, s))
+}
+
+/// As [`evaluate`], also returning each question's outcome, in question order.
+pub fn evaluate_per_query(
+    pipeline: &mut Pipeline,
+    methods: &[Method],
+    mut trec: Option<&mut TrecRuns>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<(MethodReports, Skipped, Vec<QueryOutcome>)> {
     let corpus = pipeline.corpus.clone();
     let questions: Vec<_> = corpus.eval_questions().collect();
     let total = questions.len();
@@ -146,7 +218,14 @@ pub fn evaluate(
     // Ranks deep enough for @10 whatever --top-k says.
     let saved_k = pipeline.params.top_k;
     pipeline.params.top_k = saved_k.max(10);
+    let mut outcomes = Vec::with_capacity(total);
     for (i, q) in questions.iter().enumerate() {
+        let mut outcome = QueryOutcome {
+            id: q.id.clone(),
+            question: q.text.clone(),
+            gold: q.passage,
+            ranks: BTreeMap::new(),
+        };
         let vector = vectors.as_ref().map(|e| e.row(i));
         let results = pipeline.search_with(&q.text, vector, methods);
         let stage = |m: Method| results.get(m).map_or(Duration::ZERO, |r| r.elapsed);
@@ -158,9 +237,9 @@ pub fn evaluate(
                 continue;
             }
             let ranked: Vec<usize> = r.hits.iter().map(|h| h.passage).collect();
-            sums.entry(r.method)
-                .or_default()
-                .add(rank_of(&ranked, q.passage));
+            let rank = rank_of(&ranked, q.passage);
+            outcome.ranks.insert(r.method.name(), rank);
+            sums.entry(r.method).or_default().add(rank);
             let spent = match r.method {
                 Method::Dense => dense,
                 Method::Bm25 => bm25,
@@ -172,6 +251,7 @@ pub fn evaluate(
         if let Some(t) = trec.as_deref_mut() {
             t.write(&q.id, &results)?;
         }
+        outcomes.push(outcome);
         progress(i + 1, total);
     }
     pipeline.params.top_k = saved_k;
@@ -188,7 +268,7 @@ pub fn evaluate(
             )
         })
         .collect();
-    Ok((reports, skipped))
+    Ok((reports, skipped, outcomes))
 }
 
 /// The metrics table as `bigyo eval` prints it.
@@ -229,6 +309,22 @@ pub fn table(report: &EvalReport) -> String {
     }
     for (m, why) in &report.skipped {
         out.push_str(&format!("{m}: not run ({why})\n"));
+    }
+    if let Some(c) = &report.comparison {
+        out.push_str(&format!(
+            "\nper question, by RR@10: {} with {} seeded permutations (exact when 2^n is fewer)\n",
+            c.test, c.permutations
+        ));
+        out.push_str(&format!(
+            "{:<8} {:<8} {:>5} {:>5} {:>6} {:>10} {:>8}\n",
+            "a", "b", "wins", "ties", "losses", "mrr@10 a-b", "p-value"
+        ));
+        for p in &c.pairs {
+            out.push_str(&format!(
+                "{:<8} {:<8} {:>5} {:>5} {:>6} {:>+10.4} {:>8.4}\n",
+                p.a, p.b, p.outcome.wins, p.outcome.ties, p.outcome.losses, p.mrr_diff, p.p_value
+            ));
+        }
     }
     out
 }

@@ -7,14 +7,17 @@
 //! - [`data`]: the corpus (KLUE MRC schema) from parquet, local, bundled or from the hub.
 //! - [`bm25`]: Korean analyzers and BM25 on tantivy.
 //! - [`dense`]: exact dense search on the model's device, and the embedding cache.
-//! - [`fusion`]: reciprocal rank fusion.
+//! - [`fusion`]: reciprocal rank fusion and convex combination (min-max / z-score).
 //! - [`metrics`]: recall@k, MRR@10, nDCG@10.
+//! - [`compare`]: per-question wins/ties/losses and the paired randomization test.
+//! - [`tune`]: seeded splits and the fusion grid search on cached lists; the saved setting.
 //! - [`pipeline`]: one query through dense, BM25, hybrid and rerank.
 //! - [`teach`]: the chapter's similarity playground (one-hot, BoW, TF-IDF, dense).
 //! - [`tui`]: the four-pane explorer (state + reducer, view, worker thread, event loop).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod bm25;
+pub mod compare;
 pub mod data;
 pub mod dense;
 pub mod eval;
@@ -29,3 +32,4 @@ pub mod render;
 pub mod session;
 pub mod teach;
 pub mod tui;
+pub mod tune;

@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 
 use crate::bm25::AnalyzerKind;
-use crate::fusion::RrfParams;
+use crate::fusion::{Fusion, FusionMethod, Norm, RrfParams};
 use crate::model::{BatchOptions, DTypeChoice, DeviceChoice};
 use crate::pipeline::SearchParams;
 
@@ -112,9 +112,33 @@ pub struct RetrievalArgs {
         default_value_t = 60.0
     )]
     pub rrf_k: f64,
-    /// How many hits of each list RRF fuses.
-    #[arg(long, global = true, default_value_t = 100)]
+    /// How many hits of each list the hybrid fusion reads (RRF and convex).
+    #[arg(
+        long,
+        global = true,
+        visible_alias = "fusion-depth",
+        default_value_t = 100
+    )]
     pub rrf_depth: usize,
+    /// Hybrid fusion: rrf (reciprocal rank fusion) or convex
+    /// (alpha * norm(dense) + (1 - alpha) * norm(bm25)).
+    #[arg(long, global = true, default_value_t = FusionMethod::Rrf)]
+    pub fusion: FusionMethod,
+    /// Convex fusion's per-list score normalisation: minmax or zscore.
+    #[arg(long, global = true, default_value_t = Norm::MinMax)]
+    pub fusion_norm: Norm,
+    /// Convex fusion's dense weight, 0 to 1 (BM25 gets 1 - alpha).
+    #[arg(
+        long,
+        global = true,
+        allow_negative_numbers = true,
+        default_value_t = 0.5
+    )]
+    pub alpha: f64,
+    /// The fusion settings file `bigyo tune --apply` writes and later runs read
+    /// [default: <config dir>/fusion.json]. Options given explicitly win over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
     /// RRF weight of the dense list.
     #[arg(
         long,
@@ -150,7 +174,47 @@ impl RetrievalArgs {
             dense_weight: self.dense_weight,
             bm25_weight: self.bm25_weight,
             rerank_depth: self.rerank_depth,
+            fusion: self.fusion,
+            alpha: self.alpha,
+            norm: self.fusion_norm,
         }
+    }
+
+    /// Applies a saved fusion setting to every fusion option the user did not give
+    /// explicitly (`explicit(id)`, as for [`Preset::apply`]). Returns whether the setting
+    /// changed anything that is in force.
+    pub fn apply_fusion(&mut self, fusion: &Fusion, explicit: &dyn Fn(&str) -> bool) -> bool {
+        if explicit("fusion") && self.fusion != fusion.method() {
+            // The user picked the other method: none of the saved numbers apply.
+            return false;
+        }
+        let mut changed = false;
+        let mut set = |id: &str, apply: &mut dyn FnMut()| {
+            if !explicit(id) {
+                apply();
+                changed = true;
+            }
+        };
+        set("fusion", &mut || self.fusion = fusion.method());
+        match *fusion {
+            Fusion::Rrf {
+                k,
+                depth,
+                dense_weight,
+                bm25_weight,
+            } => {
+                set("rrf_k", &mut || self.rrf_k = k);
+                set("rrf_depth", &mut || self.rrf_depth = depth);
+                set("dense_weight", &mut || self.dense_weight = dense_weight);
+                set("bm25_weight", &mut || self.bm25_weight = bm25_weight);
+            }
+            Fusion::Convex { alpha, norm, depth } => {
+                set("alpha", &mut || self.alpha = alpha);
+                set("fusion_norm", &mut || self.fusion_norm = norm);
+                set("rrf_depth", &mut || self.rrf_depth = depth);
+            }
+        }
+        changed
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::bm25::Bm25Index;
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
-use crate::fusion::{rrf, RrfParams};
+use crate::fusion::{Fusion, FusionMethod, Norm, RrfParams};
 use crate::model::{sigmoid, Embedder, Reranker};
 
 /// The four panes, in screen order.
@@ -90,12 +90,18 @@ pub fn parse_methods(list: &str) -> Result<Vec<Method>, String> {
 pub struct SearchParams {
     /// Hits shown per method.
     pub top_k: usize,
+    /// RRF's k, and how deep both fusions read each list.
     pub rrf: RrfParams,
     /// RRF weights of the dense and BM25 lists.
     pub dense_weight: f64,
     pub bm25_weight: f64,
     /// The cross-encoder rescored this many hybrid hits.
     pub rerank_depth: usize,
+    /// Which fusion the hybrid stage runs.
+    pub fusion: FusionMethod,
+    /// Convex combination: the dense weight, and the per-list normalisation.
+    pub alpha: f64,
+    pub norm: Norm,
 }
 
 impl Default for SearchParams {
@@ -106,6 +112,9 @@ impl Default for SearchParams {
             dense_weight: 1.0,
             bm25_weight: 1.0,
             rerank_depth: 30,
+            fusion: FusionMethod::Rrf,
+            alpha: 0.5,
+            norm: Norm::MinMax,
         }
     }
 }
@@ -139,7 +148,52 @@ impl SearchParams {
         if self.rerank_depth == 0 {
             return Err("--rerank-depth must be at least 1".into());
         }
+        if !(self.alpha.is_finite() && (0.0..=1.0).contains(&self.alpha)) {
+            return Err(format!(
+                "--alpha must be a number from 0 to 1 (the dense weight), not {}",
+                self.alpha
+            ));
+        }
         Ok(())
+    }
+
+    /// The fusion the hybrid stage runs, from the flat settings.
+    pub fn fusion(&self) -> Fusion {
+        match self.fusion {
+            FusionMethod::Rrf => Fusion::Rrf {
+                k: self.rrf.k,
+                depth: self.rrf.depth,
+                dense_weight: self.dense_weight,
+                bm25_weight: self.bm25_weight,
+            },
+            FusionMethod::Convex => Fusion::Convex {
+                alpha: self.alpha,
+                norm: self.norm,
+                depth: self.rrf.depth,
+            },
+        }
+    }
+
+    /// Sets the flat settings from one fusion setting (what `bigyo tune --apply` wrote).
+    pub fn set_fusion(&mut self, fusion: &Fusion) {
+        self.fusion = fusion.method();
+        match *fusion {
+            Fusion::Rrf {
+                k,
+                depth,
+                dense_weight,
+                bm25_weight,
+            } => {
+                self.rrf = RrfParams { k, depth };
+                self.dense_weight = dense_weight;
+                self.bm25_weight = bm25_weight;
+            }
+            Fusion::Convex { alpha, norm, depth } => {
+                self.alpha = alpha;
+                self.norm = norm;
+                self.rrf.depth = depth;
+            }
+        }
     }
 
     /// How deep the dense and BM25 lists must go to serve every method.
@@ -471,20 +525,22 @@ impl Pipeline {
         let mut fused_hits: Vec<Hit> = Vec::new();
         if need_hybrid {
             let started = Instant::now();
-            let mut lists: Vec<(&[usize], f64)> = Vec::new();
             let mut missing = Vec::new();
-            match &dense {
-                Ok(_) => lists.push((&dense_ids, params.dense_weight)),
-                Err(e) => missing.push(format!("dense: {e}")),
+            if let Err(e) = &dense {
+                missing.push(format!("dense: {e}"));
             }
-            match &bm25 {
-                Ok(_) => lists.push((&bm25_ids, params.bm25_weight)),
-                Err(e) => missing.push(format!("BM25: {e}")),
+            if let Err(e) = &bm25 {
+                missing.push(format!("BM25: {e}"));
             }
-            let result = if lists.is_empty() {
+            fn scored(l: &StageList) -> Option<&[(usize, f64)]> {
+                l.as_ref().ok().map(|(hits, _)| hits.as_slice())
+            }
+            let result = if dense.is_err() && bm25.is_err() {
                 MethodResult::failed(Method::Hybrid, missing.join("; "))
             } else {
-                fused_hits = rrf(&lists, &params.rrf)
+                fused_hits = params
+                    .fusion()
+                    .fuse(scored(&dense), scored(&bm25))
                     .into_iter()
                     .map(|f| Hit {
                         passage: f.item,

@@ -269,7 +269,7 @@ fn explorer_searches_opens_a_passage_and_quits_cleanly() {
     // After bigyo exits the shell prints its status and whether the terminal is back in
     // canonical mode (raw mode clears `icanon`), then lingers so the screen can be read.
     let command = format!(
-        "env BIGYO_CACHE_DIR='{cache}' HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
+        "env BIGYO_CACHE_DIR='{cache}' BIGYO_CONFIG_DIR='{cache}/config' HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
          --model '{model}' --reranker none --device cpu --offline; \
          echo \"bigyo-exited-$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\{{0,1\\}}icanon'; \
          sleep 30",
