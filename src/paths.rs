@@ -1,6 +1,8 @@
 //! Where bigyo keeps its cache and logs.
 //!
-//! `BIGYO_CACHE_DIR` overrides the platform cache directory (`~/.cache/bigyo` on Linux).
+//! `BIGYO_CACHE_DIR` overrides the platform cache directory (`~/.cache/bigyo` on Linux);
+//! `BIGYO_DATA_DIR` the data directory for what must not be thrown away with a cache
+//! (relevance judgments; `~/.local/share/bigyo` on Linux).
 //! Hugging Face files live in the standard hub cache (`HF_HOME`, default
 //! `~/.cache/huggingface`), shared with the Python tools.
 use std::path::PathBuf;
@@ -18,4 +20,14 @@ pub fn cache_dir() -> PathBuf {
 /// The directory log files are written to; the TUI owns the terminal, so logs never go there.
 pub fn log_dir() -> PathBuf {
     cache_dir().join("logs")
+}
+
+/// The directory for bigyo's own data that is not a cache (relevance judgments).
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BIGYO_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    directories::ProjectDirs::from("", "", "bigyo")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("bigyo-data"))
 }
