@@ -277,12 +277,14 @@ impl Default for GradedSettings {
 ///
 /// trec_eval and pytrec_eval ignore the rank column: they sort each query's lines by score,
 /// highest first, and break equal scores by docid in *descending* `strcmp` order (trec_eval's
-/// `comp_sim_docno` in `form_res_rels.c`). bigyo breaks ties its own way (RRF: best rank in any
-/// list, then passage index), so tied scores would be read in another order. Scores are
-/// therefore written strictly decreasing along bigyo's ranking: a score not below the one
-/// written before it becomes the next `f64` below that one (a change of one unit in the last
-/// place), and every score is written in full (the shortest text that reads back to the same
-/// `f64`), so rounding cannot create new ties.
+/// `comp_sim_docno` in `form_res_rels.c`); and they hold the score as a C `float`, so scores
+/// that differ only beyond f32 precision are ties too (checked with pytrec_eval: 0.5 and the
+/// next f64 below it tie, the next f32 below it does not). bigyo breaks ties its own way (RRF:
+/// best rank in any list, then passage index; BM25: tantivy's order), so ties would be read in
+/// another order. Scores are therefore written as f32 values strictly decreasing along bigyo's
+/// ranking ([`strictly_decreasing`]): a score not below the one written before it becomes the
+/// next f32 below that one, and each is written as the shortest text that reads back to the
+/// same f32, so neither rounding nor a reader's precision creates a tie.
 pub struct TrecRuns {
     files: BTreeMap<Method, std::io::BufWriter<std::fs::File>>,
 }
@@ -348,13 +350,15 @@ impl TrecRuns {
     }
 }
 
-/// `scores` made strictly decreasing with the smallest changes: each one that is not below
-/// the previous output (a tie, an out-of-order value, NaN) becomes the next `f64` below it.
-pub fn strictly_decreasing(scores: &[f64]) -> Vec<f64> {
-    let mut prev = f64::INFINITY;
+/// `scores` rounded to f32 and made strictly decreasing with the smallest changes: each one
+/// that is not below the previous output (a tie, an out-of-order value, NaN) becomes the next
+/// f32 below it.
+pub fn strictly_decreasing(scores: &[f64]) -> Vec<f32> {
+    let mut prev = f32::INFINITY;
     scores
         .iter()
         .map(|&s| {
+            let s = s as f32;
             let s = if s < prev { s } else { prev.next_down() };
             prev = s;
             s
@@ -618,20 +622,24 @@ mod tests {
 
     #[test]
     fn run_scores_strictly_decrease_and_move_by_ulps_only() {
-        let s = [0.5, 0.5, 0.5, 0.25, 0.3, f64::NAN, 0.1];
+        // 1/61 + 1/62 and a value one f64 ulp below it: distinct in f64, one f32.
+        let rrf = 1.0 / 61.0 + 1.0 / 62.0;
+        let s = [0.5, 0.5, 0.5, 0.25, 0.3, f64::NAN, rrf, rrf.next_down(), 0.01];
         let out = strictly_decreasing(&s);
         for w in out.windows(2) {
             assert!(w[0] > w[1], "{out:?}");
         }
         assert_eq!(out[0], 0.5);
-        assert_eq!(out[1], 0.5f64.next_down());
-        assert_eq!(out[2], 0.5f64.next_down().next_down());
+        assert_eq!(out[1], 0.5f32.next_down());
+        assert_eq!(out[2], 0.5f32.next_down().next_down());
         assert_eq!(out[3], 0.25);
-        assert_eq!(out[4], 0.25f64.next_down());
-        assert_eq!(out[6], 0.1);
-        // The written text reads back to the same f64, so no new ties appear.
+        assert_eq!(out[4], 0.25f32.next_down());
+        assert_eq!(out[7], (rrf as f32).next_down());
+        assert_eq!(out[8], 0.01);
+        // The written text reads back to the same value as f32 and as f64: no new ties.
         for x in &out {
-            assert_eq!(x.to_string().parse::<f64>().unwrap(), *x);
+            assert_eq!(x.to_string().parse::<f32>().unwrap(), *x);
+            assert_eq!(x.to_string().parse::<f64>().unwrap(), f64::from(*x));
         }
     }
 
