@@ -852,7 +852,12 @@ fn qrels(opts: &Options, action: &QrelsAction) -> Result<()> {
                     "bigyo: warning: skipped the judgments of {} query ids with no text (give \
                      --topics FILE): {}",
                     textless.len(),
-                    textless.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+                    textless
+                        .iter()
+                        .take(5)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
             if grades.is_empty() {

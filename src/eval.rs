@@ -113,10 +113,7 @@ impl LabelsReport {
     /// One line for the table output.
     pub fn describe(&self) -> String {
         let mut s = match self.source {
-            "gold" => format!(
-                "labels: dataset gold passages ({} questions)",
-                self.queries
-            ),
+            "gold" => format!("labels: dataset gold passages ({} questions)", self.queries),
             other => format!(
                 "labels: {other} {} ({} queries, {} judgments{})",
                 self.file.as_deref().unwrap_or("?"),
@@ -131,7 +128,11 @@ impl LabelsReport {
         if let (Some(gain), Some(t)) = (self.ndcg_gain, self.rel_threshold) {
             s.push_str(&format!(
                 "; nDCG gain {gain}{}, relevant = grade >= {t}",
-                if gain == "exp" { " (2^rel - 1)" } else { " (rel)" }
+                if gain == "exp" {
+                    " (2^rel - 1)"
+                } else {
+                    " (rel)"
+                }
             ));
         }
         for (n, what) in [
@@ -326,8 +327,7 @@ impl TrecRuns {
         for r in &results.results {
             if let Some(f) = self.files.get_mut(&r.method) {
                 let scores: Vec<f64> = r.hits.iter().map(|h| h.score).collect();
-                for (i, (h, score)) in r.hits.iter().zip(strictly_decreasing(&scores)).enumerate()
-                {
+                for (i, (h, score)) in r.hits.iter().zip(strictly_decreasing(&scores)).enumerate() {
                     writeln!(
                         f,
                         "{} Q0 {} {} {score} bigyo-{}",
@@ -489,9 +489,7 @@ pub fn evaluate_on(
     progress: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<(Methods, Skipped)> {
     let rankings = rank_all(pipeline, methods, queries, trec, progress)?;
-    let all_gold = queries
-        .iter()
-        .all(|q| matches!(q.labels, Labels::Gold(_)));
+    let all_gold = queries.iter().all(|q| matches!(q.labels, Labels::Gold(_)));
     let methods = if all_gold {
         let mut out = MethodReports::new();
         for (m, ranked) in &rankings.ranked {
@@ -624,7 +622,17 @@ mod tests {
     fn run_scores_strictly_decrease_and_move_by_ulps_only() {
         // 1/61 + 1/62 and a value one f64 ulp below it: distinct in f64, one f32.
         let rrf = 1.0 / 61.0 + 1.0 / 62.0;
-        let s = [0.5, 0.5, 0.5, 0.25, 0.3, f64::NAN, rrf, rrf.next_down(), 0.01];
+        let s = [
+            0.5,
+            0.5,
+            0.5,
+            0.25,
+            0.3,
+            f64::NAN,
+            rrf,
+            rrf.next_down(),
+            0.01,
+        ];
         let out = strictly_decreasing(&s);
         for w in out.windows(2) {
             assert!(w[0] > w[1], "{out:?}");
@@ -689,6 +697,8 @@ mod tests {
         assert_eq!(qs[0].text, "비가 언제 오나");
         assert_eq!(qs[0].labels, Labels::Graded(Grades::from([(1, 3)])));
         assert_eq!(qs[1].text, "데이터셋 질문");
-        assert!(report.describe().contains("skipped 2 judgments with unknown passage ids"));
+        assert!(report
+            .describe()
+            .contains("skipped 2 judgments with unknown passage ids"));
     }
 }

@@ -425,7 +425,8 @@ fn append_records(path: &Path, records: &[Record]) -> Result<()> {
     let mut buf = Vec::new();
     if len > 0 {
         let mut last = [0u8; 1];
-        file.read_exact_at(&mut last, len - 1).map_err(io_err(path))?;
+        file.read_exact_at(&mut last, len - 1)
+            .map_err(io_err(path))?;
         if last[0] != b'\n' {
             buf.push(b'\n');
         }
@@ -611,7 +612,10 @@ mod tests {
 
     #[test]
     fn query_ids_ignore_surrounding_and_repeated_whitespace() {
-        assert_eq!(query_id(" 장마는  언제\t오나? "), query_id("장마는 언제 오나?"));
+        assert_eq!(
+            query_id(" 장마는  언제\t오나? "),
+            query_id("장마는 언제 오나?")
+        );
         assert_ne!(query_id("장마는 언제 오나?"), query_id("장마는 언제 오나"));
         let id = query_id("x");
         assert_eq!(id.len(), 17);

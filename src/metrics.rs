@@ -252,9 +252,7 @@ mod tests {
         // With 0/1 labels both gains agree.
         let b = grades(&[(5, 1), (6, 1)]);
         let r = [7, 5, 8, 6];
-        assert!(
-            (ndcg_at(&r, &b, 10, Gain::Linear) - ndcg_at(&r, &b, 10, Gain::Exp)).abs() < 1e-15
-        );
+        assert!((ndcg_at(&r, &b, 10, Gain::Linear) - ndcg_at(&r, &b, 10, Gain::Exp)).abs() < 1e-15);
     }
 
     #[test]
