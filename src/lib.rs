@@ -9,6 +9,7 @@
 //! - [`dense`]: exact dense search on the model's device, and the embedding cache.
 //! - [`fusion`]: reciprocal rank fusion.
 //! - [`metrics`]: recall@k, MRR@10, nDCG@10, on one gold passage or on graded judgments.
+//! - [`eval`]: every method over labelled queries (dataset gold, qrels, judgments); TREC runs.
 //! - [`judgments`]: the graded-judgments store (append-only JSONL), TREC qrels/topics, pooling.
 //! - [`pipeline`]: one query through dense, BM25, hybrid and rerank.
 //! - [`teach`]: the chapter's similarity playground (one-hot, BoW, TF-IDF, dense).
