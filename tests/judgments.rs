@@ -581,6 +581,7 @@ fn a_corpus_without_questions_evaluates_on_judged_queries() {
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     child
