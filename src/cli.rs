@@ -1,13 +1,19 @@
 //! Subcommands and their output formats.
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use bigyo::eval::{CorpusCounts, EmbeddingReport, EvalReport, TrecRuns};
+use bigyo::data::Corpus;
+use bigyo::eval::{
+    self, CorpusCounts, EmbeddingReport, EvalQuery, EvalReport, GradedSettings, LabelsReport,
+    TrecRuns,
+};
 use bigyo::fusion::Fusion;
-use bigyo::metrics::Metrics;
+use bigyo::judgments::{self, Judgments};
+use bigyo::metrics::{Gain, Metrics};
 use bigyo::model::{
     sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder,
 };
@@ -105,9 +111,30 @@ pub enum Command {
         /// Print exactly one JSON object on the last line of stdout.
         #[arg(long)]
         json: bool,
-        /// Write one TREC run file per method (and qrels.txt) into DIR.
+        /// Write one TREC run file per method (and qrels.txt, qrels.topics.tsv) into DIR.
         #[arg(long, value_name = "DIR")]
         trec_run: Option<PathBuf>,
+        /// Evaluate on a TREC qrels file (`qid 0 docid grade`, graded; docids are bigyo's
+        /// passage ids `p<N>`) instead of the dataset's gold passages.
+        #[arg(long, value_name = "FILE")]
+        qrels: Option<PathBuf>,
+        /// The query texts of --qrels (`qid<TAB>query` per line) [default: the companion
+        /// `<qrels stem>.topics.tsv` beside it when it exists; query ids that are the corpus's
+        /// question ids need no topic].
+        #[arg(long, value_name = "FILE", requires = "qrels")]
+        topics: Option<PathBuf>,
+        /// Which labels to evaluate on [default: `judgments` with --judgments FILE or when the
+        /// corpus has no questions, else `gold`].
+        #[arg(long, value_enum, conflicts_with = "qrels")]
+        labels: Option<LabelChoice>,
+        /// nDCG gain on graded labels: `linear` (gain = grade, trec_eval's ndcg_cut) or `exp`
+        /// (2^grade - 1, Burges et al.; ranx's ndcg_burges).
+        #[arg(long, value_enum, default_value_t = GainChoice::Linear)]
+        ndcg_gain: GainChoice,
+        /// On graded labels, MRR@10 and recall@k count a passage as relevant when its grade
+        /// is at least this (trec_eval's -l).
+        #[arg(long, default_value_t = 1)]
+        rel_threshold: u32,
         /// Write one JSON line per question: the gold passage's rank in every method (null
         /// when not in its top 10 or more) and its reciprocal rank@10.
         #[arg(long, value_name = "FILE.jsonl")]
@@ -133,6 +160,52 @@ pub enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Relevance judgments: export or import TREC qrels, grade from a script, list.
+    Qrels {
+        #[command(subcommand)]
+        action: QrelsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QrelsAction {
+    /// Write the judgments as TREC qrels (`qid 0 p<N> grade`) and the query texts as a topics
+    /// file (`qid<TAB>query`).
+    Export {
+        /// The qrels file to write.
+        out: PathBuf,
+        /// The topics file [default: `<out stem>.topics.tsv` beside OUT].
+        #[arg(long, value_name = "FILE")]
+        topics: Option<PathBuf>,
+    },
+    /// Add TREC qrels (grades 0..=3, docids `p<N>`) to the judgments; query texts from the
+    /// topics file, or the corpus's question ids.
+    Import {
+        /// The qrels file to read.
+        qrels: PathBuf,
+        /// The topics file [default: `<qrels stem>.topics.tsv` beside it when it exists].
+        #[arg(long, value_name = "FILE")]
+        topics: Option<PathBuf>,
+    },
+    /// Grade from standard input, one `query<TAB>p<N><TAB>grade` per line (grade `-` removes
+    /// the judgment); prints `ok N` once line N is on disk.
+    Grade,
+    /// List the judged queries: id, judged passages, relevant ones, text.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LabelChoice {
+    /// The dataset's gold passage of each question.
+    Gold,
+    /// The judgments file (--judgments, or the corpus's default one).
+    Judgments,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GainChoice {
+    Linear,
+    Exp,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -237,15 +310,40 @@ pub fn run(mut args: Args) -> Result<()> {
             json,
             trec_run,
             per_query,
+            qrels,
+            topics,
+            labels,
+            ndcg_gain,
+            rel_threshold,
         }) => {
+            let labels = match (qrels, labels) {
+                (Some(q), _) => LabelSource::Qrels {
+                    qrels: q.clone(),
+                    topics: topics.clone(),
+                },
+                (None, Some(LabelChoice::Gold)) => LabelSource::Gold,
+                (None, Some(LabelChoice::Judgments)) => LabelSource::Judgments,
+                (None, None) if opts.data.judgments.is_some() => LabelSource::Judgments,
+                (None, None) => LabelSource::Auto,
+            };
+            let settings = GradedSettings {
+                gain: match ndcg_gain {
+                    GainChoice::Linear => Gain::Linear,
+                    GainChoice::Exp => Gain::Exp,
+                },
+                rel_threshold: *rel_threshold,
+            };
             return eval(
                 &opts,
                 methods,
                 *json,
                 trec_run.as_deref(),
                 per_query.as_deref(),
-            )
+                labels,
+                settings,
+            );
         }
+        Some(Command::Qrels { action }) => return qrels(&opts, action),
         Some(Command::Tune {
             split_ratio,
             folds,
@@ -349,6 +447,7 @@ pub fn run(mut args: Args) -> Result<()> {
         | Command::Eval { .. }
         | Command::Tune { .. }
         | Command::Similar { .. }
+        | Command::Qrels { .. }
         | Command::Tui => {}
         Command::ModelInfo => {
             let dir = opts.model_dir()?;
@@ -426,17 +525,27 @@ fn reporter() -> impl FnMut(Event) {
     }
 }
 
-/// Builds the pipeline the methods need: BM25 always (hybrid and rerank fuse it), the
-/// bi-encoder only for model methods, the reranker only for rerank.
-fn build(opts: &Options, methods: &[Method]) -> Result<(Pipeline, Option<EmbedStats>, Runtime)> {
+/// Checks the options and loads the corpus (printing its summary on stderr).
+fn load(opts: &Options) -> Result<Arc<Corpus>> {
     opts.validate()?;
-    let needs_model = methods.iter().any(|m| m.needs_model());
     // Device choice fails early (e.g. CUDA asked where none exists), before any heavy work.
-    let runtime = opts.runtime()?;
-    let mut report = reporter();
-    let corpus = Arc::new(session::load_corpus(opts, &mut report)?);
+    opts.runtime()?;
+    let corpus = Arc::new(session::load_corpus(opts, &mut reporter())?);
     tracing::info!("{}", corpus.summary());
     eprintln!("bigyo: {}", corpus.summary());
+    Ok(corpus)
+}
+
+/// Builds the pipeline the methods need over `corpus`: BM25 always (hybrid and rerank fuse
+/// it), the bi-encoder only for model methods, the reranker only for rerank.
+fn build(
+    opts: &Options,
+    methods: &[Method],
+    corpus: Arc<Corpus>,
+) -> Result<(Pipeline, Option<EmbedStats>, Runtime)> {
+    let needs_model = methods.iter().any(|m| m.needs_model());
+    let runtime = opts.runtime()?;
+    let mut report = reporter();
     let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params());
     let analyzer = session::analyzer(opts)?;
     let mut stats = None;
@@ -477,7 +586,7 @@ fn search(opts: &Options, query: &str, methods: &str, format: TableOrJson) -> Re
             query.chars().count()
         );
     }
-    let (mut pipeline, _, _) = build(opts, &methods)?;
+    let (mut pipeline, _, _) = build(opts, &methods, load(opts)?)?;
     let results = pipeline.search(query, &methods);
     let corpus = pipeline.corpus.clone();
     let gold = corpus.gold_for(query);
@@ -555,12 +664,149 @@ fn similar(opts: &Options, sentences: &[String], format: TableOrJson) -> Result<
     Ok(())
 }
 
+/// Where `bigyo eval` takes its labels from.
+enum LabelSource {
+    /// Gold when the corpus has questions, else the default judgments file.
+    Auto,
+    Gold,
+    Judgments,
+    Qrels {
+        qrels: PathBuf,
+        topics: Option<PathBuf>,
+    },
+}
+
+/// Reads a topics file: the one given, else the qrels file's companion when it exists.
+fn read_topics(
+    qrels: &Path,
+    topics: Option<&Path>,
+) -> Result<(BTreeMap<String, String>, Option<PathBuf>)> {
+    let path = match topics {
+        Some(t) => t.to_owned(),
+        None => {
+            let c = judgments::companion_topics(qrels);
+            if !c.exists() {
+                return Ok((BTreeMap::new(), None));
+            }
+            c
+        }
+    };
+    Ok((judgments::parse_topics(&path)?, Some(path)))
+}
+
+/// Opens the judgments store, printing its warnings; returns how many lines were skipped.
+fn open_judgments(path: &Path) -> Result<(Judgments, usize)> {
+    let (store, warnings) = Judgments::open(path)?;
+    for w in &warnings {
+        eprintln!("bigyo: warning: {} {w}", path.display());
+    }
+    Ok((store, warnings.len()))
+}
+
+/// The queries and labels `source` names, with the report of what was used.
+fn eval_labels(
+    opts: &Options,
+    corpus: &Corpus,
+    source: LabelSource,
+    settings: GradedSettings,
+) -> Result<(Vec<EvalQuery>, LabelsReport)> {
+    let graded = |source: &'static str, file: &Path| LabelsReport {
+        source,
+        file: Some(file.display().to_string()),
+        ndcg_gain: Some(settings.gain.name()),
+        rel_threshold: Some(settings.rel_threshold),
+        ..Default::default()
+    };
+    let source = match source {
+        LabelSource::Auto if corpus.eval_questions().next().is_some() => LabelSource::Gold,
+        LabelSource::Auto => LabelSource::Judgments,
+        other => other,
+    };
+    let (queries, report) = match source {
+        LabelSource::Auto | LabelSource::Gold => {
+            let queries = eval::gold_queries(corpus);
+            if queries.is_empty() {
+                bail!(
+                    "{} has no questions to take gold passages from; grade queries in the \
+                     explorer, `bigyo qrels import`, or give --qrels FILE",
+                    corpus.source
+                );
+            }
+            let report = LabelsReport {
+                source: "gold",
+                queries: queries.len(),
+                judgments: queries.len(),
+                ..Default::default()
+            };
+            (queries, report)
+        }
+        LabelSource::Judgments => {
+            let path = session::judgments_path(opts, corpus);
+            let (store, bad) = open_judgments(&path)?;
+            let mut report = graded("judgments", &path);
+            report.bad_lines = bad;
+            let queries = eval::judged_queries(corpus, &store, &mut report);
+            if queries.is_empty() {
+                bail!(
+                    "no judged queries in {} for {}{}; grade hits in the explorer, \
+                     `bigyo qrels import FILE`, or give --qrels FILE",
+                    path.display(),
+                    corpus.source,
+                    if corpus.eval_questions().next().is_none() {
+                        " (which has no questions of its own)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            (queries, report)
+        }
+        LabelSource::Qrels { qrels, topics } => {
+            let rows = judgments::parse_qrels(&qrels)?;
+            let (topic_map, topics_path) = read_topics(&qrels, topics.as_deref())?;
+            let mut report = graded("qrels", &qrels);
+            report.topics = topics_path.map(|t| t.display().to_string());
+            let queries = eval::qrels_queries(corpus, &rows, &topic_map, &mut report);
+            if queries.is_empty() {
+                bail!(
+                    "{}: none of its {} judgments can be used ({} with passage ids that are \
+                     not this corpus's p0..p{}, {} queries without text: give --topics FILE)",
+                    qrels.display(),
+                    rows.len(),
+                    report.unknown_passages,
+                    corpus.passages.len().saturating_sub(1),
+                    report.queries_without_text
+                );
+            }
+            (queries, report)
+        }
+    };
+    if report.unknown_passages > 0 {
+        eprintln!(
+            "bigyo: warning: skipped {} judgments whose passage id is not one of this corpus's \
+             p0..p{}",
+            report.unknown_passages,
+            corpus.passages.len().saturating_sub(1)
+        );
+    }
+    if report.queries_without_text > 0 {
+        eprintln!(
+            "bigyo: warning: skipped {} query ids with no text (not in the topics file nor \
+             the corpus's question ids)",
+            report.queries_without_text
+        );
+    }
+    Ok((queries, report))
+}
+
 fn eval(
     opts: &Options,
     methods: &str,
     json: bool,
     trec_run: Option<&Path>,
     per_query: Option<&Path>,
+    labels: LabelSource,
+    settings: GradedSettings,
 ) -> Result<()> {
     let mut methods = parse_methods(methods).map_err(anyhow::Error::msg)?;
     if !opts.model.reranker_enabled() {
@@ -569,16 +815,26 @@ fn eval(
             bail!("--reranker none leaves no method to evaluate");
         }
     }
-    let (mut pipeline, stats, runtime) = build(opts, &methods)?;
+    let corpus = load(opts)?;
+    // Labels are read before any model loads, so a bad qrels file fails fast.
+    let (queries, labels) = eval_labels(opts, &corpus, labels, settings)?;
+    eprintln!("bigyo: {}", labels.describe());
+    if per_query.is_some() && labels.source != "gold" {
+        bail!(
+            "--per-query writes each question's gold rank; it needs the dataset's gold \
+             passages, not {} labels",
+            labels.source
+        );
+    }
+    let (mut pipeline, stats, runtime) = build(opts, &methods, corpus)?;
     let mut trec = match trec_run {
         Some(dir) => Some(
-            TrecRuns::create(dir, &methods, &pipeline)
+            TrecRuns::create(dir, &methods, &queries)
                 .with_context(|| format!("creating TREC run files in {}", dir.display()))?,
         ),
         None => None,
     };
-    let total = pipeline.corpus.eval_questions().count() as u64;
-    let bar = progress_bar(total, "evaluating");
+    let bar = progress_bar(queries.len() as u64, "evaluating");
     // Created before the run so that an unwritable path fails before the heavy work.
     let mut per_query_file = match per_query {
         Some(path) => Some((
@@ -590,10 +846,14 @@ fn eval(
         )),
         None => None,
     };
-    let (reports, skipped, outcomes) =
-        bigyo::eval::evaluate_per_query(&mut pipeline, &methods, trec.as_mut(), &mut |done, _| {
-            bar.set_position(done as u64)
-        })?;
+    let (reports, skipped, outcomes) = eval::evaluate_on(
+        &mut pipeline,
+        &methods,
+        &queries,
+        settings,
+        trec.as_mut(),
+        &mut |done, _| bar.set_position(done as u64),
+    )?;
     bar.finish_and_clear();
     if let Some((path, file)) = per_query_file.as_mut() {
         let write = |file: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
@@ -632,6 +892,7 @@ fn eval(
             passages_per_s: s.passages_per_s(),
             cached: s.from_cache,
         }),
+        labels,
         methods: reports,
         skipped,
         comparison: bigyo::eval::compare(&outcomes),
@@ -640,7 +901,192 @@ fn eval(
     if json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
     } else {
-        write!(out, "{}", bigyo::eval::table(&report))?;
+        write!(out, "{}", eval::table(&report))?;
+    }
+    Ok(())
+}
+
+/// `bigyo qrels ...`: the judgments of the loaded corpus.
+fn qrels(opts: &Options, action: &QrelsAction) -> Result<()> {
+    let corpus = load(opts)?;
+    let path = session::judgments_path(opts, &corpus);
+    let (mut store, _) = open_judgments(&path)?;
+    let passages = corpus.passages.len();
+    let mut out = std::io::stdout().lock();
+    match action {
+        QrelsAction::Export { out: file, topics } => {
+            let all = store.all();
+            if all.is_empty() {
+                bail!("{} holds no judgments to export", path.display());
+            }
+            let topics = topics
+                .clone()
+                .unwrap_or_else(|| judgments::companion_topics(file));
+            let write = |target: &Path, f: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
+                std::fs::File::create(target)
+                    .map(std::io::BufWriter::new)
+                    .and_then(|mut w| {
+                        f(&mut w)?;
+                        w.flush()
+                    })
+                    .with_context(|| format!("writing {}", target.display()))
+            };
+            write(file, &|w| {
+                judgments::write_qrels(
+                    w,
+                    all.iter()
+                        .map(|(q, _, p, g)| (q.as_str(), p.as_str(), u32::from(*g))),
+                )
+            })?;
+            let queries = store.queries();
+            write(&topics, &|w| {
+                judgments::write_topics(
+                    w,
+                    queries.iter().map(|q| (q.qid.as_str(), q.text.as_str())),
+                )
+            })?;
+            writeln!(
+                out,
+                "wrote {} judgments of {} queries to {} and their texts to {}",
+                all.len(),
+                queries.len(),
+                file.display(),
+                topics.display()
+            )?;
+        }
+        QrelsAction::Import { qrels, topics } => {
+            let rows = judgments::parse_qrels(qrels)?;
+            let (topic_map, _) = read_topics(qrels, topics.as_deref())?;
+            let question_text: BTreeMap<&str, &str> = corpus
+                .questions
+                .iter()
+                .map(|q| (q.id.as_str(), q.text.as_str()))
+                .collect();
+            let (mut unknown, mut textless) = (0usize, BTreeSet::new());
+            let mut grades = Vec::new();
+            for r in &rows {
+                if judgments::parse_passage_id(&r.docid, passages).is_none() {
+                    unknown += 1;
+                    continue;
+                }
+                let grade = u8::try_from(r.grade)
+                    .ok()
+                    .filter(|&g| g <= judgments::MAX_GRADE)
+                    .with_context(|| {
+                        format!(
+                            "{}: query {} passage {}: grade {} is out of range (judgments are \
+                             0 = not relevant … 3 = perfect)",
+                            qrels.display(),
+                            r.qid,
+                            r.docid,
+                            r.grade
+                        )
+                    })?;
+                let text = topic_map
+                    .get(&r.qid)
+                    .map(String::as_str)
+                    .or_else(|| question_text.get(r.qid.as_str()).copied());
+                let Some(text) = text else {
+                    textless.insert(r.qid.as_str());
+                    continue;
+                };
+                grades.push((text.to_owned(), r.docid.clone(), grade));
+            }
+            if unknown > 0 {
+                eprintln!(
+                    "bigyo: warning: skipped {unknown} judgments whose passage id is not one of \
+                     this corpus's p0..p{}",
+                    passages.saturating_sub(1)
+                );
+            }
+            if !textless.is_empty() {
+                eprintln!(
+                    "bigyo: warning: skipped the judgments of {} query ids with no text (give \
+                     --topics FILE): {}",
+                    textless.len(),
+                    textless
+                        .iter()
+                        .take(5)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            if grades.is_empty() {
+                bail!("{}: no judgment could be imported", qrels.display());
+            }
+            store.grade_many(&grades)?;
+            writeln!(
+                out,
+                "imported {} judgments into {} (skipped {} with unknown passage ids, {} query ids \
+                 without text)",
+                grades.len(),
+                path.display(),
+                unknown,
+                textless.len()
+            )?;
+        }
+        QrelsAction::Grade => {
+            let mut failed = 0usize;
+            for (n, line) in std::io::stdin().lock().lines().enumerate() {
+                let n = n + 1;
+                let line = line.context("reading standard input")?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let result = grade_line(&mut store, &line, passages);
+                match result {
+                    Ok(()) => writeln!(out, "ok {n}")?,
+                    Err(e) => {
+                        failed += 1;
+                        writeln!(out, "error {n}: {e:#}")?;
+                    }
+                }
+                out.flush()?;
+            }
+            if failed > 0 {
+                bail!("{failed} lines were not recorded");
+            }
+        }
+        QrelsAction::List => {
+            writeln!(out, "judgments: {}", path.display())?;
+            for q in store.queries() {
+                writeln!(
+                    out,
+                    "{}\t{} judged\t{} relevant\t{}",
+                    q.qid, q.judged, q.relevant, q.text
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One `query<TAB>p<N><TAB>grade` line of `bigyo qrels grade` (`-` as the grade removes).
+fn grade_line(store: &mut Judgments, line: &str, passages: usize) -> Result<()> {
+    let mut cols = line.split('\t');
+    let (Some(query), Some(passage), Some(grade), None) =
+        (cols.next(), cols.next(), cols.next(), cols.next())
+    else {
+        bail!("expected `query<TAB>p<N><TAB>grade`");
+    };
+    let passage = passage.trim();
+    if judgments::parse_passage_id(passage, passages).is_none() {
+        bail!(
+            "`{passage}` is not a passage id of this corpus (p0..p{})",
+            passages.saturating_sub(1)
+        );
+    }
+    match grade.trim() {
+        "-" => store.remove(query, passage)?,
+        g => {
+            let g: u8 = g
+                .parse()
+                .ok()
+                .filter(|&g| g <= judgments::MAX_GRADE)
+                .with_context(|| format!("grade `{g}` is not 0, 1, 2, 3 or -"))?;
+            store.grade(query, passage, g)?;
+        }
     }
     Ok(())
 }
@@ -649,7 +1095,7 @@ fn eval(
 fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
     split.validate()?;
     let started = Instant::now();
-    let (mut pipeline, _, _) = build(opts, &[Method::Dense, Method::Bm25])?;
+    let (mut pipeline, _, _) = build(opts, &[Method::Dense, Method::Bm25], load(opts)?)?;
     let depth = opts.retrieval.rrf_depth;
     let corpus = pipeline.corpus.clone();
     let questions: Vec<_> = corpus.eval_questions().collect();

@@ -1,11 +1,13 @@
-//! Evaluation over every question with a gold passage: recall@1/5/10, MRR@10 and nDCG@10 per
-//! method, queries per second per method, and TREC run files.
+//! Evaluation: recall@1/5/10, MRR@10 and nDCG@10 per method, queries per second per method,
+//! and TREC run files, over the dataset's questions with their gold passage, or over graded
+//! labels (a TREC qrels file, or the judgments store) where judged@10 and unjudged@10 say
+//! how much of each method's top 10 was judged.
 //!
 //! Queries per second are end to end for each method: dense = query encoding + search,
 //! BM25 = analysis + search, hybrid = dense + BM25 + fusion, rerank = hybrid + the
 //! cross-encoder. Question embeddings are computed in one batched call and the time is
 //! shared out evenly, as a batch job would run.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,7 +15,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::compare::{rr_at_10, PairReport};
-use crate::metrics::{rank_of, MetricSums, Metrics};
+use crate::data::Corpus;
+use crate::judgments::{
+    companion_topics, parse_passage_id, passage_id, write_topics, Judgments, Qrel,
+};
+use crate::metrics::{rank_of, Gain, GradedMetrics, GradedSums, Grades, MetricSums, Metrics};
 use crate::pipeline::{Method, Pipeline, SearchResults};
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +52,9 @@ pub struct EvalReport {
     pub corpus: CorpusCounts,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedding: Option<EmbeddingReport>,
-    pub methods: BTreeMap<&'static str, MethodReport>,
+    /// The labels the metrics were computed on.
+    pub labels: LabelsReport,
+    pub methods: Methods,
     /// Methods asked for but unable to run, with the reason.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped: BTreeMap<&'static str, String>,
@@ -98,20 +106,257 @@ pub type MethodReports = BTreeMap<&'static str, MethodReport>;
 /// Methods that could not run, with the reason.
 pub type Skipped = BTreeMap<&'static str, String>;
 
+/// One method's metrics on graded labels.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradedReport {
+    #[serde(flatten)]
+    pub metrics: GradedMetrics,
+    pub qps: f64,
+}
+
+/// The per-method table: one gold passage per question, or graded labels.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Methods {
+    Gold(MethodReports),
+    Graded(BTreeMap<&'static str, GradedReport>),
+}
+
+/// Which labels an evaluation used, as `bigyo eval` reports them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LabelsReport {
+    /// `gold` (the dataset's question -> passage pairs), `qrels` or `judgments`.
+    pub source: &'static str,
+    /// The qrels or judgments file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The topics file that gave the qrels' query texts, when one was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topics: Option<String>,
+    /// Queries evaluated.
+    pub queries: usize,
+    /// Judgments used (gold: one per question).
+    pub judgments: usize,
+    /// Graded labels only: `linear` or `exp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndcg_gain: Option<&'static str>,
+    /// Graded labels only: the lowest grade MRR and recall count as relevant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rel_threshold: Option<u32>,
+    /// Judgments skipped because the passage id is not one of this corpus's `p<N>`.
+    pub unknown_passages: usize,
+    /// Query ids skipped because no query text was found for them.
+    pub queries_without_text: usize,
+    /// Lines of the judgments file skipped (torn or malformed).
+    pub bad_lines: usize,
+}
+
+impl LabelsReport {
+    /// One line for the table output.
+    pub fn describe(&self) -> String {
+        let mut s = match self.source {
+            "gold" => format!("labels: dataset gold passages ({} questions)", self.queries),
+            other => format!(
+                "labels: {other} {} ({} queries, {} judgments{})",
+                self.file.as_deref().unwrap_or("?"),
+                self.queries,
+                self.judgments,
+                self.topics
+                    .as_deref()
+                    .map(|t| format!(", topics {t}"))
+                    .unwrap_or_default()
+            ),
+        };
+        if let (Some(gain), Some(t)) = (self.ndcg_gain, self.rel_threshold) {
+            s.push_str(&format!(
+                "; nDCG gain {gain}{}, relevant = grade >= {t}",
+                if gain == "exp" {
+                    " (2^rel - 1)"
+                } else {
+                    " (rel)"
+                }
+            ));
+        }
+        for (n, what) in [
+            (self.unknown_passages, "judgments with unknown passage ids"),
+            (self.queries_without_text, "query ids without text"),
+            (self.bad_lines, "unreadable lines"),
+        ] {
+            if n > 0 {
+                s.push_str(&format!("; skipped {n} {what}"));
+            }
+        }
+        s
+    }
+}
+
+/// What a query is judged against.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Labels {
+    /// The dataset's one gold passage.
+    Gold(usize),
+    /// Graded judgments: passage -> grade.
+    Graded(Grades),
+}
+
+/// One query to evaluate: its TREC id, its text, its labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalQuery {
+    pub id: String,
+    pub text: String,
+    pub labels: Labels,
+}
+
+/// The dataset's questions with their gold passages.
+pub fn gold_queries(corpus: &Corpus) -> Vec<EvalQuery> {
+    corpus
+        .eval_questions()
+        .map(|q| EvalQuery {
+            id: q.id.clone(),
+            text: q.text.clone(),
+            labels: Labels::Gold(q.passage),
+        })
+        .collect()
+}
+
+/// Graded queries from qrels rows: query texts come from `topics`, else from the corpus's
+/// question ids (so bigyo's own `qrels.txt` evaluates without a topics file). Rows whose
+/// passage id is not a `p<N>` of this corpus, and query ids without text, are counted in the
+/// report and skipped.
+pub fn qrels_queries(
+    corpus: &Corpus,
+    qrels: &[Qrel],
+    topics: &BTreeMap<String, String>,
+    report: &mut LabelsReport,
+) -> Vec<EvalQuery> {
+    let mut by_qid: BTreeMap<&str, Grades> = BTreeMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for r in qrels {
+        let Some(p) = parse_passage_id(&r.docid, corpus.passages.len()) else {
+            report.unknown_passages += 1;
+            continue;
+        };
+        let grades = by_qid.entry(&r.qid).or_insert_with(|| {
+            order.push(&r.qid);
+            Grades::new()
+        });
+        grades.insert(p, r.grade);
+    }
+    let question_text: HashMap<&str, &str> = corpus
+        .questions
+        .iter()
+        .map(|q| (q.id.as_str(), q.text.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for qid in order {
+        let text = topics
+            .get(qid)
+            .map(String::as_str)
+            .or_else(|| question_text.get(qid).copied());
+        match (text, by_qid.remove(qid)) {
+            (Some(text), Some(grades)) if !text.trim().is_empty() => {
+                report.judgments += grades.len();
+                out.push(EvalQuery {
+                    id: qid.to_owned(),
+                    text: text.to_owned(),
+                    labels: Labels::Graded(grades),
+                })
+            }
+            _ => report.queries_without_text += 1,
+        }
+    }
+    report.queries = out.len();
+    out
+}
+
+/// Graded queries from the judgments store (query ids from [`crate::judgments::query_id`]).
+pub fn judged_queries(
+    corpus: &Corpus,
+    store: &Judgments,
+    report: &mut LabelsReport,
+) -> Vec<EvalQuery> {
+    let mut out: Vec<EvalQuery> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (qid, text, passage, grade) in store.all() {
+        let Some(p) = parse_passage_id(&passage, corpus.passages.len()) else {
+            report.unknown_passages += 1;
+            continue;
+        };
+        let i = *index.entry(qid.clone()).or_insert_with(|| {
+            out.push(EvalQuery {
+                id: qid,
+                text,
+                labels: Labels::Graded(Grades::new()),
+            });
+            out.len() - 1
+        });
+        if let Labels::Graded(g) = &mut out[i].labels {
+            g.insert(p, grade.into());
+            report.judgments += 1;
+        }
+    }
+    report.queries = out.len();
+    out
+}
+
+/// How graded labels are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GradedSettings {
+    pub gain: Gain,
+    /// MRR and recall count a passage as relevant when its grade is at least this.
+    pub rel_threshold: u32,
+}
+
+impl Default for GradedSettings {
+    fn default() -> Self {
+        Self {
+            gain: Gain::Linear,
+            rel_threshold: 1,
+        }
+    }
+}
+
 /// One TREC run line per hit: `qid Q0 docid rank score run`.
+///
+/// trec_eval and pytrec_eval ignore the rank column: they sort each query's lines by score,
+/// highest first, and break equal scores by docid in *descending* `strcmp` order (trec_eval's
+/// `comp_sim_docno` in `form_res_rels.c`); and they hold the score as a C `float`, so scores
+/// that differ only beyond f32 precision are ties too (checked with pytrec_eval: 0.5 and the
+/// next f64 below it tie, the next f32 below it does not). bigyo breaks ties its own way (RRF:
+/// best rank in any list, then passage index; BM25: tantivy's order), so ties would be read in
+/// another order. Scores are therefore written as f32 values strictly decreasing along bigyo's
+/// ranking ([`strictly_decreasing`]): a score not below the one written before it becomes the
+/// next f32 below that one, and each is written as the shortest text that reads back to the
+/// same f32, so neither rounding nor a reader's precision creates a tie.
 pub struct TrecRuns {
     files: BTreeMap<Method, std::io::BufWriter<std::fs::File>>,
 }
 
 impl TrecRuns {
-    /// Creates `dir` and one `<method>.trec` file per method, plus `qrels.txt`.
-    pub fn create(dir: &Path, methods: &[Method], pipeline: &Pipeline) -> std::io::Result<Self> {
+    /// Creates `dir` and one `<method>.trec` file per method, plus `qrels.txt` (the labels the
+    /// evaluation uses) and `qrels.topics.tsv` (query id, tab, query text).
+    pub fn create(dir: &Path, methods: &[Method], queries: &[EvalQuery]) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let mut qrels = std::io::BufWriter::new(std::fs::File::create(dir.join("qrels.txt"))?);
-        for q in pipeline.corpus.eval_questions() {
-            writeln!(qrels, "{} 0 p{} 1", trec_id(&q.id), q.passage)?;
+        let qrels_path = dir.join("qrels.txt");
+        let mut qrels = std::io::BufWriter::new(std::fs::File::create(&qrels_path)?);
+        let mut topics =
+            std::io::BufWriter::new(std::fs::File::create(companion_topics(&qrels_path))?);
+        for q in queries {
+            let qid = trec_id(&q.id);
+            match &q.labels {
+                Labels::Gold(p) => writeln!(qrels, "{qid} 0 {} 1", passage_id(*p))?,
+                Labels::Graded(g) => {
+                    let mut rows: Vec<_> = g.iter().collect();
+                    rows.sort();
+                    for (p, grade) in rows {
+                        writeln!(qrels, "{qid} 0 {} {grade}", passage_id(*p))?;
+                    }
+                }
+            }
+            write_topics(&mut topics, [(qid.as_str(), q.text.as_str())])?;
         }
         qrels.flush()?;
+        topics.flush()?;
         let mut files = BTreeMap::new();
         for &m in methods {
             let f = std::fs::File::create(dir.join(format!("{}.trec", m.name())))?;
@@ -123,14 +368,14 @@ impl TrecRuns {
     fn write(&mut self, qid: &str, results: &SearchResults) -> std::io::Result<()> {
         for r in &results.results {
             if let Some(f) = self.files.get_mut(&r.method) {
-                for (i, h) in r.hits.iter().enumerate() {
+                let scores: Vec<f64> = r.hits.iter().map(|h| h.score).collect();
+                for (i, (h, score)) in r.hits.iter().zip(strictly_decreasing(&scores)).enumerate() {
                     writeln!(
                         f,
-                        "{} Q0 p{} {} {:.6} bigyo-{}",
+                        "{} Q0 {} {} {score} bigyo-{}",
                         trec_id(qid),
-                        h.passage,
+                        passage_id(h.passage),
                         i + 1,
-                        h.score,
                         r.method.name()
                     )?;
                 }
@@ -145,6 +390,22 @@ impl TrecRuns {
         }
         Ok(())
     }
+}
+
+/// `scores` rounded to f32 and made strictly decreasing with the smallest changes: each one
+/// that is not below the previous output (a tie, an out-of-order value, NaN) becomes the next
+/// f32 below it.
+pub fn strictly_decreasing(scores: &[f64]) -> Vec<f32> {
+    let mut prev = f32::INFINITY;
+    scores
+        .iter()
+        .map(|&s| {
+            let s = s as f32;
+            let s = if s < prev { s } else { prev.next_down() };
+            prev = s;
+            s
+        })
+        .collect()
 }
 
 /// TREC ids cannot hold spaces.
@@ -172,31 +433,27 @@ impl QueryOutcome {
     }
 }
 
-/// Runs every question through `methods`; the pipeline's bi-encoder (when dense is used)
-/// embeds the questions in one batch. `progress(done, total)` after each question.
-pub fn evaluate(
-    pipeline: &mut Pipeline,
-    methods: &[Method],
-    trec: Option<&mut TrecRuns>,
-    progress: &mut dyn FnMut(usize, usize),
-) -> anyhow::Result<(MethodReports, Skipped)> {
-    evaluate_per_query(pipeline, methods, trec, progress).map(|(r, s, _)| (r, s))
+/// Per method: (query index, ranked passages) for every query it ran on, and the time spent.
+struct Rankings {
+    ranked: BTreeMap<Method, Vec<(usize, Vec<usize>)>>,
+    time: BTreeMap<Method, Duration>,
+    skipped: Skipped,
 }
 
-/// As [`evaluate`], also returning each question's outcome, in question order.
-pub fn evaluate_per_query(
+/// Runs every query through `methods`; the pipeline's bi-encoder (when dense is used)
+/// embeds the queries in one batch. `progress(done, total)` after each query.
+fn rank_all(
     pipeline: &mut Pipeline,
     methods: &[Method],
+    queries: &[EvalQuery],
     mut trec: Option<&mut TrecRuns>,
     progress: &mut dyn FnMut(usize, usize),
-) -> anyhow::Result<(MethodReports, Skipped, Vec<QueryOutcome>)> {
-    let corpus = pipeline.corpus.clone();
-    let questions: Vec<_> = corpus.eval_questions().collect();
-    let total = questions.len();
+) -> anyhow::Result<Rankings> {
+    let total = queries.len();
     if total == 0 {
         anyhow::bail!(
             "{} has no questions to evaluate with (no `question` column, or it is empty)",
-            corpus.source
+            pipeline.corpus.source
         );
     }
     // Batched question encoding.
@@ -204,7 +461,7 @@ pub fn evaluate_per_query(
     let needs_vectors = methods.iter().any(|m| m.needs_model());
     let vectors = match pipeline.encoder_mut() {
         Some(enc) if needs_vectors => {
-            let texts: Vec<&str> = questions.iter().map(|q| q.text.as_str()).collect();
+            let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
             let started = Instant::now();
             let e = enc.embed(&texts, &mut |_| {})?;
             per_query_encode = started.elapsed() / total as u32;
@@ -212,20 +469,15 @@ pub fn evaluate_per_query(
         }
         _ => None,
     };
-    let mut sums: BTreeMap<Method, MetricSums> = BTreeMap::new();
-    let mut time: BTreeMap<Method, Duration> = BTreeMap::new();
-    let mut skipped: BTreeMap<&'static str, String> = BTreeMap::new();
+    let mut out = Rankings {
+        ranked: BTreeMap::new(),
+        time: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+    };
     // Ranks deep enough for @10 whatever --top-k says.
     let saved_k = pipeline.params.top_k;
     pipeline.params.top_k = saved_k.max(10);
-    let mut outcomes = Vec::with_capacity(total);
-    for (i, q) in questions.iter().enumerate() {
-        let mut outcome = QueryOutcome {
-            id: q.id.clone(),
-            question: q.text.clone(),
-            gold: q.passage,
-            ranks: BTreeMap::new(),
-        };
+    for (i, q) in queries.iter().enumerate() {
         let vector = vectors.as_ref().map(|e| e.row(i));
         let results = pipeline.search_with(&q.text, vector, methods);
         let stage = |m: Method| results.get(m).map_or(Duration::ZERO, |r| r.elapsed);
@@ -233,42 +485,144 @@ pub fn evaluate_per_query(
         let bm25 = stage(Method::Bm25);
         for r in &results.results {
             if let Some(e) = &r.error {
-                skipped.entry(r.method.name()).or_insert_with(|| e.clone());
+                out.skipped
+                    .entry(r.method.name())
+                    .or_insert_with(|| e.clone());
                 continue;
             }
-            let ranked: Vec<usize> = r.hits.iter().map(|h| h.passage).collect();
-            let rank = rank_of(&ranked, q.passage);
-            outcome.ranks.insert(r.method.name(), rank);
-            sums.entry(r.method).or_default().add(rank);
+            out.ranked
+                .entry(r.method)
+                .or_default()
+                .push((i, r.hits.iter().map(|h| h.passage).collect()));
             let spent = match r.method {
                 Method::Dense => dense,
                 Method::Bm25 => bm25,
                 Method::Hybrid => dense + bm25 + r.elapsed,
                 Method::Rerank => dense + bm25 + stage(Method::Hybrid) + r.elapsed,
             };
-            *time.entry(r.method).or_default() += spent;
+            *out.time.entry(r.method).or_default() += spent;
         }
         if let Some(t) = trec.as_deref_mut() {
             t.write(&q.id, &results)?;
         }
-        outcomes.push(outcome);
         progress(i + 1, total);
     }
     pipeline.params.top_k = saved_k;
-    let reports = sums
-        .into_iter()
-        .map(|(m, s)| {
-            let secs = time.get(&m).copied().unwrap_or_default().as_secs_f64();
-            (
+    Ok(out)
+}
+
+fn qps(queries: usize, time: &BTreeMap<Method, Duration>, m: Method) -> f64 {
+    let secs = time.get(&m).copied().unwrap_or_default().as_secs_f64();
+    queries as f64 / secs.max(1e-9)
+}
+
+/// Runs every question with a gold passage through `methods`; the pipeline's bi-encoder
+/// (when dense is used) embeds the questions in one batch. `progress(done, total)` after each
+/// question.
+pub fn evaluate(
+    pipeline: &mut Pipeline,
+    methods: &[Method],
+    trec: Option<&mut TrecRuns>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<(MethodReports, Skipped)> {
+    let queries = gold_queries(&pipeline.corpus.clone());
+    match evaluate_on(
+        pipeline,
+        methods,
+        &queries,
+        GradedSettings::default(),
+        trec,
+        progress,
+    )? {
+        (Methods::Gold(m), skipped, _) => Ok((m, skipped)),
+        (Methods::Graded(_), _, _) => anyhow::bail!("gold questions gave graded metrics"),
+    }
+}
+
+/// Runs `queries` through `methods` and scores each method on the queries' labels: the
+/// binary metrics when every query has one gold passage, the graded ones (scored per
+/// `settings`) otherwise.
+pub fn evaluate_on(
+    pipeline: &mut Pipeline,
+    methods: &[Method],
+    queries: &[EvalQuery],
+    settings: GradedSettings,
+    trec: Option<&mut TrecRuns>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<(Methods, Skipped, Vec<QueryOutcome>)> {
+    let rankings = rank_all(pipeline, methods, queries, trec, progress)?;
+    let all_gold = queries.iter().all(|q| matches!(q.labels, Labels::Gold(_)));
+    let methods = if all_gold {
+        Methods::Gold(gold_reports(&rankings, queries))
+    } else {
+        let mut out = BTreeMap::new();
+        for (m, ranked) in &rankings.ranked {
+            let mut sums = GradedSums::default();
+            for (i, list) in ranked {
+                let grades = match &queries[*i].labels {
+                    Labels::Graded(g) => g.clone(),
+                    Labels::Gold(p) => Grades::from([(*p, 1)]),
+                };
+                sums.add(list, &grades, settings.gain, settings.rel_threshold);
+            }
+            out.insert(
                 m.name(),
-                MethodReport {
-                    metrics: s.mean(),
-                    qps: s.questions as f64 / secs.max(1e-9),
+                GradedReport {
+                    metrics: sums.mean(),
+                    qps: qps(sums.queries, &rankings.time, *m),
                 },
-            )
+            );
+        }
+        Methods::Graded(out)
+    };
+    let outcomes = outcomes(&rankings, queries);
+    Ok((methods, rankings.skipped, outcomes))
+}
+
+/// The binary metrics of every method over queries with one gold passage each.
+fn gold_reports(rankings: &Rankings, queries: &[EvalQuery]) -> MethodReports {
+    let mut out = MethodReports::new();
+    for (m, ranked) in &rankings.ranked {
+        let mut sums = MetricSums::default();
+        for (i, list) in ranked {
+            if let Labels::Gold(gold) = queries[*i].labels {
+                sums.add(rank_of(list, gold));
+            }
+        }
+        out.insert(
+            m.name(),
+            MethodReport {
+                metrics: sums.mean(),
+                qps: qps(sums.questions, &rankings.time, *m),
+            },
+        );
+    }
+    out
+}
+
+/// Each gold-labelled query's outcome (the gold passage's rank in every method), in query
+/// order; graded queries have none.
+fn outcomes(rankings: &Rankings, queries: &[EvalQuery]) -> Vec<QueryOutcome> {
+    let mut out: Vec<Option<QueryOutcome>> = queries
+        .iter()
+        .map(|q| match q.labels {
+            Labels::Gold(gold) => Some(QueryOutcome {
+                id: q.id.clone(),
+                question: q.text.clone(),
+                gold,
+                ranks: BTreeMap::new(),
+            }),
+            Labels::Graded(_) => None,
         })
         .collect();
-    Ok((reports, skipped, outcomes))
+    for (m, ranked) in &rankings.ranked {
+        for (i, list) in ranked {
+            if let Some(Some(o)) = out.get_mut(*i) {
+                o.ranks.insert(m.name(), rank_of(list, o.gold));
+            }
+        }
+    }
+    out.into_iter().flatten().collect()
 }
 
 /// The metrics table as `bigyo eval` prints it.
@@ -288,23 +642,63 @@ pub fn table(report: &EvalReport) -> String {
             if e.cached { " (from cache)" } else { "" }
         ));
     }
-    out.push_str(&format!(
-        "{:<8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>9}\n",
-        "method", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries/s"
-    ));
-    for m in Method::ALL {
-        if let Some(r) = report.methods.get(m.name()) {
-            let x = &r.metrics;
+    out.push_str(&report.labels.describe());
+    out.push('\n');
+    match &report.methods {
+        Methods::Gold(methods) => {
             out.push_str(&format!(
-                "{:<8} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4} {:>9.1}\n",
-                m.name(),
-                x.recall_1,
-                x.recall_5,
-                x.recall_10,
-                x.mrr_10,
-                x.ndcg_10,
-                r.qps
+                "{:<8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>9}\n",
+                "method", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries/s"
             ));
+            for m in Method::ALL {
+                if let Some(r) = methods.get(m.name()) {
+                    let x = &r.metrics;
+                    out.push_str(&format!(
+                        "{:<8} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4} {:>9.1}\n",
+                        m.name(),
+                        x.recall_1,
+                        x.recall_5,
+                        x.recall_10,
+                        x.mrr_10,
+                        x.ndcg_10,
+                        r.qps
+                    ));
+                }
+            }
+        }
+        Methods::Graded(methods) => {
+            out.push_str(&format!(
+                "{:<8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>9} {:>11} {:>9}\n",
+                "method",
+                "recall@1",
+                "recall@5",
+                "recall@10",
+                "mrr@10",
+                "ndcg@10",
+                "judged@10",
+                "unjudged@10",
+                "queries/s"
+            ));
+            for m in Method::ALL {
+                if let Some(r) = methods.get(m.name()) {
+                    let x = &r.metrics;
+                    out.push_str(&format!(
+                        "{:<8} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4} {:>9.4} {:>11.2} {:>9.1}\n",
+                        m.name(),
+                        x.recall_1,
+                        x.recall_5,
+                        x.recall_10,
+                        x.mrr_10,
+                        x.ndcg_10,
+                        x.judged_10,
+                        x.unjudged_10,
+                        r.qps
+                    ));
+                }
+            }
+            out.push_str(
+                "judged@10: share of each top 10 that is judged; unjudged@10: unjudged hits per query\n",
+            );
         }
     }
     for (m, why) in &report.skipped {
@@ -327,4 +721,98 @@ pub fn table(report: &EvalReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_scores_strictly_decrease_and_move_by_ulps_only() {
+        // 1/61 + 1/62 and a value one f64 ulp below it: distinct in f64, one f32.
+        let rrf = 1.0 / 61.0 + 1.0 / 62.0;
+        let s = [
+            0.5,
+            0.5,
+            0.5,
+            0.25,
+            0.3,
+            f64::NAN,
+            rrf,
+            rrf.next_down(),
+            0.01,
+        ];
+        let out = strictly_decreasing(&s);
+        for w in out.windows(2) {
+            assert!(w[0] > w[1], "{out:?}");
+        }
+        assert_eq!(out[0], 0.5);
+        assert_eq!(out[1], 0.5f32.next_down());
+        assert_eq!(out[2], 0.5f32.next_down().next_down());
+        assert_eq!(out[3], 0.25);
+        assert_eq!(out[4], 0.25f32.next_down());
+        assert_eq!(out[7], (rrf as f32).next_down());
+        assert_eq!(out[8], 0.01);
+        // The written text reads back to the same f32, and read as f64 (then rounded to
+        // trec_eval's float, or not) it still strictly decreases: no new ties either way.
+        let wide: Vec<f64> = out.iter().map(|x| x.to_string().parse().unwrap()).collect();
+        for (x, w) in out.iter().zip(&wide) {
+            assert_eq!(x.to_string().parse::<f32>().unwrap(), *x);
+            assert_eq!(*w as f32, *x);
+        }
+        for w in wide.windows(2) {
+            assert!(w[0] > w[1], "{wide:?}");
+        }
+    }
+
+    fn corpus(passages: usize) -> Corpus {
+        Corpus {
+            passages: (0..passages)
+                .map(|i| crate::data::Passage {
+                    title: String::new(),
+                    text: format!("passage {i}"),
+                    questions: Vec::new(),
+                })
+                .collect(),
+            questions: vec![crate::data::Question {
+                id: "guid-1".into(),
+                text: "데이터셋 질문".into(),
+                passage: 0,
+                answers: Vec::new(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn qrels_queries_take_text_from_topics_or_question_ids_and_count_strangers() {
+        let c = corpus(5);
+        let qrels = [
+            ("a", "p1", 2),
+            ("a", "p9", 1),
+            ("a", "doc3", 1),
+            ("guid-1", "p0", 3),
+            ("nobody", "p2", 1),
+            ("a", "p1", 3),
+        ]
+        .map(|(q, d, g)| Qrel {
+            qid: q.into(),
+            docid: d.into(),
+            grade: g,
+        });
+        let topics = BTreeMap::from([("a".to_owned(), "비가 언제 오나".to_owned())]);
+        let mut report = LabelsReport::default();
+        let qs = qrels_queries(&c, &qrels, &topics, &mut report);
+        assert_eq!(qs.len(), 2);
+        assert_eq!(report.unknown_passages, 2);
+        assert_eq!(report.queries_without_text, 1);
+        assert_eq!(report.queries, 2);
+        assert_eq!(report.judgments, 2);
+        assert_eq!(qs[0].text, "비가 언제 오나");
+        assert_eq!(qs[0].labels, Labels::Graded(Grades::from([(1, 3)])));
+        assert_eq!(qs[1].text, "데이터셋 질문");
+        assert!(report
+            .describe()
+            .contains("skipped 2 judgments with unknown passage ids"));
+    }
 }

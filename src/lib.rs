@@ -8,9 +8,11 @@
 //! - [`bm25`]: Korean analyzers and BM25 on tantivy.
 //! - [`dense`]: exact dense search on the model's device, and the embedding cache.
 //! - [`fusion`]: reciprocal rank fusion and convex combination (min-max / z-score).
-//! - [`metrics`]: recall@k, MRR@10, nDCG@10.
+//! - [`metrics`]: recall@k, MRR@10, nDCG@10, on one gold passage or on graded judgments.
+//! - [`eval`]: every method over labelled queries (dataset gold, qrels, judgments); TREC runs.
 //! - [`compare`]: per-question wins/ties/losses and the paired randomization test.
 //! - [`tune`]: seeded splits and the fusion grid search on cached lists; the saved setting.
+//! - [`judgments`]: the graded-judgments store (append-only JSONL), TREC qrels/topics, pooling.
 //! - [`pipeline`]: one query through dense, BM25, hybrid and rerank.
 //! - [`teach`]: the chapter's similarity playground (one-hot, BoW, TF-IDF, dense).
 //! - [`tui`]: the four-pane explorer (state + reducer, view, worker thread, event loop).
@@ -23,6 +25,7 @@ pub mod dense;
 pub mod eval;
 pub mod fusion;
 pub mod hubio;
+pub mod judgments;
 pub mod metrics;
 pub mod model;
 pub mod options;

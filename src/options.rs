@@ -88,6 +88,10 @@ pub struct DataArgs {
     /// The answers column, struct{answer_start, text} (optional in the data).
     #[arg(long, global = true, default_value = "answers")]
     pub answers_column: String,
+    /// The relevance-judgments file (JSONL) to grade into and evaluate on [default:
+    /// <data dir>/judgments/<corpus hash>.jsonl].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub judgments: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

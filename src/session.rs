@@ -386,6 +386,15 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The judgments file of `corpus`: `--judgments`, else the corpus's default file
+/// ([`crate::judgments::default_path`]).
+pub fn judgments_path(opts: &Options, corpus: &Corpus) -> std::path::PathBuf {
+    opts.data
+        .judgments
+        .clone()
+        .unwrap_or_else(|| crate::judgments::default_path(&corpus.content_hash()))
+}
+
 /// Whether `path` names the bundled sample.
 pub fn is_sample(path: &Path) -> bool {
     path.as_os_str() == SAMPLE_NAME

@@ -31,16 +31,29 @@ pub fn case_dir(name: &str) -> PathBuf {
 
 /// The bigyo binary with its caches under `home` (hub cache `home/hf`, bigyo's `home/bigyo`),
 /// its config dir `home/config` (a saved fusion setting of the user's must not leak into a
-/// test) and the hub at an address nothing answers; a test serving a mirror sets
-/// `HF_ENDPOINT` again.
+/// test), its data such as judgments `home/data`, and the hub at an address nothing answers;
+/// a test serving a mirror sets `HF_ENDPOINT` again.
 pub fn bigyo_command(home: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bigyo"));
     command
         .env("HF_HOME", home.join("hf"))
         .env("HF_ENDPOINT", "http://127.0.0.1:9")
         .env("BIGYO_CACHE_DIR", home.join("bigyo"))
-        .env("BIGYO_CONFIG_DIR", home.join("config"));
+        .env("BIGYO_CONFIG_DIR", home.join("config"))
+        .env("BIGYO_DATA_DIR", home.join("data"));
     command
+}
+
+/// The Python of the test stack (`make setup-test`: `.bigyo/venv`, with
+/// scripts/requirements-test.txt installed).
+pub fn venv_python() -> PathBuf {
+    let python = root().join(".bigyo/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{}: missing; run `make setup-test` first",
+        python.display()
+    );
+    python
 }
 
 /// Writes `batch` as a parquet file.
