@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use bigyo::bm25::Analyzer;
 use bigyo::data::{Corpus, LoadOptions};
 use bigyo::dense::EmbeddingCache;
-use bigyo::model::{EncoderOptions, ModelDir, ModelSpec, Runtime, SentenceEncoder};
+use bigyo::model::{EncoderOptions, ModelDir, ModelSpec, Runtime, SentenceEncoder, Side};
 use bigyo::pipeline::{Method, Pipeline, SearchParams};
 use bigyo::session::{bm25_alongside, build_dense};
 
@@ -152,7 +152,7 @@ fn main() -> Result<()> {
     let vectors = pipeline
         .encoder_mut()
         .context("encoder")?
-        .embed(&sample, &mut |_| {})?;
+        .embed(Side::Query, &sample, &mut |_| {})?;
     let methods = [Method::Dense, Method::Bm25, Method::Hybrid];
     for (i, q) in sample.iter().enumerate().take(10) {
         pipeline.search_with(q, Some(vectors.row(i)), &methods);

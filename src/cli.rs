@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use bigyo::eval::{CorpusCounts, EmbeddingReport, EvalReport, TrecRuns};
+use bigyo::eval::{Billing, CorpusCounts, EmbeddingReport, EvalReport, TrecRuns};
 use bigyo::model::{
-    sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder,
+    sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder, Side, Usage,
 };
-use bigyo::options::{DataArgs, ModelArgs, Preset, RetrievalArgs};
+use bigyo::options::{ApiArgs, DataArgs, ModelArgs, Preset, RetrievalArgs};
 use bigyo::pipeline::{parse_methods, Method, Pipeline};
 use bigyo::session::{self, EmbedStats, Event, Options};
 use bigyo::{render, teach};
@@ -35,6 +35,8 @@ pub struct Args {
     pub data: DataArgs,
     #[command(flatten)]
     pub retrieval: RetrievalArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -50,6 +52,10 @@ pub enum Command {
         input: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = EmbedFormat::Summary)]
         format: EmbedFormat,
+        /// Embed as queries, as passages (each with its prompt and input type), or plainly
+        /// (the model's default prompt only, like sentence-transformers' `encode`).
+        #[arg(long, value_enum, default_value_t = SideArg::Plain)]
+        side: SideArg,
     },
     /// Score passages against a query with the cross-encoder.
     Rerank {
@@ -103,6 +109,23 @@ pub enum EmbedFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SideArg {
+    Query,
+    Passage,
+    Plain,
+}
+
+impl From<SideArg> for Side {
+    fn from(s: SideArg) -> Self {
+        match s {
+            SideArg::Query => Side::Query,
+            SideArg::Passage => Side::Passage,
+            SideArg::Plain => Side::Plain,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TableOrJson {
     Table,
     Json,
@@ -136,6 +159,7 @@ pub fn run(args: Args) -> Result<()> {
         model: args.model.clone(),
         data: args.data.clone(),
         retrieval: args.retrieval.clone(),
+        api: args.api.clone(),
         download_progress: std::io::stderr().is_terminal(),
     };
     match &args.command {
@@ -162,7 +186,9 @@ pub fn run(args: Args) -> Result<()> {
             texts,
             input,
             format,
+            side,
         } => {
+            opts.validate()?;
             let texts = match (texts.is_empty(), input) {
                 (false, None) => texts,
                 (true, Some(path)) => read_texts(&path)?,
@@ -171,13 +197,14 @@ pub fn run(args: Args) -> Result<()> {
             };
             let loading = Instant::now();
             let mut encoder =
-                session::load_encoder(&opts, runtime, opts.pooling()?, &mut reporter())?;
+                session::load_embedder(&opts, runtime, opts.pooling()?, &mut reporter())?;
             let load_s = loading.elapsed().as_secs_f64();
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let started = Instant::now();
             let bar = progress_bar(refs.len() as u64, "embedding");
-            let embeddings =
-                encoder.embed(&refs, &mut |p: Progress| bar.set_position(p.done as u64))?;
+            let embeddings = encoder.embed(side.into(), &refs, &mut |p: Progress| {
+                bar.set_position(p.done as u64)
+            })?;
             bar.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             let mut out = std::io::stdout().lock();
@@ -196,6 +223,9 @@ pub fn run(args: Args) -> Result<()> {
                     runtime.describe(),
                     embeddings.len() as f64 / secs.max(1e-9)
                 )?,
+            }
+            if let Some(usage) = encoder.usage() {
+                eprintln!("bigyo: {}", cost_line(&opts, "texts", refs.len(), usage));
             }
         }
         Command::Rerank {
@@ -231,6 +261,35 @@ pub fn run(args: Args) -> Result<()> {
         // Handled above, before the model-only set-up.
         Command::Search { .. } | Command::Eval { .. } | Command::Similar { .. } | Command::Tui => {}
         Command::ModelInfo => {
+            if let Some(name) = opts.remote_model() {
+                opts.validate()?;
+                let remote = opts.remote_options(name)?;
+                let (q, p) = remote
+                    .input_types
+                    .clone()
+                    .unwrap_or_else(|| ("-".into(), "-".into()));
+                println!("model:          {name} (remote, OpenAI-compatible)");
+                println!("endpoint:       {}", remote.url());
+                println!(
+                    "api key:        {}",
+                    if remote.api_key.is_set() {
+                        "OPENAI_API_KEY is set"
+                    } else {
+                        "none (OPENAI_API_KEY is not set)"
+                    }
+                );
+                println!("input types:    query {q}, passage {p}");
+                println!("query prompt:   {:?}", remote.query_prompt);
+                println!("passage prompt: {:?}", remote.passage_prompt);
+                println!(
+                    "batches:        {} inputs / {} characters, {} in flight, timeout {}s",
+                    remote.batch_inputs,
+                    remote.batch_chars,
+                    remote.in_flight,
+                    remote.timeout.as_secs_f64()
+                );
+                return Ok(());
+            }
             let dir = opts.model_dir()?;
             let encoder = SentenceEncoder::load(
                 &dir,
@@ -238,6 +297,8 @@ pub fn run(args: Args) -> Result<()> {
                     runtime,
                     batch: opts.batch(),
                     pooling: None,
+                    query_prompt: opts.model.query_prompt.clone(),
+                    passage_prompt: opts.model.passage_prompt.clone(),
                 },
             )
             .with_context(|| format!("loading the encoder {}", opts.model.model))?;
@@ -248,6 +309,33 @@ pub fn run(args: Args) -> Result<()> {
             println!("pooling:        {}", encoder.pooling());
             println!("normalize:      {}", encoder.normalizes());
             println!("max_seq_length: {}", encoder.max_seq_length());
+            let named = encoder.model_prompts();
+            println!(
+                "prompts:        {}",
+                if named.named.is_empty() {
+                    "none".to_owned()
+                } else {
+                    named
+                        .named
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            );
+            if let Some(d) = &named.default_name {
+                println!("default prompt: {d}");
+            }
+            println!("query prompt:   {:?}", encoder.prompts().query);
+            println!("passage prompt: {:?}", encoder.prompts().passage);
+            println!(
+                "include_prompt: {}",
+                if encoder.include_prompt() {
+                    "true (prompt tokens are pooled)"
+                } else {
+                    "false (prompt tokens are left out of pooling)"
+                }
+            );
             println!(
                 "device:         {} ({})",
                 runtime.describe(),
@@ -323,16 +411,28 @@ fn build(opts: &Options, methods: &[Method]) -> Result<(Pipeline, Option<EmbedSt
     if needs_model {
         // BM25 is built on a helper thread while the encoder loads and embeds.
         let (bm25, dense) = session::bm25_alongside(&corpus, analyzer, || -> Result<_> {
-            let mut encoder = session::load_encoder(opts, runtime, opts.pooling()?, &mut report)?;
+            let mut encoder =
+                session::load_embedder(opts, runtime, opts.pooling()?, &mut report)?;
             let cache = session::cache(opts);
             let (index, s) =
-                session::build_dense(&corpus, &mut encoder, runtime, cache.as_ref(), &mut report)?;
+                session::build_dense(&corpus, &mut *encoder, runtime, cache.as_ref(), &mut report)?;
             Ok((encoder, index, s))
         });
         let (encoder, index, s) = dense?;
         pipeline.set_bm25(Arc::new(bm25?));
+        if opts.remote_model().is_some() {
+            let line = match s.usage {
+                Some(u) => cost_line(opts, "passages", s.passages, u),
+                None => format!(
+                    "embedding {} passages: from the cache, no requests",
+                    s.passages
+                ),
+            };
+            tracing::info!("{line}");
+            eprintln!("bigyo: {line}");
+        }
         stats = Some(s);
-        pipeline.set_dense(Box::new(encoder), index);
+        pipeline.set_dense(encoder, index);
     } else {
         pipeline.set_bm25(Arc::new(session::build_bm25(
             &corpus,
@@ -379,8 +479,8 @@ fn similar(opts: &Options, sentences: &[String], format: TableOrJson) -> Result<
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     // The dense column is optional: without a model the sparse ones still teach the point.
     let dense =
-        session::load_encoder(opts, runtime, opts.pooling()?, &mut report).and_then(|mut enc| {
-            let e = enc.embed(&refs, &mut |_| {})?;
+        session::load_embedder(opts, runtime, opts.pooling()?, &mut report).and_then(|mut enc| {
+            let e = enc.embed(Side::Plain, &refs, &mut |_| {})?;
             Ok(e.rows()
                 .map(|r| r.iter().map(|&x| x as f64).collect::<Vec<f64>>())
                 .collect::<Vec<_>>())
@@ -452,6 +552,7 @@ fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> R
         None => None,
     };
     let total = pipeline.corpus.eval_questions().count() as u64;
+    let billed_before = pipeline.encoder_mut().and_then(|e| e.usage());
     let bar = progress_bar(total, "evaluating");
     let (reports, skipped) =
         bigyo::eval::evaluate(&mut pipeline, &methods, trec.as_mut(), &mut |done, _| {
@@ -460,6 +561,15 @@ fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> R
     bar.finish_and_clear();
     if let Some(t) = trec {
         t.finish().context("writing TREC run files")?;
+    }
+    let query_usage = match (billed_before, pipeline.encoder_mut().and_then(|e| e.usage())) {
+        (Some(before), Some(after)) => Some(after.since(before)),
+        _ => None,
+    };
+    if let Some(u) = query_usage {
+        let line = cost_line(opts, "questions", total as usize, u);
+        tracing::info!("{line}");
+        eprintln!("bigyo: {line}");
     }
     let corpus = &pipeline.corpus;
     let report = EvalReport {
@@ -478,6 +588,18 @@ fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> R
             seconds: s.seconds,
             passages_per_s: s.passages_per_s(),
             cached: s.from_cache,
+            billing: query_usage.map(|q| {
+                let p = s.usage.unwrap_or_default();
+                let price = opts.api.price_per_mtok;
+                Billing {
+                    passage_requests: p.requests,
+                    passage_tokens: p.tokens,
+                    query_requests: q.requests,
+                    query_tokens: q.tokens,
+                    price_per_mtok: price,
+                    cost_usd: price.map(|price| p.cost(price) + q.cost(price)),
+                }
+            }),
         }),
         methods: reports,
         skipped,
@@ -489,6 +611,19 @@ fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> R
         write!(out, "{}", bigyo::eval::table(&report))?;
     }
     Ok(())
+}
+
+/// "embedding 960 passages cost $0.0012 (60,000 tokens, 30 requests)", or the tokens alone
+/// without `--price-per-mtok`.
+fn cost_line(opts: &Options, what: &str, count: usize, usage: Usage) -> String {
+    let detail = format!("{} tokens, {} requests", usage.tokens, usage.requests);
+    match opts.api.price_per_mtok {
+        Some(price) => format!(
+            "embedding {count} {what} cost ${:.4} ({detail} at ${price}/1M tokens)",
+            usage.cost(price)
+        ),
+        None => format!("embedding {count} {what}: {detail} (--price-per-mtok gives the cost)"),
+    }
 }
 
 fn read_texts(path: &PathBuf) -> Result<Vec<String>> {

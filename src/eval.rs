@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::metrics::{rank_of, MetricSums, Metrics};
+use crate::model::Side;
 use crate::pipeline::{Method, Pipeline, SearchResults};
 
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +31,23 @@ pub struct EmbeddingReport {
     pub passages_per_s: f64,
     /// True when the passage embeddings came from the cache (then the rate is the load rate).
     pub cached: bool,
+    /// What a remote endpoint billed this run (`--model openai:NAME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Billing>,
+}
+
+/// Requests and tokens a remote endpoint reported, passages and questions apart, and the
+/// cost at `--price-per-mtok`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Billing {
+    pub passage_requests: u64,
+    pub passage_tokens: u64,
+    pub query_requests: u64,
+    pub query_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_per_mtok: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,7 +152,7 @@ pub fn evaluate(
         Some(enc) if needs_vectors => {
             let texts: Vec<&str> = questions.iter().map(|q| q.text.as_str()).collect();
             let started = Instant::now();
-            let e = enc.embed(&texts, &mut |_| {})?;
+            let e = enc.embed(Side::Query, &texts, &mut |_| {})?;
             per_query_encode = started.elapsed() / total as u32;
             Some(e)
         }
@@ -207,6 +225,18 @@ pub fn table(report: &EvalReport) -> String {
             e.passages_per_s,
             if e.cached { " (from cache)" } else { "" }
         ));
+        if let Some(b) = &e.billing {
+            out.push_str(&format!(
+                "endpoint: passages {} tokens in {} requests, questions {} tokens in {} requests{}\n",
+                b.passage_tokens,
+                b.passage_requests,
+                b.query_tokens,
+                b.query_requests,
+                b.cost_usd
+                    .map(|c| format!(", cost ${c:.4}"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     out.push_str(&format!(
         "{:<8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>9}\n",

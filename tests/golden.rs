@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use bigyo::model::{
     load_tokenizer, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec,
-    Pooling, Reranker, Runtime, SentenceEncoder,
+    Pooling, Reranker, Runtime, SentenceEncoder, Side,
 };
 use serde_json::Value;
 
@@ -115,7 +115,7 @@ fn check_embeddings_against_sentence_transformers() {
         let mut encoder = load_encoder(&case);
         let inputs = strings(&case["inputs"]);
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let got = encoder.embed(&refs, &mut |_| {}).unwrap();
+        let got = encoder.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
         let want = matrix(&case["embeddings"]);
         assert_eq!(got.len(), want.len(), "{name}");
         assert_eq!(got.dim, want[0].len(), "{name}");
@@ -161,9 +161,9 @@ fn batched_embeddings_equal_single_input_embeddings() {
     let mut encoder = load_encoder(&case);
     let inputs = strings(&case["inputs"]);
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let batched = encoder.embed(&refs, &mut |_| {}).unwrap();
+    let batched = encoder.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
     for (i, text) in refs.iter().enumerate() {
-        let single = encoder.embed(&[text], &mut |_| {}).unwrap();
+        let single = encoder.embed(Side::Plain, &[text], &mut |_| {}).unwrap();
         let want: Vec<f64> = single.row(0).iter().map(|&x| f64::from(x)).collect();
         let err = max_abs(batched.row(i), &want);
         assert!(
@@ -191,7 +191,7 @@ fn progress_reports_every_input_once_in_the_end() {
     let inputs = strings(&case["inputs"]);
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let mut seen = Vec::new();
-    encoder.embed(&refs, &mut |p| seen.push(p)).unwrap();
+    encoder.embed(Side::Plain, &refs, &mut |p| seen.push(p)).unwrap();
     assert!(seen.len() > 1, "expected several batches, got {seen:?}");
     assert!(seen.windows(2).all(|w| w[0].done < w[1].done));
     let last = seen.last().unwrap();
@@ -306,7 +306,7 @@ fn bf16_embeddings_stay_within_cosine_0999_of_fp32() {
     let mut encoder = SentenceEncoder::load(&model_dir(&case), &opts).unwrap();
     let inputs = strings(&case["inputs"]);
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let got = encoder.embed(&refs, &mut |_| {}).unwrap();
+    let got = encoder.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
     for (i, w) in matrix(&case["embeddings"]).iter().enumerate() {
         let cos = cosine(got.row(i), w);
         assert!(cos >= 0.999, "input {i}: bf16 cosine {cos}");
