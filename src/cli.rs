@@ -411,8 +411,7 @@ fn build(opts: &Options, methods: &[Method]) -> Result<(Pipeline, Option<EmbedSt
     if needs_model {
         // BM25 is built on a helper thread while the encoder loads and embeds.
         let (bm25, dense) = session::bm25_alongside(&corpus, analyzer, || -> Result<_> {
-            let mut encoder =
-                session::load_embedder(opts, runtime, opts.pooling()?, &mut report)?;
+            let mut encoder = session::load_embedder(opts, runtime, opts.pooling()?, &mut report)?;
             let cache = session::cache(opts);
             let (index, s) =
                 session::build_dense(&corpus, &mut *encoder, runtime, cache.as_ref(), &mut report)?;
@@ -562,7 +561,10 @@ fn eval(opts: &Options, methods: &str, json: bool, trec_run: Option<&Path>) -> R
     if let Some(t) = trec {
         t.finish().context("writing TREC run files")?;
     }
-    let query_usage = match (billed_before, pipeline.encoder_mut().and_then(|e| e.usage())) {
+    let query_usage = match (
+        billed_before,
+        pipeline.encoder_mut().and_then(|e| e.usage()),
+    ) {
         (Some(before), Some(after)) => Some(after.since(before)),
         _ => None,
     };

@@ -363,6 +363,11 @@ mod tests {
             cache.load(&meta()),
             Err(CacheMiss::Invalid { .. })
         ));
+        // Dimension 0 in the key: the file says how wide its rows are (remote models).
+        let unsized_meta = CacheMeta { dim: 0, ..meta() };
+        cache.store(&unsized_meta, &emb()).unwrap();
+        assert_eq!(cache.load(&unsized_meta).unwrap(), emb());
+        std::fs::remove_file(cache.path(&unsized_meta)).unwrap();
         // No temporary files left behind.
         cache.store(&meta(), &emb()).unwrap();
         let names: Vec<_> = std::fs::read_dir(dir.path())

@@ -80,7 +80,7 @@ pub struct ApiArgs {
     #[arg(long, global = true, default_value_t = 4)]
     pub api_concurrency: usize,
     /// Seconds one request may take.
-    #[arg(long, global = true, default_value_t = 60.0)]
+    #[arg(long, global = true, default_value_t = 120.0)]
     pub api_timeout: f64,
     /// Seconds one batch may spend waiting on retries (429, 5xx) before bigyo gives up.
     #[arg(long, global = true, default_value_t = 120.0)]
@@ -96,7 +96,7 @@ impl Default for ApiArgs {
             api_batch: 32,
             api_batch_chars: 100_000,
             api_concurrency: 4,
-            api_timeout: 60.0,
+            api_timeout: 120.0,
             api_max_wait: 120.0,
         }
     }
@@ -109,7 +109,9 @@ impl ApiArgs {
             return Ok(None);
         };
         match raw.split(',').map(str::trim).collect::<Vec<_>>().as_slice() {
-            [q, p] if !q.is_empty() && !p.is_empty() => Ok(Some(((*q).to_owned(), (*p).to_owned()))),
+            [q, p] if !q.is_empty() && !p.is_empty() => {
+                Ok(Some(((*q).to_owned(), (*p).to_owned())))
+            }
             _ => Err(format!(
                 "--input-types {raw:?}: expected two names, query side first, e.g. query,passage"
             )),

@@ -173,7 +173,10 @@ impl Options {
                 bail!("--model openai: needs a model name, e.g. openai:text-embedding-3-small");
             }
             if self.model.pooling.is_some() {
-                bail!("--pooling applies to local models; {} pools on the server", self.model.model);
+                bail!(
+                    "--pooling applies to local models; {} pools on the server",
+                    self.model.model
+                );
             }
         } else if self.api.input_types.is_some() {
             bail!("--input-types applies to remote models (--model openai:NAME) only");

@@ -191,7 +191,9 @@ fn progress_reports_every_input_once_in_the_end() {
     let inputs = strings(&case["inputs"]);
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let mut seen = Vec::new();
-    encoder.embed(Side::Plain, &refs, &mut |p| seen.push(p)).unwrap();
+    encoder
+        .embed(Side::Plain, &refs, &mut |p| seen.push(p))
+        .unwrap();
     assert!(seen.len() > 1, "expected several batches, got {seen:?}");
     assert!(seen.windows(2).all(|w| w[0].done < w[1].done));
     let last = seen.last().unwrap();

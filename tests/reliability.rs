@@ -380,9 +380,11 @@ fn ten_thousand_queries_keep_memory_flat() {
     let runtime = Runtime::cpu();
     let dir = ModelDir::resolve(&ModelSpec::new(minilm_dir().to_str().unwrap())).unwrap();
     let mut encoder = SentenceEncoder::load(&dir, &EncoderOptions::default()).unwrap();
-    let index =
-        DenseIndex::new(&encoder.embed(Side::Passage, &texts, &mut |_| {}).unwrap(), runtime.device)
-            .unwrap();
+    let index = DenseIndex::new(
+        &encoder.embed(Side::Passage, &texts, &mut |_| {}).unwrap(),
+        runtime.device,
+    )
+    .unwrap();
     let questions: Vec<&str> = corpus.questions.iter().map(|q| q.text.as_str()).collect();
     let vectors = encoder.embed(Side::Query, &questions, &mut |_| {}).unwrap();
     let reranker_dir =

@@ -201,7 +201,13 @@ mod tests {
         )
         .unwrap();
         let err = Prompts::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("default_prompt_name") && err.contains("passage"), "{err}");
-        assert_eq!(Prompts::load(&dir.path().join("none")).unwrap(), Prompts::default());
+        assert!(
+            err.contains("default_prompt_name") && err.contains("passage"),
+            "{err}"
+        );
+        assert_eq!(
+            Prompts::load(&dir.path().join("none")).unwrap(),
+            Prompts::default()
+        );
     }
 }

@@ -42,7 +42,11 @@ impl ApiKey {
 
 impl std::fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "ApiKey(set)" } else { "ApiKey(none)" })
+        f.write_str(if self.0.is_some() {
+            "ApiKey(set)"
+        } else {
+            "ApiKey(none)"
+        })
     }
 }
 
@@ -81,7 +85,7 @@ impl RemoteOptions {
             batch_inputs: 32,
             batch_chars: 100_000,
             in_flight: 4,
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(120),
             max_wait: Duration::from_secs(120),
         }
     }
@@ -112,7 +116,9 @@ impl RemoteOptions {
 /// What went wrong talking to the endpoint. Each message names the URL.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
-    #[error("{url} answered {status}: the endpoint refused the key; set OPENAI_API_KEY ({message})")]
+    #[error(
+        "{url} answered {status}: the endpoint refused the key; set OPENAI_API_KEY ({message})"
+    )]
     Refused {
         url: String,
         status: u16,
@@ -443,11 +449,14 @@ fn request(
                 }
                 match t.kind() {
                     ureq::ErrorKind::Io => ("a broken connection".into(), "transport", None),
-                    _ => {
+                    kind => {
+                        let cause = std::error::Error::source(&t)
+                            .map(|s| format!(": {s}"))
+                            .unwrap_or_default();
                         return Err(RemoteError::Connect {
                             url: url.to_owned(),
-                            message: t.to_string(),
-                        })
+                            message: format!("{kind}{cause}"),
+                        });
                     }
                 }
             }
