@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use bigyo::bm25::Analyzer;
 use bigyo::data::{Corpus, LoadOptions};
 use bigyo::dense::EmbeddingCache;
-use bigyo::model::{EncoderOptions, ModelDir, ModelSpec, Runtime, SentenceEncoder};
+use bigyo::model::{EncoderOptions, ModelDir, ModelSpec, Runtime, SentenceEncoder, Side};
 use bigyo::pipeline::{Method, Pipeline, SearchParams};
 use bigyo::session::{bm25_alongside, build_dense};
 
@@ -149,10 +149,11 @@ fn main() -> Result<()> {
 
     // Dense + BM25 + hybrid latency, query vectors encoded beforehand.
     let sample: Vec<&str> = queries.iter().take(200).copied().collect();
-    let vectors = pipeline
-        .encoder_mut()
-        .context("encoder")?
-        .embed(&sample, &mut |_| {})?;
+    let vectors =
+        pipeline
+            .encoder_mut()
+            .context("encoder")?
+            .embed(Side::Query, &sample, &mut |_| {})?;
     let methods = [Method::Dense, Method::Bm25, Method::Hybrid];
     for (i, q) in sample.iter().enumerate().take(10) {
         pipeline.search_with(q, Some(vectors.row(i)), &methods);

@@ -8,16 +8,16 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use bigyo::data::Corpus;
 use bigyo::eval::{
-    self, CorpusCounts, EmbeddingReport, EvalQuery, EvalReport, GradedSettings, LabelsReport,
+    self, Billing, CorpusCounts, EmbeddingReport, EvalQuery, EvalReport, GradedSettings, LabelsReport,
     TrecRuns,
 };
 use bigyo::fusion::Fusion;
 use bigyo::judgments::{self, Judgments};
 use bigyo::metrics::{Gain, Metrics};
 use bigyo::model::{
-    sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder,
+    sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder, Side, Usage,
 };
-use bigyo::options::{DataArgs, ModelArgs, Preset, RetrievalArgs};
+use bigyo::options::{ApiArgs, DataArgs, ModelArgs, Preset, RetrievalArgs};
 use bigyo::pipeline::{parse_methods, Method, Pipeline};
 use bigyo::session::{self, EmbedStats, Event, Options};
 use bigyo::tune::{self, QueryLists, Split};
@@ -44,6 +44,8 @@ pub struct Args {
     pub data: DataArgs,
     #[command(flatten)]
     pub retrieval: RetrievalArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
     /// The fusion options given on the command line (clap ids); they win over a saved setting.
@@ -73,6 +75,10 @@ pub enum Command {
         input: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = EmbedFormat::Summary)]
         format: EmbedFormat,
+        /// Embed as queries, as passages (each with its prompt and input type), or plainly
+        /// (the model's default prompt only, like sentence-transformers' `encode`).
+        #[arg(long, value_enum, default_value_t = SideArg::Plain)]
+        side: SideArg,
     },
     /// Score passages against a query with the cross-encoder.
     Rerank {
@@ -217,6 +223,23 @@ pub enum EmbedFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SideArg {
+    Query,
+    Passage,
+    Plain,
+}
+
+impl From<SideArg> for Side {
+    fn from(s: SideArg) -> Self {
+        match s {
+            SideArg::Query => Side::Query,
+            SideArg::Passage => Side::Passage,
+            SideArg::Plain => Side::Plain,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TableOrJson {
     Table,
     Json,
@@ -297,6 +320,7 @@ pub fn run(mut args: Args) -> Result<()> {
         model: args.model.clone(),
         data: args.data.clone(),
         retrieval: args.retrieval.clone(),
+        api: args.api.clone(),
         download_progress: std::io::stderr().is_terminal(),
     };
     match &args.command {
@@ -376,7 +400,9 @@ pub fn run(mut args: Args) -> Result<()> {
             texts,
             input,
             format,
+            side,
         } => {
+            opts.validate()?;
             let texts = match (texts.is_empty(), input) {
                 (false, None) => texts,
                 (true, Some(path)) => read_texts(&path)?,
@@ -385,13 +411,14 @@ pub fn run(mut args: Args) -> Result<()> {
             };
             let loading = Instant::now();
             let mut encoder =
-                session::load_encoder(&opts, runtime, opts.pooling()?, &mut reporter())?;
+                session::load_embedder(&opts, runtime, opts.pooling()?, &mut reporter())?;
             let load_s = loading.elapsed().as_secs_f64();
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let started = Instant::now();
             let bar = progress_bar(refs.len() as u64, "embedding");
-            let embeddings =
-                encoder.embed(&refs, &mut |p: Progress| bar.set_position(p.done as u64))?;
+            let embeddings = encoder.embed(side.into(), &refs, &mut |p: Progress| {
+                bar.set_position(p.done as u64)
+            })?;
             bar.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             let mut out = std::io::stdout().lock();
@@ -410,6 +437,9 @@ pub fn run(mut args: Args) -> Result<()> {
                     runtime.describe(),
                     embeddings.len() as f64 / secs.max(1e-9)
                 )?,
+            }
+            if let Some(usage) = encoder.usage() {
+                eprintln!("bigyo: {}", cost_line(&opts, "texts", refs.len(), usage));
             }
         }
         Command::Rerank {
@@ -450,6 +480,35 @@ pub fn run(mut args: Args) -> Result<()> {
         | Command::Qrels { .. }
         | Command::Tui => {}
         Command::ModelInfo => {
+            if let Some(name) = opts.remote_model() {
+                opts.validate()?;
+                let remote = opts.remote_options(name)?;
+                let (q, p) = remote
+                    .input_types
+                    .clone()
+                    .unwrap_or_else(|| ("-".into(), "-".into()));
+                println!("model:          {name} (remote, OpenAI-compatible)");
+                println!("endpoint:       {}", remote.url());
+                println!(
+                    "api key:        {}",
+                    if remote.api_key.is_set() {
+                        "OPENAI_API_KEY is set"
+                    } else {
+                        "none (OPENAI_API_KEY is not set)"
+                    }
+                );
+                println!("input types:    query {q}, passage {p}");
+                println!("query prompt:   {:?}", remote.query_prompt);
+                println!("passage prompt: {:?}", remote.passage_prompt);
+                println!(
+                    "batches:        {} inputs / {} characters, {} in flight, timeout {}s",
+                    remote.batch_inputs,
+                    remote.batch_chars,
+                    remote.in_flight,
+                    remote.timeout.as_secs_f64()
+                );
+                return Ok(());
+            }
             let dir = opts.model_dir()?;
             let encoder = SentenceEncoder::load(
                 &dir,
@@ -457,6 +516,8 @@ pub fn run(mut args: Args) -> Result<()> {
                     runtime,
                     batch: opts.batch(),
                     pooling: None,
+                    query_prompt: opts.model.query_prompt.clone(),
+                    passage_prompt: opts.model.passage_prompt.clone(),
                 },
             )
             .with_context(|| format!("loading the encoder {}", opts.model.model))?;
@@ -467,6 +528,33 @@ pub fn run(mut args: Args) -> Result<()> {
             println!("pooling:        {}", encoder.pooling());
             println!("normalize:      {}", encoder.normalizes());
             println!("max_seq_length: {}", encoder.max_seq_length());
+            let named = encoder.model_prompts();
+            println!(
+                "prompts:        {}",
+                if named.named.is_empty() {
+                    "none".to_owned()
+                } else {
+                    named
+                        .named
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            );
+            if let Some(d) = &named.default_name {
+                println!("default prompt: {d}");
+            }
+            println!("query prompt:   {:?}", encoder.prompts().query);
+            println!("passage prompt: {:?}", encoder.prompts().passage);
+            println!(
+                "include_prompt: {}",
+                if encoder.include_prompt() {
+                    "true (prompt tokens are pooled)"
+                } else {
+                    "false (prompt tokens are left out of pooling)"
+                }
+            );
             println!(
                 "device:         {} ({})",
                 runtime.describe(),
@@ -552,16 +640,27 @@ fn build(
     if needs_model {
         // BM25 is built on a helper thread while the encoder loads and embeds.
         let (bm25, dense) = session::bm25_alongside(&corpus, analyzer, || -> Result<_> {
-            let mut encoder = session::load_encoder(opts, runtime, opts.pooling()?, &mut report)?;
+            let mut encoder = session::load_embedder(opts, runtime, opts.pooling()?, &mut report)?;
             let cache = session::cache(opts);
             let (index, s) =
-                session::build_dense(&corpus, &mut encoder, runtime, cache.as_ref(), &mut report)?;
+                session::build_dense(&corpus, &mut *encoder, runtime, cache.as_ref(), &mut report)?;
             Ok((encoder, index, s))
         });
         let (encoder, index, s) = dense?;
         pipeline.set_bm25(Arc::new(bm25?));
+        if opts.remote_model().is_some() {
+            let line = match s.usage {
+                Some(u) => cost_line(opts, "passages", s.passages, u),
+                None => format!(
+                    "embedding {} passages: from the cache, no requests",
+                    s.passages
+                ),
+            };
+            tracing::info!("{line}");
+            eprintln!("bigyo: {line}");
+        }
         stats = Some(s);
-        pipeline.set_dense(Box::new(encoder), index);
+        pipeline.set_dense(encoder, index);
     } else {
         pipeline.set_bm25(Arc::new(session::build_bm25(
             &corpus,
@@ -608,8 +707,8 @@ fn similar(opts: &Options, sentences: &[String], format: TableOrJson) -> Result<
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     // The dense column is optional: without a model the sparse ones still teach the point.
     let dense =
-        session::load_encoder(opts, runtime, opts.pooling()?, &mut report).and_then(|mut enc| {
-            let e = enc.embed(&refs, &mut |_| {})?;
+        session::load_embedder(opts, runtime, opts.pooling()?, &mut report).and_then(|mut enc| {
+            let e = enc.embed(Side::Plain, &refs, &mut |_| {})?;
             Ok(e.rows()
                 .map(|r| r.iter().map(|&x| x as f64).collect::<Vec<f64>>())
                 .collect::<Vec<_>>())
@@ -834,7 +933,9 @@ fn eval(
         ),
         None => None,
     };
-    let bar = progress_bar(queries.len() as u64, "evaluating");
+    let total = queries.len() as u64;
+    let billed_before = pipeline.encoder_mut().and_then(|e| e.usage());
+    let bar = progress_bar(total, "evaluating");
     // Created before the run so that an unwritable path fails before the heavy work.
     let mut per_query_file = match per_query {
         Some(path) => Some((
@@ -874,6 +975,18 @@ fn eval(
     if let Some(t) = trec {
         t.finish().context("writing TREC run files")?;
     }
+    let query_usage = match (
+        billed_before,
+        pipeline.encoder_mut().and_then(|e| e.usage()),
+    ) {
+        (Some(before), Some(after)) => Some(after.since(before)),
+        _ => None,
+    };
+    if let Some(u) = query_usage {
+        let line = cost_line(opts, "questions", total as usize, u);
+        tracing::info!("{line}");
+        eprintln!("bigyo: {line}");
+    }
     let corpus = &pipeline.corpus;
     let report = EvalReport {
         corpus: CorpusCounts {
@@ -891,6 +1004,18 @@ fn eval(
             seconds: s.seconds,
             passages_per_s: s.passages_per_s(),
             cached: s.from_cache,
+            billing: query_usage.map(|q| {
+                let p = s.usage.unwrap_or_default();
+                let price = opts.api.price_per_mtok;
+                Billing {
+                    passage_requests: p.requests,
+                    passage_tokens: p.tokens,
+                    query_requests: q.requests,
+                    query_tokens: q.tokens,
+                    price_per_mtok: price,
+                    cost_usd: price.map(|price| p.cost(price) + q.cost(price)),
+                }
+            }),
         }),
         labels,
         methods: reports,
@@ -1106,7 +1231,7 @@ fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
     let lists_started = Instant::now();
     let texts: Vec<&str> = questions.iter().map(|q| q.text.as_str()).collect();
     let vectors = encoder
-        .embed(&texts, &mut |_| {})
+        .embed(bigyo::model::Side::Query, &texts, &mut |_| {})
         .context("encoding the questions")?;
     let bar = progress_bar(questions.len() as u64, "retrieving");
     let mut queries = Vec::with_capacity(questions.len());
@@ -1220,6 +1345,19 @@ fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// "embedding 960 passages cost $0.0012 (60,000 tokens, 30 requests)", or the tokens alone
+/// without `--price-per-mtok`.
+fn cost_line(opts: &Options, what: &str, count: usize, usage: Usage) -> String {
+    let detail = format!("{} tokens, {} requests", usage.tokens, usage.requests);
+    match opts.api.price_per_mtok {
+        Some(price) => format!(
+            "embedding {count} {what} cost ${:.4} ({detail} at ${price}/1M tokens)",
+            usage.cost(price)
+        ),
+        None => format!("embedding {count} {what}: {detail} (--price-per-mtok gives the cost)"),
+    }
 }
 
 fn read_texts(path: &PathBuf) -> Result<Vec<String>> {

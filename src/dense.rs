@@ -136,6 +136,8 @@ pub struct CacheMeta {
     /// [`Corpus::content_hash`](crate::data::Corpus::content_hash).
     pub corpus: String,
     pub rows: usize,
+    /// 0 for "whatever the vectors have": remote models, whose dimension is known only from
+    /// their answers.
     pub dim: usize,
 }
 
@@ -272,7 +274,12 @@ fn decode(bytes: &[u8], expected: &CacheMeta) -> Result<Embeddings, String> {
     if &meta != expected {
         return Err(format!("made for {meta:?}, not {expected:?}"));
     }
-    if data.len() != meta.rows * meta.dim * 4 {
+    let dim = if meta.dim == 0 && meta.rows > 0 {
+        data.len() / 4 / meta.rows
+    } else {
+        meta.dim
+    };
+    if dim == 0 || data.len() != meta.rows * dim * 4 {
         return Err(format!(
             "{} bytes of vectors for {} x {}",
             data.len(),
@@ -284,10 +291,7 @@ fn decode(bytes: &[u8], expected: &CacheMeta) -> Result<Embeddings, String> {
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    Ok(Embeddings {
-        dim: meta.dim,
-        data,
-    })
+    Ok(Embeddings { dim, data })
 }
 
 /// Removes temporary files a killed run left behind (never trusted, only tidied).
@@ -369,6 +373,11 @@ mod tests {
             cache.load(&meta()),
             Err(CacheMiss::Invalid { .. })
         ));
+        // Dimension 0 in the key: the file says how wide its rows are (remote models).
+        let unsized_meta = CacheMeta { dim: 0, ..meta() };
+        cache.store(&unsized_meta, &emb()).unwrap();
+        assert_eq!(cache.load(&unsized_meta).unwrap(), emb());
+        std::fs::remove_file(cache.path(&unsized_meta)).unwrap();
         // No temporary files left behind.
         cache.store(&meta(), &emb()).unwrap();
         let names: Vec<_> = std::fs::read_dir(dir.path())

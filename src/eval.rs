@@ -20,6 +20,7 @@ use crate::judgments::{
     companion_topics, parse_passage_id, passage_id, write_topics, Judgments, Qrel,
 };
 use crate::metrics::{rank_of, Gain, GradedMetrics, GradedSums, Grades, MetricSums, Metrics};
+use crate::model::Side;
 use crate::pipeline::{Method, Pipeline, SearchResults};
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +38,23 @@ pub struct EmbeddingReport {
     pub passages_per_s: f64,
     /// True when the passage embeddings came from the cache (then the rate is the load rate).
     pub cached: bool,
+    /// What a remote endpoint billed this run (`--model openai:NAME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Billing>,
+}
+
+/// Requests and tokens a remote endpoint reported, passages and questions apart, and the
+/// cost at `--price-per-mtok`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Billing {
+    pub passage_requests: u64,
+    pub passage_tokens: u64,
+    pub query_requests: u64,
+    pub query_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_per_mtok: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -463,7 +481,7 @@ fn rank_all(
         Some(enc) if needs_vectors => {
             let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
             let started = Instant::now();
-            let e = enc.embed(&texts, &mut |_| {})?;
+            let e = enc.embed(Side::Query, &texts, &mut |_| {})?;
             per_query_encode = started.elapsed() / total as u32;
             Some(e)
         }
@@ -641,6 +659,18 @@ pub fn table(report: &EvalReport) -> String {
             e.passages_per_s,
             if e.cached { " (from cache)" } else { "" }
         ));
+        if let Some(b) = &e.billing {
+            out.push_str(&format!(
+                "endpoint: passages {} tokens in {} requests, questions {} tokens in {} requests{}\n",
+                b.passage_tokens,
+                b.passage_requests,
+                b.query_tokens,
+                b.query_requests,
+                b.cost_usd
+                    .map(|c| format!(", cost ${c:.4}"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     out.push_str(&report.labels.describe());
     out.push('\n');

@@ -46,6 +46,112 @@ pub struct ModelArgs {
     /// Token budget per batch (rows x longest row).
     #[arg(long, global = true, default_value_t = BatchOptions::default().max_tokens)]
     pub batch_tokens: usize,
+    /// Prefix for queries, replacing the model's own `query` prompt ("" for none).
+    #[arg(long, global = true, value_name = "TEXT")]
+    pub query_prompt: Option<String>,
+    /// Prefix for passages, replacing the model's own `document`/`passage` prompt ("" for none).
+    #[arg(long, global = true, value_name = "TEXT")]
+    pub passage_prompt: Option<String>,
+}
+
+/// A remote encoder's endpoint (`--model openai:NAME`). The key comes from `OPENAI_API_KEY`
+/// only, never from the command line.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Remote encoders (--model openai:NAME)")]
+pub struct ApiArgs {
+    /// The OpenAI-compatible base URL; requests go to URL/embeddings
+    /// [default: https://api.openai.com/v1].
+    #[arg(long, global = true, env = "OPENAI_BASE_URL", value_name = "URL")]
+    pub api_base: Option<String>,
+    /// `input_type` values for queries and passages, e.g. query,passage or
+    /// search_query,search_document (sent only when given).
+    #[arg(long, global = true, value_name = "Q,P")]
+    pub input_types: Option<String>,
+    /// Price in US dollars per million tokens; prints what the embedding cost.
+    #[arg(long, global = true, value_name = "USD")]
+    pub price_per_mtok: Option<f64>,
+    /// Inputs per request.
+    #[arg(long, global = true, default_value_t = 32)]
+    pub api_batch: usize,
+    /// Characters per request (a longer single input goes alone).
+    #[arg(long, global = true, default_value_t = 100_000)]
+    pub api_batch_chars: usize,
+    /// Requests in flight at once.
+    #[arg(long, global = true, default_value_t = 4)]
+    pub api_concurrency: usize,
+    /// Seconds one request may take.
+    #[arg(long, global = true, default_value_t = 120.0)]
+    pub api_timeout: f64,
+    /// Seconds one batch may spend waiting on retries (429, 5xx) before bigyo gives up.
+    #[arg(long, global = true, default_value_t = 120.0)]
+    pub api_max_wait: f64,
+}
+
+impl Default for ApiArgs {
+    fn default() -> Self {
+        Self {
+            api_base: None,
+            input_types: None,
+            price_per_mtok: None,
+            api_batch: 32,
+            api_batch_chars: 100_000,
+            api_concurrency: 4,
+            api_timeout: 120.0,
+            api_max_wait: 120.0,
+        }
+    }
+}
+
+impl ApiArgs {
+    /// `--input-types Q,P` split, checked.
+    pub fn input_types(&self) -> Result<Option<(String, String)>, String> {
+        let Some(raw) = &self.input_types else {
+            return Ok(None);
+        };
+        match raw.split(',').map(str::trim).collect::<Vec<_>>().as_slice() {
+            [q, p] if !q.is_empty() && !p.is_empty() => {
+                Ok(Some(((*q).to_owned(), (*p).to_owned())))
+            }
+            _ => Err(format!(
+                "--input-types {raw:?}: expected two names, query side first, e.g. query,passage"
+            )),
+        }
+    }
+
+    /// Checks the values before any request.
+    pub fn validate(&self) -> Result<(), String> {
+        self.input_types()?;
+        if let Some(base) = &self.api_base {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(format!(
+                    "--api-base {base:?} (or OPENAI_BASE_URL): expected an http:// or https:// URL"
+                ));
+            }
+        }
+        if let Some(p) = self.price_per_mtok {
+            if !p.is_finite() || p < 0.0 {
+                return Err(format!("--price-per-mtok {p}: expected dollars >= 0"));
+            }
+        }
+        for (name, v) in [
+            ("--api-batch", self.api_batch),
+            ("--api-batch-chars", self.api_batch_chars),
+            ("--api-concurrency", self.api_concurrency),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        for (name, v) in [
+            ("--api-timeout", self.api_timeout),
+            ("--api-max-wait", self.api_max_wait),
+        ] {
+            if !v.is_finite() || v <= 0.0 || v > 86_400.0 {
+                return Err(format!("{name} {v}: expected seconds in (0, 86400]"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ModelArgs {

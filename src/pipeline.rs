@@ -10,7 +10,7 @@ use crate::bm25::Bm25Index;
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
 use crate::fusion::{Fusion, FusionMethod, Norm, RrfParams};
-use crate::model::{sigmoid, Embedder, Reranker};
+use crate::model::{sigmoid, Embedder, Reranker, Side};
 
 /// The four panes, in screen order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -439,7 +439,7 @@ impl Pipeline {
                 None => {
                     out.forward_passes.bi_encoder = 1;
                     encoder
-                        .embed(&[query], &mut |_| {})
+                        .embed(Side::Query, &[query], &mut |_| {})
                         .map(|e| e.data)
                         .map_err(|e| format!("encoding the query: {e}"))
                 }
@@ -673,6 +673,7 @@ mod tests {
         }
         fn embed(
             &mut self,
+            _: Side,
             texts: &[&str],
             _: &mut dyn FnMut(Progress),
         ) -> crate::model::Result<Embeddings> {
@@ -742,7 +743,7 @@ mod tests {
             Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap(),
         ));
         let mut enc = Letters;
-        let emb = enc.embed(&texts, &mut |_| {}).unwrap();
+        let emb = enc.embed(Side::Passage, &texts, &mut |_| {}).unwrap();
         let index = DenseIndex::new(&emb, tch::Device::Cpu).unwrap();
         p.set_dense(Box::new(enc), index);
         p.set_reranker(Box::new(Shortest));

@@ -11,11 +11,12 @@ use crate::bm25::{Analyzer, AnalyzerKind, Bm25Index};
 use crate::data::hub::DatasetSpec;
 use crate::data::{Columns, Corpus, LoadOptions, SAMPLE_NAME};
 use crate::dense::{CacheMeta, CacheMiss, DenseIndex, EmbeddingCache};
+use crate::model::remote::{self, ApiKey, RemoteEncoder, RemoteOptions, DEFAULT_API_BASE};
 use crate::model::{
     load_tokenizer, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec,
-    Pooling, Progress, Runtime, SentenceEncoder,
+    Pooling, Progress, Runtime, SentenceEncoder, Side, Usage,
 };
-use crate::options::{DataArgs, ModelArgs, RetrievalArgs, DEFAULT_DATASET};
+use crate::options::{ApiArgs, DataArgs, ModelArgs, RetrievalArgs, DEFAULT_DATASET};
 
 /// What a long step tells its observer.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +61,8 @@ pub struct Options {
     pub model: ModelArgs,
     pub data: DataArgs,
     pub retrieval: RetrievalArgs,
+    /// The endpoint of a remote encoder (`--model openai:NAME`).
+    pub api: ApiArgs,
     /// Draw hf-hub's own download bars (CLI on a terminal).
     pub download_progress: bool,
 }
@@ -81,8 +84,41 @@ impl Options {
         }
     }
 
+    /// The model name of `--model openai:NAME`, `None` for a local or hub model.
+    pub fn remote_model(&self) -> Option<&str> {
+        remote::remote_name(&self.model.model)
+    }
+
+    /// The remote encoder's settings: base URL from `--api-base`, else `OPENAI_BASE_URL`
+    /// (clap reads it into the same field), else OpenAI's; the key from `OPENAI_API_KEY`.
+    pub fn remote_options(&self, name: &str) -> Result<RemoteOptions> {
+        let api = &self.api;
+        let mut o = RemoteOptions::new(
+            api.api_base
+                .clone()
+                .unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
+            name,
+        );
+        o.api_key = ApiKey::new(std::env::var("OPENAI_API_KEY").ok());
+        o.input_types = api.input_types().map_err(anyhow::Error::msg)?;
+        o.query_prompt = self.model.query_prompt.clone().unwrap_or_default();
+        o.passage_prompt = self.model.passage_prompt.clone().unwrap_or_default();
+        o.batch_inputs = api.api_batch;
+        o.batch_chars = api.api_batch_chars;
+        o.in_flight = api.api_concurrency;
+        o.timeout = Duration::from_secs_f64(api.api_timeout);
+        o.max_wait = Duration::from_secs_f64(api.api_max_wait);
+        Ok(o)
+    }
+
     /// Finds the bi-encoder's files (downloading when needed).
     pub fn model_dir(&self) -> Result<ModelDir> {
+        if self.remote_model().is_some() {
+            bail!(
+                "{} is a remote model (OpenAI-compatible endpoint), not a directory or hub id",
+                self.model.model
+            );
+        }
         let spec = self.spec(&self.model.model, self.model.revision.clone());
         ModelDir::resolve(&spec).with_context(|| format!("finding model {}", self.model.model))
     }
@@ -131,6 +167,20 @@ impl Options {
             bail!("--batch-tokens must be at least 1");
         }
         self.pooling()?;
+        self.api.validate().map_err(anyhow::Error::msg)?;
+        if let Some(name) = self.remote_model() {
+            if name.trim().is_empty() {
+                bail!("--model openai: needs a model name, e.g. openai:text-embedding-3-small");
+            }
+            if self.model.pooling.is_some() {
+                bail!(
+                    "--pooling applies to local models; {} pools on the server",
+                    self.model.model
+                );
+            }
+        } else if self.api.input_types.is_some() {
+            bail!("--input-types applies to remote models (--model openai:NAME) only");
+        }
         if self.data.split.trim().is_empty() {
             bail!("--split is empty");
         }
@@ -248,13 +298,36 @@ pub fn bm25_alongside<T>(
     })
 }
 
-/// Loads the bi-encoder.
+/// Loads the bi-encoder, local or remote (`--model openai:NAME`, which costs no request
+/// until something is embedded).
+pub fn load_embedder(
+    opts: &Options,
+    runtime: Runtime,
+    pooling: Option<Pooling>,
+    report: Report,
+) -> Result<Box<dyn Embedder>> {
+    if let Some(name) = opts.remote_model() {
+        let remote = RemoteEncoder::new(opts.remote_options(name)?);
+        tracing::info!("remote encoder {}", remote.identity());
+        return Ok(Box::new(remote));
+    }
+    Ok(Box::new(load_encoder(opts, runtime, pooling, report)?))
+}
+
+/// Loads the local bi-encoder.
 pub fn load_encoder(
     opts: &Options,
     runtime: Runtime,
     pooling: Option<Pooling>,
     report: Report,
 ) -> Result<SentenceEncoder> {
+    if opts.remote_model().is_some() {
+        bail!(
+            "{}: remote models run in the command-line subcommands (search, eval, embed, similar) \
+             for now; the explorer needs a local model",
+            opts.model.model
+        );
+    }
     report(Event::Start {
         step: Step::LoadModel(opts.model.model.clone()),
         total: None,
@@ -266,6 +339,8 @@ pub fn load_encoder(
             runtime,
             batch: opts.batch(),
             pooling,
+            query_prompt: opts.model.query_prompt.clone(),
+            passage_prompt: opts.model.passage_prompt.clone(),
         },
     )
     .with_context(|| format!("loading the encoder {}", opts.model.model))?;
@@ -298,6 +373,8 @@ pub struct EmbedStats {
     pub passages: usize,
     pub seconds: f64,
     pub from_cache: bool,
+    /// What a remote endpoint billed for the passages (`None` for local models and caches).
+    pub usage: Option<Usage>,
 }
 
 impl EmbedStats {
@@ -332,6 +409,7 @@ pub fn build_dense(
                         passages: meta.rows,
                         seconds: started.elapsed().as_secs_f64(),
                         from_cache: true,
+                        usage: None,
                     },
                 ));
             }
@@ -344,8 +422,9 @@ pub fn build_dense(
         step: Step::Embed,
         total: Some(texts.len() as u64),
     });
+    let billed_before = encoder.usage();
     let embeddings = encoder
-        .embed(&texts, &mut |p: Progress| {
+        .embed(Side::Passage, &texts, &mut |p: Progress| {
             report(Event::Progress {
                 done: p.done as u64,
             })
@@ -353,6 +432,16 @@ pub fn build_dense(
         .context("embedding the passages")?;
     report(Event::Finish);
     let seconds = started.elapsed().as_secs_f64();
+    let usage = encoder
+        .usage()
+        .map(|after| after.since(billed_before.unwrap_or_default()));
+    if embeddings.len() != meta.rows {
+        bail!(
+            "the encoder returned {} vectors for {} passages",
+            embeddings.len(),
+            meta.rows
+        );
+    }
     if let Some(cache) = cache {
         if let Err(e) = cache.store(&meta, &embeddings) {
             report(Event::Warning(format!(
@@ -368,6 +457,7 @@ pub fn build_dense(
             passages: meta.rows,
             seconds,
             from_cache: false,
+            usage,
         },
     ))
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use bigyo::model::{
     load_tokenizer, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec,
-    Pooling, Reranker, Runtime, SentenceEncoder,
+    Pooling, Reranker, Runtime, SentenceEncoder, Side,
 };
 use serde_json::Value;
 
@@ -115,7 +115,7 @@ fn check_embeddings_against_sentence_transformers() {
         let mut encoder = load_encoder(&case);
         let inputs = strings(&case["inputs"]);
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let got = encoder.embed(&refs, &mut |_| {}).unwrap();
+        let got = encoder.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
         let want = matrix(&case["embeddings"]);
         assert_eq!(got.len(), want.len(), "{name}");
         assert_eq!(got.dim, want[0].len(), "{name}");
@@ -161,9 +161,9 @@ fn batched_embeddings_equal_single_input_embeddings() {
     let mut encoder = load_encoder(&case);
     let inputs = strings(&case["inputs"]);
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let batched = encoder.embed(&refs, &mut |_| {}).unwrap();
+    let batched = encoder.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
     for (i, text) in refs.iter().enumerate() {
-        let single = encoder.embed(&[text], &mut |_| {}).unwrap();
+        let single = encoder.embed(Side::Plain, &[text], &mut |_| {}).unwrap();
         let want: Vec<f64> = single.row(0).iter().map(|&x| f64::from(x)).collect();
         let err = max_abs(batched.row(i), &want);
         assert!(
@@ -191,7 +191,9 @@ fn progress_reports_every_input_once_in_the_end() {
     let inputs = strings(&case["inputs"]);
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let mut seen = Vec::new();
-    encoder.embed(&refs, &mut |p| seen.push(p)).unwrap();
+    encoder
+        .embed(Side::Plain, &refs, &mut |p| seen.push(p))
+        .unwrap();
     assert!(seen.len() > 1, "expected several batches, got {seen:?}");
     assert!(seen.windows(2).all(|w| w[0].done < w[1].done));
     let last = seen.last().unwrap();
@@ -306,9 +308,87 @@ fn bf16_embeddings_stay_within_cosine_0999_of_fp32() {
     let mut encoder = SentenceEncoder::load(&model_dir(&case), &opts).unwrap();
     let inputs = strings(&case["inputs"]);
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let got = encoder.embed(&refs, &mut |_| {}).unwrap();
+    let got = encoder.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
     for (i, w) in matrix(&case["embeddings"]).iter().enumerate() {
         let cos = cosine(got.row(i), w);
         assert!(cos >= 0.999, "input {i}: bf16 cosine {cos}");
     }
+}
+
+/// Query and passage prompts from `config_sentence_transformers.json`, against
+/// sentence-transformers' `encode(..., prompt_name="query" | "passage")` and plain `encode`
+/// (which applies `default_prompt_name`), with `include_prompt` true and false (mean and cls
+/// pooling, BERT and XLM-R): within 1e-4 elementwise.
+#[test]
+fn prompted_embeddings_match_sentence_transformers_prompt_names() {
+    for case in cases("prompted") {
+        let name = case["name"].as_str().unwrap();
+        let mut encoder = load_encoder(&case);
+        assert_eq!(
+            encoder.include_prompt(),
+            case["include_prompt"].as_bool().unwrap(),
+            "{name}"
+        );
+        let inputs = strings(&case["inputs"]);
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        for (side, key) in [
+            (Side::Query, "query_embeddings"),
+            (Side::Passage, "passage_embeddings"),
+            (Side::Plain, "plain_embeddings"),
+        ] {
+            let got = encoder.embed(side, &refs, &mut |_| {}).unwrap();
+            let want = matrix(&case[key]);
+            assert_eq!(got.len(), want.len(), "{name} {key}");
+            for (i, w) in want.iter().enumerate() {
+                let err = max_abs(got.row(i), w);
+                assert!(err <= 1e-4, "{name} {key} input {i}: max abs error {err}");
+            }
+        }
+    }
+}
+
+/// `--query-prompt` / `--passage-prompt` replace the model's prompts, "" switches one off, and
+/// the passage prompt is part of the cache identity.
+#[test]
+fn prompt_overrides_replace_the_models_prompts() {
+    let case = cases("prompted")
+        .into_iter()
+        .find(|c| c["name"] == "tiny-bert-prompts")
+        .unwrap();
+    let dir = model_dir(&case);
+    let load = |q: Option<&str>, p: Option<&str>| {
+        SentenceEncoder::load(
+            &dir,
+            &EncoderOptions {
+                query_prompt: q.map(str::to_owned),
+                passage_prompt: p.map(str::to_owned),
+                ..EncoderOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let inputs = strings(&case["inputs"]);
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    // Swapped prompts: queries now get the passage prompt's vectors and vice versa.
+    let mut swapped = load(Some("passage: "), Some("query: "));
+    let q = swapped.embed(Side::Query, &refs, &mut |_| {}).unwrap();
+    let p = swapped.embed(Side::Passage, &refs, &mut |_| {}).unwrap();
+    for (i, (wq, wp)) in matrix(&case["passage_embeddings"])
+        .iter()
+        .zip(matrix(&case["query_embeddings"]).iter())
+        .enumerate()
+    {
+        assert!(max_abs(q.row(i), wq) <= 1e-4, "swapped query {i}");
+        assert!(max_abs(p.row(i), wp) <= 1e-4, "swapped passage {i}");
+    }
+    // "" switches the prompt off: the same as the unprompted plain side of this model.
+    let mut off = load(Some(""), Some(""));
+    let q = off.embed(Side::Query, &refs, &mut |_| {}).unwrap();
+    let plain = off.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
+    assert_eq!(q, plain);
+    let model = load(None, None);
+    assert!(model.identity().contains("passage-prompt=\"passage: \""));
+    assert_ne!(model.identity(), swapped.identity());
+    assert_ne!(model.identity(), off.identity());
+    assert_eq!(off.prompts().passage, "");
 }

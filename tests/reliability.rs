@@ -371,7 +371,7 @@ fn ten_thousand_queries_keep_memory_flat() {
     use bigyo::dense::DenseIndex;
     use bigyo::model::{
         BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec, Runtime,
-        SentenceEncoder,
+        SentenceEncoder, Side,
     };
     use bigyo::pipeline::{Method, Pipeline, SearchParams};
 
@@ -380,10 +380,13 @@ fn ten_thousand_queries_keep_memory_flat() {
     let runtime = Runtime::cpu();
     let dir = ModelDir::resolve(&ModelSpec::new(minilm_dir().to_str().unwrap())).unwrap();
     let mut encoder = SentenceEncoder::load(&dir, &EncoderOptions::default()).unwrap();
-    let index =
-        DenseIndex::new(&encoder.embed(&texts, &mut |_| {}).unwrap(), runtime.device).unwrap();
+    let index = DenseIndex::new(
+        &encoder.embed(Side::Passage, &texts, &mut |_| {}).unwrap(),
+        runtime.device,
+    )
+    .unwrap();
     let questions: Vec<&str> = corpus.questions.iter().map(|q| q.text.as_str()).collect();
-    let vectors = encoder.embed(&questions, &mut |_| {}).unwrap();
+    let vectors = encoder.embed(Side::Query, &questions, &mut |_| {}).unwrap();
     let reranker_dir =
         ModelDir::resolve(&ModelSpec::new(case_dir("tiny-bert-cls").to_str().unwrap())).unwrap();
     let reranker = CrossEncoder::load(&reranker_dir, runtime, BatchOptions::default()).unwrap();

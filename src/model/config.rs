@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::pooling::{PoolMode, Pooling};
+use super::prompt::Prompts;
 use super::{ModelError, Result};
 
 /// The encoder families bigyo runs. They share one transformer body and differ in position
@@ -204,6 +205,13 @@ struct PoolingConfig {
     pooling_mode_weightedmean_tokens: bool,
     #[serde(default)]
     pooling_mode_lasttoken: bool,
+    /// sentence-transformers >= 3: `false` leaves the prompt's tokens out of the pooling.
+    #[serde(default = "yes")]
+    include_prompt: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The sentence-transformers pipeline around the transformer, read from `modules.json`.
@@ -218,6 +226,10 @@ pub struct SentenceConfig {
     pub normalize: bool,
     pub max_seq_length: Option<usize>,
     pub do_lower_case: bool,
+    /// `include_prompt` of `1_Pooling/config.json` (true when absent).
+    pub include_prompt: bool,
+    /// `config_sentence_transformers.json`'s prompts.
+    pub prompts: Prompts,
 }
 
 impl SentenceConfig {
@@ -230,6 +242,8 @@ impl SentenceConfig {
             normalize: false,
             max_seq_length: None,
             do_lower_case: false,
+            include_prompt: true,
+            prompts: Prompts::load(dir)?,
         };
         if modules_path.exists() {
             let modules = read_modules(&modules_path)?;
@@ -238,7 +252,10 @@ impl SentenceConfig {
                 match kind {
                     "Transformer" => out.transformer_dir = module.path.clone(),
                     "Pooling" => {
-                        out.pooling = load_pooling(&dir.join(&module.path).join("config.json"))?;
+                        let (pooling, include_prompt) =
+                            load_pooling(&dir.join(&module.path).join("config.json"))?;
+                        out.pooling = pooling;
+                        out.include_prompt = include_prompt;
                         out.pooling_is_default = false;
                     }
                     "Normalize" => out.normalize = true,
@@ -266,7 +283,7 @@ impl SentenceConfig {
     }
 }
 
-fn load_pooling(path: &Path) -> Result<Pooling> {
+fn load_pooling(path: &Path) -> Result<(Pooling, bool)> {
     let config: PoolingConfig = read_json(path)?;
     if config.pooling_mode_weightedmean_tokens || config.pooling_mode_lasttoken {
         return Err(ModelError::invalid(
@@ -290,7 +307,7 @@ fn load_pooling(path: &Path) -> Result<Pooling> {
     if modes.is_empty() {
         return Err(ModelError::invalid(path, "no pooling mode is enabled"));
     }
-    Ok(Pooling { modes })
+    Ok((Pooling { modes }, config.include_prompt))
 }
 
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {

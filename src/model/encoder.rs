@@ -6,6 +6,7 @@ use tokenizers::{Encoding, Tokenizer};
 use super::config::{Architecture, HfConfig, SentenceConfig, TokenizerConfig};
 use super::files::ModelDir;
 use super::pooling::{l2_normalize, Pooling};
+use super::prompt::{Prompts, Side, SidePrompts};
 use super::transformer::Transformer;
 use super::weights::{find_weights, WeightMap};
 use super::{BatchOptions, Embedder, Embeddings, ModelError, Progress, Result, Runtime};
@@ -17,6 +18,10 @@ pub struct EncoderOptions {
     pub batch: BatchOptions,
     /// Overrides the pooling from `1_Pooling/config.json`.
     pub pooling: Option<Pooling>,
+    /// Overrides the model's query prompt (`Some("")`: none).
+    pub query_prompt: Option<String>,
+    /// Overrides the model's passage prompt (`Some("")`: none).
+    pub passage_prompt: Option<String>,
 }
 
 impl Default for EncoderOptions {
@@ -25,6 +30,8 @@ impl Default for EncoderOptions {
             runtime: Runtime::cpu(),
             batch: BatchOptions::default(),
             pooling: None,
+            query_prompt: None,
+            passage_prompt: None,
         }
     }
 }
@@ -72,6 +79,9 @@ pub struct SentenceEncoder {
     lower_case: bool,
     batch: BatchOptions,
     unexpected: Vec<String>,
+    model_prompts: Prompts,
+    prompts: SidePrompts,
+    include_prompt: bool,
 }
 
 impl SentenceEncoder {
@@ -98,6 +108,11 @@ impl SentenceEncoder {
             .min(transformer.max_positions());
         let tokenizer = super::tokenizer::load(&dir, &parts.tokenizer_config, max_seq_length)?;
         let default_pooling = sentence.pooling.clone();
+        let prompts = SidePrompts::resolve(
+            &sentence.prompts,
+            opts.query_prompt.as_deref(),
+            opts.passage_prompt.as_deref(),
+        );
         Ok(Self {
             identity: model.identity.clone(),
             arch: parts.arch,
@@ -113,6 +128,9 @@ impl SentenceEncoder {
             lower_case: sentence.do_lower_case,
             batch: opts.batch,
             unexpected,
+            model_prompts: sentence.prompts,
+            prompts,
+            include_prompt: sentence.include_prompt,
         })
     }
 
@@ -142,6 +160,21 @@ impl SentenceEncoder {
         self.pooling = pooling;
     }
 
+    /// The prompts the model's `config_sentence_transformers.json` names.
+    pub fn model_prompts(&self) -> &Prompts {
+        &self.model_prompts
+    }
+
+    /// The prompt each side gets (after `--query-prompt` / `--passage-prompt`).
+    pub fn prompts(&self) -> &SidePrompts {
+        &self.prompts
+    }
+
+    /// Whether pooling includes the prompt's tokens (`include_prompt` of the pooling config).
+    pub fn include_prompt(&self) -> bool {
+        self.include_prompt
+    }
+
     /// Tensors in the checkpoint that the encoder did not use.
     pub fn unexpected_tensors(&self) -> &[String] {
         &self.unexpected
@@ -150,10 +183,20 @@ impl SentenceEncoder {
     /// Tokenises as sentence-transformers does: strip, optional lowercasing, truncation to
     /// max_seq_length with special tokens.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Encoding>> {
+        self.tokenize_prompted("", texts)
+    }
+
+    /// Tokenises `prompt + text`: sentence-transformers adds the prompt to the text before
+    /// tokenising, so the prompt shares the truncation budget.
+    pub fn tokenize_prompted(&self, prompt: &str, texts: &[&str]) -> Result<Vec<Encoding>> {
+        let texts = super::prompt::prefixed(prompt, texts);
+        self.encode_cased(texts.iter().map(|t| t.trim()).collect())
+    }
+
+    fn encode_cased(&self, texts: Vec<&str>) -> Result<Vec<Encoding>> {
         let prepared: Vec<String> = texts
-            .iter()
+            .into_iter()
             .map(|t| {
-                let t = t.trim();
                 if self.lower_case {
                     t.to_lowercase()
                 } else {
@@ -169,7 +212,29 @@ impl SentenceEncoder {
             })
     }
 
-    /// Embeds with an explicit pooling and normalisation (the golden tests compare each mode).
+    /// How many leading tokens of a prompted input are the prompt's, as sentence-transformers
+    /// counts them (`Transformer._get_prompt_length`): the prompt tokenised alone with special
+    /// tokens, less a trailing special token ([SEP], </s>).
+    pub fn prompt_length(&self, prompt: &str) -> Result<usize> {
+        if prompt.is_empty() {
+            return Ok(0);
+        }
+        // Not stripped: sentence-transformers measures the prompt as written.
+        let encoding = self
+            .encode_cased(vec![prompt])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ModelError::Tokenizer {
+                path: self.identity.clone().into(),
+                message: "the tokenizer returned nothing for the prompt".into(),
+            })?;
+        let n = encoding.get_ids().len();
+        let trailing_special = encoding.get_special_tokens_mask().last() == Some(&1);
+        Ok(if trailing_special { n - 1 } else { n })
+    }
+
+    /// Embeds with an explicit pooling and normalisation (the golden tests compare each mode),
+    /// without a prompt.
     pub fn embed_with(
         &self,
         texts: &[&str],
@@ -177,13 +242,31 @@ impl SentenceEncoder {
         normalize: bool,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Embeddings> {
-        let encodings = self.tokenize(texts)?;
+        self.embed_prompted(texts, "", pooling, normalize, progress)
+    }
+
+    /// Embeds `prompt + text` for each text; with `include_prompt` false the prompt's tokens
+    /// stay out of the pooling.
+    pub fn embed_prompted(
+        &self,
+        texts: &[&str],
+        prompt: &str,
+        pooling: &Pooling,
+        normalize: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Embeddings> {
+        let encodings = self.tokenize_prompted(prompt, texts)?;
+        let skip = if self.include_prompt {
+            0
+        } else {
+            self.prompt_length(prompt)? as i64
+        };
         let (data, dim) = self.transformer.run_batched_parallel(
             &encodings,
             self.batch,
             progress,
             &|tokens, batch| {
-                let pooled = pooling.forward(tokens, &batch.attention_mask)?;
+                let pooled = pooling.forward_skipping(tokens, &batch.attention_mask, skip)?;
                 if normalize {
                     l2_normalize(&pooled)
                 } else {
@@ -202,14 +285,23 @@ impl SentenceEncoder {
 
 impl Embedder for SentenceEncoder {
     fn identity(&self) -> String {
-        format!(
+        let mut id = format!(
             "{}|{}|{}|max{}|{:?}",
             self.identity,
             self.pooling,
             if self.normalize { "norm" } else { "raw" },
             self.max_seq_length,
             self.transformer.kind
-        )
+        );
+        // The passage prompt changes the passage vectors, so it is part of the cache key
+        // (models without one keep their old key).
+        if !self.prompts.passage.is_empty() {
+            id.push_str(&format!("|passage-prompt={:?}", self.prompts.passage));
+            if !self.include_prompt {
+                id.push_str("|prompt-excluded");
+            }
+        }
+        id
     }
 
     fn dim(&self) -> usize {
@@ -217,8 +309,14 @@ impl Embedder for SentenceEncoder {
             .output_dim(self.transformer.hidden_size() as usize)
     }
 
-    fn embed(&mut self, texts: &[&str], progress: &mut dyn FnMut(Progress)) -> Result<Embeddings> {
+    fn embed(
+        &mut self,
+        side: Side,
+        texts: &[&str],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Embeddings> {
         let pooling = self.pooling.clone();
-        self.embed_with(texts, &pooling, self.normalize, progress)
+        let prompt = self.prompts.get(side).to_owned();
+        self.embed_prompted(texts, &prompt, &pooling, self.normalize, progress)
     }
 }

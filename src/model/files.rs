@@ -51,6 +51,7 @@ const METADATA: &[&str] = &[
     "vocab.json",
     "merges.txt",
     "sentence_bert_config.json",
+    "config_sentence_transformers.json",
 ];
 
 impl ModelDir {

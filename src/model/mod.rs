@@ -6,6 +6,9 @@
 //! `sentence_bert_config.json` the maximum length, and a sequence classifier with one
 //! label is a reranker.
 //!
+//! Prompts come from `config_sentence_transformers.json` ([`Prompts`]); a remote model behind
+//! an OpenAI-compatible endpoint ([`RemoteEncoder`]) is an [`Embedder`] like a local one.
+//!
 //! Code that does not need libtorch talks to the [`Embedder`] and [`Reranker`] traits only.
 
 mod batch;
@@ -16,6 +19,8 @@ mod device;
 mod encoder;
 mod files;
 mod pooling;
+mod prompt;
+pub mod remote;
 mod tokenizer;
 mod transformer;
 mod weights;
@@ -29,6 +34,8 @@ pub use device::{cpu_has_bf16, DTypeChoice, DeviceChoice, Runtime};
 pub use encoder::{EncoderOptions, SentenceEncoder};
 pub use files::{ModelDir, ModelSpec};
 pub use pooling::{PoolMode, Pooling};
+pub use prompt::{Prompts, Side, SidePrompts};
+pub use remote::{RemoteEncoder, RemoteError, RemoteOptions, Usage};
 
 /// Everything that can go wrong while loading or running a model. Each variant names the
 /// file, field or tensor at fault.
@@ -68,6 +75,8 @@ pub enum ModelError {
     /// The model lives elsewhere (another thread) and could not answer.
     #[error("{0}")]
     Unavailable(String),
+    #[error(transparent)]
+    Remote(RemoteError),
 }
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
@@ -113,14 +122,27 @@ impl Embeddings {
     }
 }
 
-/// A bi-encoder: text in, one vector out. Implemented by [`SentenceEncoder`]; tests of code
-/// above the model implement it without libtorch.
+/// A bi-encoder: text in, one vector out. Implemented by [`SentenceEncoder`] and
+/// [`RemoteEncoder`]; tests of code above the model implement it without libtorch.
 pub trait Embedder: Send {
-    /// A stable identity for caches: model id or path, revision or weight hash, pooling, length.
+    /// A stable identity for the passage cache: everything that makes a passage vector what it
+    /// is (model id or path, revision or weight hash, pooling, length, passage prompt; for a
+    /// remote model its endpoint, name and input type).
     fn identity(&self) -> String;
+    /// The vector dimension; 0 while unknown (a remote model before its first answer).
     fn dim(&self) -> usize;
-    /// Embeds `texts` in order; `progress` is called after each batch.
-    fn embed(&mut self, texts: &[&str], progress: &mut dyn FnMut(Progress)) -> Result<Embeddings>;
+    /// Embeds `texts` in order as `side` (which picks the prompt); `progress` is called after
+    /// each batch.
+    fn embed(
+        &mut self,
+        side: Side,
+        texts: &[&str],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Embeddings>;
+    /// Tokens and requests billed so far, for encoders behind a paid endpoint.
+    fn usage(&self) -> Option<Usage> {
+        None
+    }
 }
 
 /// A cross-encoder: scores (query, passage) pairs. Returns raw logits; see [`sigmoid`].

@@ -58,11 +58,32 @@ impl Pooling {
     /// `tokens`: [batch, seq, hidden] (any float kind); `mask`: [batch, seq] of 0/1.
     /// Returns [batch, dim] in fp32.
     pub fn forward(&self, tokens: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        self.forward_skipping(tokens, mask, 0)
+    }
+
+    /// As [`forward`](Self::forward), leaving the first `skip` positions (a prompt's tokens,
+    /// [CLS] included) out, as sentence-transformers' `Pooling(include_prompt=False)` does:
+    /// they leave the mask, and cls takes the first position still in it.
+    pub fn forward_skipping(&self, tokens: &Tensor, mask: &Tensor, skip: i64) -> Result<Tensor> {
         let tokens = tokens.f_to_kind(Kind::Float)?;
+        let mask = if skip > 0 {
+            let seq = mask.size().last().copied().unwrap_or(0);
+            let keep = Tensor::f_arange(seq, (Kind::Int64, mask.device()))?.f_ge(skip)?;
+            mask.f_mul(&keep.f_to_kind(mask.kind())?)?
+        } else {
+            mask.shallow_clone()
+        };
         let mask3 = mask.f_unsqueeze(-1)?.f_to_kind(Kind::Float)?;
         let mut parts = Vec::with_capacity(self.modes.len());
         for mode in &self.modes {
             let pooled = match mode {
+                PoolMode::Cls if skip > 0 => {
+                    // argmax of the mask: the first kept position (0 when none is left).
+                    let first = mask.f_to_kind(Kind::Int64)?.f_argmax(1, false)?;
+                    let hidden = tokens.size().last().copied().unwrap_or(0);
+                    let index = first.f_view([-1, 1, 1])?.f_expand([-1, 1, hidden], false)?;
+                    tokens.f_gather(1, &index, false)?.f_squeeze_dim(1)?
+                }
                 PoolMode::Cls => tokens.f_select(1, 0)?,
                 PoolMode::Max => {
                     // sentence-transformers sets padding to -1e9 before the max.

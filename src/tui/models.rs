@@ -11,7 +11,9 @@ use super::control::Control;
 use super::worker::Inbox;
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
-use crate::model::{Embedder, Embeddings, Pooling, Progress, Reranker, Runtime, SentenceEncoder};
+use crate::model::{
+    Embedder, Embeddings, Pooling, Progress, Reranker, Runtime, SentenceEncoder, Side,
+};
 use crate::session::{self, Event, Options};
 use crate::teach;
 
@@ -50,10 +52,11 @@ impl Embedder for SharedEncoder {
 
     fn embed(
         &mut self,
+        side: Side,
         texts: &[&str],
         progress: &mut dyn FnMut(Progress),
     ) -> crate::model::Result<Embeddings> {
-        self.lock().embed(texts, progress)
+        self.lock().embed(side, texts, progress)
     }
 }
 
@@ -230,7 +233,7 @@ fn dense_matrix(encoder: &SharedEncoder, sentences: &[String]) -> Result<DenseOu
     let mut e = encoder.lock();
     let pooling = e.pooling().to_string();
     let embeddings = e
-        .embed(&refs, &mut |_| {})
+        .embed(Side::Plain, &refs, &mut |_| {})
         .map_err(|e| format!("embedding the sentences: {e}"))?;
     let rows: Vec<Vec<f64>> = embeddings
         .rows()

@@ -26,7 +26,7 @@ use super::rerank::{Job, ProxyReranker, RerankThread};
 use crate::bm25::{Analyzer, Bm25Index};
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
-use crate::model::{Embedder, Embeddings, Progress, Reranker};
+use crate::model::{Embedder, Embeddings, Progress, Reranker, Side};
 use crate::pipeline::{Method, MethodResult, Pipeline, SearchParams};
 use crate::session::{self, Event, Options};
 use crate::teach::{self, DocFreq};
@@ -618,6 +618,7 @@ impl Embedder for ChunkedEncoder {
 
     fn embed(
         &mut self,
+        side: Side,
         texts: &[&str],
         progress: &mut dyn FnMut(Progress),
     ) -> crate::model::Result<Embeddings> {
@@ -626,7 +627,7 @@ impl Embedder for ChunkedEncoder {
         for (i, chunk) in texts.chunks(16).enumerate() {
             super::control::check(&self.cancel);
             self.control.check_quit();
-            let e = self.inner.embed(chunk, &mut |_| {})?;
+            let e = self.inner.embed(side, chunk, &mut |_| {})?;
             dim = e.dim;
             data.extend(e.data);
             progress(Progress {
