@@ -100,7 +100,8 @@ fn start(tmux: &Tmux, cache: &std::path::Path, reranker: &str) -> Instant {
         panic!("tmux is not installed: `make setup-test` installs it (apt-get install tmux)");
     }
     let command = format!(
-        "env BIGYO_CACHE_DIR='{cache}' HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
+        "env BIGYO_CACHE_DIR='{cache}' BIGYO_CONFIG_DIR='{cache}/config' BIGYO_DATA_DIR='{cache}/data' \
+         HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
          --model '{model}' --reranker '{reranker}' --device cpu --offline; \
          echo \"bigyo-exited-$?\"; sleep 30",
         cache = cache.display(),
@@ -208,6 +209,43 @@ fn explorer_fills_fast_panes_first_recalls_history_and_quits_during_an_evaluatio
     assert_no_crash_text(&screen);
 }
 
+/// Two hits graded from the keyboard are on disk: after quitting and starting again, the same
+/// question shows both grades.
+#[test]
+fn grades_given_in_the_explorer_survive_a_restart() {
+    let _serial = one_at_a_time();
+    let cache = tempfile::tempdir().expect("temp dir");
+    for round in 0..2 {
+        let tmux = Tmux {
+            socket: format!("bigyo-e2e-grade-{}-{round}", std::process::id()),
+        };
+        let started = start(&tmux, cache.path(), "none");
+        tmux.wait(started, "Ready", |s| {
+            s.contains("Ready") && !s.contains("Loading")
+        });
+        tmux.type_text(QUESTION);
+        tmux.keys(&["Enter"]);
+        tmux.wait(started, "the gold marker", |s| s.contains('✓'));
+        if round == 0 {
+            // In the BM25 pane: m 3 on the first hit, m 0 on the second.
+            tmux.keys(&["Tab"]);
+            tmux.keys(&["Tab"]);
+            for k in ["m", "3", "j", "m", "0"] {
+                tmux.keys(&[k]);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let screen = tmux.wait(started, "both grades on screen", |s| {
+            s.contains("[3]") && s.contains("[0]")
+        });
+        assert!(screen.contains("✓ 1 "), "{screen}");
+        tmux.keys(&["C-c"]);
+        let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+        assert!(screen.contains("bigyo-exited-0"), "{screen}");
+        assert_no_crash_text(&screen);
+    }
+}
+
 /// Quitting at any moment (loading, embedding, querying, reranking, evaluating, re-pooling)
 /// exits 0 and prints nothing: each run waits a different time, then sends Ctrl-C or q.
 #[test]
@@ -269,7 +307,8 @@ fn explorer_searches_opens_a_passage_and_quits_cleanly() {
     // After bigyo exits the shell prints its status and whether the terminal is back in
     // canonical mode (raw mode clears `icanon`), then lingers so the screen can be read.
     let command = format!(
-        "env BIGYO_CACHE_DIR='{cache}' BIGYO_CONFIG_DIR='{cache}/config' HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
+        "env BIGYO_CACHE_DIR='{cache}' BIGYO_CONFIG_DIR='{cache}/config' BIGYO_DATA_DIR='{cache}/data' \
+         HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
          --model '{model}' --reranker none --device cpu --offline; \
          echo \"bigyo-exited-$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\{{0,1\\}}icanon'; \
          sleep 30",

@@ -47,6 +47,18 @@ pub enum Reply {
         done: usize,
         total: usize,
     },
+    /// The judgments file and its grades: normalised query -> passage -> grade.
+    Judgments {
+        file: String,
+        grades: BTreeMap<String, BTreeMap<usize, u8>>,
+    },
+    /// A grade is on disk (or could not be written).
+    Graded {
+        query: String,
+        passage: usize,
+        grade: Option<u8>,
+        result: Result<(), String>,
+    },
     /// The Rerank pane's list for query `generation`; `passes` pairs were scored anew
     /// (the rest came from the session's score cache).
     Reranked {
@@ -218,6 +230,10 @@ pub struct EvalOutcome {
     pub skipped: BTreeMap<&'static str, String>,
     /// Every setting that shaped the numbers (RRF, weights, depth, analyzer, encoder, dtype).
     pub settings: String,
+    /// Which labels the numbers were computed on.
+    pub labels: String,
+    /// On graded labels: the share of each method's top 10 that is judged.
+    pub judged: BTreeMap<&'static str, f64>,
 }
 
 /// What the UI asks of the worker (and of the event loop).
@@ -231,9 +247,16 @@ pub enum Cmd {
     SetAnalyzer(AnalyzerKind),
     Evaluate {
         generation: u64,
+        labels: EvalLabels,
     },
     /// Stops the running evaluation at its next question.
     CancelEval,
+    /// Records a grade (0-3) for (query, passage), or removes it (`None`).
+    Grade {
+        query: String,
+        passage: usize,
+        grade: Option<u8>,
+    },
     /// The playground's matrices for these sentences.
     Similar {
         generation: u64,
@@ -242,6 +265,15 @@ pub enum Cmd {
     /// Re-embeds the passages with this pooling, then swaps the dense index.
     SetPooling(Pooling),
     Quit,
+}
+
+/// The labels an evaluation scores against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalLabels {
+    /// The dataset's question -> gold passage pairs.
+    Gold,
+    /// The grades given in the explorer (graded nDCG, trec_eval conventions).
+    Judgments,
 }
 
 /// Parts of the session that load independently.
@@ -352,6 +384,12 @@ pub enum Overlay {
     Walkthrough,
     /// Cosine matrices of a few sentences under four representations.
     Playground,
+    /// Relevance judging: the pool of every pane's hits for the query on screen (`queries`
+    /// false), or the list of judged queries (`queries` true); `row` is the cursor.
+    Judge {
+        row: usize,
+        queries: bool,
+    },
 }
 
 /// Where the detail view's passage stood in one pane's whole list when it opened.
@@ -475,6 +513,14 @@ pub struct App {
     pub rerank_progress: Option<(usize, usize)>,
     /// A one-line message about the last key (a refused setting).
     pub notice: Option<String>,
+    /// Grades on disk: normalised query -> passage -> grade (0-3).
+    pub judged: BTreeMap<String, BTreeMap<usize, u8>>,
+    /// The judgments file, once opened.
+    pub judgments_file: Option<String>,
+    /// `m` was pressed in a pane: the next digit 0-3 is a grade.
+    pub grading: bool,
+    /// The labels the next evaluation uses.
+    pub eval_labels: EvalLabels,
     /// The query text last sent, so a pause in typing does not search it twice.
     pub sent: Option<String>,
     pub results: Option<SearchResults>,
@@ -525,6 +571,10 @@ impl App {
             stale: false,
             rerank_progress: None,
             notice: None,
+            judged: BTreeMap::new(),
+            judgments_file: None,
+            grading: false,
+            eval_labels: EvalLabels::Gold,
             sent: None,
             results: None,
             debounce: None,
@@ -641,6 +691,52 @@ impl App {
         self.history_pos = None;
     }
 
+    /// The grade of `passage` for the query on screen.
+    pub fn grade_of(&self, passage: usize) -> Option<u8> {
+        let q = self.results.as_ref()?;
+        self.judged
+            .get(&crate::judgments::normalize_query(&q.query))?
+            .get(&passage)
+            .copied()
+    }
+
+    /// TREC pooling: the union of every pane's shown hits for the query on screen, in
+    /// first-seen order.
+    pub fn pool(&self) -> Vec<usize> {
+        let Some(r) = &self.results else {
+            return Vec::new();
+        };
+        let lists: Vec<Vec<usize>> = Method::ALL
+            .iter()
+            .filter_map(|&m| r.get(m))
+            .map(|m| m.hits.iter().map(|h| h.passage).collect())
+            .collect();
+        let refs: Vec<&[usize]> = lists.iter().map(Vec::as_slice).collect();
+        crate::judgments::pool(&refs, self.params.top_k)
+    }
+
+    /// Judged queries: (text, judged count), sorted by text.
+    pub fn judged_queries(&self) -> Vec<(&str, usize)> {
+        self.judged
+            .iter()
+            .filter(|(_, g)| !g.is_empty())
+            .map(|(q, g)| (q.as_str(), g.len()))
+            .collect()
+    }
+
+    /// Asks for `grade` (or its removal) of `passage` under the query on screen.
+    fn grade(&mut self, passage: usize, grade: Option<u8>) -> Vec<Cmd> {
+        let Some(r) = &self.results else {
+            self.notice = Some("run a query first: grades belong to a query".into());
+            return Vec::new();
+        };
+        vec![Cmd::Grade {
+            query: r.query.clone(),
+            passage,
+            grade,
+        }]
+    }
+
     /// Whether the panes show the answer to another text than the query line's (a recalled
     /// or edited query that has not run yet).
     pub fn showing_other_query(&self) -> bool {
@@ -724,6 +820,10 @@ fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             Vec::new()
         }
         Reply::Corpus(c) => {
+            // A corpus without questions is evaluated on the grades given here.
+            if c.eval_questions().next().is_none() {
+                app.eval_labels = EvalLabels::Judgments;
+            }
             app.corpus = Some(c);
             app.set_part(Part::Corpus, PartState::Ready);
             Vec::new()
@@ -832,6 +932,36 @@ fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             app.pooling = Some(state);
             Vec::new()
         }
+        Reply::Judgments { file, grades } => {
+            app.judgments_file = Some(file);
+            app.judged = grades;
+            Vec::new()
+        }
+        Reply::Graded {
+            query,
+            passage,
+            grade,
+            result,
+        } => {
+            match result {
+                Ok(()) => {
+                    let grades = app
+                        .judged
+                        .entry(crate::judgments::normalize_query(&query))
+                        .or_default();
+                    match grade {
+                        Some(g) => {
+                            grades.insert(passage, g);
+                        }
+                        None => {
+                            grades.remove(&passage);
+                        }
+                    }
+                }
+                Err(why) => app.notice = Some(format!("grade not saved: {why}")),
+            }
+            Vec::new()
+        }
         Reply::PlaygroundSparse { generation, result } => {
             if generation == app.playground.generation {
                 app.playground.sparse = Some(result);
@@ -898,6 +1028,13 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
             return Vec::new();
         }
         KeyCode::F(3) => return open_eval(app, now),
+        KeyCode::F(6) => {
+            app.overlay = Overlay::Judge {
+                row: 0,
+                queries: false,
+            };
+            return Vec::new();
+        }
         _ => {}
     }
     app.notice = None;
@@ -909,6 +1046,18 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
             }
             return open_eval(app, now);
         }
+        Overlay::Eval if key.code == KeyCode::Char('l') => {
+            if app.eval.running() {
+                return Vec::new();
+            }
+            app.eval_labels = match app.eval_labels {
+                EvalLabels::Gold => EvalLabels::Judgments,
+                EvalLabels::Judgments => EvalLabels::Gold,
+            };
+            app.eval = EvalState::NotRun;
+            return open_eval(app, now);
+        }
+        Overlay::Judge { row, queries } => return judge_key(app, key, row, queries),
         Overlay::Eval if key.code == KeyCode::Char('c') => {
             if let EvalState::Running { done, total, .. } = app.eval {
                 app.eval = EvalState::Cancelled { done, total };
@@ -1133,6 +1282,7 @@ fn open_eval(app: &mut App, now: Instant) -> Vec<Cmd> {
     };
     vec![Cmd::Evaluate {
         generation: app.eval_generation,
+        labels: app.eval_labels,
     }]
 }
 
@@ -1299,7 +1449,35 @@ pub(super) fn pane_ranks(app: &App, passage: usize) -> Vec<PaneRank> {
 
 fn pane_key(app: &mut App, key: KeyEvent, pane: usize, now: Instant) -> Vec<Cmd> {
     let n = app.hits_in(pane);
+    if std::mem::take(&mut app.grading) {
+        // `m` then a digit: digits 1-4 switch panes otherwise.
+        return match key.code {
+            KeyCode::Char(c @ '0'..='3') => match app.selected_passage() {
+                Some(p) => app.grade(p, Some(c as u8 - b'0')),
+                None => Vec::new(),
+            },
+            _ => {
+                app.notice = Some("grading cancelled (m then 0, 1, 2 or 3)".into());
+                Vec::new()
+            }
+        };
+    }
     match key.code {
+        KeyCode::Char('m') => {
+            app.grading = true;
+            app.notice = Some("grade the selected hit: 0 not relevant … 3 perfect".into());
+        }
+        KeyCode::Char('u') => {
+            if let Some(p) = app.selected_passage() {
+                return app.grade(p, None);
+            }
+        }
+        KeyCode::Char('J') => {
+            app.overlay = Overlay::Judge {
+                row: 0,
+                queries: false,
+            }
+        }
         KeyCode::Char('q') => return quit(app),
         KeyCode::Tab | KeyCode::Right | KeyCode::Char('l') => {
             if pane == 3 && key.code == KeyCode::Tab {
@@ -1349,6 +1527,59 @@ fn pane_key(app: &mut App, key: KeyEvent, pane: usize, now: Instant) -> Vec<Cmd>
         KeyCode::Char('e') => return open_eval(app, now),
         KeyCode::Char('p') => return open_playground(app),
         KeyCode::Char('w') => app.overlay = Overlay::Walkthrough,
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// The judge view: one key per grade on the pooled hits (the cursor moves on to the next
+/// unjudged one), or the judged queries (Enter runs one again).
+fn judge_key(app: &mut App, key: KeyEvent, row: usize, queries: bool) -> Vec<Cmd> {
+    let len = if queries {
+        app.judged_queries().len()
+    } else {
+        app.pool().len()
+    };
+    let set = |app: &mut App, row: usize, queries: bool| {
+        app.overlay = Overlay::Judge {
+            row: row.min(len.saturating_sub(1)),
+            queries,
+        }
+    };
+    match key.code {
+        KeyCode::Esc => app.overlay = Overlay::None,
+        KeyCode::Char('q') => return quit(app),
+        KeyCode::Tab | KeyCode::BackTab => set(app, 0, !queries),
+        KeyCode::Down | KeyCode::Char('j') => set(app, row + 1, queries),
+        KeyCode::Up | KeyCode::Char('k') => set(app, row.saturating_sub(1), queries),
+        KeyCode::Enter if queries => {
+            let Some(text) = app.judged_queries().get(row).map(|(q, _)| (*q).to_owned()) else {
+                return Vec::new();
+            };
+            app.input.set(&text);
+            app.overlay = Overlay::Judge {
+                row: 0,
+                queries: false,
+            };
+            return app.search();
+        }
+        KeyCode::Char(c @ '0'..='3') if !queries => {
+            let pool = app.pool();
+            let Some(&passage) = pool.get(row) else {
+                return Vec::new();
+            };
+            // Next: the first unjudged hit after this one, else the next row.
+            let next = (row + 1..pool.len())
+                .find(|&i| app.grade_of(pool[i]).is_none())
+                .unwrap_or(row + 1);
+            set(app, next, false);
+            return app.grade(passage, Some(c as u8 - b'0'));
+        }
+        KeyCode::Char('u') if !queries => {
+            if let Some(&passage) = app.pool().get(row) {
+                return app.grade(passage, None);
+            }
+        }
         _ => {}
     }
     Vec::new()
@@ -1739,7 +1970,10 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(
             update(&mut app, key(KeyCode::F(3)), t0),
-            [Cmd::Evaluate { generation: 1 }]
+            [Cmd::Evaluate {
+                generation: 1,
+                labels: EvalLabels::Gold
+            }]
         );
         assert!(matches!(
             app.eval,
@@ -1781,7 +2015,10 @@ mod tests {
         );
         assert_eq!(
             update(&mut app, key(KeyCode::Char('r')), t0),
-            [Cmd::Evaluate { generation: 2 }]
+            [Cmd::Evaluate {
+                generation: 2,
+                labels: EvalLabels::Gold
+            }]
         );
     }
 
@@ -1981,7 +2218,10 @@ mod tests {
         assert!(matches!(app.eval, EvalState::Cancelled { .. }));
         assert_eq!(
             update(&mut app, key(KeyCode::Char('r')), t0),
-            [Cmd::Evaluate { generation: 2 }]
+            [Cmd::Evaluate {
+                generation: 2,
+                labels: EvalLabels::Gold
+            }]
         );
         update(
             &mut app,
@@ -2046,6 +2286,167 @@ mod tests {
             t0,
         );
         assert!(matches!(&app.overlay, Overlay::Detail { ranks: r, .. } if *r == ranks));
+    }
+
+    #[test]
+    fn grades_go_to_disk_first_then_show_in_every_pane_and_the_judge_view_walks_the_pool() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let g = searched(&mut app, "장마", t0);
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: g,
+                results: results("장마", &[2, 0, 1]),
+                rerank_total: None,
+            }),
+            t0,
+        );
+        update(&mut app, key(KeyCode::Tab), t0);
+        update(&mut app, key(KeyCode::Char('j')), t0);
+        // m then a digit grades; the digit alone still switches panes.
+        assert!(update(&mut app, key(KeyCode::Char('m')), t0).is_empty());
+        let cmds = update(&mut app, key(KeyCode::Char('2')), t0);
+        assert_eq!(
+            cmds,
+            [Cmd::Grade {
+                query: "장마".into(),
+                passage: 0,
+                grade: Some(2)
+            }]
+        );
+        assert_eq!(app.focus, Focus::Pane(0), "the digit did not switch panes");
+        assert_eq!(app.grade_of(0), None, "not shown before it is on disk");
+        update(
+            &mut app,
+            Msg::Worker(Reply::Graded {
+                query: "장마".into(),
+                passage: 0,
+                grade: Some(2),
+                result: Ok(()),
+            }),
+            t0,
+        );
+        assert_eq!(app.grade_of(0), Some(2));
+        update(&mut app, key(KeyCode::Char('2')), t0);
+        assert_eq!(app.focus, Focus::Pane(1), "a digit alone switches panes");
+        // u removes the selected hit's grade.
+        app.focus = Focus::Pane(0);
+        app.pane = 0;
+        let cmds = update(&mut app, key(KeyCode::Char('u')), t0);
+        assert!(matches!(
+            &cmds[..],
+            [Cmd::Grade {
+                passage: 0,
+                grade: None,
+                ..
+            }]
+        ));
+
+        // The judge view: the pool is every pane's hits; a grade moves to the next unjudged.
+        update(&mut app, key(KeyCode::Char('J')), t0);
+        assert_eq!(app.pool(), [2, 0, 1]);
+        let cmds = update(&mut app, key(KeyCode::Char('3')), t0);
+        assert!(matches!(
+            &cmds[..],
+            [Cmd::Grade {
+                passage: 2,
+                grade: Some(3),
+                ..
+            }]
+        ));
+        assert_eq!(
+            app.overlay,
+            Overlay::Judge {
+                row: 2,
+                queries: false
+            },
+            "skips the judged p0"
+        );
+        // The judged queries, and Enter runs one again.
+        update(&mut app, key(KeyCode::Tab), t0);
+        assert_eq!(app.judged_queries(), [("장마", 1)]);
+        app.input.set("다른 질문");
+        let cmds = update(&mut app, key(KeyCode::Enter), t0);
+        assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "장마"));
+        assert_eq!(
+            app.overlay,
+            Overlay::Judge {
+                row: 0,
+                queries: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_grade_that_could_not_be_written_is_not_shown_and_says_why() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let g = searched(&mut app, "장마", t0);
+        update(
+            &mut app,
+            Msg::Worker(Reply::Results {
+                generation: g,
+                results: results("장마", &[0]),
+                rerank_total: None,
+            }),
+            t0,
+        );
+        update(
+            &mut app,
+            Msg::Worker(Reply::Graded {
+                query: "장마".into(),
+                passage: 0,
+                grade: Some(1),
+                result: Err("disk full".into()),
+            }),
+            t0,
+        );
+        assert_eq!(app.grade_of(0), None);
+        assert!(app.notice.as_deref().unwrap().contains("disk full"));
+    }
+
+    #[test]
+    fn a_corpus_without_questions_evaluates_on_judgments_and_l_switches_labels() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let cmds = update(&mut app, key(KeyCode::F(3)), t0);
+        assert!(matches!(
+            &cmds[..],
+            [Cmd::Evaluate {
+                labels: EvalLabels::Gold,
+                ..
+            }]
+        ));
+        update(
+            &mut app,
+            Msg::Worker(Reply::EvalDone {
+                generation: 1,
+                outcome: Err("x".into()),
+            }),
+            t0,
+        );
+        let cmds = update(&mut app, key(KeyCode::Char('l')), t0);
+        assert!(matches!(
+            &cmds[..],
+            [Cmd::Evaluate {
+                labels: EvalLabels::Judgments,
+                ..
+            }]
+        ));
+
+        let mut bare = corpus().as_ref().clone();
+        bare.questions.clear();
+        let mut app = ready_app();
+        update(&mut app, Msg::Worker(Reply::Corpus(Arc::new(bare))), t0);
+        let cmds = update(&mut app, key(KeyCode::F(3)), t0);
+        assert!(matches!(
+            &cmds[..],
+            [Cmd::Evaluate {
+                labels: EvalLabels::Judgments,
+                ..
+            }]
+        ));
     }
 
     fn pooling(name: &str) -> Pooling {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -272,6 +273,8 @@ fn evaluation() -> App {
         reports,
         skipped: BTreeMap::new(),
         settings: "RRF k 60 over top 100 · weights dense 1 BM25 1 · rerank depth 30 · BM25 bigram · encoder test|mean|norm · cpu (2 threads) Float".into(),
+        labels: "labels: dataset gold passages (4 questions)".into(),
+        judged: BTreeMap::new(),
     }));
     app
 }
@@ -374,6 +377,52 @@ fn detail_view() {
     let app = detail();
     assert!(render(&app, 120, 40).contains("7월 중순"));
     check("detail", &app);
+}
+
+/// Grades in every pane where the hit appears, and the judge view over the pooled hits.
+#[test]
+fn grades_show_in_every_pane_and_in_the_judge_view() {
+    let mut app = with_results();
+    let query = app.results.as_ref().unwrap().query.clone();
+    app.judged.insert(
+        crate::judgments::normalize_query(&query),
+        BTreeMap::from([(0, 3), (3, 0)]),
+    );
+    let screen = render(&app, 200, 50);
+    assert!(screen.matches("[3]").count() >= 3, "{screen}");
+    check("graded", &app);
+    app.overlay = Overlay::Judge {
+        row: 1,
+        queries: false,
+    };
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("Judge · 2/"), "{screen}");
+    assert!(screen.contains("[·]"), "{screen}");
+    check("judge", &app);
+}
+
+/// At 80x24 and 50x12 scrolling reaches the passage's end, its last question and answer.
+#[test]
+fn detail_view_scrolls_to_the_last_answer_on_small_terminals() {
+    let mut app = detail();
+    for (w, h) in [(80, 24), (50, 12)] {
+        let Overlay::Detail { scroll, .. } = &mut app.overlay else {
+            panic!("detail");
+        };
+        *scroll = 0;
+        let top = render(&app, w, h);
+        assert!(top.contains("Semantic"), "{w}x{h}:\n{top}");
+        for _ in 0..60 {
+            update(
+                &mut app,
+                Msg::Key(KeyEvent::from(KeyCode::Char('j'))),
+                Instant::now(),
+            );
+        }
+        let end = render(&app, w, h);
+        assert!(end.contains("answer:"), "{w}x{h}:\n{end}");
+        assert!(end.contains("7월"), "{w}x{h}:\n{end}");
+    }
 }
 
 #[test]

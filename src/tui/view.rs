@@ -124,6 +124,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         } => draw_detail(frame, app, &theme, area, *passage, *scroll, ranks),
         Overlay::Settings { row } => draw_settings(frame, app, &theme, area, *row),
         Overlay::Eval => draw_eval(frame, app, &theme, area),
+        Overlay::Judge { row, queries } => draw_judge(frame, app, &theme, area, *row, *queries),
     }
 }
 
@@ -471,6 +472,9 @@ fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, pane: usiz
             ),
             Span::raw(format!("{rank:>2} {:.4} ", hit.score)),
         ];
+        if let Some(g) = app.grade_of(hit.passage) {
+            head.push(Span::styled(format!("[{g}] "), grade_style(theme, g)));
+        }
         let prov = provenance(method, hit, rank);
         if !prov.is_empty() {
             head.push(Span::styled(format!("{prov} "), theme.dim()));
@@ -616,6 +620,129 @@ fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
+/// A grade's colour: 3 and 2 like the gold marker, 1 plain, 0 dim.
+fn grade_style(theme: &Theme, grade: u8) -> Style {
+    match grade {
+        3 | 2 => theme.gold(),
+        1 => theme.highlight(),
+        _ => theme.dim(),
+    }
+}
+
+/// The judge view: the pooled hits of the query on screen with their grades, or the judged
+/// queries.
+fn draw_judge(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, row: usize, queries: bool) {
+    let title = if queries {
+        " Judged queries · Tab: pool ".to_owned()
+    } else {
+        let pool = app.pool();
+        let judged = pool.iter().filter(|&&p| app.grade_of(p).is_some()).count();
+        format!(
+            " Judge · {judged}/{} pooled judged · Tab: queries ",
+            pool.len()
+        )
+    };
+    let inner = popup(
+        frame,
+        area,
+        100,
+        area.height.saturating_sub(2),
+        &title,
+        theme,
+    );
+    let width = inner.width as usize;
+    let height = inner.height as usize;
+    if width == 0 || height < 3 {
+        return;
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    let body = height - 2;
+    let first = (row + 1).saturating_sub(body);
+    if queries {
+        let list = app.judged_queries();
+        if list.is_empty() {
+            lines.push(Line::styled(
+                fit("no judged queries yet", width),
+                theme.dim(),
+            ));
+        }
+        for (i, (q, n)) in list.iter().enumerate().skip(first).take(body) {
+            let line = clip(
+                vec![
+                    Span::raw(format!("{n:>3} judged  ")),
+                    Span::raw((*q).to_owned()),
+                ],
+                width,
+            );
+            lines.push(if i == row {
+                line.style(theme.selected())
+            } else {
+                line
+            });
+        }
+    } else {
+        let Some(results) = &app.results else {
+            lines.push(Line::styled(
+                fit(
+                    "run a query first: the pool is every pane's hits for it",
+                    width,
+                ),
+                theme.dim(),
+            ));
+            frame.render_widget(Paragraph::new(lines), inner);
+            return;
+        };
+        lines.push(clip(
+            vec![Span::styled(
+                format!("query: {}", results.query),
+                theme.highlight(),
+            )],
+            width,
+        ));
+        let corpus = app.corpus.as_deref();
+        for (i, p) in app
+            .pool()
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(body.saturating_sub(1))
+        {
+            let (mark, style) = match app.grade_of(*p) {
+                Some(g) => (format!("[{g}]"), grade_style(theme, g)),
+                None => ("[·]".to_owned(), theme.dim()),
+            };
+            let title = corpus
+                .and_then(|c| c.passages.get(*p))
+                .map_or_else(String::new, |x| x.title.clone());
+            let line = clip(
+                vec![
+                    Span::styled(format!("{mark} "), style),
+                    Span::raw(format!("p{p:<5} ")),
+                    Span::raw(title),
+                ],
+                width,
+            );
+            lines.push(if i == row {
+                line.style(theme.selected())
+            } else {
+                line
+            });
+        }
+    }
+    let keep = height.saturating_sub(1);
+    lines.truncate(keep);
+    while lines.len() < keep {
+        lines.push(Line::raw(""));
+    }
+    let keys = if queries {
+        "↑↓ choose · Enter run it again · Tab pool · Esc close"
+    } else {
+        "0 not relevant 1 2 3 perfect (then the next unjudged) · u remove · Tab queries · Esc"
+    };
+    lines.push(Line::styled(fit(keys, width), theme.dim()));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
 /// `45s`, `3m05s`.
 fn human_secs(d: std::time::Duration) -> String {
     let s = d.as_secs();
@@ -692,6 +819,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "next pooling, cls / mean / max (passages embedded again)",
     ),
     ("w  Tab in help", "walkthrough of the embedding chapter"),
+    (
+        "m 0-3  u",
+        "in a pane: grade the hit 0 (not) … 3 (perfect); u removes",
+    ),
+    (
+        "J  F6",
+        "judge view: every pane's hits pooled, one key per grade",
+    ),
     ("Esc", "close an overlay"),
     ("q / Ctrl-C", "quit (q outside the query line)"),
 ];
@@ -1294,6 +1429,10 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 vec![Span::styled(outcome.settings.clone(), theme.dim())],
                 width,
             ));
+            lines.extend(wrap(
+                vec![Span::styled(outcome.labels.clone(), theme.dim())],
+                width,
+            ));
             lines.push(Line::styled(
                 fit(
                     &format!(
@@ -1349,10 +1488,27 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         }
     }
     lines.push(Line::raw(""));
+    if let EvalState::Done(Ok(outcome)) = &app.eval {
+        if !outcome.judged.is_empty() {
+            let judged: Vec<String> = Method::ALL
+                .iter()
+                .filter_map(|m| {
+                    outcome
+                        .judged
+                        .get(m.name())
+                        .map(|j| format!("{} {:.0}%", m.title(), j * 100.0))
+                })
+                .collect();
+            lines.push(Line::styled(
+                fit(&format!("judged@10: {}", judged.join(" · ")), width),
+                theme.dim(),
+            ));
+        }
+    }
     let keys = if app.eval.running() {
         "c cancel · Esc close (keeps running)"
     } else {
-        "r run again · Esc close"
+        "r run again · l gold / your judgments · Esc close"
     };
     lines.push(Line::styled(fit(keys, width), theme.dim()));
     frame.render_widget(Paragraph::new(lines), inner);

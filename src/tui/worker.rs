@@ -19,13 +19,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::app::{Cmd, EvalOutcome, Msg, Part, Reply, SparseOutcome};
+use super::app::{Cmd, EvalLabels, EvalOutcome, Msg, Part, Reply, SparseOutcome};
 use super::control::{Cancelled, Control};
 use super::models::{reporter, ModelJob, ModelThread, SharedEncoder};
 use super::rerank::{Job, ProxyReranker, RerankThread};
 use crate::bm25::{Analyzer, Bm25Index};
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
+use crate::eval::{EvalQuery, GradedSettings, LabelsReport, Methods};
+use crate::judgments::Judgments;
+use crate::metrics::Gain;
 use crate::model::{Embedder, Embeddings, Progress, Reranker, Side};
 use crate::pipeline::{Method, MethodResult, Pipeline, SearchParams};
 use crate::session::{self, Event, Options};
@@ -99,6 +102,7 @@ fn work(
     };
     tracing::info!("{}", corpus.summary());
     say(ui, Reply::Corpus(corpus.clone()));
+    let judgments = open_judgments(opts, &corpus, ui);
     let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params());
 
     let analyzer = session::analyzer(opts).unwrap_or_else(|e| {
@@ -186,6 +190,7 @@ fn work(
         previous_bm25: None,
         eval_cancel: None,
         runtime: runtime_label(opts),
+        judgments,
     };
     worker.serve(&rx);
 }
@@ -195,6 +200,48 @@ fn runtime_label(opts: &Options) -> String {
         |_| "no device".into(),
         |r| format!("{} {:?}", r.describe(), r.kind),
     )
+}
+
+/// Opens the corpus's judgments file and sends its grades to the UI; a torn or malformed
+/// line is a warning, never fatal.
+fn open_judgments(opts: &Options, corpus: &Corpus, ui: &Sender<Msg>) -> Result<Judgments, String> {
+    let path = session::judgments_path(opts, corpus);
+    match Judgments::open(&path) {
+        Ok((store, warnings)) => {
+            for w in warnings {
+                say(
+                    ui,
+                    Reply::Session(Event::Warning(format!("{} {w}", path.display()))),
+                );
+            }
+            let mut grades: BTreeMap<String, BTreeMap<usize, u8>> = BTreeMap::new();
+            for (_, query, passage, grade) in store.all() {
+                if let Some(p) = crate::judgments::parse_passage_id(&passage, corpus.passages.len())
+                {
+                    grades
+                        .entry(crate::judgments::normalize_query(&query))
+                        .or_default()
+                        .insert(p, grade);
+                }
+            }
+            say(
+                ui,
+                Reply::Judgments {
+                    file: path.display().to_string(),
+                    grades,
+                },
+            );
+            Ok(store)
+        }
+        Err(e) => {
+            let why = format!("{}: {e}", path.display());
+            say(
+                ui,
+                Reply::Session(Event::Warning(format!("judgments: {why}"))),
+            );
+            Err(why)
+        }
+    }
 }
 
 /// Marks every part failed when there is no corpus to work on.
@@ -239,6 +286,8 @@ struct Worker<'a> {
     eval_cancel: Option<Arc<AtomicBool>>,
     /// Device and dtype, for the evaluation header.
     runtime: String,
+    /// The corpus's relevance judgments, or why they cannot be kept.
+    judgments: Result<Judgments, String>,
 }
 
 impl Worker<'_> {
@@ -282,7 +331,12 @@ impl Worker<'_> {
         match cmd {
             Cmd::SetParams(p) => self.pipeline.params = p,
             Cmd::SetAnalyzer(kind) => self.rebuild_bm25(kind),
-            Cmd::Evaluate { generation } => self.evaluate(generation),
+            Cmd::Evaluate { generation, labels } => self.evaluate(generation, labels),
+            Cmd::Grade {
+                query,
+                passage,
+                grade,
+            } => self.grade(query, passage, grade),
             Cmd::CancelEval => {
                 if let Some(c) = self.eval_cancel.take() {
                     c.store(true, Ordering::Relaxed);
@@ -525,8 +579,54 @@ impl Worker<'_> {
     /// Runs the evaluation on a thread of its own over a second pipeline that shares the
     /// indexes and the bi-encoder; its cross-encoder pairs go through the rerank thread,
     /// which scores a query typed meanwhile first.
-    fn evaluate(&mut self, generation: u64) {
+    fn evaluate(&mut self, generation: u64, labels: EvalLabels) {
         self.command(Cmd::CancelEval);
+        let corpus = self.pipeline.corpus.clone();
+        let (queries, labels) = match (labels, &self.judgments) {
+            (EvalLabels::Judgments, Ok(store)) => {
+                let mut report = LabelsReport {
+                    source: "judgments",
+                    file: Some(store.path().display().to_string()),
+                    ndcg_gain: Some(Gain::Linear.name()),
+                    rel_threshold: Some(1),
+                    ..Default::default()
+                };
+                let queries = crate::eval::judged_queries(&corpus, store, &mut report);
+                (queries, report.describe())
+            }
+            (EvalLabels::Judgments, Err(why)) => {
+                say(
+                    self.ui,
+                    Reply::EvalDone {
+                        generation,
+                        outcome: Err(format!("no judgments: {why}")),
+                    },
+                );
+                return;
+            }
+            (EvalLabels::Gold, _) => {
+                let queries = crate::eval::gold_queries(&corpus);
+                let report = LabelsReport {
+                    source: "gold",
+                    queries: queries.len(),
+                    judgments: queries.len(),
+                    ..Default::default()
+                };
+                (queries, report.describe())
+            }
+        };
+        if queries.is_empty() {
+            say(
+                self.ui,
+                Reply::EvalDone {
+                    generation,
+                    outcome: Err(format!(
+                        "nothing to evaluate on: {labels}; grade hits (m then 0-3 in a pane, or the judge view, F6)"
+                    )),
+                },
+            );
+            return;
+        }
         let cancel = Arc::new(AtomicBool::new(false));
         self.eval_cancel = Some(cancel.clone());
         let mut pipeline =
@@ -553,13 +653,18 @@ impl Worker<'_> {
             })),
             Err(why) => pipeline.reranker_missing = why.clone(),
         }
-        let settings = self.settings_line();
+        let job = EvalJob {
+            generation,
+            queries,
+            labels,
+            settings: self.settings_line(),
+        };
         let ui = self.ui.clone();
         let control = self.control.clone();
         let failed = self.ui.clone();
         let spawned = self.control.spawn(
             "bigyo-eval",
-            move || evaluate(pipeline, &ui, &cancel, &control, generation, settings),
+            move || evaluate(pipeline, &ui, &cancel, &control, job),
             move |why| {
                 say(
                     &failed,
@@ -579,6 +684,31 @@ impl Worker<'_> {
                 },
             );
         }
+    }
+
+    /// Writes one grade (or its removal) to the judgments file; the UI shows it once it is
+    /// on disk.
+    fn grade(&mut self, query: String, passage: usize, grade: Option<u8>) {
+        let result = match &mut self.judgments {
+            Ok(store) => {
+                let id = crate::judgments::passage_id(passage);
+                match grade {
+                    Some(g) => store.grade(&query, &id, g),
+                    None => store.remove(&query, &id),
+                }
+                .map_err(|e| format!("{e}"))
+            }
+            Err(why) => Err(format!("judgments unavailable: {why}")),
+        };
+        say(
+            self.ui,
+            Reply::Graded {
+                query,
+                passage,
+                grade,
+                result,
+            },
+        );
     }
 
     /// Every setting that shapes the evaluation's numbers, for its header.
@@ -639,34 +769,87 @@ impl Embedder for ChunkedEncoder {
     }
 }
 
+/// What an evaluation runs on: its queries and the line that names their labels.
+struct EvalJob {
+    generation: u64,
+    queries: Vec<EvalQuery>,
+    labels: String,
+    settings: String,
+}
+
 fn evaluate(
     mut pipeline: Pipeline,
     ui: &Sender<Msg>,
     cancel: &AtomicBool,
     control: &Control,
-    generation: u64,
-    settings: String,
+    job: EvalJob,
 ) {
-    let methods: Vec<Method> = Method::ALL.to_vec();
-    let questions = pipeline.corpus.eval_questions().count();
-    let outcome = crate::eval::evaluate(&mut pipeline, &methods, None, &mut |done, total| {
-        if cancel.load(Ordering::Relaxed) || control.quitting() {
-            std::panic::resume_unwind(Box::new(Cancelled));
-        }
-        say(
-            ui,
-            Reply::EvalProgress {
-                generation,
-                done,
-                total,
-            },
-        )
-    })
-    .map(|(reports, skipped)| EvalOutcome {
-        questions,
-        reports,
-        skipped,
+    let EvalJob {
+        generation,
+        queries,
+        labels,
         settings,
+    } = job;
+    let methods: Vec<Method> = Method::ALL.to_vec();
+    let outcome = crate::eval::evaluate_on(
+        &mut pipeline,
+        &methods,
+        &queries,
+        GradedSettings::default(),
+        None,
+        &mut |done, total| {
+            if cancel.load(Ordering::Relaxed) || control.quitting() {
+                std::panic::resume_unwind(Box::new(Cancelled));
+            }
+            say(
+                ui,
+                Reply::EvalProgress {
+                    generation,
+                    done,
+                    total,
+                },
+            )
+        },
+    )
+    .map(|(methods, skipped, _)| {
+        let (reports, judged) = match methods {
+            Methods::Gold(reports) => (reports, BTreeMap::new()),
+            Methods::Graded(graded) => {
+                let judged = graded
+                    .iter()
+                    .map(|(&m, r)| (m, r.metrics.judged_10))
+                    .collect();
+                let reports = graded
+                    .into_iter()
+                    .map(|(m, r)| {
+                        let g = r.metrics;
+                        let metrics = crate::metrics::Metrics {
+                            recall_1: g.recall_1,
+                            recall_5: g.recall_5,
+                            recall_10: g.recall_10,
+                            mrr_10: g.mrr_10,
+                            ndcg_10: g.ndcg_10,
+                        };
+                        (
+                            m,
+                            crate::eval::MethodReport {
+                                metrics,
+                                qps: r.qps,
+                            },
+                        )
+                    })
+                    .collect();
+                (reports, judged)
+            }
+        };
+        EvalOutcome {
+            questions: queries.len(),
+            reports,
+            skipped,
+            settings,
+            labels,
+            judged,
+        }
     })
     .map_err(|e| format!("{e:#}"));
     say(
