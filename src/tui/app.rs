@@ -337,10 +337,13 @@ pub enum Setting {
     Analyzer,
     Pooling,
     LiveSearch,
+    Fusion,
+    Alpha,
+    Norm,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 8] = [
+    pub const ALL: [Setting; 11] = [
         Setting::TopK,
         Setting::RrfK,
         Setting::DenseWeight,
@@ -349,6 +352,9 @@ impl Setting {
         Setting::Analyzer,
         Setting::Pooling,
         Setting::LiveSearch,
+        Setting::Fusion,
+        Setting::Alpha,
+        Setting::Norm,
     ];
 
     pub fn label(self) -> &'static str {
@@ -361,6 +367,9 @@ impl Setting {
             Setting::Analyzer => "BM25 analyzer",
             Setting::Pooling => "pooling",
             Setting::LiveSearch => "live search",
+            Setting::Fusion => "fusion",
+            Setting::Alpha => "convex alpha",
+            Setting::Norm => "convex norm",
         }
     }
 }
@@ -1649,6 +1658,21 @@ fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd> {
             return cmds;
         }
         Setting::Pooling => return switch_pooling(app, step),
+        Setting::Fusion => {
+            p.fusion = match p.fusion {
+                crate::fusion::FusionMethod::Rrf => crate::fusion::FusionMethod::Convex,
+                crate::fusion::FusionMethod::Convex => crate::fusion::FusionMethod::Rrf,
+            }
+        }
+        Setting::Alpha => {
+            p.alpha = ((p.alpha + 0.05 * step as f64).clamp(0.0, 1.0) * 100.0).round() / 100.0
+        }
+        Setting::Norm => {
+            p.norm = match p.norm {
+                crate::fusion::Norm::MinMax => crate::fusion::Norm::ZScore,
+                crate::fusion::Norm::ZScore => crate::fusion::Norm::MinMax,
+            }
+        }
         Setting::LiveSearch => {
             app.live = !app.live;
             return Vec::new();
@@ -2447,6 +2471,35 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    #[test]
+    fn settings_switch_the_hybrid_pane_to_convex_fusion_and_step_alpha() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let row = |s: Setting| Setting::ALL.iter().position(|x| *x == s).unwrap();
+        app.overlay = Overlay::Settings {
+            row: row(Setting::Fusion),
+        };
+        let cmds = update(&mut app, key(KeyCode::Right), t0);
+        assert!(
+            matches!(&cmds[..], [Cmd::SetParams(p)] if p.fusion == crate::fusion::FusionMethod::Convex)
+        );
+        app.overlay = Overlay::Settings {
+            row: row(Setting::Alpha),
+        };
+        let before = app.params.alpha;
+        update(&mut app, key(KeyCode::Right), t0);
+        assert!((app.params.alpha - (before + 0.05).min(1.0)).abs() < 1e-9);
+        for _ in 0..40 {
+            update(&mut app, key(KeyCode::Left), t0);
+        }
+        assert_eq!(app.params.alpha, 0.0, "clamped at 0");
+        app.overlay = Overlay::Settings {
+            row: row(Setting::Norm),
+        };
+        update(&mut app, key(KeyCode::Right), t0);
+        assert_eq!(app.params.norm, crate::fusion::Norm::ZScore);
     }
 
     fn pooling(name: &str) -> Pooling {

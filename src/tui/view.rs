@@ -350,6 +350,20 @@ fn draw_panes(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     }
 }
 
+/// A pane's title; Hybrid names the fusion that runs.
+fn pane_title(app: &App, method: Method) -> String {
+    match (method, app.params.fusion) {
+        (Method::Hybrid, crate::fusion::FusionMethod::Convex) => {
+            format!(
+                "Hybrid (convex α{:.2} {})",
+                app.params.alpha,
+                app.params.norm.name()
+            )
+        }
+        _ => method.title().to_owned(),
+    }
+}
+
 /// Why a pane has nothing yet, before any query ran.
 fn pane_state(app: &App, method: Method) -> Result<&'static str, String> {
     let failed = |p: Part| match app.part(p) {
@@ -388,7 +402,7 @@ fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, pane: usiz
     let method = Method::ALL[pane];
     let focused = app.focus == Focus::Pane(pane) && app.overlay == Overlay::None;
     let result: Option<&MethodResult> = app.results.as_ref().and_then(|r| r.get(method));
-    let mut title = format!(" {} ", method.title());
+    let mut title = format!(" {} ", pane_title(app, method));
     if let Some(r) = result.filter(|r| r.error.is_none()) {
         title.push_str(&format!("{:.1} ms ", ms(r.elapsed)));
         if method == Method::Rerank {
@@ -1312,6 +1326,9 @@ fn setting_value(app: &App, s: Setting) -> String {
             PoolingState::describe(&p.current, &p.default)
         }),
         Setting::LiveSearch => if app.live { "on" } else { "off" }.to_owned(),
+        Setting::Fusion => p.fusion.name().to_owned(),
+        Setting::Alpha => format!("{:.2}", p.alpha),
+        Setting::Norm => p.norm.name().to_owned(),
     }
 }
 
@@ -1325,9 +1342,14 @@ fn draw_settings(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, row: u
         theme,
     );
     let width = inner.width as usize;
+    // On a short terminal the rows scroll with the cursor; the footer keeps two lines.
+    let room = (inner.height as usize).saturating_sub(2).max(1);
+    let first = (row + 1).saturating_sub(room);
     let mut lines: Vec<Line> = Setting::ALL
         .iter()
         .enumerate()
+        .skip(first)
+        .take(room)
         .map(|(i, s)| {
             let text = format!("{:<14} ‹ {} ›", s.label(), setting_value(app, *s));
             let line = Line::raw(fit(&text, width));

@@ -722,9 +722,21 @@ impl Worker<'_> {
             .encoder
             .as_ref()
             .map_or_else(|| "-".into(), |e| e.identity());
+        let fusion = match p.fusion {
+            crate::fusion::FusionMethod::Rrf => format!(
+                "RRF k {} over top {} · weights dense {} BM25 {}",
+                p.rrf.k, p.rrf.depth, p.dense_weight, p.bm25_weight
+            ),
+            crate::fusion::FusionMethod::Convex => format!(
+                "convex alpha {} {} over top {}",
+                p.alpha,
+                p.norm.name(),
+                p.rrf.depth
+            ),
+        };
         format!(
-            "RRF k {} over top {} · weights dense {} BM25 {} · rerank depth {} · BM25 {} · encoder {} · {}",
-            p.rrf.k, p.rrf.depth, p.dense_weight, p.bm25_weight, p.rerank_depth, analyzer, pooling, self.runtime
+            "{fusion} · rerank depth {} · BM25 {} · encoder {} · {}",
+            p.rerank_depth, analyzer, pooling, self.runtime
         )
     }
 }
