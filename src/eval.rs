@@ -432,7 +432,7 @@ fn trec_id(id: &str) -> String {
 }
 
 /// One question's outcome in every method that ran: the gold passage's rank (`None` when it
-/// is not in the method's list, which holds at least the top 10).
+/// is not in the first [`DEEP`] of the method's whole list).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueryOutcome {
     pub id: String,
@@ -452,8 +452,14 @@ impl QueryOutcome {
 }
 
 /// Per method: (query index, ranked passages) for every query it ran on, and the time spent.
+/// How deep a query's outcome looks for its gold passage (recall@k curves to k = 100).
+pub const DEEP: usize = 100;
+
 struct Rankings {
     ranked: BTreeMap<Method, Vec<(usize, Vec<usize>)>>,
+    /// The same queries' whole lists, up to [`DEEP`] passages (dense and BM25 as deep as
+    /// hybrid fuses them): the gold rank per query and the recall@k curves read these.
+    deep: BTreeMap<Method, Vec<(usize, Vec<usize>)>>,
     time: BTreeMap<Method, Duration>,
     skipped: Skipped,
 }
@@ -489,6 +495,7 @@ fn rank_all(
     };
     let mut out = Rankings {
         ranked: BTreeMap::new(),
+        deep: BTreeMap::new(),
         time: BTreeMap::new(),
         skipped: BTreeMap::new(),
     };
@@ -512,6 +519,10 @@ fn rank_all(
                 .entry(r.method)
                 .or_default()
                 .push((i, r.hits.iter().map(|h| h.passage).collect()));
+            out.deep
+                .entry(r.method)
+                .or_default()
+                .push((i, r.ranking.iter().take(DEEP).map(|&(p, _)| p).collect()));
             let spent = match r.method {
                 Method::Dense => dense,
                 Method::Bm25 => bm25,
@@ -633,7 +644,7 @@ fn outcomes(rankings: &Rankings, queries: &[EvalQuery]) -> Vec<QueryOutcome> {
             Labels::Graded(_) => None,
         })
         .collect();
-    for (m, ranked) in &rankings.ranked {
+    for (m, ranked) in &rankings.deep {
         for (i, list) in ranked {
             if let Some(Some(o)) = out.get_mut(*i) {
                 o.ranks.insert(m.name(), rank_of(list, o.gold));

@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::bm25::{Analyzer, AnalyzerKind};
 use crate::data::Corpus;
-use crate::eval::MethodReport;
+use crate::eval::{MethodReport, QueryOutcome};
 use crate::model::{PoolMode, Pooling};
 use crate::pipeline::{Method, MethodResult, SearchParams, SearchResults};
 use crate::session::{Event, Step};
@@ -234,6 +234,81 @@ pub struct EvalOutcome {
     pub labels: String,
     /// On graded labels: the share of each method's top 10 that is judged.
     pub judged: BTreeMap<&'static str, f64>,
+    /// Each gold question's rank in every method's whole list (empty on graded labels).
+    pub outcomes: Vec<QueryOutcome>,
+}
+
+impl EvalOutcome {
+    /// recall@k for k = 1..=`max_k`: the share of questions whose gold passage is within the
+    /// first k of `method`'s list.
+    pub fn recall_curve(&self, method: &str, max_k: usize) -> Vec<f64> {
+        let ranks: Vec<Option<usize>> = self
+            .outcomes
+            .iter()
+            .filter_map(|o| o.ranks.get(method).copied())
+            .collect();
+        let n = ranks.len().max(1) as f64;
+        (1..=max_k)
+            .map(|k| ranks.iter().filter(|r| r.is_some_and(|r| r <= k)).count() as f64 / n)
+            .collect()
+    }
+}
+
+/// The pairs of methods the disagreement list can be narrowed to: (winner, loser), both ways.
+pub fn method_pairs(outcome: &EvalOutcome) -> Vec<(&'static str, &'static str)> {
+    let ran: Vec<&'static str> = Method::ALL
+        .iter()
+        .map(|m| m.name())
+        .filter(|m| outcome.outcomes.iter().any(|o| o.ranks.contains_key(m)))
+        .collect();
+    let mut out = Vec::new();
+    for &a in &ran {
+        for &b in &ran {
+            if a != b {
+                out.push((a, b));
+            }
+        }
+    }
+    out
+}
+
+/// A question where two panes disagree most: gold first in `winner`, missing from the top 10
+/// of `loser` (`loser_rank` its rank further down, or `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disagreement {
+    pub question: usize,
+    pub winner: &'static str,
+    pub loser: &'static str,
+    pub loser_rank: Option<usize>,
+}
+
+/// The questions where one method ranks the gold passage first and another not in its top 10,
+/// for every pair or only `pair` (winner, loser).
+pub fn disagreements(
+    outcome: &EvalOutcome,
+    pair: Option<(&'static str, &'static str)>,
+) -> Vec<Disagreement> {
+    let pairs = match pair {
+        Some(p) => vec![p],
+        None => method_pairs(outcome),
+    };
+    let mut out = Vec::new();
+    for (i, o) in outcome.outcomes.iter().enumerate() {
+        for &(a, b) in &pairs {
+            let (Some(&ra), Some(&rb)) = (o.ranks.get(a), o.ranks.get(b)) else {
+                continue;
+            };
+            if ra == Some(1) && rb.is_none_or(|r| r >= 10) {
+                out.push(Disagreement {
+                    question: i,
+                    winner: a,
+                    loser: b,
+                    loser_rank: rb,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// What the UI asks of the worker (and of the event loop).
@@ -530,6 +605,10 @@ pub struct App {
     pub grading: bool,
     /// The labels the next evaluation uses.
     pub eval_labels: EvalLabels,
+    /// The evaluation overlay's disagreement list: which pair (0 = all, else index + 1 into
+    /// [`method_pairs`]) and the selected row.
+    pub eval_pair: usize,
+    pub eval_row: usize,
     /// The query text last sent, so a pause in typing does not search it twice.
     pub sent: Option<String>,
     pub results: Option<SearchResults>,
@@ -584,6 +663,8 @@ impl App {
             judgments_file: None,
             grading: false,
             eval_labels: EvalLabels::Gold,
+            eval_pair: 0,
+            eval_row: 0,
             sent: None,
             results: None,
             debounce: None,
@@ -934,6 +1015,7 @@ fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
         } => {
             if generation == app.eval_generation && app.eval.running() {
                 app.eval = EvalState::Done(outcome);
+                app.eval_row = 0;
             }
             Vec::new()
         }
@@ -1067,6 +1149,11 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
             return open_eval(app, now);
         }
         Overlay::Judge { row, queries } => return judge_key(app, key, row, queries),
+        Overlay::Eval if matches!(app.eval, EvalState::Done(Ok(_))) => {
+            if let Some(cmds) = eval_list_key(app, key) {
+                return cmds;
+            }
+        }
         Overlay::Eval if key.code == KeyCode::Char('c') => {
             if let EvalState::Running { done, total, .. } = app.eval {
                 app.eval = EvalState::Cancelled { done, total };
@@ -1539,6 +1626,40 @@ fn pane_key(app: &mut App, key: KeyEvent, pane: usize, now: Instant) -> Vec<Cmd>
         _ => {}
     }
     Vec::new()
+}
+
+/// The evaluation's disagreement list: d narrows it to the next pair, ↑/↓ choose, Enter puts
+/// the question in the query line and runs it. `None` for keys it does not take.
+fn eval_list_key(app: &mut App, key: KeyEvent) -> Option<Vec<Cmd>> {
+    let EvalState::Done(Ok(outcome)) = &app.eval else {
+        return None;
+    };
+    let pairs = method_pairs(outcome);
+    let pair = app
+        .eval_pair
+        .checked_sub(1)
+        .and_then(|i| pairs.get(i).copied());
+    let list = disagreements(outcome, pair);
+    match key.code {
+        KeyCode::Char('d') => {
+            app.eval_pair = (app.eval_pair + 1) % (pairs.len() + 1);
+            app.eval_row = 0;
+        }
+        KeyCode::Down | KeyCode::Char('j') => {
+            app.eval_row = (app.eval_row + 1).min(list.len().saturating_sub(1))
+        }
+        KeyCode::Up | KeyCode::Char('k') => app.eval_row = app.eval_row.saturating_sub(1),
+        KeyCode::Enter => {
+            let d = list.get(app.eval_row)?;
+            let text = outcome.outcomes.get(d.question)?.question.clone();
+            app.input.set(&text);
+            app.overlay = Overlay::None;
+            app.focus = Focus::Query;
+            return Some(app.search());
+        }
+        _ => return None,
+    }
+    Some(Vec::new())
 }
 
 /// The judge view: one key per grade on the pooled hits (the cursor moves on to the next
@@ -2500,6 +2621,49 @@ mod tests {
         };
         update(&mut app, key(KeyCode::Right), t0);
         assert_eq!(app.params.norm, crate::fusion::Norm::ZScore);
+    }
+
+    #[test]
+    fn the_disagreement_list_narrows_by_pair_and_enter_runs_the_question() {
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        let outcome = |id: &str, q: &str, ranks: [Option<usize>; 2]| QueryOutcome {
+            id: id.into(),
+            question: q.into(),
+            gold: 0,
+            ranks: [("dense", ranks[0]), ("bm25", ranks[1])]
+                .into_iter()
+                .collect(),
+        };
+        let eval = EvalOutcome {
+            questions: 3,
+            reports: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            settings: String::new(),
+            labels: String::new(),
+            judged: BTreeMap::new(),
+            outcomes: vec![
+                outcome("a", "장마는 언제?", [Some(1), None]),
+                outcome("b", "김장은?", [Some(12), Some(1)]),
+                outcome("c", "한글은?", [Some(1), Some(2)]),
+            ],
+        };
+        assert_eq!(eval.recall_curve("dense", 12)[0], 2.0 / 3.0);
+        assert_eq!(eval.recall_curve("dense", 12)[11], 1.0);
+        let all = disagreements(&eval, None);
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            disagreements(&eval, Some(("bm25", "dense")))[0].loser_rank,
+            Some(12)
+        );
+        app.eval = EvalState::Done(Ok(eval));
+        app.overlay = Overlay::Eval;
+        update(&mut app, key(KeyCode::Char('d')), t0);
+        assert_eq!(app.eval_pair, 1, "dense beats bm25 only");
+        update(&mut app, key(KeyCode::Char('d')), t0);
+        let cmds = update(&mut app, key(KeyCode::Enter), t0);
+        assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "김장은?"));
+        assert_eq!(app.overlay, Overlay::None);
     }
 
     fn pooling(name: &str) -> Pooling {

@@ -275,8 +275,32 @@ fn evaluation() -> App {
         settings: "RRF k 60 over top 100 · weights dense 1 BM25 1 · rerank depth 30 · BM25 bigram · encoder test|mean|norm · cpu (2 threads) Float".into(),
         labels: "labels: dataset gold passages (4 questions)".into(),
         judged: BTreeMap::new(),
+        outcomes: fixture_outcomes(),
     }));
     app
+}
+
+/// Four questions' gold ranks: dense finds the first at 1 where BM25 misses it, BM25 the
+/// third where dense has it at 15.
+fn fixture_outcomes() -> Vec<crate::eval::QueryOutcome> {
+    let corpus = fixture::corpus();
+    let ranks: [[Option<usize>; 4]; 4] = [
+        [Some(1), None, Some(2), Some(1)],
+        [Some(2), Some(1), Some(1), Some(1)],
+        [Some(15), Some(1), Some(3), Some(2)],
+        [Some(3), Some(2), Some(1), Some(4)],
+    ];
+    corpus
+        .questions
+        .iter()
+        .zip(ranks)
+        .map(|(q, r)| crate::eval::QueryOutcome {
+            id: q.id.clone(),
+            question: q.text.clone(),
+            gold: q.passage,
+            ranks: Method::ALL.iter().map(|m| m.name()).zip(r).collect(),
+        })
+        .collect()
 }
 
 fn evaluation_running() -> App {

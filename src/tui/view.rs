@@ -1386,11 +1386,18 @@ fn bar(value: f64, cells: usize) -> String {
 }
 
 fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    // With per-question outcomes the overlay grows to hold the recall curves and the list.
+    let deep = matches!(&app.eval, EvalState::Done(Ok(o)) if !o.outcomes.is_empty());
+    let (w, h) = if deep {
+        (110, area.height.saturating_sub(2))
+    } else {
+        (84, 20)
+    };
     let inner = popup(
         frame,
         area,
-        84,
-        20,
+        w,
+        h,
         " Evaluation over the dataset questions ",
         theme,
     );
@@ -1529,11 +1536,160 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     }
     let keys = if app.eval.running() {
         "c cancel · Esc close (keeps running)"
+    } else if deep {
+        "d pair · ↑↓ choose · Enter run the question · r again · l gold / judgments · Esc"
     } else {
         "r run again · l gold / your judgments · Esc close"
     };
-    lines.push(Line::styled(fit(keys, width), theme.dim()));
-    frame.render_widget(Paragraph::new(lines), inner);
+    let footer = Line::styled(fit(keys, width), theme.dim());
+    let height = inner.height as usize;
+    match &app.eval {
+        EvalState::Done(Ok(outcome)) if deep && height > lines.len() + 6 => {
+            let top = lines.len().min(height);
+            let rest = height - top - 1;
+            let chart_h = (rest / 2).clamp(5, 14).min(rest);
+            let [table, chart, list, keys] = Layout::vertical([
+                Constraint::Length(top as u16),
+                Constraint::Length(chart_h as u16),
+                Constraint::Min(0),
+                Constraint::Length(1),
+            ])
+            .areas(inner);
+            frame.render_widget(Paragraph::new(lines), table);
+            draw_recall_chart(frame, theme, chart, outcome);
+            draw_disagreements(frame, app, theme, list, outcome);
+            frame.render_widget(Paragraph::new(footer), keys);
+        }
+        _ => {
+            // The keys stay at the bottom; the table gives way on a short terminal.
+            lines.truncate(height.saturating_sub(1));
+            lines.push(footer);
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
+    }
+}
+
+/// The methods' colours in the recall chart (marker glyphs tell them apart without colour).
+fn method_style(theme: &Theme, m: Method) -> Style {
+    let colour = match m {
+        Method::Dense => Color::Cyan,
+        Method::Bm25 => Color::Yellow,
+        Method::Hybrid => Color::Magenta,
+        Method::Rerank => Color::Green,
+    };
+    theme.pick(Style::new().fg(colour), Style::new())
+}
+
+/// recall@k against k = 1..100, one line per method.
+fn draw_recall_chart(
+    frame: &mut Frame,
+    theme: &Theme,
+    area: Rect,
+    outcome: &super::app::EvalOutcome,
+) {
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let max_k = crate::eval::DEEP;
+    let curves: Vec<(Method, Vec<(f64, f64)>)> = Method::ALL
+        .iter()
+        .filter(|m| {
+            outcome
+                .outcomes
+                .iter()
+                .any(|o| o.ranks.contains_key(m.name()))
+        })
+        .map(|&m| {
+            let pts = outcome
+                .recall_curve(m.name(), max_k)
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| ((i + 1) as f64, r))
+                .collect();
+            (m, pts)
+        })
+        .collect();
+    let markers = [Marker::Braille, Marker::Dot, Marker::Block, Marker::Bar];
+    let datasets: Vec<Dataset> = curves
+        .iter()
+        .enumerate()
+        .map(|(i, (m, pts))| {
+            Dataset::default()
+                .name(m.title())
+                .marker(markers[i % markers.len()])
+                .graph_type(GraphType::Line)
+                .style(method_style(theme, *m))
+                .data(pts)
+        })
+        .collect();
+    let chart = Chart::new(datasets)
+        .block(Block::default().title(Line::styled(
+            "recall@k, k = 1..100",
+            Style::new().add_modifier(Modifier::BOLD),
+        )))
+        .x_axis(
+            Axis::default()
+                .bounds([1.0, max_k as f64])
+                .labels(["1", "50", "100"]),
+        )
+        .y_axis(Axis::default().bounds([0.0, 1.0]).labels(["0", ".5", "1"]));
+    frame.render_widget(chart, area);
+}
+
+/// The questions where the panes disagree most, narrowed to one pair with d.
+fn draw_disagreements(
+    frame: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    area: Rect,
+    outcome: &super::app::EvalOutcome,
+) {
+    let width = area.width as usize;
+    let height = area.height as usize;
+    if height == 0 || width == 0 {
+        return;
+    }
+    let pairs = super::app::method_pairs(outcome);
+    let pair = app
+        .eval_pair
+        .checked_sub(1)
+        .and_then(|i| pairs.get(i).copied());
+    let list = super::app::disagreements(outcome, pair);
+    let filter = pair.map_or("every pair".to_owned(), |(a, b)| format!("{a} beats {b}"));
+    let mut lines = vec![Line::styled(
+        fit(
+            &format!(
+                "Where they disagree ({filter}): gold 1st in one, not in the other's top 10 · {} questions",
+                list.len()
+            ),
+            width,
+        ),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    let room = height.saturating_sub(1);
+    let first = (app.eval_row + 1).saturating_sub(room);
+    for (i, d) in list.iter().enumerate().skip(first).take(room) {
+        let q = outcome
+            .outcomes
+            .get(d.question)
+            .map_or("", |o| o.question.as_str());
+        let lost = d
+            .loser_rank
+            .map_or("absent".to_owned(), |r| format!("#{r}"));
+        let line = clip(
+            vec![
+                Span::styled(format!("{} 1st", d.winner), theme.gold()),
+                Span::raw(format!(", {} {lost}  ", d.loser)),
+                Span::raw(q.to_owned()),
+            ],
+            width,
+        );
+        lines.push(if i == app.eval_row {
+            line.style(theme.selected())
+        } else {
+            line
+        });
+    }
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 #[cfg(test)]

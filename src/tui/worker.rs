@@ -823,7 +823,7 @@ fn evaluate(
             )
         },
     )
-    .map(|(methods, skipped, _)| {
+    .map(|(methods, skipped, outcomes)| {
         let (reports, judged) = match methods {
             Methods::Gold(reports) => (reports, BTreeMap::new()),
             Methods::Graded(graded) => {
@@ -861,6 +861,7 @@ fn evaluate(
             settings,
             labels,
             judged,
+            outcomes,
         }
     })
     .map_err(|e| format!("{e:#}"));
