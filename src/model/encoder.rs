@@ -79,12 +79,13 @@ impl SentenceEncoder {
         let sentence = SentenceConfig::load(&model.root)?;
         let dir = model.root.join(&sentence.transformer_dir);
         let mut parts = load_parts(&dir, opts.runtime)?;
-        let transformer = Transformer::load(
+        let mut transformer = Transformer::load(
             &parts.config,
             parts.arch,
             &dir.join("config.json"),
             &mut parts.weights,
         )?;
+        transformer.choose_kernels(opts.runtime.kernels);
         let unexpected = parts.weights.finish()?;
         if !unexpected.is_empty() {
             tracing::info!(model = %model.identity, ?unexpected, "unused tensors in checkpoint");
@@ -122,6 +123,16 @@ impl SentenceEncoder {
 
     pub fn max_seq_length(&self) -> usize {
         self.max_seq_length
+    }
+
+    /// The dense-layer kernels in use and why.
+    pub fn kernel_plan(&self) -> &super::cpu::KernelPlan {
+        self.transformer.kernel_plan()
+    }
+
+    /// The dtype the model runs in (`f32`, `bf16`, `f16`).
+    pub fn dtype_name(&self) -> &'static str {
+        super::device::kind_name(self.transformer.kind)
     }
 
     pub fn normalizes(&self) -> bool {

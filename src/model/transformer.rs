@@ -4,6 +4,7 @@
 use tch::{Device, Kind, Tensor};
 
 use super::config::{Architecture, HfConfig};
+use super::cpu::{CpuInfo, DensePath, KernelChoice, KernelPlan, Shapes};
 use super::weights::WeightMap;
 use super::{ModelError, Result};
 
@@ -32,8 +33,14 @@ impl Linear {
         })
     }
 
+    /// On libtorch (classifier heads and poolers: one row per input, not worth choosing).
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if super::cpu_gemm::applies(x) {
+        self.forward_on(x, DensePath::Libtorch)
+    }
+
+    /// On the chosen path; the `gemm` crate only where it applies (fp32 CPU, one thread).
+    fn forward_on(&self, x: &Tensor, path: DensePath) -> Result<Tensor> {
+        if path == DensePath::GemmCrate && super::cpu_gemm::applies(x) {
             return super::cpu_gemm::linear(x, &self.weight, &self.bias);
         }
         Ok(x.f_linear(&self.weight, Some(&self.bias))?)
@@ -123,6 +130,8 @@ pub struct Transformer {
     max_positions: usize,
     pub(crate) device: Device,
     pub(crate) kind: Kind,
+    /// Who computes the layers' dense products (see [`Transformer::choose_kernels`]).
+    plan: KernelPlan,
 }
 
 /// One padded batch on the model's device.
@@ -208,7 +217,45 @@ impl Transformer {
             pad_id: config.pad_id(arch),
             max_positions: config.max_positions(arch),
             device,
+            plan: KernelPlan {
+                path: DensePath::Libtorch,
+                reason: "not chosen yet".into(),
+            },
         })
+    }
+
+    /// Picks the dense-layer kernels for this machine and this model's shapes (a one-time
+    /// calibration, cached under bigyo's cache directory, where the CPU is not a known case)
+    /// and logs the choice.
+    pub fn choose_kernels(&mut self, choice: KernelChoice) -> &KernelPlan {
+        let cpu = CpuInfo::detect();
+        let intermediate = self
+            .layers
+            .first()
+            .map(|l| l.intermediate.weight.size()[0])
+            .unwrap_or(4 * self.hidden);
+        self.plan = super::cpu::plan(
+            &cpu,
+            choice,
+            self.device,
+            self.kind,
+            &Shapes::bert(self.hidden, intermediate),
+            Some(crate::paths::cache_dir()),
+        );
+        tracing::info!(
+            cpu = %cpu.model_name,
+            flags = %cpu.flags.join(" "),
+            kind = ?self.kind,
+            path = %self.plan.path,
+            reason = %self.plan.reason,
+            "dense-layer kernels"
+        );
+        &self.plan
+    }
+
+    /// The dense-layer kernels in use and why.
+    pub fn kernel_plan(&self) -> &KernelPlan {
+        &self.plan
     }
 
     pub fn hidden_size(&self) -> i64 {
@@ -309,9 +356,10 @@ impl Transformer {
     ) -> Result<Tensor> {
         // One GEMM for all three projections, viewed as [3, b, heads, t, head_dim]; SDPA reads
         // the strided views directly.
+        let path = self.plan.path;
         let qkv = layer
             .qkv
-            .forward(x)?
+            .forward_on(x, path)?
             .f_view([b, t, 3, self.heads, self.head_dim])?
             .f_permute([2, 0, 3, 1, 4])?;
         let (q, k, v) = (
@@ -324,11 +372,11 @@ impl Transformer {
                 .f_transpose(1, 2)?
                 .f_reshape([b, t, self.hidden])?;
         // Residual adds go in place into the fresh GEMM outputs.
-        let mut attended = layer.attn_out.forward(&ctx)?;
+        let mut attended = layer.attn_out.forward_on(&ctx, path)?;
         let _ = attended.f_add_(x)?;
         let x = layer.attn_norm.forward(&attended)?;
-        let inner = self.act.forward_(layer.intermediate.forward(&x)?)?;
-        let mut out = layer.output.forward(&inner)?;
+        let inner = self.act.forward_(layer.intermediate.forward_on(&x, path)?)?;
+        let mut out = layer.output.forward_on(&inner, path)?;
         let _ = out.f_add_(&x)?;
         layer.out_norm.forward(&out)
     }
@@ -499,3 +547,16 @@ struct SharedWeights<'a>(&'a Transformer);
 // which libtorch allows from several threads at once); nothing mutates, moves or drops them
 // while the scope lasts, and every tensor a thread creates stays on that thread.
 unsafe impl Sync for SharedWeights<'_> {}
+
+/// A classifier head read by the stream threads (the cross-encoder's batches over streams).
+pub(crate) struct SharedHead<'a>(pub &'a ClassifierHead);
+
+// SAFETY: as for `SharedWeights`: the head's tensors are only read, under no-grad, and live
+// (unmoved, unmutated) for as long as the borrow the streams hold.
+unsafe impl Sync for SharedHead<'_> {}
+
+impl SharedHead<'_> {
+    pub(crate) fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+        self.0.forward(tokens)
+    }
+}
