@@ -33,7 +33,7 @@ impl CrossEncoder {
         }
         let mut transformer =
             Transformer::load(&parts.config, parts.arch, &config_path, &mut parts.weights)?;
-        transformer.choose_kernels(runtime.kernels);
+        transformer.prepare(runtime)?;
         let h = parts.config.hidden_size;
         let w = &mut parts.weights;
         // The label count is read off the classifier's weights; config.json's id2label is

@@ -168,6 +168,23 @@ impl Runtime {
         Self { kernels, ..self }
     }
 
+    /// The dtype weights are loaded in. bf16 on the CPU runs mixed (see
+    /// [`Transformer::prepare`](super::transformer::Transformer::prepare)): the dense layers'
+    /// weights become bf16 after loading, everything else stays fp32.
+    pub fn storage_kind(&self) -> Kind {
+        if self.cpu_mixed_bf16() {
+            Kind::Float
+        } else {
+            self.kind
+        }
+    }
+
+    /// bf16 products (oneDNN: AMX / avx512_bf16) with an fp32 residual stream, layer norms and
+    /// embeddings: what bf16 means on the CPU.
+    pub fn cpu_mixed_bf16(&self) -> bool {
+        self.device == Device::Cpu && self.kind == Kind::BFloat16
+    }
+
     /// The dtype that runs, as `--dtype` spells it.
     pub fn dtype_name(&self) -> &'static str {
         kind_name(self.kind)

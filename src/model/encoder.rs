@@ -50,7 +50,7 @@ pub(crate) fn load_parts(dir: &Path, runtime: Runtime) -> Result<Loaded> {
         )
     })?;
     let tokenizer_config = TokenizerConfig::load(dir)?;
-    let weights = WeightMap::load(&weights_path, runtime.device, runtime.kind)?;
+    let weights = WeightMap::load(&weights_path, runtime.device, runtime.storage_kind())?;
     Ok(Loaded {
         config,
         arch,
@@ -85,7 +85,7 @@ impl SentenceEncoder {
             &dir.join("config.json"),
             &mut parts.weights,
         )?;
-        transformer.choose_kernels(opts.runtime.kernels);
+        transformer.prepare(opts.runtime)?;
         let unexpected = parts.weights.finish()?;
         if !unexpected.is_empty() {
             tracing::info!(model = %model.identity, ?unexpected, "unused tensors in checkpoint");

@@ -22,6 +22,14 @@ impl Linear {
         }
     }
 
+    /// The same layer with its weight and bias in `kind`.
+    fn to_kind(&self, kind: Kind) -> Result<Self> {
+        Ok(Self {
+            weight: self.weight.f_to_kind(kind)?,
+            bias: self.bias.f_to_kind(kind)?,
+        })
+    }
+
     /// Several layers reading the same input, stacked into one: their outputs side by side
     /// come from one GEMM instead of one each.
     fn stacked(parts: &[Linear]) -> Result<Self> {
@@ -130,8 +138,10 @@ pub struct Transformer {
     max_positions: usize,
     pub(crate) device: Device,
     pub(crate) kind: Kind,
-    /// Who computes the layers' dense products (see [`Transformer::choose_kernels`]).
+    /// Who computes the layers' dense products (see [`Transformer::prepare`]).
     plan: KernelPlan,
+    /// The dense layers' dtype when it differs from the residual stream's (bf16 on the CPU).
+    gemm_kind: Option<Kind>,
 }
 
 /// One padded batch on the model's device.
@@ -221,13 +231,33 @@ impl Transformer {
                 path: DensePath::Libtorch,
                 reason: "not chosen yet".into(),
             },
+            gemm_kind: None,
         })
     }
 
-    /// Picks the dense-layer kernels for this machine and this model's shapes (a one-time
+    /// Sets the model up for `runtime`: bf16 on the CPU runs mixed (the weights were loaded in
+    /// fp32, see [`Runtime::storage_kind`](super::Runtime::storage_kind); the dense layers'
+    /// weights become bf16 here and their products run on oneDNN's AMX / avx512_bf16 kernels,
+    /// while embeddings, residual adds and layer norms stay fp32: as torch.autocast does on
+    /// the CPU, and what keeps bf16 within the golden and retrieval bounds of fp32). Then picks
+    /// the dense-layer kernels for this machine and this model's shapes (a one-time
     /// calibration, cached under bigyo's cache directory, where the CPU is not a known case)
     /// and logs the choice.
-    pub fn choose_kernels(&mut self, choice: KernelChoice) -> &KernelPlan {
+    pub fn prepare(&mut self, runtime: super::Runtime) -> Result<&KernelPlan> {
+        if runtime.cpu_mixed_bf16() && self.kind != Kind::BFloat16 {
+            for layer in &mut self.layers {
+                layer.qkv = layer.qkv.to_kind(Kind::BFloat16)?;
+                layer.attn_out = layer.attn_out.to_kind(Kind::BFloat16)?;
+                layer.intermediate = layer.intermediate.to_kind(Kind::BFloat16)?;
+                layer.output = layer.output.to_kind(Kind::BFloat16)?;
+            }
+            self.gemm_kind = Some(Kind::BFloat16);
+            self.kind = Kind::BFloat16;
+        }
+        Ok(self.choose_kernels(runtime.kernels))
+    }
+
+    fn choose_kernels(&mut self, choice: KernelChoice) -> &KernelPlan {
         let cpu = CpuInfo::detect();
         let intermediate = self
             .layers
@@ -357,9 +387,23 @@ impl Transformer {
         // One GEMM for all three projections, viewed as [3, b, heads, t, head_dim]; SDPA reads
         // the strided views directly.
         let path = self.plan.path;
+        // Mixed precision: the dense layers read bf16 and their outputs return to fp32 before
+        // each residual add; attention runs on the bf16 projections.
+        let to_gemm = |t: &Tensor| -> Result<Tensor> {
+            Ok(match self.gemm_kind {
+                Some(kind) => t.f_to_kind(kind)?,
+                None => t.shallow_clone(),
+            })
+        };
+        let to_stream = |t: Tensor| -> Result<Tensor> {
+            Ok(match self.gemm_kind {
+                Some(_) => t.f_to_kind(x.kind())?,
+                None => t,
+            })
+        };
         let qkv = layer
             .qkv
-            .forward_on(x, path)?
+            .forward_on(&to_gemm(x)?, path)?
             .f_view([b, t, 3, self.heads, self.head_dim])?
             .f_permute([2, 0, 3, 1, 4])?;
         let (q, k, v) = (
@@ -372,11 +416,13 @@ impl Transformer {
                 .f_transpose(1, 2)?
                 .f_reshape([b, t, self.hidden])?;
         // Residual adds go in place into the fresh GEMM outputs.
-        let mut attended = layer.attn_out.forward_on(&ctx, path)?;
+        let mut attended = to_stream(layer.attn_out.forward_on(&ctx, path)?)?;
         let _ = attended.f_add_(x)?;
         let x = layer.attn_norm.forward(&attended)?;
-        let inner = self.act.forward_(layer.intermediate.forward_on(&x, path)?)?;
-        let mut out = layer.output.forward_on(&inner, path)?;
+        let inner = self
+            .act
+            .forward_(layer.intermediate.forward_on(&to_gemm(&x)?, path)?)?;
+        let mut out = to_stream(layer.output.forward_on(&inner, path)?)?;
         let _ = out.f_add_(&x)?;
         layer.out_norm.forward(&out)
     }
