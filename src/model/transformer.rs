@@ -462,7 +462,31 @@ impl ClassifierHead {
     }
 }
 
+/// Padded tokens up to which a batch runs on one thread: a query is too small to split
+/// across cores. Each op's parallel region then costs more than it saves, and when the cores
+/// are busy (passages embedding, other processes) OpenMP's spinning threads wait on each
+/// other: one 20-token BERT-base query took 504 ms p50 on 2 threads of a loaded 2-core
+/// machine against 25 ms on one (BENCHMARKS.md, query latency).
+const ONE_THREAD_TOKENS: usize = 128;
+
+fn lengths_max(rows: &[(&[u32], &[u32])]) -> usize {
+    rows.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0)
+}
+
 impl Transformer {
+    /// [`forward`](Self::forward) on one thread when the batch is small (see
+    /// [`ONE_THREAD_TOKENS`]); the caller's thread count is restored after.
+    fn forward_sized(&self, batch: &Batch, padded_tokens: usize) -> Result<Tensor> {
+        let threads = tch::get_num_threads();
+        if self.device != Device::Cpu || threads <= 1 || padded_tokens > ONE_THREAD_TOKENS {
+            return self.forward(batch);
+        }
+        tch::set_num_threads(1);
+        let result = self.forward(batch);
+        tch::set_num_threads(threads);
+        result
+    }
+
     /// Runs encoded inputs through the transformer in length-sorted, token-budgeted batches
     /// and returns `head`'s `[rows, dim]` fp32 output gathered back into input order, as a
     /// row-major vector with its row width.
@@ -485,7 +509,7 @@ impl Transformer {
                 .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
                 .collect();
             let batch = self.make_batch(&slices)?;
-            let tokens = self.forward(&batch)?;
+            let tokens = self.forward_sized(&batch, rows.len() * lengths_max(&slices))?;
             let result = head(&tokens, &batch)?
                 .f_to_kind(Kind::Float)?
                 .f_to_device(Device::Cpu)?
@@ -509,7 +533,7 @@ impl Transformer {
     /// As [`run_batched`](Self::run_batched), but on the CPU with several cores the batches
     /// are spread over single-threaded streams, one per libtorch thread: on small matrices
     /// two one-thread GEMMs side by side keep the cores busier than one two-thread GEMM.
-    /// Falls back to the sequential path on CUDA, with one thread, or with few batches.
+    /// Falls back to the sequential path on CUDA, with one thread, or with one batch.
     pub fn run_batched_parallel(
         &self,
         encodings: &[tokenizers::Encoding],
@@ -520,7 +544,9 @@ impl Transformer {
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
         let batches = super::plan_batches(&lengths, opts);
         let threads = tch::get_num_threads().max(1) as usize;
-        let streams = threads.min(batches.len() / 2);
+        // Two or more batches go to streams: even an uneven split (3 batches on 2 streams)
+        // beats multi-threaded products, whose parallel regions wait on each other.
+        let streams = threads.min(batches.len());
         if self.device != Device::Cpu || streams < 2 {
             return self.run_batched(encodings, opts, progress, head);
         }
