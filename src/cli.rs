@@ -213,8 +213,9 @@ pub fn run(args: Args) -> Result<()> {
             let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
             let started = Instant::now();
             let bar = progress_bar(refs.len() as u64, "scoring");
-            let logits =
-                reranker.score(&query, &refs, &mut |p: Progress| bar.set_position(p.done as u64))?;
+            let logits = reranker.score(&query, &refs, &mut |p: Progress| {
+                bar.set_position(p.done as u64)
+            })?;
             bar.finish_and_clear();
             eprintln!(
                 "bigyo: scored {} pairs in {:.3}s ({}, dense layers on {})",
@@ -308,9 +309,14 @@ fn doctor(opts: &Options, runtime: Runtime) {
     );
     match cpu::known_plan(&info) {
         Some(plan) => println!("fp32 rule:      {} ({})", plan.path, plan.reason),
-        None => println!("fp32 rule:      none for this CPU: measured once per model shape and cached"),
+        None => {
+            println!("fp32 rule:      none for this CPU: measured once per model shape and cached")
+        }
     }
-    println!("cache:          {}", bigyo::paths::cache_dir().join("cpu-calibration").display());
+    println!(
+        "cache:          {}",
+        bigyo::paths::cache_dir().join("cpu-calibration").display()
+    );
     let mut report = |_event: Event| {};
     match session::load_encoder(opts, runtime, None, &mut report) {
         Ok(encoder) => {

@@ -63,7 +63,13 @@ impl CpuInfo {
         let listed: Vec<String> = [field("flags"), field("Features")]
             .join(" ")
             .split_whitespace()
-            .map(|f| if f == "asimd" { "neon".to_owned() } else { f.to_owned() })
+            .map(|f| {
+                if f == "asimd" {
+                    "neon".to_owned()
+                } else {
+                    f.to_owned()
+                }
+            })
             .collect();
         let mut flags: Vec<&'static str> = FLAGS_THAT_MATTER
             .iter()
@@ -316,12 +322,7 @@ pub fn torch_version() -> &'static str {
     "2.13.0"
 }
 
-fn calibrated(
-    cpu: &CpuInfo,
-    shapes: &Shapes,
-    cache: Option<PathBuf>,
-    forced: bool,
-) -> KernelPlan {
+fn calibrated(cpu: &CpuInfo, shapes: &Shapes, cache: Option<PathBuf>, forced: bool) -> KernelPlan {
     let file = cache.map(|dir| calibration_file(&dir, cpu, shapes));
     if let Some(file) = &file {
         if let Some(plan) = read_calibration(file) {
@@ -344,15 +345,16 @@ fn calibrated(
     } else {
         DensePath::Libtorch
     };
-    let plan = KernelPlan {
-        path,
-        reason: format!(
+    let plan =
+        KernelPlan {
+            path,
+            reason: format!(
             "{}measured on this model's shapes, one core: libtorch {:.1} ms, gemm crate {:.1} ms",
             if forced { "--cpu-kernels calibrate: " } else { "" },
             torch_s * 1e3,
             gemm_s * 1e3
         ),
-    };
+        };
     tracing::info!(cpu = %cpu.model_name, %plan.path, reason = %plan.reason, "dense-layer calibration");
     if let Some(file) = &file {
         write_calibration(file, &plan);
@@ -541,6 +543,9 @@ mod tests {
         assert_eq!(second.path, first.path);
         assert!(second.reason.contains("cached"), "{}", second.reason);
         // Another shape set is another measurement.
-        assert_ne!(file, calibration_file(dir.path(), &cpu, &Shapes::bert(32, 128)));
+        assert_ne!(
+            file,
+            calibration_file(dir.path(), &cpu, &Shapes::bert(32, 128))
+        );
     }
 }

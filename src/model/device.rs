@@ -66,7 +66,9 @@ impl FromStr for DTypeChoice {
             "f32" | "fp32" | "float32" => Ok(Self::F32),
             "bf16" | "bfloat16" => Ok(Self::Bf16),
             "f16" | "fp16" | "float16" => Ok(Self::F16),
-            _ => Err(format!("unknown dtype {s:?} (expected auto, f32, bf16 or f16)")),
+            _ => Err(format!(
+                "unknown dtype {s:?} (expected auto, f32, bf16 or f16)"
+            )),
         }
     }
 }
@@ -252,7 +254,11 @@ mod tests {
         let rt = Runtime::resolve(DeviceChoice::Cpu, DTypeChoice::Auto, None).unwrap();
         let expected = if cpu_has_bf16() { "bf16" } else { "f32" };
         assert_eq!(rt.dtype_name(), expected);
-        assert!(rt.describe().ends_with(&format!("{expected})")), "{}", rt.describe());
+        assert!(
+            rt.describe().ends_with(&format!("{expected})")),
+            "{}",
+            rt.describe()
+        );
         let rt = Runtime::resolve(DeviceChoice::Cpu, DTypeChoice::F32, None).unwrap();
         assert_eq!(rt.kind, Kind::Float);
     }
