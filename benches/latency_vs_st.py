@@ -86,7 +86,7 @@ def main():
     cpu = cpu_label()
     rows = "\n".join(
         f"| bigyo, `--dtype {b['dtype']}` (ran {b['ran']}, dense layers on {b['kernels']}) | "
-        f"{b['p50_ms']:.1f} | {b['p95_ms']:.1f} |" for b in bigyo)
+        f"{b['p50_ms']:.2f} | {b['p95_ms']:.2f} |" for b in bigyo)
     auto = next(b for b in bigyo if b["dtype"] == "auto")
     report = f"""## Query latency, BERT-base shape, CPU ({cpu['kind']})
 
@@ -94,14 +94,17 @@ Same run, same machine: {cpu['model']} ({os.cpu_count()} cores; ISA: {cpu['flags
 threads. One query of {auto['tokens']} tokens (a sample question, [CLS]/[SEP] included) through a
 random-weight BERT with the default KR-SBERT's shape (12 layers, hidden 768, FFN 3072, mean
 pooling): tokenise, one forward pass, pool and normalise, as the Semantic pane does per query;
-{args.reps} timed queries after 5 warm-up ones, in one process per implementation.
+{args.reps} timed queries after 5 warm-up ones, in one process per implementation. bigyo runs a
+batch this small on one thread whatever `--threads` says (README: engine): one core streams the
+weights, 170 MB in bf16 and 340 MB in fp32 per query, so the time is bound by one core's memory
+bandwidth; two threads did not help on a loaded machine (OpenMP threads spin-wait on each other).
 
 | implementation | p50 (ms) | p95 (ms) |
 |---|---:|---:|
 {rows}
-| sentence-transformers `encode` (fp32, its default) | {st['p50_ms']:.1f} | {st['p95_ms']:.1f} |
+| sentence-transformers `encode` (fp32, its default) | {st['p50_ms']:.2f} | {st['p95_ms']:.2f} |
 
-Target: bigyo's default p50 <= 25 ms on {args.threads} threads: **{auto['p50_ms']:.1f} ms,
+Target: bigyo's default p50 <= 25 ms with `--threads {args.threads}`: **{auto['p50_ms']:.2f} ms,
 {'met' if auto['p50_ms'] <= 25 else 'NOT met'}**.
 
 Reproduce with `make bench` (or `.bigyo/venv/bin/python benches/latency_vs_st.py --threads 2`).

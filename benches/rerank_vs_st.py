@@ -87,6 +87,32 @@ def run_bigyo(binary, model_dir, threads, dtype):
     return secs, scores, ran
 
 
+def sample_agreement(binary, minilm_dir, reranker_dir, threads):
+    """Rerank top 10 under bigyo's default against `--dtype f32` for every question of the
+    sample: MiniLM bi-encoder, hybrid top 30 rescored by a tiny golden RoBERTa cross-encoder
+    (`make golden`'s tiny-roberta-cls), compared through `eval --trec-run`."""
+    import tempfile
+
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, dtype in [("auto", None), ("f32", "f32")]:
+            out = Path(tmp) / name
+            cmd = [str(binary), "--device", "cpu", "--threads", str(threads), "--data", "sample",
+                   "--model", str(minilm_dir), "--reranker", str(reranker_dir), "--no-cache"]
+            cmd += ["--dtype", dtype] if dtype else []
+            cmd += ["eval", "--methods", "rerank", "--trec-run", str(out)]
+            subprocess.run(cmd, capture_output=True, text=True, check=True)
+            lists = {}
+            for line in (out / "rerank.trec").read_text().splitlines():
+                qid, _, doc, rank, _score, _ = line.split()
+                lists.setdefault(qid, []).append((int(rank), doc))
+            runs[name] = {q: [d for _, d in sorted(v)] for q, v in lists.items()}
+    qs = sorted(runs["f32"])
+    same = sum(runs["auto"].get(q) == runs["f32"][q] for q in qs)
+    same_set = sum(set(runs["auto"].get(q, [])) == set(runs["f32"][q]) for q in qs)
+    return same, same_set, len(qs)
+
+
 def spearman(a, b):
     def ranks(x):
         order = sorted(range(len(x)), key=lambda i: x[i])
@@ -139,6 +165,9 @@ def main():
         print(f"round {r + 1}: " + ", ".join(f"{w} {d or 'auto'} {s:.2f}s" for (w, d), s in times.items()),
               file=sys.stderr)
     auto, f32, st = scores[("bigyo", None)], scores[("bigyo", "f32")], scores[("st", "f32")]
+    manifest = json.loads((ROOT / "tests/golden/generated/manifest.json").read_text())
+    case = {c["name"]: c["model_dir"] for c in manifest["cases"]}
+    same, same_set, nq = sample_agreement(binary, case["minilm"], case["tiny-roberta-cls"], args.threads)
     max_abs_f32 = max(abs(a - b) for a, b in zip(f32, st))
     frac = best[("bigyo", None)] / best[("st", "f32")]
     cpu = cpu_label()
@@ -164,7 +193,11 @@ clock, model loading excluded, no warm-up); sentence-transformers: `CrossEncoder
   fp32 Spearman {spearman(auto, st):.4f}, top-10 {'identical' if top(auto) == top(st) else 'differs'}
   (as sets: {len(set(top(auto)) & set(top(st)))}/10 shared); bigyo f32 vs sentence-transformers fp32:
   Spearman {spearman(f32, st):.4f}, largest logit difference {max_abs_f32:.2e}. A random model's
-  logits lie close together (spread {max(st) - min(st):.3f}), which makes this a hard case for bf16.
+  logits lie close together (spread {max(st) - min(st):.3f}, against bf16's relative step of
+  2^-8), the hardest case for bf16 ordering.
+- Ranking agreement on the sample's {nq} questions (MiniLM, hybrid top 30 rescored by the tiny
+  golden RoBERTa cross-encoder, `eval --trec-run`, default against `--dtype f32`): top 10
+  identical in order for **{same}/{nq}** questions, as sets for {same_set}/{nq}.
 
 Reproduce with `make bench` (or `.bigyo/venv/bin/python benches/rerank_vs_st.py --threads 2`).
 """

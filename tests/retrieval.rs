@@ -257,6 +257,59 @@ fn auto_dtype_keeps_every_methods_mrr_within_0005_of_fp32() {
     }
 }
 
+/// `bigyo doctor` names the CPU as /proc/cpuinfo does, the ISA flags, what `--dtype auto`
+/// picks, and each model's kernels with the reason; `model-info` says the dtype that runs.
+#[test]
+fn doctor_names_the_cpu_the_dtype_and_the_kernels() {
+    let home = tempfile::tempdir().unwrap();
+    let model = minilm_dir();
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--reranker",
+            "none",
+            "doctor",
+        ],
+    );
+    let text = ok(&out);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    if let Some(name) = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+    {
+        assert!(text.contains(name.1.trim()), "{text}");
+    }
+    let dtype = if bigyo::model::cpu_has_bf16() {
+        "bf16"
+    } else {
+        "f32"
+    };
+    assert!(text.contains(&format!("--dtype auto -> {dtype}")), "{text}");
+    let encoder = text.lines().find(|l| l.starts_with("encoder:")).unwrap();
+    assert!(encoder.contains(&format!("({dtype})")), "{encoder}");
+    assert!(
+        encoder.contains("libtorch") || encoder.contains("gemm crate"),
+        "{encoder}"
+    );
+    assert!(text.contains("reranker:       none"), "{text}");
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--dtype",
+            "f32",
+            "model-info",
+        ],
+    );
+    let text = ok(&out);
+    assert!(text.contains("dtype:          f32 (--dtype f32)"), "{text}");
+    assert!(text.contains("dense layers:"), "{text}");
+}
+
 #[test]
 fn bm25_runs_without_a_model() {
     let home = tempfile::tempdir().unwrap();
