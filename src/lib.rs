@@ -3,7 +3,8 @@
 //! Module map:
 //! - [`paths`]: cache and log directories (from `directories`, overridable by env).
 //! - [`model`]: BERT-family sentence encoders and cross-encoders on libtorch (`tch`):
-//!   hub/local loading, tokenizers, weights, pooling, batching, device and dtype choice.
+//!   hub/local loading, tokenizers, weights, pooling, batching, device and dtype choice, and
+//!   per-CPU kernel choice (`model::cpu`: ISA detection, calibration cached per CPU).
 //! - [`data`]: the corpus (KLUE MRC schema) from parquet, local, bundled or from the hub.
 //! - [`bm25`]: Korean analyzers and BM25 on tantivy.
 //! - [`dense`]: exact dense search on the model's device, and the embedding cache.
