@@ -38,7 +38,9 @@ def cpu_label():
         kind, slug = "AMD", "amd"
     else:
         kind, slug = (vendor or os.uname().machine), (vendor or os.uname().machine).lower()
-    return {"model": field("model name") or "unknown CPU", "flags": " ".join(wanted), "kind": kind, "slug": slug}
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when the run started"
+    return {"model": field("model name") or "unknown CPU", "flags": " ".join(wanted), "kind": kind, "slug": slug,
+            "load": load}
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def main():
     table = "\n".join(rows)
     report = f"""## Passage embedding, CPU ({cpu['kind']}): bigyo vs sentence-transformers
 
-Same run, same machine: {cpu['model']} ({os.cpu_count()} cores; ISA: {cpu['flags'] or 'none of avx2/avx512f/avx512_bf16/amx'}),
+Same run, same machine: {cpu['model']} ({os.cpu_count()} cores, {cpu['load']}; ISA: {cpu['flags'] or 'none of avx2/avx512f/avx512_bf16/amx'}),
 {args.threads} threads each, all-MiniLM-L6-v2 (max_seq_length 256), {len(texts)} Korean passages
 from the bundled sample corpus; {args.repeats} interleaved rounds (one run of each row per round,
 each in a fresh process, the order reversed every other round), best round per row, and the ratio

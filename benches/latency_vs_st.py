@@ -90,14 +90,16 @@ def main():
     auto = next(b for b in bigyo if b["dtype"] == "auto")
     report = f"""## Query latency, BERT-base shape, CPU ({cpu['kind']})
 
-Same run, same machine: {cpu['model']} ({os.cpu_count()} cores; ISA: {cpu['flags']}), {args.threads}
+Same run, same machine: {cpu['model']} ({os.cpu_count()} cores, {cpu['load']}; ISA: {cpu['flags']}), {args.threads}
 threads. One query of {auto['tokens']} tokens (a sample question, [CLS]/[SEP] included) through a
 random-weight BERT with the default KR-SBERT's shape (12 layers, hidden 768, FFN 3072, mean
 pooling): tokenise, one forward pass, pool and normalise, as the Semantic pane does per query;
-{args.reps} timed queries after 5 warm-up ones, in one process per implementation. bigyo runs a
-batch this small on one thread whatever `--threads` says (README: engine): one core streams the
-weights, 170 MB in bf16 and 340 MB in fp32 per query, so the time is bound by one core's memory
-bandwidth; two threads did not help on a loaded machine (OpenMP threads spin-wait on each other).
+{args.reps} timed queries after 5 warm-up ones, in one process per implementation. In bf16 bigyo runs
+a batch this small on one thread whatever `--threads` says (README: engine): the time is one pass
+over the weights (170 MB in bf16, 340 MB in fp32), and on a loaded machine two threads' OpenMP
+regions spin-wait on each other (504 ms p50 against 25 ms on one thread, measured while this
+rule was written); fp32 keeps `--threads`, which helps on free cores and shows in its p95 on busy
+ones.
 
 | implementation | p50 (ms) | p95 (ms) |
 |---|---:|---:|

@@ -462,11 +462,13 @@ impl ClassifierHead {
     }
 }
 
-/// Padded tokens up to which a batch runs on one thread: a query is too small to split
-/// across cores. Each op's parallel region then costs more than it saves, and when the cores
-/// are busy (passages embedding, other processes) OpenMP's spinning threads wait on each
-/// other: one 20-token BERT-base query took 504 ms p50 on 2 threads of a loaded 2-core
-/// machine against 25 ms on one (BENCHMARKS.md, query latency).
+/// Padded tokens up to which a bf16 batch runs on one thread: a query is too small to split
+/// across cores. Its time is one pass over the weights (170 MB for BERT-base in bf16), which
+/// one core streams through AMX in about 24 ms, while on 2 threads each op's parallel region
+/// costs more than it saves and, when the cores are busy (passages embedding, other
+/// processes), OpenMP's spinning threads wait on each other: 504 ms p50 on 2 threads of a
+/// loaded 2-core machine against 25 ms on one (BENCHMARKS.md, query latency). fp32 keeps the
+/// caller's threads: twice the bytes, and the second core's bandwidth helps when it is free.
 const ONE_THREAD_TOKENS: usize = 128;
 
 fn lengths_max(rows: &[(&[u32], &[u32])]) -> usize {
@@ -474,11 +476,15 @@ fn lengths_max(rows: &[(&[u32], &[u32])]) -> usize {
 }
 
 impl Transformer {
-    /// [`forward`](Self::forward) on one thread when the batch is small (see
+    /// [`forward`](Self::forward) on one thread when a bf16 batch is small (see
     /// [`ONE_THREAD_TOKENS`]); the caller's thread count is restored after.
     fn forward_sized(&self, batch: &Batch, padded_tokens: usize) -> Result<Tensor> {
         let threads = tch::get_num_threads();
-        if self.device != Device::Cpu || threads <= 1 || padded_tokens > ONE_THREAD_TOKENS {
+        if self.device != Device::Cpu
+            || self.gemm_kind.is_none()
+            || threads <= 1
+            || padded_tokens > ONE_THREAD_TOKENS
+        {
             return self.forward(batch);
         }
         tch::set_num_threads(1);
