@@ -127,8 +127,10 @@ impl CrossEncoder {
 impl Reranker for CrossEncoder {
     fn identity(&self) -> String {
         format!(
-            "{}|max{}|{:?}",
-            self.identity, self.max_length, self.transformer.kind
+            "{}|max{}|{}",
+            self.identity,
+            self.max_length,
+            self.transformer.precision()
         )
     }
 

@@ -214,12 +214,12 @@ impl SentenceEncoder {
 impl Embedder for SentenceEncoder {
     fn identity(&self) -> String {
         format!(
-            "{}|{}|{}|max{}|{:?}",
+            "{}|{}|{}|max{}|{}",
             self.identity,
             self.pooling,
             if self.normalize { "norm" } else { "raw" },
             self.max_seq_length,
-            self.transformer.kind
+            self.transformer.precision()
         )
     }
 

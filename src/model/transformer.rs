@@ -283,6 +283,16 @@ impl Transformer {
         &self.plan
     }
 
+    /// The precision as cache identities spell it: `Float`, `BFloat16`, or `BFloat16-mixed`
+    /// for the CPU's bf16 products over an fp32 residual stream (other numbers than pure bf16,
+    /// so another cache entry).
+    pub(crate) fn precision(&self) -> String {
+        match self.gemm_kind {
+            Some(_) => format!("{:?}-mixed", self.kind),
+            None => format!("{:?}", self.kind),
+        }
+    }
+
     /// The dense-layer kernels in use and why.
     pub fn kernel_plan(&self) -> &KernelPlan {
         &self.plan
