@@ -3,6 +3,7 @@
 
 Also a command for benches that are not Python: `... | python benches/benchfile.py NAME FILE`
 writes the section NAME of FILE from standard input."""
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,26 @@ def update_section(path: Path, name: str, text: str) -> None:
     else:
         new = old.rstrip("\n") + "\n\n" + block
     path.write_text(new, encoding="utf-8")
+
+
+def cpu_label():
+    """The CPU as `lscpu` names it, the ISA flags that matter, and a short kind for the
+    section name (one section per kind of CPU: numbers from other machines are kept)."""
+    info = open("/proc/cpuinfo").read()
+    field = lambda name: next((l.split(":", 1)[1].strip() for l in info.splitlines()
+                               if l.split(":")[0].strip() == name), "")
+    flags = set(field("flags").split())
+    wanted = [f for f in ["avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8"] if f in flags]
+    vendor = field("vendor_id")
+    if vendor == "GenuineIntel":
+        kind, slug = ("Intel with AMX", "intel-amx") if "amx_bf16" in flags else ("Intel", "intel")
+    elif vendor == "AuthenticAMD":
+        kind, slug = "AMD", "amd"
+    else:
+        kind, slug = (vendor or os.uname().machine), (vendor or os.uname().machine).lower()
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when the run started"
+    return {"model": field("model name") or "unknown CPU", "flags": " ".join(wanted), "kind": kind, "slug": slug,
+            "load": load}
 
 
 if __name__ == "__main__":

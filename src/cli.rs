@@ -89,6 +89,9 @@ pub enum Command {
     },
     /// Show what bigyo reads from a model: architecture, pooling, lengths, unused tensors.
     ModelInfo,
+    /// What bigyo sees of this machine: CPU model, the ISA extensions that matter, the dtype
+    /// `--dtype auto` picks, and which kernels run the dense layers and why.
+    Doctor,
     /// The four-pane explorer (also what `bigyo` alone starts).
     Tui,
     /// Search the corpus with every method and print the ranked lists.
@@ -452,7 +455,19 @@ pub fn run(mut args: Args) -> Result<()> {
                 bail!("--reranker none: there is no cross-encoder to score with");
             };
             let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
-            let logits = reranker.score(&query, &refs, &mut |_| {})?;
+            let started = Instant::now();
+            let bar = progress_bar(refs.len() as u64, "scoring");
+            let logits = reranker.score(&query, &refs, &mut |p: Progress| {
+                bar.set_position(p.done as u64)
+            })?;
+            bar.finish_and_clear();
+            eprintln!(
+                "bigyo: scored {} pairs in {:.3}s ({}, dense layers on {})",
+                refs.len(),
+                started.elapsed().as_secs_f64(),
+                reranker.dtype_name(),
+                reranker.kernel_plan().path
+            );
             let mut out = std::io::stdout().lock();
             match format {
                 TableOrJson::Json => {
@@ -472,6 +487,7 @@ pub fn run(mut args: Args) -> Result<()> {
                 }
             }
         }
+        Command::Doctor => doctor(&opts, runtime),
         // Handled above, before the model-only set-up.
         Command::Search { .. }
         | Command::Eval { .. }
@@ -528,6 +544,7 @@ pub fn run(mut args: Args) -> Result<()> {
             println!("pooling:        {}", encoder.pooling());
             println!("normalize:      {}", encoder.normalizes());
             println!("max_seq_length: {}", encoder.max_seq_length());
+            println!("device:         {}", runtime.describe());
             let named = encoder.model_prompts();
             println!(
                 "prompts:        {}",
@@ -556,10 +573,12 @@ pub fn run(mut args: Args) -> Result<()> {
                 }
             );
             println!(
-                "device:         {} ({})",
-                runtime.describe(),
+                "dtype:          {} (--dtype {})",
+                encoder.dtype_name(),
                 opts.model.dtype
             );
+            let plan = encoder.kernel_plan();
+            println!("dense layers:   {} ({})", plan.path, plan.reason);
             let unused = encoder.unexpected_tensors();
             println!(
                 "unused tensors: {}",
@@ -572,6 +591,67 @@ pub fn run(mut args: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `bigyo doctor`: the machine as bigyo sees it, then the models' kernel choices (a model
+/// that cannot be loaded is reported, not fatal: the machine part is what matters here).
+fn doctor(opts: &Options, runtime: Runtime) {
+    use bigyo::model::cpu::{self, CpuInfo};
+    let info = CpuInfo::detect();
+    println!("{}", cpu::describe(&info));
+    println!("libtorch:       {}", cpu::torch_version());
+    println!(
+        "device:         {} (--device {}, --dtype {} -> {}{})",
+        runtime.describe(),
+        opts.model.device,
+        opts.model.dtype,
+        runtime.dtype_name(),
+        match (opts.model.dtype, runtime.device) {
+            (bigyo::model::DTypeChoice::Auto, tch::Device::Cpu) if info.has_bf16() =>
+                ": the CPU computes bf16 natively (avx512_bf16/AMX)",
+            (bigyo::model::DTypeChoice::Auto, tch::Device::Cpu) =>
+                ": no avx512_bf16 or AMX, where bf16 would be slower than fp32",
+            _ => "",
+        }
+    );
+    match cpu::known_plan(&info) {
+        Some(plan) => println!("fp32 rule:      {} ({})", plan.path, plan.reason),
+        None => {
+            println!("fp32 rule:      none for this CPU: measured once per model shape and cached")
+        }
+    }
+    println!(
+        "cache:          {}",
+        bigyo::paths::cache_dir().join("cpu-calibration").display()
+    );
+    let mut report = |_event: Event| {};
+    match session::load_encoder(opts, runtime, None, &mut report) {
+        Ok(encoder) => {
+            let plan = encoder.kernel_plan();
+            println!(
+                "encoder:        {} ({}): {} ({})",
+                opts.model.model,
+                encoder.dtype_name(),
+                plan.path,
+                plan.reason
+            );
+        }
+        Err(e) => println!("encoder:        not loaded: {e:#}"),
+    }
+    match session::load_reranker(opts, runtime, &mut report) {
+        Ok(Some(reranker)) => {
+            let plan = reranker.kernel_plan();
+            println!(
+                "reranker:       {} ({}): {} ({})",
+                opts.model.reranker,
+                reranker.dtype_name(),
+                plan.path,
+                plan.reason
+            );
+        }
+        Ok(None) => println!("reranker:       none"),
+        Err(e) => println!("reranker:       not loaded: {e:#}"),
+    }
 }
 
 /// Draws session events on stderr: progress bars on a terminal, warnings always.
@@ -1001,6 +1081,7 @@ fn eval(
             } else {
                 runtime.describe()
             },
+            dtype: runtime.dtype_name().to_owned(),
             seconds: s.seconds,
             passages_per_s: s.passages_per_s(),
             cached: s.from_cache,

@@ -34,6 +34,8 @@ pub struct CorpusCounts {
 pub struct EmbeddingReport {
     pub model: String,
     pub device: String,
+    /// The dtype that ran (`f32`, `bf16`, `f16`): what `--dtype auto` resolved to.
+    pub dtype: String,
     pub seconds: f64,
     pub passages_per_s: f64,
     /// True when the passage embeddings came from the cache (then the rate is the load rate).

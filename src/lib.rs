@@ -4,7 +4,8 @@
 //! - [`paths`]: cache and log directories (from `directories`, overridable by env).
 //! - [`model`]: BERT-family sentence encoders and cross-encoders on libtorch (`tch`):
 //!   hub/local loading, tokenizers, weights, pooling, prompts, batching, device and dtype
-//!   choice; remote encoders behind OpenAI-compatible endpoints.
+//!   choice, per-CPU kernel choice (`model::cpu`: ISA detection, calibration cached per CPU);
+//!   remote encoders behind OpenAI-compatible endpoints.
 //! - [`data`]: the corpus (KLUE MRC schema) from parquet, local, bundled or from the hub.
 //! - [`bm25`]: Korean analyzers and BM25 on tantivy.
 //! - [`dense`]: exact dense search on the model's device, and the embedding cache.

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use crate::bm25::AnalyzerKind;
 use crate::fusion::{Fusion, FusionMethod, Norm, RrfParams};
+use crate::model::cpu::KernelChoice;
 use crate::model::{BatchOptions, DTypeChoice, DeviceChoice};
 use crate::pipeline::SearchParams;
 
@@ -30,9 +31,15 @@ pub struct ModelArgs {
     /// auto (CUDA when present, else CPU), cpu, cuda or cuda:N.
     #[arg(long, global = true, default_value = "auto")]
     pub device: DeviceChoice,
-    /// f32 (default), bf16 (CUDA, or CPUs with avx512_bf16) or f16 (CUDA).
-    #[arg(long, global = true, default_value = "f32")]
+    /// auto (bf16 on CUDA and on CPUs with avx512_bf16 or AMX, else f32), f32, bf16 or f16
+    /// (CUDA). `--dtype f32` forces full precision.
+    #[arg(long, global = true, default_value = "auto")]
     pub dtype: DTypeChoice,
+    /// Who computes fp32 dense layers on the CPU: auto (decided from the CPU, measured once
+    /// and cached where it is not a known case), libtorch (MKL/oneDNN), gemm (the gemm crate,
+    /// one core per stream) or calibrate (measure now on the model's shapes).
+    #[arg(long, global = true, default_value = "auto")]
+    pub cpu_kernels: KernelChoice,
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,

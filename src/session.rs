@@ -138,6 +138,7 @@ impl Options {
     /// when they cannot be honoured (e.g. CUDA where none exists).
     pub fn runtime(&self) -> Result<Runtime> {
         Runtime::resolve(self.model.device, self.model.dtype, self.model.threads)
+            .map(|r| r.with_kernels(self.model.cpu_kernels))
             .context("choosing the device")
     }
 

@@ -2,6 +2,7 @@
 //! `make golden` (run by `make test`) writes the references with tests/golden/make_golden.py.
 use std::path::{Path, PathBuf};
 
+use bigyo::model::cpu::{DensePath, KernelChoice};
 use bigyo::model::{
     load_tokenizer, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec,
     Pooling, Reranker, Runtime, SentenceEncoder, Side,
@@ -100,19 +101,41 @@ fn embeddings_match_sentence_transformers() {
     check_embeddings_against_sentence_transformers();
 }
 
-/// With one libtorch thread the dense layers run on bigyo's own single-core GEMM
-/// (src/model/cpu_gemm.rs, the path of the CPU streams) instead of libtorch's BLAS: the same
-/// bounds hold there.
+/// With one libtorch thread and `--cpu-kernels gemm` the dense layers run on bigyo's own
+/// single-core GEMM (src/model/cpu_gemm.rs, the path of the CPU streams on AMD) instead of
+/// libtorch's BLAS: the same bounds hold there, whatever this CPU would choose.
 #[test]
 fn embeddings_match_sentence_transformers_on_the_single_core_gemm() {
     tch::set_num_threads(1);
-    check_embeddings_against_sentence_transformers();
+    check_embeddings_with(KernelChoice::Gemm);
+}
+
+/// The same with one thread on libtorch's BLAS (the path of the CPU streams on Intel).
+#[test]
+fn embeddings_match_sentence_transformers_on_one_thread_of_libtorch() {
+    tch::set_num_threads(1);
+    check_embeddings_with(KernelChoice::Libtorch);
 }
 
 fn check_embeddings_against_sentence_transformers() {
+    check_embeddings_with(KernelChoice::Auto);
+}
+
+fn check_embeddings_with(kernels: KernelChoice) {
     for case in cases("embedder") {
         let name = case["name"].as_str().unwrap();
-        let mut encoder = load_encoder(&case);
+        let opts = EncoderOptions {
+            runtime: Runtime::cpu().with_kernels(kernels),
+            ..EncoderOptions::default()
+        };
+        let mut encoder = SentenceEncoder::load(&model_dir(&case), &opts)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expected = match kernels {
+            KernelChoice::Gemm => DensePath::GemmCrate,
+            KernelChoice::Libtorch => DensePath::Libtorch,
+            _ => encoder.kernel_plan().path,
+        };
+        assert_eq!(encoder.kernel_plan().path, expected, "{name}");
         let inputs = strings(&case["inputs"]);
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let got = encoder.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
@@ -289,29 +312,39 @@ fn unusable_model_directories_are_refused_with_the_reason() {
     }
 }
 
+/// `--dtype auto` (the default) and `--dtype bf16` against sentence-transformers' fp32
+/// reference: MiniLM's embeddings stay within cosine 0.999, the bound under which `auto` may
+/// pick bf16. Where the CPU has no native bf16, bf16 is refused and `auto` is fp32.
 #[test]
-fn bf16_embeddings_stay_within_cosine_0999_of_fp32() {
+fn auto_and_bf16_embeddings_stay_within_cosine_0999_of_fp32() {
     use bigyo::model::{cpu_has_bf16, DTypeChoice, DeviceChoice};
-    if !cpu_has_bf16() {
-        eprintln!("this CPU has no avx512_bf16: bf16 is refused here, nothing to compare");
-        return;
-    }
     let case = cases("embedder")
         .into_iter()
         .find(|c| c["name"] == "minilm")
         .unwrap();
-    let runtime = Runtime::resolve(DeviceChoice::Cpu, DTypeChoice::Bf16, None).unwrap();
-    let opts = EncoderOptions {
-        runtime,
-        ..EncoderOptions::default()
-    };
-    let mut encoder = SentenceEncoder::load(&model_dir(&case), &opts).unwrap();
-    let inputs = strings(&case["inputs"]);
-    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let got = encoder.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
-    for (i, w) in matrix(&case["embeddings"]).iter().enumerate() {
-        let cos = cosine(got.row(i), w);
-        assert!(cos >= 0.999, "input {i}: bf16 cosine {cos}");
+    let mut dtypes = vec![DTypeChoice::Auto];
+    if cpu_has_bf16() {
+        dtypes.push(DTypeChoice::Bf16);
+    } else {
+        eprintln!("this CPU has no avx512_bf16 or AMX: bf16 is refused here, auto is fp32");
+    }
+    for dtype in dtypes {
+        let runtime = Runtime::resolve(DeviceChoice::Cpu, dtype, None).unwrap();
+        let expected = if cpu_has_bf16() { "bf16" } else { "f32" };
+        assert_eq!(runtime.dtype_name(), expected, "{dtype}");
+        let opts = EncoderOptions {
+            runtime,
+            ..EncoderOptions::default()
+        };
+        let mut encoder = SentenceEncoder::load(&model_dir(&case), &opts).unwrap();
+        assert_eq!(encoder.dtype_name(), expected);
+        let inputs = strings(&case["inputs"]);
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let got = encoder.embed(Side::Plain, &refs, &mut |_| {}).unwrap();
+        for (i, w) in matrix(&case["embeddings"]).iter().enumerate() {
+            let cos = cosine(got.row(i), w);
+            assert!(cos >= 0.999, "--dtype {dtype}, input {i}: cosine {cos}");
+        }
     }
 }
 

@@ -166,6 +166,7 @@ fn eval_json_is_one_line_with_sane_metrics() {
     assert_eq!(json["corpus"]["passages"], 67);
     assert_eq!(json["corpus"]["questions"], 143);
     assert_eq!(json["embedding"]["device"], "cpu");
+    assert!(["f32", "bf16"].contains(&json["embedding"]["dtype"].as_str().unwrap()));
     assert!(json["embedding"]["passages_per_s"].as_f64().unwrap() > 0.0);
     for m in ["dense", "bm25", "hybrid"] {
         let x = &json["methods"][m];
@@ -213,6 +214,100 @@ fn eval_json_is_one_line_with_sane_metrics() {
     );
     let json: Value = serde_json::from_str(ok(&out).lines().last().unwrap()).unwrap();
     assert_eq!(json["embedding"]["cached"], true);
+}
+
+/// `--dtype auto` (the default: bf16 on CPUs with avx512_bf16 or AMX, fp32 elsewhere) keeps
+/// every method's MRR@10 on the sample within 0.005 of `--dtype f32`: MiniLM as the
+/// bi-encoder and a tiny golden RoBERTa cross-encoder as the reranker, two `eval` runs.
+#[test]
+fn auto_dtype_keeps_every_methods_mrr_within_0005_of_fp32() {
+    let home = tempfile::tempdir().unwrap();
+    let model = minilm_dir();
+    let reranker = common::case_dir("tiny-roberta-cls");
+    let eval = |dtype: &[&str]| -> Value {
+        let mut args = vec![
+            "--data",
+            "sample",
+            "--model",
+            model.to_str().unwrap(),
+            "--reranker",
+            reranker.to_str().unwrap(),
+        ];
+        args.extend_from_slice(dtype);
+        args.extend(["eval", "--json"]);
+        let out = bigyo_in(home.path(), &args);
+        serde_json::from_str(ok(&out).lines().last().unwrap()).unwrap()
+    };
+    let fp32 = eval(&["--dtype", "f32"]);
+    let auto = eval(&[]);
+    assert_eq!(fp32["embedding"]["dtype"], "f32");
+    let expected = if bigyo::model::cpu_has_bf16() {
+        "bf16"
+    } else {
+        "f32"
+    };
+    assert_eq!(auto["embedding"]["dtype"], expected);
+    for m in ["dense", "bm25", "hybrid", "rerank"] {
+        let a = auto["methods"][m]["mrr@10"].as_f64().unwrap();
+        let f = fp32["methods"][m]["mrr@10"].as_f64().unwrap();
+        assert!(
+            (a - f).abs() <= 0.005,
+            "{m}: MRR@10 {a} under auto ({expected}) against {f} under f32"
+        );
+    }
+}
+
+/// `bigyo doctor` names the CPU as /proc/cpuinfo does, the ISA flags, what `--dtype auto`
+/// picks, and each model's kernels with the reason; `model-info` says the dtype that runs.
+#[test]
+fn doctor_names_the_cpu_the_dtype_and_the_kernels() {
+    let home = tempfile::tempdir().unwrap();
+    let model = minilm_dir();
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--reranker",
+            "none",
+            "doctor",
+        ],
+    );
+    let text = ok(&out);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    if let Some(name) = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+    {
+        assert!(text.contains(name.1.trim()), "{text}");
+    }
+    let dtype = if bigyo::model::cpu_has_bf16() {
+        "bf16"
+    } else {
+        "f32"
+    };
+    assert!(text.contains(&format!("--dtype auto -> {dtype}")), "{text}");
+    let encoder = text.lines().find(|l| l.starts_with("encoder:")).unwrap();
+    assert!(encoder.contains(&format!("({dtype})")), "{encoder}");
+    assert!(
+        encoder.contains("libtorch") || encoder.contains("gemm crate"),
+        "{encoder}"
+    );
+    assert!(text.contains("reranker:       none"), "{text}");
+    let out = bigyo_in(
+        home.path(),
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--dtype",
+            "f32",
+            "model-info",
+        ],
+    );
+    let text = ok(&out);
+    assert!(text.contains("dtype:          f32 (--dtype f32)"), "{text}");
+    assert!(text.contains("dense layers:"), "{text}");
 }
 
 #[test]

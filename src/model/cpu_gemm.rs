@@ -3,9 +3,11 @@
 //! libtorch's fp32 `linear` calls MKL, which takes generic kernels on AMD CPUs: on the
 //! encoder's shapes (2,048 × 384 × 1,536 and friends) `gemm` is 1.00–1.10x as fast on one
 //! core over two runs (`cargo bench --bench gemm`, BENCHMARKS.md). The bi-encoder spends
-//! about 80 % of its CPU time in these products, so the single-threaded streams of
+//! about 80 % of its CPU time in these products, so on CPUs where this path wins (chosen per
+//! machine in [`super::cpu`]: AMD, or measured) the single-threaded streams of
 //! [`Transformer::run_batched_parallel`](super::transformer::Transformer) route their dense
-//! layers here. Everything else (attention, layer norm, GELU, other dtypes and devices, and
+//! layers here. On Intel with AVX-512, MKL is about twice as fast (the `gemm` crate's AVX-512
+//! kernels need nightly Rust) and libtorch keeps them. Everything else (attention, layer norm, GELU, other dtypes and devices, and
 //! multi-threaded callers, whose threads libtorch manages) stays on libtorch.
 use tch::{Device, Kind, Tensor};
 
@@ -17,9 +19,15 @@ pub fn applies(x: &Tensor) -> bool {
     x.device() == Device::Cpu && x.kind() == Kind::Float && tch::get_num_threads() == 1
 }
 
-/// `x W^T + b` for `x: [.., in]`, `weight: [out, in]`, `bias: [out]`, all fp32 on the CPU.
-/// The caller checks [`applies`] first.
+/// `x W^T + b` for `x: [.., in]`, `weight: [out, in]`, `bias: [out]`. fp32 CPU tensors go
+/// through the `gemm` crate; anything else (another dtype or device, a shape mismatch) is
+/// handed to libtorch's `linear`, so every input is safe. [`applies`] says when this is worth
+/// calling (one thread).
 pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    let fp32_cpu = |t: &Tensor| t.kind() == Kind::Float && t.device() == Device::Cpu;
+    if !(fp32_cpu(x) && fp32_cpu(weight) && fp32_cpu(bias)) || weight.dim() != 2 {
+        return Ok(x.f_linear(weight, Some(bias))?);
+    }
     let (out_dim, in_dim) = weight.size2()?;
     let mut shape = x.size();
     let Some(last) = shape.last_mut() else {
@@ -41,9 +49,11 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
         out.f_copy_(&bias.f_expand(shape.as_slice(), false)?)?;
         return Ok(out);
     }
-    // SAFETY: `x`, `weight` and `out` are contiguous fp32 CPU tensors (checked by `applies`,
-    // made so by `contiguous` above, and created so for `out`) holding m*k, n*k and m*n
-    // elements; they live until the end of this function and `out` is written by nobody else.
+    debug_assert_eq!(x.numel(), m * k);
+    // SAFETY: `x`, `weight` and `out` are contiguous fp32 CPU tensors (dtype and device checked
+    // at the top of this function for `x` and `weight`, contiguity made by `contiguous` above,
+    // and `out` created so) holding m*k (m is numel / k with the last dimension equal to k),
+    // n*k (shape [n, k] checked by `size2`) and m*n elements; they live until the end of this function and `out` is written by nobody else.
     // The strides below describe exactly those row-major layouts: lhs = x as [m, k];
     // rhs[kk, j] = weight[j, kk], i.e. W^T; dst = out as [m, n].
     unsafe {
@@ -107,5 +117,24 @@ mod tests {
             .double_value(&[]);
         assert!(err < 1e-4);
         tch::set_num_threads(threads);
+    }
+
+    #[test]
+    fn other_dtypes_go_to_libtorch_instead_of_being_read_as_fp32() {
+        let opts = (Kind::BFloat16, Device::Cpu);
+        let x = Tensor::randn([3, 8], opts);
+        let w = Tensor::randn([4, 8], opts);
+        let b = Tensor::randn([4], opts);
+        let ours = linear(&x, &w, &b).unwrap();
+        assert_eq!(ours.kind(), Kind::BFloat16);
+        let diff = (ours - x.linear(&w, Some(&b)))
+            .abs()
+            .max()
+            .to_kind(Kind::Float)
+            .double_value(&[]);
+        assert_eq!(diff, 0.0);
+        // An fp32 input with a bf16 weight is libtorch's to refuse, never reinterpreted.
+        let x = Tensor::randn([3, 8], (Kind::Float, Device::Cpu));
+        assert!(linear(&x, &w, &b).is_err());
     }
 }

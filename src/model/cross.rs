@@ -4,7 +4,7 @@ use tokenizers::{EncodeInput, Encoding, Tokenizer};
 use super::config::Architecture;
 use super::encoder::load_parts;
 use super::files::ModelDir;
-use super::transformer::{ClassifierHead, Linear, Pooler, Transformer};
+use super::transformer::{ClassifierHead, Linear, Pooler, SharedHead, Transformer};
 use super::{BatchOptions, ModelError, Progress, Reranker, Result, Runtime};
 
 /// A reranker on libtorch, matching sentence-transformers' `CrossEncoder` with no activation.
@@ -31,8 +31,9 @@ impl CrossEncoder {
                 ));
             }
         }
-        let transformer =
+        let mut transformer =
             Transformer::load(&parts.config, parts.arch, &config_path, &mut parts.weights)?;
+        transformer.prepare(runtime)?;
         let h = parts.config.hidden_size;
         let w = &mut parts.weights;
         // The label count is read off the classifier's weights; config.json's id2label is
@@ -98,6 +99,16 @@ impl CrossEncoder {
         self.max_length
     }
 
+    /// The dense-layer kernels in use and why.
+    pub fn kernel_plan(&self) -> &super::cpu::KernelPlan {
+        self.transformer.kernel_plan()
+    }
+
+    /// The dtype the model runs in (`f32`, `bf16`, `f16`).
+    pub fn dtype_name(&self) -> &'static str {
+        super::device::kind_name(self.transformer.kind)
+    }
+
     /// Encodes (query, passage) pairs with the model's own pair template.
     pub fn tokenize_pairs(&self, query: &str, passages: &[&str]) -> Result<Vec<Encoding>> {
         let inputs: Vec<EncodeInput> = passages
@@ -116,8 +127,10 @@ impl CrossEncoder {
 impl Reranker for CrossEncoder {
     fn identity(&self) -> String {
         format!(
-            "{}|max{}|{:?}",
-            self.identity, self.max_length, self.transformer.kind
+            "{}|max{}|{}",
+            self.identity,
+            self.max_length,
+            self.transformer.precision()
         )
     }
 
@@ -128,12 +141,15 @@ impl Reranker for CrossEncoder {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<f32>> {
         let encodings = self.tokenize_pairs(query, passages)?;
-        let head = &self.head;
-        let (logits, _) =
-            self.transformer
-                .run_batched(&encodings, self.batch, progress, |tokens, _| {
-                    head.forward(tokens)
-                })?;
+        let head = SharedHead(&self.head);
+        // Length-sorted batches, spread over single-threaded streams on a multi-core CPU;
+        // `progress` hears of each batch as it finishes.
+        let (logits, _) = self.transformer.run_batched_parallel(
+            &encodings,
+            self.batch,
+            progress,
+            &|tokens, _| head.forward(tokens),
+        )?;
         Ok(logits)
     }
 }

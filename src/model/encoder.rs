@@ -57,7 +57,7 @@ pub(crate) fn load_parts(dir: &Path, runtime: Runtime) -> Result<Loaded> {
         )
     })?;
     let tokenizer_config = TokenizerConfig::load(dir)?;
-    let weights = WeightMap::load(&weights_path, runtime.device, runtime.kind)?;
+    let weights = WeightMap::load(&weights_path, runtime.device, runtime.storage_kind())?;
     Ok(Loaded {
         config,
         arch,
@@ -89,12 +89,13 @@ impl SentenceEncoder {
         let sentence = SentenceConfig::load(&model.root)?;
         let dir = model.root.join(&sentence.transformer_dir);
         let mut parts = load_parts(&dir, opts.runtime)?;
-        let transformer = Transformer::load(
+        let mut transformer = Transformer::load(
             &parts.config,
             parts.arch,
             &dir.join("config.json"),
             &mut parts.weights,
         )?;
+        transformer.prepare(opts.runtime)?;
         let unexpected = parts.weights.finish()?;
         if !unexpected.is_empty() {
             tracing::info!(model = %model.identity, ?unexpected, "unused tensors in checkpoint");
@@ -140,6 +141,16 @@ impl SentenceEncoder {
 
     pub fn max_seq_length(&self) -> usize {
         self.max_seq_length
+    }
+
+    /// The dense-layer kernels in use and why.
+    pub fn kernel_plan(&self) -> &super::cpu::KernelPlan {
+        self.transformer.kernel_plan()
+    }
+
+    /// The dtype the model runs in (`f32`, `bf16`, `f16`).
+    pub fn dtype_name(&self) -> &'static str {
+        super::device::kind_name(self.transformer.kind)
     }
 
     pub fn normalizes(&self) -> bool {
@@ -286,12 +297,12 @@ impl SentenceEncoder {
 impl Embedder for SentenceEncoder {
     fn identity(&self) -> String {
         let mut id = format!(
-            "{}|{}|{}|max{}|{:?}",
+            "{}|{}|{}|max{}|{}",
             self.identity,
             self.pooling,
             if self.normalize { "norm" } else { "raw" },
             self.max_seq_length,
-            self.transformer.kind
+            self.transformer.precision()
         );
         // The passage prompt changes the passage vectors, so it is part of the cache key
         // (models without one keep their old key).

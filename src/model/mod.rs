@@ -13,6 +13,7 @@
 
 mod batch;
 mod config;
+pub mod cpu;
 pub mod cpu_gemm;
 mod cross;
 mod device;
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 pub use batch::{plan_batches, BatchOptions};
 pub use config::{Architecture, HfConfig, SentenceConfig};
 pub use cross::CrossEncoder;
-pub use device::{cpu_has_bf16, DTypeChoice, DeviceChoice, Runtime};
+pub use device::{cpu_has_bf16, kind_name, DTypeChoice, DeviceChoice, Runtime};
 pub use encoder::{EncoderOptions, SentenceEncoder};
 pub use files::{ModelDir, ModelSpec};
 pub use pooling::{PoolMode, Pooling};

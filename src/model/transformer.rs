@@ -4,6 +4,7 @@
 use tch::{Device, Kind, Tensor};
 
 use super::config::{Architecture, HfConfig};
+use super::cpu::{CpuInfo, DensePath, KernelChoice, KernelPlan, Shapes};
 use super::weights::WeightMap;
 use super::{ModelError, Result};
 
@@ -21,6 +22,14 @@ impl Linear {
         }
     }
 
+    /// The same layer with its weight and bias in `kind`.
+    fn to_kind(&self, kind: Kind) -> Result<Self> {
+        Ok(Self {
+            weight: self.weight.f_to_kind(kind)?,
+            bias: self.bias.f_to_kind(kind)?,
+        })
+    }
+
     /// Several layers reading the same input, stacked into one: their outputs side by side
     /// come from one GEMM instead of one each.
     fn stacked(parts: &[Linear]) -> Result<Self> {
@@ -32,8 +41,14 @@ impl Linear {
         })
     }
 
+    /// On libtorch (classifier heads and poolers: one row per input, not worth choosing).
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if super::cpu_gemm::applies(x) {
+        self.forward_on(x, DensePath::Libtorch)
+    }
+
+    /// On the chosen path; the `gemm` crate only where it applies (fp32 CPU, one thread).
+    fn forward_on(&self, x: &Tensor, path: DensePath) -> Result<Tensor> {
+        if path == DensePath::GemmCrate && super::cpu_gemm::applies(x) {
             return super::cpu_gemm::linear(x, &self.weight, &self.bias);
         }
         Ok(x.f_linear(&self.weight, Some(&self.bias))?)
@@ -123,6 +138,10 @@ pub struct Transformer {
     max_positions: usize,
     pub(crate) device: Device,
     pub(crate) kind: Kind,
+    /// Who computes the layers' dense products (see [`Transformer::prepare`]).
+    plan: KernelPlan,
+    /// The dense layers' dtype when it differs from the residual stream's (bf16 on the CPU).
+    gemm_kind: Option<Kind>,
 }
 
 /// One padded batch on the model's device.
@@ -208,7 +227,75 @@ impl Transformer {
             pad_id: config.pad_id(arch),
             max_positions: config.max_positions(arch),
             device,
+            plan: KernelPlan {
+                path: DensePath::Libtorch,
+                reason: "not chosen yet".into(),
+            },
+            gemm_kind: None,
         })
+    }
+
+    /// Sets the model up for `runtime`: bf16 on the CPU runs mixed (the weights were loaded in
+    /// fp32, see [`Runtime::storage_kind`](super::Runtime::storage_kind); the dense layers'
+    /// weights become bf16 here and their products run on oneDNN's AMX / avx512_bf16 kernels,
+    /// while embeddings, residual adds and layer norms stay fp32: as torch.autocast does on
+    /// the CPU, and what keeps bf16 within the golden and retrieval bounds of fp32). Then picks
+    /// the dense-layer kernels for this machine and this model's shapes (a one-time
+    /// calibration, cached under bigyo's cache directory, where the CPU is not a known case)
+    /// and logs the choice.
+    pub fn prepare(&mut self, runtime: super::Runtime) -> Result<&KernelPlan> {
+        if runtime.cpu_mixed_bf16() && self.kind != Kind::BFloat16 {
+            for layer in &mut self.layers {
+                layer.qkv = layer.qkv.to_kind(Kind::BFloat16)?;
+                layer.attn_out = layer.attn_out.to_kind(Kind::BFloat16)?;
+                layer.intermediate = layer.intermediate.to_kind(Kind::BFloat16)?;
+                layer.output = layer.output.to_kind(Kind::BFloat16)?;
+            }
+            self.gemm_kind = Some(Kind::BFloat16);
+            self.kind = Kind::BFloat16;
+        }
+        Ok(self.choose_kernels(runtime.kernels))
+    }
+
+    fn choose_kernels(&mut self, choice: KernelChoice) -> &KernelPlan {
+        let cpu = CpuInfo::detect();
+        let intermediate = self
+            .layers
+            .first()
+            .map(|l| l.intermediate.weight.size()[0])
+            .unwrap_or(4 * self.hidden);
+        self.plan = super::cpu::plan(
+            &cpu,
+            choice,
+            self.device,
+            self.kind,
+            &Shapes::bert(self.hidden, intermediate),
+            Some(crate::paths::cache_dir()),
+        );
+        tracing::info!(
+            cpu = %cpu.model_name,
+            flags = %cpu.flags.join(" "),
+            kind = ?self.kind,
+            path = %self.plan.path,
+            reason = %self.plan.reason,
+            "dense-layer kernels"
+        );
+        &self.plan
+    }
+
+    /// The precision as cache identities spell it: `Float`, `BFloat16`, or `BFloat16-mixed`
+    /// for the CPU's bf16 products over an fp32 residual stream (other numbers than pure bf16,
+    /// so another cache entry).
+    pub(crate) fn precision(&self) -> String {
+        match self.gemm_kind {
+            Some(_) => format!("{:?}-mixed", self.kind),
+            None => format!("{:?}", self.kind),
+        }
+    }
+
+    /// The dense-layer kernels in use and why.
+    pub fn kernel_plan(&self) -> &KernelPlan {
+        &self.plan
     }
 
     pub fn hidden_size(&self) -> i64 {
@@ -309,9 +396,24 @@ impl Transformer {
     ) -> Result<Tensor> {
         // One GEMM for all three projections, viewed as [3, b, heads, t, head_dim]; SDPA reads
         // the strided views directly.
+        let path = self.plan.path;
+        // Mixed precision: the dense layers read bf16 and their outputs return to fp32 before
+        // each residual add; attention runs on the bf16 projections.
+        let to_gemm = |t: &Tensor| -> Result<Tensor> {
+            Ok(match self.gemm_kind {
+                Some(kind) => t.f_to_kind(kind)?,
+                None => t.shallow_clone(),
+            })
+        };
+        let to_stream = |t: Tensor| -> Result<Tensor> {
+            Ok(match self.gemm_kind {
+                Some(_) => t.f_to_kind(x.kind())?,
+                None => t,
+            })
+        };
         let qkv = layer
             .qkv
-            .forward(x)?
+            .forward_on(&to_gemm(x)?, path)?
             .f_view([b, t, 3, self.heads, self.head_dim])?
             .f_permute([2, 0, 3, 1, 4])?;
         let (q, k, v) = (
@@ -324,11 +426,13 @@ impl Transformer {
                 .f_transpose(1, 2)?
                 .f_reshape([b, t, self.hidden])?;
         // Residual adds go in place into the fresh GEMM outputs.
-        let mut attended = layer.attn_out.forward(&ctx)?;
+        let mut attended = to_stream(layer.attn_out.forward_on(&ctx, path)?)?;
         let _ = attended.f_add_(x)?;
         let x = layer.attn_norm.forward(&attended)?;
-        let inner = self.act.forward_(layer.intermediate.forward(&x)?)?;
-        let mut out = layer.output.forward(&inner)?;
+        let inner = self
+            .act
+            .forward_(layer.intermediate.forward_on(&to_gemm(&x)?, path)?)?;
+        let mut out = to_stream(layer.output.forward_on(&inner, path)?)?;
         let _ = out.f_add_(&x)?;
         layer.out_norm.forward(&out)
     }
@@ -368,7 +472,37 @@ impl ClassifierHead {
     }
 }
 
+/// Padded tokens up to which a bf16 batch runs on one thread: a query is too small to split
+/// across cores. Its time is one pass over the weights (170 MB for BERT-base in bf16), which
+/// one core streams through AMX in about 24 ms, while on 2 threads each op's parallel region
+/// costs more than it saves and, when the cores are busy (passages embedding, other
+/// processes), OpenMP's spinning threads wait on each other: 504 ms p50 on 2 threads of a
+/// loaded 2-core machine against 25 ms on one (BENCHMARKS.md, query latency). fp32 keeps the
+/// caller's threads: twice the bytes, and the second core's bandwidth helps when it is free.
+const ONE_THREAD_TOKENS: usize = 128;
+
+fn lengths_max(rows: &[(&[u32], &[u32])]) -> usize {
+    rows.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0)
+}
+
 impl Transformer {
+    /// [`forward`](Self::forward) on one thread when a bf16 batch is small (see
+    /// [`ONE_THREAD_TOKENS`]); the caller's thread count is restored after.
+    fn forward_sized(&self, batch: &Batch, padded_tokens: usize) -> Result<Tensor> {
+        let threads = tch::get_num_threads();
+        if self.device != Device::Cpu
+            || self.gemm_kind.is_none()
+            || threads <= 1
+            || padded_tokens > ONE_THREAD_TOKENS
+        {
+            return self.forward(batch);
+        }
+        tch::set_num_threads(1);
+        let result = self.forward(batch);
+        tch::set_num_threads(threads);
+        result
+    }
+
     /// Runs encoded inputs through the transformer in length-sorted, token-budgeted batches
     /// and returns `head`'s `[rows, dim]` fp32 output gathered back into input order, as a
     /// row-major vector with its row width.
@@ -391,7 +525,7 @@ impl Transformer {
                 .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
                 .collect();
             let batch = self.make_batch(&slices)?;
-            let tokens = self.forward(&batch)?;
+            let tokens = self.forward_sized(&batch, rows.len() * lengths_max(&slices))?;
             let result = head(&tokens, &batch)?
                 .f_to_kind(Kind::Float)?
                 .f_to_device(Device::Cpu)?
@@ -415,7 +549,7 @@ impl Transformer {
     /// As [`run_batched`](Self::run_batched), but on the CPU with several cores the batches
     /// are spread over single-threaded streams, one per libtorch thread: on small matrices
     /// two one-thread GEMMs side by side keep the cores busier than one two-thread GEMM.
-    /// Falls back to the sequential path on CUDA, with one thread, or with few batches.
+    /// Falls back to the sequential path on CUDA, with one thread, or with one batch.
     pub fn run_batched_parallel(
         &self,
         encodings: &[tokenizers::Encoding],
@@ -426,7 +560,9 @@ impl Transformer {
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
         let batches = super::plan_batches(&lengths, opts);
         let threads = tch::get_num_threads().max(1) as usize;
-        let streams = threads.min(batches.len() / 2);
+        // Two or more batches go to streams: even an uneven split (3 batches on 2 streams)
+        // beats multi-threaded products, whose parallel regions wait on each other.
+        let streams = threads.min(batches.len());
         if self.device != Device::Cpu || streams < 2 {
             return self.run_batched(encodings, opts, progress, head);
         }
@@ -497,3 +633,16 @@ struct SharedWeights<'a>(&'a Transformer);
 // which libtorch allows from several threads at once); nothing mutates, moves or drops them
 // while the scope lasts, and every tensor a thread creates stays on that thread.
 unsafe impl Sync for SharedWeights<'_> {}
+
+/// A classifier head read by the stream threads (the cross-encoder's batches over streams).
+pub(crate) struct SharedHead<'a>(pub &'a ClassifierHead);
+
+// SAFETY: as for `SharedWeights`: the head's tensors are only read, under no-grad, and live
+// (unmoved, unmutated) for as long as the borrow the streams hold.
+unsafe impl Sync for SharedHead<'_> {}
+
+impl SharedHead<'_> {
+    pub(crate) fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+        self.0.forward(tokens)
+    }
+}
