@@ -185,6 +185,32 @@ fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
     lines
 }
 
+/// Plain text in lines of at most `width` columns, broken between words where it can be (a
+/// word longer than a line is cut by [`wrap`]).
+fn word_wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let needed = line.width() + usize::from(!line.is_empty()) + word.width();
+        if !line.is_empty() && needed > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push(line);
+    out.into_iter()
+        .flat_map(|l| {
+            wrap(vec![Span::raw(l)], width)
+                .into_iter()
+                .map(|w| w.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// `text` as spans, with the byte ranges in `marks` styled; control characters become spaces.
 fn marked(text: &str, marks: &[(usize, usize, Style)], base: Style) -> Vec<Span<'static>> {
     let mut out = Vec::new();
@@ -608,7 +634,12 @@ fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         });
         let text = format!(
             "{device} · model {}{pooling} · reranker {} · {passages} · BM25 {} · F1 help",
-            app.labels.model, app.labels.reranker, app.analyzer_kind
+            app.labels.model,
+            app.labels.reranker,
+            // The wordpiece analyzer names its tokenizer.
+            app.analyzer
+                .as_ref()
+                .map_or_else(|| app.analyzer_kind.to_string(), |a| a.describe())
         );
         lines.push(Line::styled(fit(&text, width), theme.dim()));
     }
@@ -918,6 +949,11 @@ pub const WALKTHROUGH: &[(&str, &str, &str)] = &[
         "recall@k, MRR@10, nDCG@10 per method; r runs it again",
     ),
     (
+        "when hybrid loses",
+        "F3 d F2",
+        "evaluation: d lists where BM25 beats hybrid; settings: fusion convex, alpha (bigyo tune finds it)",
+    ),
+    (
         "textbook preset",
         "",
         "start with `bigyo --preset textbook` (KLUE MRC, KR-SBERT)",
@@ -925,11 +961,17 @@ pub const WALKTHROUGH: &[(&str, &str, &str)] = &[
 ];
 
 fn draw_walkthrough(frame: &mut Frame, theme: &Theme, area: Rect) {
+    // Rows whose last column wraps take more lines on a narrow terminal.
+    let text_w = (area.width.min(100) as usize).saturating_sub(2 + 35).max(1);
+    let extra: usize = WALKTHROUGH
+        .iter()
+        .map(|(_, _, what)| word_wrap(what, text_w).len().saturating_sub(1))
+        .sum();
     let inner = popup(
         frame,
         area,
         100,
-        WALKTHROUGH.len() as u16 + 5,
+        (WALKTHROUGH.len() + extra) as u16 + 5,
         " Walkthrough: the embedding chapter · Tab: keys ",
         theme,
     );
@@ -941,21 +983,29 @@ fn draw_walkthrough(frame: &mut Frame, theme: &Theme, area: Rect) {
         ),
         Style::new().add_modifier(Modifier::BOLD),
     )];
-    lines.extend(
-        WALKTHROUGH
-            .iter()
-            .enumerate()
-            .map(|(i, (step, key, what))| {
-                clip(
-                    vec![
-                        Span::raw(format!("{:<3}{step:<21}", i + 1)),
-                        Span::styled(format!("{key:<10} "), theme.highlight()),
-                        Span::raw(*what),
-                    ],
-                    width,
-                )
-            }),
-    );
+    // The last column wraps under itself when the box is narrow, so nothing is cut.
+    let lead = 35;
+    for (i, (step, key, what)) in WALKTHROUGH.iter().enumerate() {
+        let head = vec![
+            Span::raw(format!("{:<3}{step:<21}", i + 1)),
+            Span::styled(format!("{key:<10} "), theme.highlight()),
+        ];
+        if width <= lead + 10 {
+            let mut spans = head;
+            spans.push(Span::raw(*what));
+            lines.push(clip(spans, width));
+            continue;
+        }
+        for (j, part) in word_wrap(what, width - lead).into_iter().enumerate() {
+            let mut spans = if j == 0 {
+                head.clone()
+            } else {
+                vec![Span::raw(" ".repeat(lead))]
+            };
+            spans.push(Span::raw(part));
+            lines.push(clip(spans, width));
+        }
+    }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         fit("Tab keys · Esc close", width),
@@ -1071,8 +1121,14 @@ fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         return;
     }
     let mut lines: Vec<Line> = Vec::new();
+    // On a short terminal the matrices come first: only the line being edited shows, and
+    // the note and shared terms give way.
+    let tight = height < pg.lines.len() + 4 + n + 2;
     // The sentences, one per line; the one being edited marked.
     for (i, line) in pg.lines.iter().enumerate() {
+        if tight && i != pg.row {
+            continue;
+        }
         let label = format!("{:<4}", format!("[{}]", i + 1));
         let label_style = if i == pg.row {
             theme.focus()
@@ -1085,15 +1141,21 @@ fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             width,
         ));
     }
-    let cursor_row = pg.row.min(pg.lines.len().saturating_sub(1));
+    let cursor_row = if tight {
+        0
+    } else {
+        pg.row.min(pg.lines.len().saturating_sub(1))
+    };
     let note = match &pg.sparse {
         _ if pg.computed.is_empty() => "F5 or Ctrl-G computes the matrices".to_owned(),
         _ if pg.edited() => "edited: F5 computes again".to_owned(),
         Some(Ok(s)) => s.idf.clone(),
         _ => String::new(),
     };
-    lines.push(Line::styled(fit(&note, width), theme.dim()));
-    if let (Some(Ok(s)), false) = (&pg.sparse, pg.edited()) {
+    if !tight {
+        lines.push(Line::styled(fit(&note, width), theme.dim()));
+    }
+    if let (Some(Ok(s)), false, false) = (&pg.sparse, pg.edited(), tight) {
         // Why a sparse cosine is not 0: the terms the two sentences share.
         let pairs: Vec<String> = s
             .shared
@@ -1205,7 +1267,7 @@ fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     }
     lines.extend(footer);
     frame.render_widget(Paragraph::new(lines), inner);
-    if let Some(line) = pg.lines.get(cursor_row) {
+    if let Some(line) = pg.lines.get(pg.row.min(pg.lines.len().saturating_sub(1))) {
         let x = 4 + line.before_cursor().width();
         if x < width && cursor_row < height {
             frame.set_cursor_position(Position::new(
@@ -1361,9 +1423,12 @@ fn draw_settings(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, row: u
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        fit("↑↓ choose · ←→ change (applies at once) · Esc close", width),
-        theme.dim(),
+    lines.extend(wrap(
+        vec![Span::styled(
+            "↑↓ choose · ←→ change (applies at once) · Esc close",
+            theme.dim(),
+        )],
+        width,
     ));
     if let Some(n) = &app.notice {
         lines.extend(wrap(vec![Span::styled(n.clone(), theme.error())], width));
@@ -1462,21 +1527,39 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 vec![Span::styled(outcome.labels.clone(), theme.dim())],
                 width,
             ));
+            // Narrow terminals get short names and columns, so every number still shows.
+            let compact = width < 70;
+            let head = if compact {
+                format!(
+                    "{:<7}{:>6}{:>6}{:>6}{:>6}{:>6}{:>8}",
+                    "method", "R@1", "R@5", "R@10", "MRR", "nDCG", "q/s"
+                )
+            } else {
+                format!(
+                    "{:<13} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9}",
+                    "method", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10", "queries/s"
+                )
+            };
             lines.push(Line::styled(
-                fit(
-                    &format!(
-                        "{:<13} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9}",
-                        "method", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10", "queries/s"
-                    ),
-                    width,
-                ),
+                fit(&head, width),
                 Style::new().add_modifier(Modifier::BOLD),
             ));
             for m in Method::ALL {
                 if let Some(r) = outcome.reports.get(m.name()) {
                     let x = &r.metrics;
-                    lines.push(Line::raw(fit(
-                        &format!(
+                    let row = if compact {
+                        format!(
+                            "{:<7}{:>6.3}{:>6.3}{:>6.3}{:>6.3}{:>6.3}{:>8.1}",
+                            m.name(),
+                            x.recall_1,
+                            x.recall_5,
+                            x.recall_10,
+                            x.mrr_10,
+                            x.ndcg_10,
+                            r.qps
+                        )
+                    } else {
+                        format!(
                             "{:<13} {:>6.3} {:>6.3} {:>6.3} {:>7.3} {:>8.3} {:>9.1}",
                             m.title(),
                             x.recall_1,
@@ -1485,9 +1568,9 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                             x.mrr_10,
                             x.ndcg_10,
                             r.qps
-                        ),
-                        width,
-                    )));
+                        )
+                    };
+                    lines.push(Line::raw(fit(&row, width)));
                 }
             }
             lines.push(Line::raw(""));
