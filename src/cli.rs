@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use bigyo::data::Corpus;
 use bigyo::eval::{
-    self, Billing, CorpusCounts, EmbeddingReport, EvalQuery, EvalReport, GradedSettings, LabelsReport,
-    TrecRuns,
+    self, Billing, CorpusCounts, EmbeddingReport, EvalQuery, EvalReport, GradedSettings,
+    LabelsReport, TrecRuns,
 };
 use bigyo::fusion::Fusion;
 use bigyo::judgments::{self, Judgments};

@@ -205,7 +205,12 @@ fn word_wrap(text: &str, width: usize) -> Vec<String> {
         .flat_map(|l| {
             wrap(vec![Span::raw(l)], width)
                 .into_iter()
-                .map(|w| w.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
+                .map(|w| {
+                    w.spans
+                        .iter()
+                        .map(|s| s.content.as_ref())
+                        .collect::<String>()
+                })
                 .collect::<Vec<_>>()
         })
         .collect()
