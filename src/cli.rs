@@ -20,7 +20,7 @@ use bigyo::model::{
 use bigyo::options::{ApiArgs, DataArgs, ModelArgs, Preset, RetrievalArgs};
 use bigyo::pipeline::{parse_methods, Method, Pipeline};
 use bigyo::session::{self, EmbedStats, Event, Options};
-use bigyo::tune::{self, QueryLists, Split};
+use bigyo::tune::{self, Split};
 use bigyo::{render, teach};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -1310,28 +1310,23 @@ fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
         .take_dense()
         .context("the dense index is not ready")?;
     let lists_started = Instant::now();
-    let texts: Vec<&str> = questions.iter().map(|q| q.text.as_str()).collect();
-    let vectors = encoder
-        .embed(bigyo::model::Side::Query, &texts, &mut |_| {})
-        .context("encoding the questions")?;
     let bar = progress_bar(questions.len() as u64, "retrieving");
-    let mut queries = Vec::with_capacity(questions.len());
-    for (i, q) in questions.iter().enumerate() {
-        let dense = index.search(vectors.row(i), depth)?;
-        let sparse = bm25.search(&q.text, depth)?;
-        queries.push(QueryLists {
-            gold: q.passage,
-            dense: dense
-                .into_iter()
-                .map(|h| (h.passage, h.score as f64))
-                .collect(),
-            bm25: sparse
-                .into_iter()
-                .map(|h| (h.passage, h.score as f64))
-                .collect(),
-        });
-        bar.set_position(i as u64 + 1);
-    }
+    let pairs: Vec<(&str, usize)> = questions
+        .iter()
+        .map(|q| (q.text.as_str(), q.passage))
+        .collect();
+    let queries = tune::query_lists(
+        &pairs,
+        &mut |texts| {
+            encoder
+                .embed(bigyo::model::Side::Query, texts, &mut |_| {})
+                .context("encoding the questions")
+        },
+        &index,
+        &bm25,
+        depth,
+        &mut |done, _| bar.set_position(done as u64),
+    )?;
     bar.finish_and_clear();
     let lists_s = lists_started.elapsed().as_secs_f64();
     let grid_started = Instant::now();

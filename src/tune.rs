@@ -231,6 +231,49 @@ pub fn choose(table: &[Vec<Option<usize>>], idx: &[usize]) -> Option<usize> {
     best.map(|(s, _)| s)
 }
 
+/// Each question's dense and BM25 lists, `depth` deep, retrieved once: the questions are
+/// encoded by `encode` (all at once or in chunks, as the caller likes), then searched.
+/// `progress(done, total)` after each question.
+pub fn query_lists(
+    questions: &[(&str, usize)],
+    encode: &mut dyn FnMut(&[&str]) -> anyhow::Result<crate::model::Embeddings>,
+    index: &crate::dense::DenseIndex,
+    bm25: &crate::bm25::Bm25Index,
+    depth: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<Vec<QueryLists>> {
+    let texts: Vec<&str> = questions.iter().map(|&(t, _)| t).collect();
+    let vectors = encode(&texts)?;
+    let mut out = Vec::with_capacity(questions.len());
+    for (i, &(text, gold)) in questions.iter().enumerate() {
+        let dense = index.search(vectors.row(i), depth)?;
+        let sparse = bm25.search(text, depth)?;
+        out.push(QueryLists {
+            gold,
+            dense: dense
+                .into_iter()
+                .map(|h| (h.passage, h.score as f64))
+                .collect(),
+            bm25: sparse
+                .into_iter()
+                .map(|h| (h.passage, h.score as f64))
+                .collect(),
+        });
+        progress(i + 1, questions.len());
+    }
+    Ok(out)
+}
+
+/// BM25 and dense alone on `idx`: the fusion view's reference lines on the tuning part.
+pub fn baselines_on(queries: &[QueryLists], idx: &[usize]) -> Baselines {
+    let dense: Vec<Option<usize>> = queries.iter().map(|q| rank_in(&q.dense, q.gold)).collect();
+    let bm25: Vec<Option<usize>> = queries.iter().map(|q| rank_in(&q.bm25, q.gold)).collect();
+    Baselines {
+        bm25: metrics_on(&bm25, idx),
+        dense: metrics_on(&dense, idx),
+    }
+}
+
 /// A setting with its metrics.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scored {

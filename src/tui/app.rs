@@ -47,6 +47,16 @@ pub enum Reply {
         done: usize,
         total: usize,
     },
+    /// The fusion lab's progress (questions whose lists are retrieved) and result.
+    TuneProgress {
+        generation: u64,
+        done: usize,
+        total: usize,
+    },
+    Tuned {
+        generation: u64,
+        result: Result<Box<FusionLab>, String>,
+    },
     /// The judgments file and its grades: normalised query -> passage -> grade.
     Judgments {
         file: String,
@@ -326,6 +336,11 @@ pub enum Cmd {
     },
     /// Stops the running evaluation at its next question.
     CancelEval,
+    /// The fusion lab: every fusion setting of `bigyo tune`'s grid on a seeded half of the
+    /// questions, reported on the other half.
+    Tune {
+        generation: u64,
+    },
     /// Records a grade (0-3) for (query, passage), or removes it (`None`).
     Grade {
         query: String,
@@ -340,6 +355,29 @@ pub enum Cmd {
     /// Re-embeds the passages with this pooling, then swaps the dense index.
     SetPooling(Pooling),
     Quit,
+}
+
+/// The fusion lab's answer: the grid on the tuning half, the chosen setting's held-out
+/// metrics, and BM25 / dense alone on both halves.
+#[derive(Debug, Clone)]
+pub struct FusionLab {
+    pub report: crate::tune::TuneReport,
+    /// BM25 and dense alone on the tuning half: the chart's reference lines.
+    pub tune_baselines: crate::tune::Baselines,
+    /// bigyo's default hybrid (RRF k 60, equal weights) on the held-out half.
+    pub default_test: crate::metrics::Metrics,
+}
+
+/// The fusion lab's state.
+#[derive(Debug, Clone, Default)]
+pub enum LabState {
+    #[default]
+    NotRun,
+    Running {
+        done: usize,
+        total: usize,
+    },
+    Done(Result<Box<FusionLab>, String>),
 }
 
 /// The labels an evaluation scores against.
@@ -468,6 +506,8 @@ pub enum Overlay {
     Walkthrough,
     /// Cosine matrices of a few sentences under four representations.
     Playground,
+    /// The fusion lab: MRR@10 against alpha / dense weight on the tuning half.
+    Fusion,
     /// Relevance judging: the pool of every pane's hits for the query on screen (`queries`
     /// false), or the list of judged queries (`queries` true); `row` is the cursor.
     Judge {
@@ -609,6 +649,8 @@ pub struct App {
     /// [`method_pairs`]) and the selected row.
     pub eval_pair: usize,
     pub eval_row: usize,
+    pub lab: LabState,
+    pub lab_generation: u64,
     /// The query text last sent, so a pause in typing does not search it twice.
     pub sent: Option<String>,
     pub results: Option<SearchResults>,
@@ -665,6 +707,8 @@ impl App {
             eval_labels: EvalLabels::Gold,
             eval_pair: 0,
             eval_row: 0,
+            lab: LabState::NotRun,
+            lab_generation: 0,
             sent: None,
             results: None,
             debounce: None,
@@ -1023,6 +1067,22 @@ fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             app.pooling = Some(state);
             Vec::new()
         }
+        Reply::TuneProgress {
+            generation,
+            done,
+            total,
+        } => {
+            if generation == app.lab_generation {
+                app.lab = LabState::Running { done, total };
+            }
+            Vec::new()
+        }
+        Reply::Tuned { generation, result } => {
+            if generation == app.lab_generation {
+                app.lab = LabState::Done(result);
+            }
+            Vec::new()
+        }
         Reply::Judgments { file, grades } => {
             app.judgments_file = Some(file);
             app.judged = grades;
@@ -1119,6 +1179,7 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
             return Vec::new();
         }
         KeyCode::F(3) => return open_eval(app, now),
+        KeyCode::F(7) => return open_lab(app),
         KeyCode::F(6) => {
             app.overlay = Overlay::Judge {
                 row: 0,
@@ -1149,6 +1210,8 @@ fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
             return open_eval(app, now);
         }
         Overlay::Judge { row, queries } => return judge_key(app, key, row, queries),
+        Overlay::Eval if key.code == KeyCode::Char('f') => return open_lab(app),
+        Overlay::Fusion => return lab_key(app, key),
         Overlay::Eval if matches!(app.eval, EvalState::Done(Ok(_))) => {
             if let Some(cmds) = eval_list_key(app, key) {
                 return cmds;
@@ -1660,6 +1723,72 @@ fn eval_list_key(app: &mut App, key: KeyEvent) -> Option<Vec<Cmd>> {
         _ => return None,
     }
     Some(Vec::new())
+}
+
+/// Opens the fusion lab; runs it the first time (r runs it again).
+fn open_lab(app: &mut App) -> Vec<Cmd> {
+    app.overlay = Overlay::Fusion;
+    if !matches!(app.lab, LabState::NotRun) || app.part(Part::Bm25) != &PartState::Ready {
+        return Vec::new();
+    }
+    app.lab_generation += 1;
+    app.lab = LabState::Running { done: 0, total: 0 };
+    vec![Cmd::Tune {
+        generation: app.lab_generation,
+    }]
+}
+
+/// The fusion lab's keys: a applies the chosen setting to the Hybrid pane, r runs it again.
+fn lab_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
+    match key.code {
+        KeyCode::Esc => app.overlay = Overlay::None,
+        KeyCode::Char('q') => return quit(app),
+        KeyCode::Char('r') if !matches!(app.lab, LabState::Running { .. }) => {
+            app.lab = LabState::NotRun;
+            return open_lab(app);
+        }
+        KeyCode::Char('a') => {
+            let LabState::Done(Ok(lab)) = &app.lab else {
+                return Vec::new();
+            };
+            let mut p = app.params.clone();
+            match lab.report.best.fusion {
+                crate::fusion::Fusion::Rrf {
+                    k,
+                    depth,
+                    dense_weight,
+                    bm25_weight,
+                } => {
+                    p.fusion = crate::fusion::FusionMethod::Rrf;
+                    p.rrf.k = k;
+                    p.rrf.depth = depth;
+                    p.dense_weight = dense_weight;
+                    p.bm25_weight = bm25_weight;
+                }
+                crate::fusion::Fusion::Convex { alpha, norm, depth } => {
+                    p.fusion = crate::fusion::FusionMethod::Convex;
+                    p.alpha = alpha;
+                    p.norm = norm;
+                    p.rrf.depth = depth;
+                }
+            }
+            if let Err(why) = p.validate() {
+                app.notice = Some(why);
+                return Vec::new();
+            }
+            app.params = p.clone();
+            app.overlay = Overlay::None;
+            app.notice = Some(format!(
+                "hybrid now fuses with {}",
+                lab.report.best.fusion.describe()
+            ));
+            let mut cmds = vec![Cmd::SetParams(p)];
+            cmds.extend(rerun(app));
+            return cmds;
+        }
+        _ => {}
+    }
+    Vec::new()
 }
 
 /// The judge view: one key per grade on the pooled hits (the cursor moves on to the next
@@ -2664,6 +2793,54 @@ mod tests {
         let cmds = update(&mut app, key(KeyCode::Enter), t0);
         assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "김장은?"));
         assert_eq!(app.overlay, Overlay::None);
+    }
+
+    #[test]
+    fn the_fusion_lab_runs_once_and_applies_its_choice_to_the_hybrid_pane() {
+        use crate::tune::{self, QueryLists, Split};
+        let mut app = ready_app();
+        let t0 = Instant::now();
+        app.input.set("장마");
+        let cmds = update(&mut app, key(KeyCode::F(7)), t0);
+        assert_eq!(cmds, [Cmd::Tune { generation: 1 }]);
+        assert!(
+            update(&mut app, key(KeyCode::F(7)), t0).is_empty(),
+            "running"
+        );
+        // Dense ranks the gold first, BM25 second: the grid leans to dense.
+        let q = QueryLists {
+            gold: 0,
+            dense: vec![(0, 0.9), (1, 0.5), (2, 0.1)],
+            bm25: vec![(1, 3.0), (0, 2.0), (2, 1.0)],
+        };
+        let queries = vec![q; 6];
+        let split = Split::Holdout {
+            ratio: 0.5,
+            seed: 3,
+        };
+        let report = tune::tune(&queries, &tune::grid(10), split).unwrap();
+        let idx = tune::holdout(6, 0.5, 3).unwrap().0;
+        let lab = FusionLab {
+            tune_baselines: tune::baselines_on(&queries, &idx),
+            default_test: report.baselines.bm25,
+            report,
+        };
+        let chosen = lab.report.best.fusion;
+        update(
+            &mut app,
+            Msg::Worker(Reply::Tuned {
+                generation: 1,
+                result: Ok(Box::new(lab)),
+            }),
+            t0,
+        );
+        let cmds = update(&mut app, key(KeyCode::Char('a')), t0);
+        let Some(Cmd::SetParams(p)) = cmds.first() else {
+            panic!("{cmds:?}");
+        };
+        assert_eq!(p.fusion, chosen.method());
+        assert_eq!(app.overlay, Overlay::None);
+        assert!(app.notice.as_deref().unwrap().contains("hybrid now fuses"));
     }
 
     fn pooling(name: &str) -> Pooling {

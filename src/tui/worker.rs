@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::app::{Cmd, EvalLabels, EvalOutcome, Msg, Part, Reply, SparseOutcome};
+use super::app::{Cmd, EvalLabels, EvalOutcome, FusionLab, Msg, Part, Reply, SparseOutcome};
 use super::control::{Cancelled, Control};
 use super::models::{reporter, ModelJob, ModelThread, SharedEncoder};
 use super::rerank::{Job, ProxyReranker, RerankThread};
@@ -332,6 +332,7 @@ impl Worker<'_> {
             Cmd::SetParams(p) => self.pipeline.params = p,
             Cmd::SetAnalyzer(kind) => self.rebuild_bm25(kind),
             Cmd::Evaluate { generation, labels } => self.evaluate(generation, labels),
+            Cmd::Tune { generation } => self.tune(generation),
             Cmd::Grade {
                 query,
                 passage,
@@ -686,6 +687,85 @@ impl Worker<'_> {
         }
     }
 
+    /// The fusion lab on a thread of its own: each question's lists once (the questions are
+    /// encoded a few at a time, so a typed query is encoded between them), then the grid on a
+    /// seeded half, reported on the other half.
+    fn tune(&mut self, generation: u64) {
+        let (Some(encoder), Some(index), Some(bm25)) = (
+            self.encoder.clone(),
+            self.pipeline.dense_index().map(DenseIndex::share),
+            self.pipeline.bm25().cloned(),
+        ) else {
+            say(
+                self.ui,
+                Reply::Tuned {
+                    generation,
+                    result: Err(format!(
+                        "the fusion lab needs both lists: {}",
+                        if self.pipeline.bm25().is_none() {
+                            self.pipeline.bm25_missing.clone()
+                        } else {
+                            self.pipeline.dense_missing.clone()
+                        }
+                    )),
+                },
+            );
+            return;
+        };
+        let corpus = self.pipeline.corpus.clone();
+        let depth = self.pipeline.params.rrf.depth;
+        let ui = self.ui.clone();
+        let control = self.control.clone();
+        let failed = self.ui.clone();
+        let spawned = self.control.spawn(
+            "bigyo-tune",
+            move || {
+                let mut chunked = ChunkedEncoder {
+                    inner: encoder,
+                    cancel: Arc::new(AtomicBool::new(false)),
+                    control: control.clone(),
+                };
+                let result = fusion_lab(
+                    &corpus,
+                    &mut chunked,
+                    &index,
+                    &bm25,
+                    depth,
+                    &mut |done, total| {
+                        control.check_quit();
+                        say(
+                            &ui,
+                            Reply::TuneProgress {
+                                generation,
+                                done,
+                                total,
+                            },
+                        );
+                    },
+                );
+                say(&ui, Reply::Tuned { generation, result });
+            },
+            move |why| {
+                say(
+                    &failed,
+                    Reply::Tuned {
+                        generation,
+                        result: Err(why),
+                    },
+                )
+            },
+        );
+        if let Err(e) = spawned {
+            say(
+                self.ui,
+                Reply::Tuned {
+                    generation,
+                    result: Err(format!("starting the fusion lab: {e}")),
+                },
+            );
+        }
+    }
+
     /// Writes one grade (or its removal) to the judgments file; the UI shows it once it is
     /// on disk.
     fn grade(&mut self, query: String, passage: usize, grade: Option<u8>) {
@@ -779,6 +859,58 @@ impl Embedder for ChunkedEncoder {
         }
         Ok(Embeddings { dim, data })
     }
+}
+
+/// The seeded half the fusion lab chooses on (the other half reports), as `bigyo tune`'s
+/// defaults.
+const LAB_SPLIT: crate::tune::Split = crate::tune::Split::Holdout {
+    ratio: 0.5,
+    seed: 42,
+};
+
+fn fusion_lab(
+    corpus: &Corpus,
+    encoder: &mut ChunkedEncoder,
+    index: &DenseIndex,
+    bm25: &Bm25Index,
+    depth: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Box<FusionLab>, String> {
+    use crate::tune;
+    let questions: Vec<(&str, usize)> = corpus
+        .eval_questions()
+        .map(|q| (q.text.as_str(), q.passage))
+        .collect();
+    let queries = tune::query_lists(
+        &questions,
+        &mut |texts| Ok(encoder.embed(Side::Query, texts, &mut |_| {})?),
+        index,
+        bm25,
+        depth,
+        progress,
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    let report = tune::tune(&queries, &tune::grid(depth), LAB_SPLIT).map_err(|e| e.to_string())?;
+    let tune_idx = match LAB_SPLIT {
+        tune::Split::Holdout { ratio, seed } => {
+            tune::holdout(queries.len(), ratio, seed)
+                .map_err(|e| e.to_string())?
+                .0
+        }
+        tune::Split::Folds { .. } => (0..queries.len()).collect(),
+    };
+    let default = crate::fusion::Fusion::Rrf {
+        k: 60.0,
+        depth,
+        dense_weight: 1.0,
+        bm25_weight: 1.0,
+    };
+    let default_test = tune::held_out(&queries, &default, LAB_SPLIT).map_err(|e| e.to_string())?;
+    Ok(Box::new(FusionLab {
+        tune_baselines: tune::baselines_on(&queries, &tune_idx),
+        report,
+        default_test,
+    }))
 }
 
 /// What an evaluation runs on: its queries and the line that names their labels.
