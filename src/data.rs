@@ -155,7 +155,7 @@ impl Corpus {
                 path: path.clone(),
                 source,
             })?;
-            builder.read(path, file)?;
+            builder.read_contained(path, file)?;
         }
         builder.finish(source)
     }
@@ -165,7 +165,8 @@ impl Corpus {
         self.passages.iter().map(|p| p.text.as_str()).collect()
     }
 
-    /// A stable hash of the passage texts (and titles), for cache keys.
+    /// A stable hash of the passage texts, for cache keys (titles do not count: a corpus
+    /// whose titles change keeps its embeddings, which are computed from the texts alone).
     pub fn content_hash(&self) -> String {
         let mut h = Sha256::new();
         for p in &self.passages {
@@ -234,6 +235,33 @@ impl<'a> CorpusBuilder<'a> {
 
     fn full(&self) -> bool {
         self.opts.limit.is_some_and(|l| self.rows >= l)
+    }
+
+    /// [`read`](Self::read), with a panic inside the parquet crate (a damaged file it does
+    /// not check) turned into the usual error naming the file, and no panic text printed.
+    fn read_contained<R: parquet::file::reader::ChunkReader + 'static>(
+        &mut self,
+        path: &Path,
+        reader: R,
+    ) -> Result<()> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|info| {
+            tracing::error!("reading parquet: {info}");
+        }));
+        let read =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read(path, reader)));
+        std::panic::set_hook(previous);
+        read.unwrap_or_else(|payload| {
+            let why = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "a panic".into());
+            Err(DataError::NotParquet {
+                path: path.to_owned(),
+                detail: format!("the parquet reader failed: {why}"),
+            })
+        })
     }
 
     fn read<R: parquet::file::reader::ChunkReader + 'static>(

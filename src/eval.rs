@@ -501,9 +501,10 @@ fn rank_all(
         time: BTreeMap::new(),
         skipped: BTreeMap::new(),
     };
-    // Ranks deep enough for @10 whatever --top-k says.
-    let saved_k = pipeline.params.top_k;
-    pipeline.params.top_k = saved_k.max(10);
+    // Ranks deep enough for @10 whatever --top-k says; the guard puts --top-k back on every
+    // way out (an error, or a cancelled evaluation unwinding from `progress`).
+    let guard = TopK::raise(pipeline, 10);
+    let pipeline = &mut *guard.0;
     for (i, q) in queries.iter().enumerate() {
         let vector = vectors.as_ref().map(|e| e.row(i));
         let results = pipeline.search_with(&q.text, vector, methods);
@@ -538,8 +539,25 @@ fn rank_all(
         }
         progress(i + 1, total);
     }
-    pipeline.params.top_k = saved_k;
+    drop(guard);
     Ok(out)
+}
+
+/// Raises the pipeline's top-k for an evaluation and restores it when dropped.
+struct TopK<'a>(&'a mut Pipeline, usize);
+
+impl<'a> TopK<'a> {
+    fn raise(pipeline: &'a mut Pipeline, at_least: usize) -> Self {
+        let saved = pipeline.params.top_k;
+        pipeline.params.top_k = saved.max(at_least);
+        Self(pipeline, saved)
+    }
+}
+
+impl Drop for TopK<'_> {
+    fn drop(&mut self) {
+        self.0.params.top_k = self.1;
+    }
 }
 
 fn qps(queries: usize, time: &BTreeMap<Method, Duration>, m: Method) -> f64 {

@@ -1,8 +1,6 @@
 //! Building what a session needs from the options: the corpus, the BM25 analyzer and index,
 //! the bi-encoder with its (cached) passage embeddings, and the reranker. Each step reports
 //! through [`Report`] so the CLI can draw progress bars and the TUI its status bar.
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -472,7 +470,7 @@ pub fn cache(opts: &Options) -> Option<EmbeddingCache> {
     })
 }
 
-/// Elapsed time as milliseconds with two decimals, for tables.
+/// Elapsed time in milliseconds, as tables and JSON print it.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -485,11 +483,3 @@ pub fn judgments_path(opts: &Options, corpus: &Corpus) -> std::path::PathBuf {
         .clone()
         .unwrap_or_else(|| crate::judgments::default_path(&corpus.content_hash()))
 }
-
-/// Whether `path` names the bundled sample.
-pub fn is_sample(path: &Path) -> bool {
-    path.as_os_str() == SAMPLE_NAME
-}
-
-/// A shared corpus handle.
-pub type SharedCorpus = Arc<Corpus>;
