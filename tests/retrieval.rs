@@ -1,7 +1,5 @@
 //! The retrieval CLI as users run it: `bigyo search` and `bigyo eval` on the bundled sample
 //! with the MiniLM snapshot, bad data files, and the hub dataset path against a local mirror.
-use std::path::Path;
-use std::process::Output;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
@@ -10,35 +8,7 @@ use bigyo::data::{Corpus, LoadOptions};
 use serde_json::Value;
 
 mod common;
-use common::{bigyo_command, minilm_dir, root, write_parquet, Mirror};
-
-/// Runs the binary with its caches in `home`, offline from the real hub.
-fn bigyo_in(home: &Path, args: &[&str]) -> Output {
-    bigyo_command(home)
-        .args(["--device", "cpu", "--threads", "2"])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "failed: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn failed(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !out.status.success(),
-        "expected failure, got: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!stderr.contains("stack backtrace"), "{stderr}");
-    stderr
-}
+use common::{bigyo_command, bigyo_in, failed, minilm_dir, ok, root, write_parquet, Mirror};
 
 #[test]
 fn sample_jsonl_and_parquet_agree() {

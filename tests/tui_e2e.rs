@@ -93,6 +93,11 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 /// Starts bigyo in tmux on the sample with MiniLM and `reranker`, at 160x45. After bigyo
 /// exits the shell prints its status and lingers so the screen can be read.
 fn start(tmux: &Tmux, cache: &std::path::Path, reranker: &str) -> Instant {
+    start_then(tmux, cache, reranker, "")
+}
+
+/// As [`start`]; `after` runs in the shell once bigyo has exited and printed its status.
+fn start_then(tmux: &Tmux, cache: &std::path::Path, reranker: &str, after: &str) -> Instant {
     let Some(bin) = release_binary() else {
         panic!("no release binary: run `make build` (make test does), or set BIGYO_BIN");
     };
@@ -103,7 +108,7 @@ fn start(tmux: &Tmux, cache: &std::path::Path, reranker: &str) -> Instant {
         "env BIGYO_CACHE_DIR='{cache}' BIGYO_CONFIG_DIR='{cache}/config' BIGYO_DATA_DIR='{cache}/data' \
          HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
          --model '{model}' --reranker '{reranker}' --device cpu --offline; \
-         echo \"bigyo-exited-$?\"; sleep 30",
+         echo \"bigyo-exited-$?\"; {after} sleep 30",
         cache = cache.display(),
         bin = bin.display(),
         model = common::minilm_dir().display(),
@@ -293,49 +298,18 @@ fn quitting_at_any_moment_exits_cleanly() {
 #[test]
 fn explorer_searches_opens_a_passage_and_quits_cleanly() {
     let _serial = one_at_a_time();
-    let Some(bin) = release_binary() else {
-        panic!("no release binary: run `make build` (make test does), or set BIGYO_BIN");
-    };
-    let model = common::minilm_dir();
-    if Command::new("tmux").arg("-V").output().is_err() {
-        panic!("tmux is not installed: `make setup-test` installs it (apt-get install tmux)");
-    }
     let cache = tempfile::tempdir().expect("temp dir");
     let tmux = Tmux {
         socket: format!("bigyo-e2e-{}", std::process::id()),
     };
-    // After bigyo exits the shell prints its status and whether the terminal is back in
-    // canonical mode (raw mode clears `icanon`), then lingers so the screen can be read.
-    let command = format!(
-        "env BIGYO_CACHE_DIR='{cache}' BIGYO_CONFIG_DIR='{cache}/config' BIGYO_DATA_DIR='{cache}/data' \
-         HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
-         --model '{model}' --reranker none --device cpu --offline; \
-         echo \"bigyo-exited-$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\{{0,1\\}}icanon'; \
-         sleep 30",
-        cache = cache.path().display(),
-        bin = bin.display(),
-        model = model.display(),
+    // After bigyo exits the shell also prints whether the terminal is back in canonical mode
+    // (raw mode clears `icanon`).
+    let started = start_then(
+        &tmux,
+        cache.path(),
+        "none",
+        "stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\{0,1\\}icanon';",
     );
-    let started = Instant::now();
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        "sh",
-        "-c",
-        &command,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
     tmux.wait(started, "Ready", |s| s.contains("Ready"));
     tmux.type_text(QUESTION);
     tmux.keys(&["Enter"]);

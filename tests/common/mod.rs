@@ -5,7 +5,7 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -106,4 +106,34 @@ impl Drop for Mirror {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the binary with its caches in `home`, offline from the real hub.
+pub fn bigyo_in(home: &Path, args: &[&str]) -> Output {
+    bigyo_command(home)
+        .args(["--device", "cpu", "--threads", "2"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The run succeeded without panic text; its stdout.
+pub fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "failed: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// The run failed with a message, never panic text or a backtrace; its stderr.
+pub fn failed(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "expected failure, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("stack backtrace"), "{stderr}");
+    stderr
 }
