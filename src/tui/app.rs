@@ -649,6 +649,9 @@ pub struct App {
     /// [`method_pairs`]) and the selected row.
     pub eval_pair: usize,
     pub eval_row: usize,
+    /// On a terminal too short for everything, the evaluation shows its curves and
+    /// disagreement list instead of the table (Tab switches).
+    pub eval_page: bool,
     pub lab: LabState,
     pub lab_generation: u64,
     /// The query text last sent, so a pause in typing does not search it twice.
@@ -707,6 +710,7 @@ impl App {
             eval_labels: EvalLabels::Gold,
             eval_pair: 0,
             eval_row: 0,
+            eval_page: false,
             lab: LabState::NotRun,
             lab_generation: 0,
             sent: None,
@@ -1704,6 +1708,7 @@ fn eval_list_key(app: &mut App, key: KeyEvent) -> Option<Vec<Cmd>> {
         .and_then(|i| pairs.get(i).copied());
     let list = disagreements(outcome, pair);
     match key.code {
+        KeyCode::Tab | KeyCode::BackTab => app.eval_page = !app.eval_page,
         KeyCode::Char('d') => {
             app.eval_pair = (app.eval_pair + 1) % (pairs.len() + 1);
             app.eval_row = 0;

@@ -425,6 +425,24 @@ fn grades_show_in_every_pane_and_in_the_judge_view() {
     check("judge", &app);
 }
 
+/// At 80x24 the evaluation's table and its curves with the disagreement list take turns
+/// (Tab), so every part is reachable.
+#[test]
+fn a_short_evaluation_overlay_pages_between_table_and_curves() {
+    let mut app = evaluation();
+    let table = render(&app, 80, 24);
+    assert!(table.contains("Tab curves and disagreements"), "{table}");
+    assert!(table.contains("MRR@10"), "{table}");
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::from(KeyCode::Tab)),
+        Instant::now(),
+    );
+    let curves = render(&app, 80, 24);
+    assert!(curves.contains("Where they disagree"), "{curves}");
+    assert!(curves.contains("recall@k"), "{curves}");
+}
+
 /// At 80x24 and 50x12 scrolling reaches the passage's end, its last question and answer.
 #[test]
 fn detail_view_scrolls_to_the_last_answer_on_small_terminals() {

@@ -1640,7 +1640,28 @@ fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let footer = Line::styled(fit(keys, width), theme.dim());
     let height = inner.height as usize;
     match &app.eval {
-        EvalState::Done(Ok(outcome)) if deep && height > lines.len() + 6 => {
+        EvalState::Done(Ok(outcome)) if deep && height <= lines.len() + 6 && app.eval_page => {
+            // Too short for everything: this page holds the curves and the list.
+            let [chart, list, keys] = Layout::vertical([
+                Constraint::Length((height.saturating_sub(1) / 2) as u16),
+                Constraint::Min(0),
+                Constraint::Length(1),
+            ])
+            .areas(inner);
+            draw_recall_chart(frame, theme, chart, outcome);
+            draw_disagreements(frame, app, theme, list, outcome);
+            let keys_line = Line::styled(fit(&format!("Tab table · {keys}"), width), theme.dim());
+            frame.render_widget(Paragraph::new(keys_line), keys);
+        }
+        EvalState::Done(Ok(_)) if deep && height <= lines.len() + 6 => {
+            lines.truncate(height.saturating_sub(1));
+            lines.push(Line::styled(
+                fit(&format!("Tab curves and disagreements · {keys}"), width),
+                theme.dim(),
+            ));
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
+        EvalState::Done(Ok(outcome)) if deep => {
             let top = lines.len().min(height);
             let rest = height - top - 1;
             let chart_h = (rest / 2).clamp(5, 14).min(rest);
