@@ -252,11 +252,7 @@ impl<'a> CorpusBuilder<'a> {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read(path, reader)));
         std::panic::set_hook(previous);
         read.unwrap_or_else(|payload| {
-            let why = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "a panic".into());
+            let why = crate::panic_message(payload.as_ref());
             Err(DataError::NotParquet {
                 path: path.to_owned(),
                 detail: format!("the parquet reader failed: {why}"),

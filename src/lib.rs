@@ -38,3 +38,12 @@ pub mod session;
 pub mod teach;
 pub mod tui;
 pub mod tune;
+
+/// The text of a caught panic (`panic!` with a message gives a `String` or a `&str`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "a panic".into())
+}

@@ -253,6 +253,14 @@ impl MethodResult {
         }
     }
 
+    /// A method that ran on nothing (a blank query): no hits and no error.
+    pub fn empty(method: Method) -> Self {
+        Self {
+            error: None,
+            ..Self::failed(method, String::new())
+        }
+    }
+
     /// The 1-based rank of `passage` in this method's whole list.
     pub fn rank_of(&self, passage: usize) -> Option<usize> {
         self.ranking

@@ -264,7 +264,8 @@ pub fn query_lists(
     Ok(out)
 }
 
-/// BM25 and dense alone on `idx`: the fusion view's reference lines on the tuning part.
+/// BM25 and dense alone on the questions `idx` (the held-out part in a report, the tuning
+/// part for the fusion lab's reference lines).
 pub fn baselines_on(queries: &[QueryLists], idx: &[usize]) -> Baselines {
     let dense: Vec<Option<usize>> = queries.iter().map(|q| rank_in(&q.dense, q.gold)).collect();
     let bm25: Vec<Option<usize>> = queries.iter().map(|q| rank_in(&q.bm25, q.gold)).collect();
@@ -342,8 +343,6 @@ pub fn tune(
         return Err(TuneError::EmptyGrid);
     }
     let table = rank_table(settings, queries);
-    let dense: Vec<Option<usize>> = queries.iter().map(|q| rank_in(&q.dense, q.gold)).collect();
-    let bm25: Vec<Option<usize>> = queries.iter().map(|q| rank_in(&q.bm25, q.gold)).collect();
     let all: Vec<usize> = (0..n).collect();
     let (chosen, tune_idx, test_idx, test, fold_reports) = match split {
         Split::Holdout { ratio, seed } => {
@@ -398,10 +397,7 @@ pub fn tune(
                 folds: fold_reports,
             },
         },
-        baselines: Baselines {
-            bm25: metrics_on(&bm25, &test_idx),
-            dense: metrics_on(&dense, &test_idx),
-        },
+        baselines: baselines_on(queries, &test_idx),
         grid: settings
             .iter()
             .zip(&table)

@@ -61,11 +61,7 @@ impl Control {
                     tracing::debug!("{thread_name}: stopped");
                     return;
                 }
-                let why = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_else(|| "a panic".into());
+                let why = crate::panic_message(payload.as_ref());
                 tracing::error!("{thread_name} stopped: {why}");
                 on_panic(why);
             }

@@ -185,27 +185,19 @@ impl RerankThread {
                     total,
                 }));
             };
-            let scored = match &mut self.reranker {
-                Ok(r) => r.score(&query, &chunk_texts, &mut progress),
-                Err(_) => return,
-            };
-            match scored {
+            match self.score_cached(&query, &chunk_texts, &mut progress) {
                 Ok(values) => {
                     for (&i, v) in chunk.iter().zip(values) {
                         logits[i] = Some(v);
-                        if self.cache.len() >= CACHE_MAX {
-                            self.cache.clear();
-                        }
-                        self.cache.insert(key(&query, texts[i]), v);
                     }
                     done += chunk.len();
                 }
-                Err(e) => {
+                Err(why) => {
                     self.say(Reply::Reranked {
                         generation,
                         result: crate::pipeline::MethodResult::failed(
                             crate::pipeline::Method::Rerank,
-                            format!("cross-encoder failed: {e}"),
+                            why,
                         ),
                         passes: done,
                     });
@@ -247,45 +239,48 @@ impl RerankThread {
                 let _ = reply.send(Err("cancelled".into()));
                 return;
             }
-            let mut scored = Vec::with_capacity(chunk.len());
-            let mut missing = Vec::new();
-            for (i, t) in chunk.iter().enumerate() {
-                match self.cache.get(&key(&query, t)) {
-                    Some(&v) => scored.push(Some(v)),
-                    None => {
-                        scored.push(None);
-                        missing.push(i);
-                    }
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            match self.score_cached(&query, &refs, &mut |_| {}) {
+                Ok(values) => out.extend(values),
+                Err(why) => {
+                    let _ = reply.send(Err(why));
+                    return;
                 }
             }
-            if !missing.is_empty() {
-                let refs: Vec<&str> = missing.iter().map(|&i| chunk[i].as_str()).collect();
-                let values = match &mut self.reranker {
-                    Ok(r) => r.score(&query, &refs, &mut |_| {}),
-                    Err(why) => {
-                        let _ = reply.send(Err(why.clone()));
-                        return;
-                    }
-                };
-                match values {
-                    Ok(values) => {
-                        for (&i, v) in missing.iter().zip(values) {
-                            scored[i] = Some(v);
-                            if self.cache.len() >= CACHE_MAX {
-                                self.cache.clear();
-                            }
-                            self.cache.insert(key(&query, &chunk[i]), v);
-                        }
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(format!("cross-encoder failed: {e}")));
-                        return;
-                    }
-                }
-            }
-            out.extend(scored.into_iter().map(|v| v.unwrap_or(f32::MIN)));
         }
         let _ = reply.send(Ok(out));
+    }
+
+    /// The logits of (query, text) pairs: from the session cache where scored before, the
+    /// rest in one cross-encoder call (then cached). `progress` counts the pairs scored now.
+    fn score_cached(
+        &mut self,
+        query: &str,
+        texts: &[&str],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<f32>, String> {
+        let mut scored: Vec<Option<f32>> = texts
+            .iter()
+            .map(|t| self.cache.get(&key(query, t)).copied())
+            .collect();
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| scored[i].is_none()).collect();
+        if !missing.is_empty() {
+            let refs: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
+            let values = match &mut self.reranker {
+                Ok(r) => r
+                    .score(query, &refs, progress)
+                    .map_err(|e| format!("cross-encoder failed: {e}"))?,
+                Err(why) => return Err(why.clone()),
+            };
+            for (&i, v) in missing.iter().zip(values) {
+                scored[i] = Some(v);
+                if self.cache.len() >= CACHE_MAX {
+                    self.cache.clear();
+                }
+                self.cache.insert(key(query, texts[i]), v);
+            }
+        }
+        Ok(scored.into_iter().map(|v| v.unwrap_or(f32::MIN)).collect())
     }
 }
 

@@ -364,16 +364,12 @@ impl Worker<'_> {
             &self.reranker_state,
             self.pipeline.rerank_candidates(&results),
         ) {
-            _ if blank => Err(MethodResult {
-                error: None,
-                ..MethodResult::failed(Method::Rerank, String::new())
-            }),
+            _ if blank => Err(MethodResult::empty(Method::Rerank)),
             (Err(why), _) => Err(MethodResult::failed(Method::Rerank, why.clone())),
             (Ok(_), Err(why)) => Err(MethodResult::failed(Method::Rerank, why)),
-            (Ok(_), Ok(candidates)) if candidates.is_empty() => Err(MethodResult {
-                error: None,
-                ..MethodResult::failed(Method::Rerank, String::new())
-            }),
+            (Ok(_), Ok(candidates)) if candidates.is_empty() => {
+                Err(MethodResult::empty(Method::Rerank))
+            }
             (Ok(_), Ok(candidates)) => Ok(candidates),
         };
         let candidates = match job {
