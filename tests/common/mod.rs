@@ -79,21 +79,9 @@ impl Mirror {
     /// Starts `tests/hub_mirror.py` with `args` (`--commit SHA`, `--hang`, `ORG/NAME=DIR`,
     /// `datasets/ORG/NAME=DIR`) and waits for its port.
     pub fn start<S: AsRef<OsStr>>(args: &[S]) -> Self {
-        let mut child = Command::new("python3")
-            .arg(root().join("tests/hub_mirror.py"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the hub mirror");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .expect("the mirror prints its port")
-            .to_owned();
+        let mut command = Command::new("python3");
+        command.arg(root().join("tests/hub_mirror.py")).args(args);
+        let (child, port) = spawn_with_port(&mut command, "the hub mirror");
         Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -136,4 +124,22 @@ pub fn failed(out: &Output) -> String {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("stack backtrace"), "{stderr}");
     stderr
+}
+
+/// Starts a test server that prints `PORT n` as its first line; returns it and the port.
+pub fn spawn_with_port(command: &mut Command, what: &str) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .unwrap_or_else(|| panic!("{what} prints its port, not {line:?}"))
+        .to_owned();
+    (child, port)
 }
