@@ -16,7 +16,8 @@ use bigyo::bm25::Analyzer;
 use bigyo::data::{Corpus, LoadOptions};
 use bigyo::dense::EmbeddingCache;
 use bigyo::model::{EncoderOptions, ModelDir, ModelSpec, Runtime, SentenceEncoder, Side};
-use bigyo::pipeline::{Method, Pipeline, SearchParams};
+use bigyo::panes::{DenseKey, PaneId, Panes};
+use bigyo::pipeline::{Pipeline, SearchParams};
 use bigyo::session::{bm25_alongside, build_dense};
 
 struct Args {
@@ -71,27 +72,28 @@ fn main() -> Result<()> {
         let started = Instant::now();
         let corpus = Arc::new(Corpus::from_parquet(&args.corpus, &LoadOptions::default())?);
         let read = started.elapsed();
-        let (bm25, dense) = bm25_alongside(&corpus, Analyzer::Bigram, || -> Result<_> {
-            let dir = ModelDir::resolve(&ModelSpec::new(&args.model))?;
-            let mut encoder = SentenceEncoder::load(
-                &dir,
-                &EncoderOptions {
+        let (bm25, dense) =
+            bm25_alongside(&corpus, vec![(None, Analyzer::Bigram)], || -> Result<_> {
+                let dir = ModelDir::resolve(&ModelSpec::new(&args.model))?;
+                let mut encoder = SentenceEncoder::load(
+                    &dir,
+                    &EncoderOptions {
+                        runtime,
+                        ..Default::default()
+                    },
+                )?;
+                let loaded = started.elapsed();
+                let (index, stats) = build_dense(
+                    &corpus,
+                    &mut encoder,
                     runtime,
-                    ..Default::default()
-                },
-            )?;
-            let loaded = started.elapsed();
-            let (index, stats) = build_dense(
-                &corpus,
-                &mut encoder,
-                runtime,
-                Some(&embed_cache),
-                &mut |_| {},
-            )?;
-            Ok((encoder, index, stats, loaded))
-        });
+                    Some(&embed_cache),
+                    &mut |_| {},
+                )?;
+                Ok((encoder, index, stats, loaded))
+            });
         let (encoder, index, stats, loaded) = dense?;
-        let bm25 = bm25?;
+        let (_, bm25) = bm25?.pop().context("the BM25 index")?;
         let ready = started.elapsed();
         eprintln!(
             "  parquet {:.3}s, model loaded at {:.3}s, ready at {:.3}s",
@@ -99,9 +101,13 @@ fn main() -> Result<()> {
             loaded.as_secs_f64(),
             ready.as_secs_f64()
         );
-        let mut p = Pipeline::new(corpus, SearchParams::default());
-        p.set_bm25(Arc::new(bm25));
-        p.set_dense(Box::new(encoder), index);
+        let mut p = Pipeline::new(
+            corpus,
+            SearchParams::default(),
+            Panes::from_methods("dense,bm25,hybrid")?,
+        );
+        p.set_bm25(None, Arc::new(bm25));
+        p.set_dense(&DenseKey::default(), Box::new(encoder), index);
         let rate = (report_embed && !stats.from_cache).then(|| stats.passages_per_s());
         Ok((p, ready, rate))
     };
@@ -133,7 +139,10 @@ fn main() -> Result<()> {
 
     tch::set_num_threads(1);
     // BM25 end to end, one thread.
-    let bm25 = pipeline.bm25().context("bm25")?.clone();
+    let bm25 = pipeline
+        .bm25(None)
+        .map_err(|m| anyhow::anyhow!("bm25: {m}"))?
+        .clone();
     for q in queries.iter().take(20) {
         bm25.search(q, 10)?;
     }
@@ -149,19 +158,19 @@ fn main() -> Result<()> {
 
     // Dense + BM25 + hybrid latency, query vectors encoded beforehand.
     let sample: Vec<&str> = queries.iter().take(200).copied().collect();
-    let vectors =
-        pipeline
-            .encoder_mut()
-            .context("encoder")?
-            .embed(Side::Query, &sample, &mut |_| {})?;
-    let methods = [Method::Dense, Method::Bm25, Method::Hybrid];
+    let vectors = pipeline
+        .encoder_mut(&DenseKey::default())
+        .context("encoder")?
+        .embed(Side::Query, &sample, &mut |_| {})?;
+    let methods: Vec<PaneId> = pipeline.panes().shown().collect();
+    let given = |i: usize| [(DenseKey::default(), vectors.row(i))];
     for (i, q) in sample.iter().enumerate().take(10) {
-        pipeline.search_with(q, Some(vectors.row(i)), &methods);
+        pipeline.search_with(q, &given(i), &methods);
     }
     let mut latencies = Vec::with_capacity(sample.len());
     for (i, q) in sample.iter().enumerate() {
         let started = Instant::now();
-        let r = pipeline.search_with(q, Some(vectors.row(i)), &methods);
+        let r = pipeline.search_with(q, &given(i), &methods);
         latencies.push(started.elapsed());
         assert!(r.results.iter().all(|m| m.error.is_none()));
     }

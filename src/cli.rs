@@ -18,7 +18,8 @@ use bigyo::model::{
     sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder, Side, Usage,
 };
 use bigyo::options::{ApiArgs, DataArgs, ModelArgs, Preset, RetrievalArgs};
-use bigyo::pipeline::{parse_methods, Method, Pipeline};
+use bigyo::panes::{PaneId, Panes};
+use bigyo::pipeline::Pipeline;
 use bigyo::session::{self, EmbedStats, Event, Options};
 use bigyo::tune::{self, Split};
 use bigyo::{render, teach};
@@ -97,9 +98,10 @@ pub enum Command {
     /// Search the corpus with every method and print the ranked lists.
     Search {
         query: String,
-        /// Comma-separated: dense, bm25, hybrid, rerank.
-        #[arg(long, default_value = "dense,bm25,hybrid,rerank")]
-        methods: String,
+        /// Comma-separated default panes: dense, bm25, hybrid, rerank [default: all four];
+        /// the short form of --panes.
+        #[arg(long)]
+        methods: Option<String>,
         #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
         format: TableOrJson,
     },
@@ -114,9 +116,10 @@ pub enum Command {
     },
     /// Evaluate every method over the corpus's questions (recall@1/5/10, MRR@10, nDCG@10, q/s).
     Eval {
-        /// Comma-separated: dense, bm25, hybrid, rerank (rerank is skipped with --reranker none).
-        #[arg(long, default_value = "dense,bm25,hybrid,rerank")]
-        methods: String,
+        /// Comma-separated default panes: dense, bm25, hybrid, rerank [default: all four;
+        /// rerank is skipped with --reranker none]; the short form of --panes.
+        #[arg(long)]
+        methods: Option<String>,
         /// Print exactly one JSON object on the last line of stdout.
         #[arg(long)]
         json: bool,
@@ -331,7 +334,7 @@ pub fn run(mut args: Args) -> Result<()> {
             query,
             methods,
             format,
-        }) => return search(&opts, query, methods, *format),
+        }) => return search(&opts, query, methods.as_deref(), *format),
         Some(Command::Eval {
             methods,
             json,
@@ -362,7 +365,7 @@ pub fn run(mut args: Args) -> Result<()> {
             };
             return eval(
                 &opts,
-                methods,
+                methods.as_deref(),
                 *json,
                 trec_run.as_deref(),
                 per_query.as_deref(),
@@ -704,31 +707,17 @@ fn load(opts: &Options) -> Result<Arc<Corpus>> {
     Ok(corpus)
 }
 
-/// Builds the pipeline the methods need over `corpus`: BM25 always (hybrid and rerank fuse
-/// it), the bi-encoder only for model methods, the reranker only for rerank.
+/// Builds the pipeline `panes` need over `corpus` and prints what a remote encoder cost.
 fn build(
     opts: &Options,
-    methods: &[Method],
+    panes: Panes,
     corpus: Arc<Corpus>,
-) -> Result<(Pipeline, Option<EmbedStats>, Runtime)> {
-    let needs_model = methods.iter().any(|m| m.needs_model());
+) -> Result<(Pipeline, Vec<(String, EmbedStats)>, Runtime)> {
     let runtime = opts.runtime()?;
-    let mut report = reporter();
-    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params());
-    let analyzer = session::analyzer(opts)?;
-    let mut stats = None;
-    if needs_model {
-        // BM25 is built on a helper thread while the encoder loads and embeds.
-        let (bm25, dense) = session::bm25_alongside(&corpus, analyzer, || -> Result<_> {
-            let mut encoder = session::load_embedder(opts, runtime, opts.pooling()?, &mut report)?;
-            let cache = session::cache(opts);
-            let (index, s) =
-                session::build_dense(&corpus, &mut *encoder, runtime, cache.as_ref(), &mut report)?;
-            Ok((encoder, index, s))
-        });
-        let (encoder, index, s) = dense?;
-        pipeline.set_bm25(Arc::new(bm25?));
-        if opts.remote_model().is_some() {
+    let built = session::build(opts, panes, corpus, runtime, &mut reporter())?;
+    let mut embeds = Vec::new();
+    for (key, model, s) in built.embeds {
+        if bigyo::model::remote::remote_name(&model).is_some() {
             let line = match s.usage {
                 Some(u) => cost_line(opts, "passages", s.passages, u),
                 None => format!(
@@ -736,37 +725,29 @@ fn build(
                     s.passages
                 ),
             };
+            let line = if key.model.is_some() {
+                format!("{model}: {line}")
+            } else {
+                line
+            };
             tracing::info!("{line}");
             eprintln!("bigyo: {line}");
         }
-        stats = Some(s);
-        pipeline.set_dense(encoder, index);
-    } else {
-        pipeline.set_bm25(Arc::new(session::build_bm25(
-            &corpus,
-            analyzer,
-            &mut report,
-        )?));
+        embeds.push((model, s));
     }
-    if methods.contains(&Method::Rerank) {
-        match session::load_reranker(opts, runtime, &mut report)? {
-            Some(r) => pipeline.set_reranker(Box::new(r)),
-            None => pipeline.reranker_missing = "--reranker none".into(),
-        }
-    }
-    Ok((pipeline, stats, runtime))
+    Ok((built.pipeline, embeds, runtime))
 }
 
-fn search(opts: &Options, query: &str, methods: &str, format: TableOrJson) -> Result<()> {
-    let methods = parse_methods(methods).map_err(anyhow::Error::msg)?;
+fn search(opts: &Options, query: &str, methods: Option<&str>, format: TableOrJson) -> Result<()> {
+    let panes = session::panes(opts, methods)?;
     if query.chars().count() > 30_000 {
         bail!(
             "the query is {} characters; bigyo searches at most 30000",
             query.chars().count()
         );
     }
-    let (mut pipeline, _, _) = build(opts, &methods, load(opts)?)?;
-    let results = pipeline.search(query, &methods);
+    let (mut pipeline, _, _) = build(opts, panes, load(opts)?)?;
+    let results = pipeline.search(query);
     let corpus = pipeline.corpus.clone();
     let gold = corpus.gold_for(query);
     let mut out = std::io::stdout().lock();
@@ -980,20 +961,14 @@ fn eval_labels(
 
 fn eval(
     opts: &Options,
-    methods: &str,
+    methods: Option<&str>,
     json: bool,
     trec_run: Option<&Path>,
     per_query: Option<&Path>,
     labels: LabelSource,
     settings: GradedSettings,
 ) -> Result<()> {
-    let mut methods = parse_methods(methods).map_err(anyhow::Error::msg)?;
-    if !opts.model.reranker_enabled() {
-        methods.retain(|&m| m != Method::Rerank);
-        if methods.is_empty() {
-            bail!("--reranker none leaves no method to evaluate");
-        }
-    }
+    let panes = session::panes(opts, methods)?;
     let corpus = load(opts)?;
     // Labels are read before any model loads, so a bad qrels file fails fast.
     let (queries, labels) = eval_labels(opts, &corpus, labels, settings)?;
@@ -1005,16 +980,20 @@ fn eval(
             labels.source
         );
     }
-    let (mut pipeline, stats, runtime) = build(opts, &methods, corpus)?;
+    let (mut pipeline, embeds, runtime) = build(opts, panes, corpus)?;
+    let all = pipeline.panes().clone();
+    let shown: Vec<PaneId> = all.shown().collect();
+    // The report's embedding section is the first encoder's; its key.
+    let first_key = all.dense_keys().into_iter().next().unwrap_or_default();
     let mut trec = match trec_run {
         Some(dir) => Some(
-            TrecRuns::create(dir, &methods, &queries)
+            TrecRuns::create(dir, &all, &shown, &queries)
                 .with_context(|| format!("creating TREC run files in {}", dir.display()))?,
         ),
         None => None,
     };
     let total = queries.len() as u64;
-    let billed_before = pipeline.encoder_mut().and_then(|e| e.usage());
+    let billed_before = pipeline.encoder_mut(&first_key).and_then(|e| e.usage());
     let bar = progress_bar(total, "evaluating");
     // Created before the run so that an unwritable path fails before the heavy work.
     let mut per_query_file = match per_query {
@@ -1029,7 +1008,7 @@ fn eval(
     };
     let (reports, skipped, outcomes) = eval::evaluate_on(
         &mut pipeline,
-        &methods,
+        &shown,
         &queries,
         settings,
         trec.as_mut(),
@@ -1057,7 +1036,7 @@ fn eval(
     }
     let query_usage = match (
         billed_before,
-        pipeline.encoder_mut().and_then(|e| e.usage()),
+        pipeline.encoder_mut(&first_key).and_then(|e| e.usage()),
     ) {
         (Some(before), Some(after)) => Some(after.since(before)),
         _ => None,
@@ -1068,14 +1047,15 @@ fn eval(
         eprintln!("bigyo: {line}");
     }
     let corpus = &pipeline.corpus;
+    let names: Vec<String> = shown.iter().map(|&id| all.get(id).name.clone()).collect();
     let report = EvalReport {
         corpus: CorpusCounts {
             rows: corpus.rows,
             passages: corpus.passages.len(),
             questions: corpus.eval_questions().count(),
         },
-        embedding: stats.map(|s| EmbeddingReport {
-            model: opts.model.model.clone(),
+        embedding: embeds.into_iter().next().map(|(model, s)| EmbeddingReport {
+            model,
             device: if runtime.device == tch::Device::Cpu {
                 "cpu".into()
             } else {
@@ -1099,9 +1079,10 @@ fn eval(
             }),
         }),
         labels,
+        panes: names.clone(),
         methods: reports,
         skipped,
-        comparison: bigyo::eval::compare(&outcomes),
+        comparison: bigyo::eval::compare(&names, &outcomes),
     };
     let mut out = std::io::stdout().lock();
     if json {
@@ -1301,14 +1282,19 @@ fn grade_line(store: &mut Judgments, line: &str, passages: usize) -> Result<()> 
 fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
     split.validate()?;
     let started = Instant::now();
-    let (mut pipeline, _, _) = build(opts, &[Method::Dense, Method::Bm25], load(opts)?)?;
+    let (mut pipeline, _, _) = build(opts, Panes::from_methods("dense,bm25")?, load(opts)?)?;
     let depth = opts.retrieval.rrf_depth;
     let corpus = pipeline.corpus.clone();
     let questions: Vec<_> = corpus.eval_questions().collect();
-    let bm25 = pipeline.bm25().context("the BM25 index")?.clone();
-    let (mut encoder, index) = pipeline
-        .take_dense()
+    let bm25 = pipeline
+        .bm25(None)
+        .map_err(|m| anyhow::anyhow!("the BM25 index: {m}"))?
+        .clone();
+    let key = Default::default();
+    let dense = pipeline
+        .take_dense(&key, "taken by the tuner")
         .context("the dense index is not ready")?;
+    let (mut encoder, index) = (dense.encoder, dense.index);
     let lists_started = Instant::now();
     let bar = progress_bar(questions.len() as u64, "retrieving");
     let pairs: Vec<(&str, usize)> = questions

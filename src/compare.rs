@@ -97,8 +97,8 @@ pub fn randomization_p(a: &[f64], b: &[f64], permutations: usize, seed: u64) -> 
 /// One pair of methods compared on the same questions.
 #[derive(Debug, Clone, Serialize)]
 pub struct PairReport {
-    pub a: &'static str,
-    pub b: &'static str,
+    pub a: String,
+    pub b: String,
     /// Questions where `a`'s RR@10 is higher / equal / lower than `b`'s.
     #[serde(flatten)]
     pub outcome: WinTieLoss,
@@ -108,14 +108,14 @@ pub struct PairReport {
 }
 
 /// Every pair of the given methods (in the order given), each with its own per-question RR@10.
-pub fn pairs(methods: &[(&'static str, Vec<f64>)]) -> Vec<PairReport> {
+pub fn pairs(methods: &[(&str, Vec<f64>)]) -> Vec<PairReport> {
     let mut out = Vec::new();
     for (i, (a, ra)) in methods.iter().enumerate() {
         for (b, rb) in &methods[i + 1..] {
             let n = ra.len().max(1) as f64;
             out.push(PairReport {
-                a,
-                b,
+                a: a.to_string(),
+                b: b.to_string(),
                 outcome: win_tie_loss(ra, rb),
                 mrr_diff: ra.iter().sum::<f64>() / n - rb.iter().sum::<f64>() / n,
                 p_value: randomization_p(ra, rb, PERMUTATIONS, SEED),

@@ -21,7 +21,8 @@ use crate::judgments::{
 };
 use crate::metrics::{rank_of, Gain, GradedMetrics, GradedSums, Grades, MetricSums, Metrics};
 use crate::model::Side;
-use crate::pipeline::{Method, Pipeline, SearchResults};
+use crate::panes::{DenseKey, Kind, PaneId, Panes, Retriever};
+use crate::pipeline::{Pipeline, SearchResults};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CorpusCounts {
@@ -74,10 +75,12 @@ pub struct EvalReport {
     pub embedding: Option<EmbeddingReport>,
     /// The labels the metrics were computed on.
     pub labels: LabelsReport,
+    /// The panes evaluated, by name, in screen order (the keys of `methods`).
+    pub panes: Vec<String>,
     pub methods: Methods,
-    /// Methods asked for but unable to run, with the reason.
+    /// Panes asked for but unable to run, with the reason.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub skipped: BTreeMap<&'static str, String>,
+    pub skipped: BTreeMap<String, String>,
     /// Each pair of methods question by question (absent with fewer than two methods).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
@@ -92,12 +95,13 @@ pub struct Comparison {
     pub pairs: Vec<PairReport>,
 }
 
-/// Compares every pair of the methods that ran (in screen order) on the questions both ran on.
-pub fn compare(outcomes: &[QueryOutcome]) -> Option<Comparison> {
-    let ran: Vec<&'static str> = Method::ALL
+/// Compares every pair of the panes that ran (in `order`, screen order) on the questions both
+/// ran on.
+pub fn compare(order: &[String], outcomes: &[QueryOutcome]) -> Option<Comparison> {
+    let ran: Vec<&str> = order
         .iter()
-        .map(|m| m.name())
-        .filter(|m| outcomes.iter().any(|o| o.ranks.contains_key(m)))
+        .map(String::as_str)
+        .filter(|m| outcomes.iter().any(|o| o.ranks.contains_key(*m)))
         .collect();
     if ran.len() < 2 {
         return None;
@@ -122,9 +126,9 @@ pub fn compare(outcomes: &[QueryOutcome]) -> Option<Comparison> {
 }
 
 /// Metrics per method name.
-pub type MethodReports = BTreeMap<&'static str, MethodReport>;
-/// Methods that could not run, with the reason.
-pub type Skipped = BTreeMap<&'static str, String>;
+pub type MethodReports = BTreeMap<String, MethodReport>;
+/// Panes that could not run, with the reason.
+pub type Skipped = BTreeMap<String, String>;
 
 /// One method's metrics on graded labels.
 #[derive(Debug, Clone, Serialize)]
@@ -139,7 +143,7 @@ pub struct GradedReport {
 #[serde(untagged)]
 pub enum Methods {
     Gold(MethodReports),
-    Graded(BTreeMap<&'static str, GradedReport>),
+    Graded(BTreeMap<String, GradedReport>),
 }
 
 /// Which labels an evaluation used, as `bigyo eval` reports them.
@@ -349,13 +353,18 @@ impl Default for GradedSettings {
 /// next f32 below that one, and each is written as the shortest text that reads back to the
 /// same f32, so neither rounding nor a reader's precision creates a tie.
 pub struct TrecRuns {
-    files: BTreeMap<Method, std::io::BufWriter<std::fs::File>>,
+    files: BTreeMap<PaneId, std::io::BufWriter<std::fs::File>>,
 }
 
 impl TrecRuns {
-    /// Creates `dir` and one `<method>.trec` file per method, plus `qrels.txt` (the labels the
+    /// Creates `dir` and one `<pane name>.trec` file per pane, plus `qrels.txt` (the labels the
     /// evaluation uses) and `qrels.topics.tsv` (query id, tab, query text).
-    pub fn create(dir: &Path, methods: &[Method], queries: &[EvalQuery]) -> std::io::Result<Self> {
+    pub fn create(
+        dir: &Path,
+        panes: &Panes,
+        ids: &[PaneId],
+        queries: &[EvalQuery],
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let qrels_path = dir.join("qrels.txt");
         let mut qrels = std::io::BufWriter::new(std::fs::File::create(&qrels_path)?);
@@ -378,16 +387,17 @@ impl TrecRuns {
         qrels.flush()?;
         topics.flush()?;
         let mut files = BTreeMap::new();
-        for &m in methods {
-            let f = std::fs::File::create(dir.join(format!("{}.trec", m.name())))?;
-            files.insert(m, std::io::BufWriter::new(f));
+        for &id in ids {
+            let name = file_name(&panes.get(id).name);
+            let f = std::fs::File::create(dir.join(format!("{name}.trec")))?;
+            files.insert(id, std::io::BufWriter::new(f));
         }
         Ok(Self { files })
     }
 
     fn write(&mut self, qid: &str, results: &SearchResults) -> std::io::Result<()> {
         for r in &results.results {
-            if let Some(f) = self.files.get_mut(&r.method) {
+            if let Some(f) = self.files.get_mut(&r.pane) {
                 let scores: Vec<f64> = r.hits.iter().map(|h| h.score).collect();
                 for (i, (h, score)) in r.hits.iter().zip(strictly_decreasing(&scores)).enumerate() {
                     writeln!(
@@ -396,7 +406,7 @@ impl TrecRuns {
                         trec_id(qid),
                         passage_id(h.passage),
                         i + 1,
-                        r.method.name()
+                        file_name(results.name(r.pane))
                     )?;
                 }
             }
@@ -428,6 +438,19 @@ pub fn strictly_decreasing(scores: &[f64]) -> Vec<f32> {
         .collect()
 }
 
+/// A pane name as a file name and TREC run tag: `bm25:whitespace` -> `bm25-whitespace`.
+pub fn file_name(pane: &str) -> String {
+    pane.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// TREC ids cannot hold spaces.
 fn trec_id(id: &str) -> String {
     id.split_whitespace().collect::<Vec<_>>().join("_")
@@ -440,15 +463,15 @@ pub struct QueryOutcome {
     pub id: String,
     pub question: String,
     pub gold: usize,
-    pub ranks: BTreeMap<&'static str, Option<usize>>,
+    pub ranks: BTreeMap<String, Option<usize>>,
 }
 
 impl QueryOutcome {
     /// Reciprocal rank@10 per method.
-    pub fn rr_at_10(&self) -> BTreeMap<&'static str, f64> {
+    pub fn rr_at_10(&self) -> BTreeMap<String, f64> {
         self.ranks
             .iter()
-            .map(|(&m, &r)| (m, crate::compare::rr_at_10(r)))
+            .map(|(m, &r)| (m.clone(), crate::compare::rr_at_10(r)))
             .collect()
     }
 }
@@ -458,19 +481,20 @@ impl QueryOutcome {
 pub const DEEP: usize = 100;
 
 struct Rankings {
-    ranked: BTreeMap<Method, Vec<(usize, Vec<usize>)>>,
+    ranked: BTreeMap<PaneId, Vec<(usize, Vec<usize>)>>,
     /// The same queries' whole lists, up to [`DEEP`] passages (dense and BM25 as deep as
     /// hybrid fuses them): the gold rank per query and the recall@k curves read these.
-    deep: BTreeMap<Method, Vec<(usize, Vec<usize>)>>,
-    time: BTreeMap<Method, Duration>,
+    deep: BTreeMap<PaneId, Vec<(usize, Vec<usize>)>>,
+    time: BTreeMap<PaneId, Duration>,
+    panes: std::sync::Arc<Panes>,
     skipped: Skipped,
 }
 
-/// Runs every query through `methods`; the pipeline's bi-encoder (when dense is used)
-/// embeds the queries in one batch. `progress(done, total)` after each query.
+/// Runs every query through `panes`; each bi-encoder a pane needs embeds the queries in
+/// one batch. `progress(done, total)` after each query.
 fn rank_all(
     pipeline: &mut Pipeline,
-    methods: &[Method],
+    panes: &[PaneId],
     queries: &[EvalQuery],
     mut trec: Option<&mut TrecRuns>,
     progress: &mut dyn FnMut(usize, usize),
@@ -482,57 +506,40 @@ fn rank_all(
             pipeline.corpus.source
         );
     }
-    // Batched question encoding.
-    let mut per_query_encode = Duration::ZERO;
-    let needs_vectors = methods.iter().any(|m| m.needs_model());
-    let vectors = match pipeline.encoder_mut() {
-        Some(enc) if needs_vectors => {
-            let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
-            let started = Instant::now();
-            let e = enc.embed(Side::Query, &texts, &mut |_| {})?;
-            per_query_encode = started.elapsed() / total as u32;
-            Some(e)
-        }
-        _ => None,
-    };
+    let all = pipeline.panes().clone();
+    let (vectors, per_query_encode) = encode_questions(pipeline, panes, queries)?;
     let mut out = Rankings {
         ranked: BTreeMap::new(),
         deep: BTreeMap::new(),
         time: BTreeMap::new(),
         skipped: BTreeMap::new(),
+        panes: all.clone(),
     };
     // Ranks deep enough for @10 whatever --top-k says; the guard puts --top-k back on every
     // way out (an error, or a cancelled evaluation unwinding from `progress`).
     let guard = TopK::raise(pipeline, 10);
     let pipeline = &mut *guard.0;
     for (i, q) in queries.iter().enumerate() {
-        let vector = vectors.as_ref().map(|e| e.row(i));
-        let results = pipeline.search_with(&q.text, vector, methods);
-        let stage = |m: Method| results.get(m).map_or(Duration::ZERO, |r| r.elapsed);
-        let dense = stage(Method::Dense) + per_query_encode;
-        let bm25 = stage(Method::Bm25);
+        let given: Vec<(DenseKey, &[f32])> =
+            vectors.iter().map(|(k, e)| (k.clone(), e.row(i))).collect();
+        let results = pipeline.search_with(&q.text, &given, panes);
         for r in &results.results {
             if let Some(e) = &r.error {
                 out.skipped
-                    .entry(r.method.name())
+                    .entry(all.get(r.pane).name.clone())
                     .or_insert_with(|| e.clone());
                 continue;
             }
             out.ranked
-                .entry(r.method)
+                .entry(r.pane)
                 .or_default()
                 .push((i, r.hits.iter().map(|h| h.passage).collect()));
             out.deep
-                .entry(r.method)
+                .entry(r.pane)
                 .or_default()
                 .push((i, r.ranking.iter().take(DEEP).map(|&(p, _)| p).collect()));
-            let spent = match r.method {
-                Method::Dense => dense,
-                Method::Bm25 => bm25,
-                Method::Hybrid => dense + bm25 + r.elapsed,
-                Method::Rerank => dense + bm25 + stage(Method::Hybrid) + r.elapsed,
-            };
-            *out.time.entry(r.method).or_default() += spent;
+            *out.time.entry(r.pane).or_default() +=
+                end_to_end(&all, &results, r.pane, per_query_encode);
         }
         if let Some(t) = trec.as_deref_mut() {
             t.write(&q.id, &results)?;
@@ -541,6 +548,51 @@ fn rank_all(
     }
     drop(guard);
     Ok(out)
+}
+
+/// Each bi-encoder the panes need encodes every question in one batch; also the time per
+/// question.
+fn encode_questions(
+    pipeline: &mut Pipeline,
+    panes: &[PaneId],
+    queries: &[EvalQuery],
+) -> anyhow::Result<(Vec<(DenseKey, crate::model::Embeddings)>, Duration)> {
+    let all = pipeline.panes().clone();
+    let mut keys: Vec<DenseKey> = Vec::new();
+    for &id in panes {
+        for step in all.closure(id) {
+            if let Retriever::Dense(k) = &all.get(step).retriever {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+        }
+    }
+    let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+    let started = Instant::now();
+    let mut vectors = Vec::new();
+    for key in keys {
+        if let Some(enc) = pipeline.encoder_mut(&key) {
+            vectors.push((key, enc.embed(Side::Query, &texts, &mut |_| {})?));
+        }
+    }
+    Ok((vectors, started.elapsed() / queries.len().max(1) as u32))
+}
+
+/// A pane's end-to-end time for one query: its own stage plus every retriever it read (each
+/// once), with the query encoding counted in each dense stage.
+fn end_to_end(panes: &Panes, results: &SearchResults, pane: PaneId, encode: Duration) -> Duration {
+    panes
+        .closure(pane)
+        .into_iter()
+        .map(|id| {
+            let own = results.pane(id).map_or(Duration::ZERO, |r| r.elapsed);
+            match panes.get(id).kind() {
+                Kind::Dense => own + encode,
+                _ => own,
+            }
+        })
+        .sum()
 }
 
 /// Raises the pipeline's top-k for an evaluation and restores it when dropped.
@@ -560,7 +612,7 @@ impl Drop for TopK<'_> {
     }
 }
 
-fn qps(queries: usize, time: &BTreeMap<Method, Duration>, m: Method) -> f64 {
+fn qps(queries: usize, time: &BTreeMap<PaneId, Duration>, m: PaneId) -> f64 {
     let secs = time.get(&m).copied().unwrap_or_default().as_secs_f64();
     queries as f64 / secs.max(1e-9)
 }
@@ -570,14 +622,14 @@ fn qps(queries: usize, time: &BTreeMap<Method, Duration>, m: Method) -> f64 {
 /// question.
 pub fn evaluate(
     pipeline: &mut Pipeline,
-    methods: &[Method],
+    panes: &[PaneId],
     trec: Option<&mut TrecRuns>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<(MethodReports, Skipped)> {
     let queries = gold_queries(&pipeline.corpus.clone());
     match evaluate_on(
         pipeline,
-        methods,
+        panes,
         &queries,
         GradedSettings::default(),
         trec,
@@ -593,13 +645,13 @@ pub fn evaluate(
 /// `settings`) otherwise.
 pub fn evaluate_on(
     pipeline: &mut Pipeline,
-    methods: &[Method],
+    panes: &[PaneId],
     queries: &[EvalQuery],
     settings: GradedSettings,
     trec: Option<&mut TrecRuns>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<(Methods, Skipped, Vec<QueryOutcome>)> {
-    let rankings = rank_all(pipeline, methods, queries, trec, progress)?;
+    let rankings = rank_all(pipeline, panes, queries, trec, progress)?;
     let all_gold = queries.iter().all(|q| matches!(q.labels, Labels::Gold(_)));
     let methods = if all_gold {
         Methods::Gold(gold_reports(&rankings, queries))
@@ -615,7 +667,7 @@ pub fn evaluate_on(
                 sums.add(list, &grades, settings.gain, settings.rel_threshold);
             }
             out.insert(
-                m.name(),
+                rankings.panes.get(*m).name.clone(),
                 GradedReport {
                     metrics: sums.mean(),
                     qps: qps(sums.queries, &rankings.time, *m),
@@ -639,7 +691,7 @@ fn gold_reports(rankings: &Rankings, queries: &[EvalQuery]) -> MethodReports {
             }
         }
         out.insert(
-            m.name(),
+            rankings.panes.get(*m).name.clone(),
             MethodReport {
                 metrics: sums.mean(),
                 qps: qps(sums.questions, &rankings.time, *m),
@@ -667,7 +719,8 @@ fn outcomes(rankings: &Rankings, queries: &[EvalQuery]) -> Vec<QueryOutcome> {
     for (m, ranked) in &rankings.deep {
         for (i, list) in ranked {
             if let Some(Some(o)) = out.get_mut(*i) {
-                o.ranks.insert(m.name(), rank_of(list, o.gold));
+                o.ranks
+                    .insert(rankings.panes.get(*m).name.clone(), rank_of(list, o.gold));
             }
         }
     }
@@ -711,18 +764,12 @@ pub fn table(report: &EvalReport) -> String {
                 "{:<8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>9}\n",
                 "method", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries/s"
             ));
-            for m in Method::ALL {
-                if let Some(r) = methods.get(m.name()) {
+            for m in &report.panes {
+                if let Some(r) = methods.get(m) {
                     let x = &r.metrics;
                     out.push_str(&format!(
                         "{:<8} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4} {:>9.1}\n",
-                        m.name(),
-                        x.recall_1,
-                        x.recall_5,
-                        x.recall_10,
-                        x.mrr_10,
-                        x.ndcg_10,
-                        r.qps
+                        m, x.recall_1, x.recall_5, x.recall_10, x.mrr_10, x.ndcg_10, r.qps
                     ));
                 }
             }
@@ -740,12 +787,12 @@ pub fn table(report: &EvalReport) -> String {
                 "unjudged@10",
                 "queries/s"
             ));
-            for m in Method::ALL {
-                if let Some(r) = methods.get(m.name()) {
+            for m in &report.panes {
+                if let Some(r) = methods.get(m) {
                     let x = &r.metrics;
                     out.push_str(&format!(
                         "{:<8} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4} {:>9.4} {:>11.2} {:>9.1}\n",
-                        m.name(),
+                        m,
                         x.recall_1,
                         x.recall_5,
                         x.recall_10,

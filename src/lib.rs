@@ -31,6 +31,7 @@ pub mod judgments;
 pub mod metrics;
 pub mod model;
 pub mod options;
+pub mod panes;
 pub mod paths;
 pub mod pipeline;
 pub mod render;

@@ -3,7 +3,8 @@ use serde_json::{json, Value};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::data::Corpus;
-use crate::pipeline::{Hit, Method, MethodResult, SearchResults};
+use crate::panes::Kind;
+use crate::pipeline::{Hit, MethodResult, SearchResults};
 use crate::session::ms;
 
 /// `s` cut to at most `width` display columns, with `…` when cut. Control characters become
@@ -39,14 +40,24 @@ pub fn pad(s: &str, width: usize) -> String {
     format!("{f}{}", " ".repeat(width.saturating_sub(w)))
 }
 
-/// Where a fused or reranked hit came from: `d3 b1` for hybrid, `h2 ↑1` for rerank.
-pub fn provenance(method: Method, hit: &Hit, position: usize) -> String {
+/// Where a fused or reranked hit came from: `d3 b1` for hybrid (a letter and rank per
+/// input), `h2 ↑1` for rerank (the rank in the list it reranked, and the move).
+pub fn provenance(kind: Kind, hit: &Hit, position: usize) -> String {
+    let letter = |k: Kind| &k.name()[..1];
     let r = |x: Option<usize>| x.map_or("-".to_owned(), |v| v.to_string());
-    match method {
-        Method::Hybrid => format!("d{} b{}", r(hit.sources.dense), r(hit.sources.bm25)),
-        Method::Rerank => {
-            let from = hit.sources.hybrid.unwrap_or(position);
-            format!("h{} {}", from, movement(from, position))
+    match kind {
+        Kind::Hybrid => hit
+            .sources
+            .0
+            .iter()
+            .map(|s| format!("{}{}", letter(s.kind), r(s.rank)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Kind::Rerank => {
+            let first = hit.sources.0.first();
+            let from = first.and_then(|s| s.rank).unwrap_or(position);
+            let l = first.map_or("h", |s| letter(s.kind));
+            format!("{l}{from} {}", movement(from, position))
         }
         _ => String::new(),
     }
@@ -74,7 +85,7 @@ pub fn table(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> S
     }
     for r in &results.results {
         out.push('\n');
-        out.push_str(&header(r));
+        out.push_str(&header(results, r));
         if let Some(e) = &r.error {
             out.push_str(&format!("  (not available: {e})\n"));
             continue;
@@ -108,11 +119,11 @@ pub fn table(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> S
     out
 }
 
-fn header(r: &MethodResult) -> String {
+fn header(results: &SearchResults, r: &MethodResult) -> String {
     format!(
         "{} ({}, {:.2} ms)\n",
-        r.method.title(),
-        r.method.name(),
+        results.title(r.pane),
+        results.name(r.pane),
         ms(r.elapsed)
     )
 }
@@ -122,7 +133,7 @@ fn header(r: &MethodResult) -> String {
 /// cost at the measured rate.
 pub fn cost_line(results: &SearchResults, passages: usize) -> String {
     let passes = results.forward_passes;
-    let bi = match results.get(Method::Dense).and_then(|r| r.error.as_deref()) {
+    let bi = match results.get(Kind::Dense).and_then(|r| r.error.as_deref()) {
         Some(why) if why.starts_with("embedding") => "bi-encoder: embedding…".to_owned(),
         Some(_) if passes.bi_encoder == 0 => "bi-encoder: not available".to_owned(),
         _ => format!(
@@ -131,7 +142,7 @@ pub fn cost_line(results: &SearchResults, passages: usize) -> String {
             ms(results.encode)
         ),
     };
-    let cross = match results.get(Method::Rerank) {
+    let cross = match results.get(Kind::Rerank) {
         None => "cross-encoder: reranking…".to_owned(),
         Some(r) => match r.error.as_deref() {
             Some(why) if why.contains("--reranker none") => "no reranker".to_owned(),
@@ -191,12 +202,14 @@ pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Va
                     if let Some(prob) = h.probability {
                         v["sigmoid"] = json!(prob);
                     }
-                    if matches!(r.method, Method::Hybrid | Method::Rerank) {
-                        v["sources"] = json!({
-                            "dense": h.sources.dense,
-                            "bm25": h.sources.bm25,
-                            "hybrid": h.sources.hybrid,
-                        });
+                    if matches!(r.method, Kind::Hybrid | Kind::Rerank) {
+                        let sources: serde_json::Map<String, Value> = h
+                            .sources
+                            .0
+                            .iter()
+                            .map(|s| (results.name(s.pane).to_owned(), json!(s.rank)))
+                            .collect();
+                        v["sources"] = Value::Object(sources);
                     }
                     v
                 })
@@ -208,7 +221,7 @@ pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Va
             if let Some(n) = &r.note {
                 m["note"] = json!(n);
             }
-            (r.method.name().to_owned(), m)
+            (results.name(r.pane).to_owned(), m)
         })
         .collect();
     json!({
@@ -220,6 +233,7 @@ pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Va
             "bi_encoder": results.forward_passes.bi_encoder,
             "cross_encoder": results.forward_passes.cross_encoder,
         },
+        "panes": results.results.iter().map(|r| results.name(r.pane)).collect::<Vec<_>>(),
         "methods": methods,
     })
 }
@@ -242,8 +256,13 @@ mod tests {
     fn cost_line_extrapolates_to_the_corpus() {
         use crate::pipeline::{ForwardPasses, MethodResult};
         use std::time::Duration;
+        let panes = std::sync::Arc::new(crate::panes::Panes::standard());
+        let rerank = panes.first(Kind::Rerank).unwrap();
+        let dense = panes.first(Kind::Dense).unwrap();
         let results = SearchResults {
             query: "q".into(),
+            panes,
+            inputs: vec![],
             terms: vec![],
             encode: Duration::from_millis(8),
             forward_passes: ForwardPasses {
@@ -251,7 +270,8 @@ mod tests {
                 cross_encoder: 30,
             },
             results: vec![MethodResult {
-                method: Method::Rerank,
+                pane: rerank,
+                method: Kind::Rerank,
                 hits: vec![],
                 elapsed: Duration::from_millis(300),
                 error: None,
@@ -269,10 +289,11 @@ mod tests {
         let mut none = results.clone();
         none.results = vec![
             MethodResult::failed(
-                Method::Dense,
+                dense,
+                Kind::Dense,
                 "embedding the passages again with cls pooling".into(),
             ),
-            MethodResult::failed(Method::Rerank, "no reranker (--reranker none)".into()),
+            MethodResult::failed(rerank, Kind::Rerank, "no reranker (--reranker none)".into()),
         ];
         none.forward_passes = ForwardPasses::default();
         assert_eq!(

@@ -15,6 +15,8 @@ use crate::model::{
     Pooling, Progress, Runtime, SentenceEncoder, Side, Usage,
 };
 use crate::options::{ApiArgs, DataArgs, ModelArgs, RetrievalArgs, DEFAULT_DATASET};
+use crate::panes::{Bm25Key, DenseKey, Kind, Panes};
+use crate::pipeline::Pipeline;
 
 /// What a long step tells its observer.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,6 +189,116 @@ impl Options {
     }
 }
 
+/// The panes the options ask for: `--panes`, else `methods` (`--methods`, the default kinds),
+/// else the default four; `--reranker none` drops rerank panes. Checked before anything loads,
+/// including each dense pane's own model options.
+pub fn panes(opts: &Options, methods: Option<&str>) -> Result<Panes> {
+    let panes = match (&opts.retrieval.panes, methods) {
+        (Some(_), Some(_)) => bail!(
+            "--panes and --methods both given; --methods is the short form of --panes, keep one"
+        ),
+        (Some(spec), None) => Panes::parse(spec)?,
+        (None, Some(list)) => Panes::from_methods(list)?,
+        (None, None) => Panes::standard(),
+    };
+    let panes = if opts.model.reranker_enabled() {
+        panes
+    } else {
+        panes.without_rerank()?
+    };
+    for key in panes.dense_keys() {
+        if key != DenseKey::default() {
+            options_for(opts, &key).validate().with_context(|| {
+                format!(
+                    "the dense pane with model {}",
+                    key.model.as_deref().unwrap_or(&opts.model.model)
+                )
+            })?;
+        }
+    }
+    Ok(panes)
+}
+
+/// `opts` as the bi-encoder of `key` needs them: the key's model and pooling replace the
+/// session's `--model` and `--pooling`.
+pub fn options_for(opts: &Options, key: &DenseKey) -> Options {
+    let mut o = opts.clone();
+    if let Some(m) = &key.model {
+        o.model.model = m.clone();
+        o.model.revision = None;
+        if remote::remote_name(m).is_none() {
+            o.api.input_types = None;
+        }
+    }
+    if let Some(p) = key.pooling {
+        o.model.pooling = Some(p.name().to_owned());
+    }
+    o
+}
+
+/// The analyzer of a BM25 pane: its own, or `--bm25-analyzer`.
+pub fn analyzer_for(opts: &Options, key: Bm25Key) -> Result<Analyzer> {
+    let mut o = opts.clone();
+    if let Some(kind) = key {
+        o.retrieval.bm25_analyzer = kind;
+    }
+    analyzer(&o)
+}
+
+/// A pipeline with every part its panes need, and how each encoder's passages were embedded.
+pub struct Built {
+    pub pipeline: Pipeline,
+    /// Per bi-encoder: its key, the model it ran and how its passage embeddings were had.
+    pub embeds: Vec<(DenseKey, String, EmbedStats)>,
+}
+
+/// Builds what `panes` need over `corpus`: a BM25 index per analyzer (on a helper thread
+/// while the encoders load and embed), a bi-encoder and dense index per dense key, and the
+/// cross-encoder when a rerank pane is shown. The CLI draws `report` as progress bars; the
+/// explorer runs the same steps on its own threads.
+pub fn build(
+    opts: &Options,
+    panes: Panes,
+    corpus: std::sync::Arc<Corpus>,
+    runtime: Runtime,
+    report: Report,
+) -> Result<Built> {
+    let analyzers = panes
+        .bm25_keys()
+        .into_iter()
+        .map(|k| Ok((k, analyzer_for(opts, k)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let dense_keys = panes.dense_keys();
+    let uses_rerank = panes.uses(Kind::Rerank);
+    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes);
+    let (bm25, dense) = bm25_alongside(&corpus, analyzers, || -> Result<_> {
+        let mut out = Vec::new();
+        for key in dense_keys {
+            let o = options_for(opts, &key);
+            let mut encoder = load_embedder(&o, runtime, o.pooling()?, report)?;
+            let (index, stats) =
+                build_dense(&corpus, &mut *encoder, runtime, cache(&o).as_ref(), report)?;
+            out.push((key, o.model.model.clone(), encoder, index, stats));
+        }
+        Ok(out)
+    });
+    for (key, index) in bm25? {
+        pipeline.set_bm25(key, std::sync::Arc::new(index));
+    }
+    let mut embeds = Vec::new();
+    for (key, model, encoder, index, stats) in dense? {
+        pipeline.set_dense(&key, encoder, index);
+        embeds.push((key, model, stats));
+    }
+    if uses_rerank {
+        match load_reranker(opts, runtime, report)? {
+            Some(r) => pipeline.set_reranker(Box::new(r)),
+            None => pipeline.set_reranker_missing("--reranker none"),
+        }
+    }
+    Ok(Built { pipeline, embeds })
+}
+
 /// Loads the corpus the options name. Without `--data` and `--dataset`, the default hub
 /// dataset is tried and the bundled sample used (with a warning) when it cannot be had.
 pub fn load_corpus(opts: &Options, report: Report) -> Result<Corpus> {
@@ -278,16 +390,20 @@ pub fn build_bm25(corpus: &Corpus, analyzer: Analyzer, report: Report) -> Result
     Ok(index)
 }
 
-/// Builds the BM25 index on a helper thread while `other` (model loading, embedding) runs on
-/// this one; start-up costs the longer of the two instead of their sum.
+/// Builds a BM25 index per analyzer on a helper thread while `other` (model loading,
+/// embedding) runs on this one; start-up costs the longer of the two instead of their sum.
 pub fn bm25_alongside<T>(
     corpus: &Corpus,
-    analyzer: Analyzer,
+    analyzers: Vec<(Bm25Key, Analyzer)>,
     other: impl FnOnce() -> T,
-) -> (Result<Bm25Index>, T) {
+) -> (Result<Vec<(Bm25Key, Bm25Index)>>, T) {
     std::thread::scope(|scope| {
         let bm25 = scope.spawn(|| {
-            Bm25Index::build(&corpus.texts(), analyzer, &mut |_| {}).map_err(anyhow::Error::from)
+            let texts = corpus.texts();
+            analyzers
+                .into_iter()
+                .map(|(key, a)| Ok((key, Bm25Index::build(&texts, a, &mut |_| {})?)))
+                .collect::<Result<Vec<_>>>()
         });
         let value = other();
         let bm25 = bm25

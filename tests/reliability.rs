@@ -373,7 +373,8 @@ fn ten_thousand_queries_keep_memory_flat() {
         BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec, Runtime,
         SentenceEncoder, Side,
     };
-    use bigyo::pipeline::{Method, Pipeline, SearchParams};
+    use bigyo::panes::{DenseKey, PaneId, Panes};
+    use bigyo::pipeline::{Pipeline, SearchParams};
 
     let corpus = Arc::new(Corpus::sample(&LoadOptions::default()).unwrap());
     let texts: Vec<&str> = corpus.texts();
@@ -395,17 +396,20 @@ fn ten_thousand_queries_keep_memory_flat() {
         rerank_depth: 3,
         ..SearchParams::default()
     };
-    let mut pipeline = Pipeline::new(corpus.clone(), params);
-    pipeline.set_bm25(Arc::new(
-        Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap(),
-    ));
-    pipeline.set_dense(Box::new(encoder), index);
+    let mut pipeline = Pipeline::new(corpus.clone(), params, Panes::standard());
+    pipeline.set_bm25(
+        None,
+        Arc::new(Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap()),
+    );
+    pipeline.set_dense(&DenseKey::default(), Box::new(encoder), index);
+    let shown: Vec<PaneId> = pipeline.panes().shown().collect();
     pipeline.set_reranker(Box::new(reranker));
     let mut run = |from: usize, n: usize| {
         let started = std::time::Instant::now();
         for i in from..from + n {
             let q = i % questions.len();
-            let r = pipeline.search_with(questions[q], Some(vectors.row(q)), &Method::ALL);
+            let given = [(DenseKey::default(), vectors.row(q))];
+            let r = pipeline.search_with(questions[q], &given, &shown);
             assert!(r
                 .results
                 .iter()

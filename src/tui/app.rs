@@ -10,7 +10,8 @@ use crate::bm25::{Analyzer, AnalyzerKind};
 use crate::data::Corpus;
 use crate::eval::{MethodReport, QueryOutcome};
 use crate::model::{PoolMode, Pooling};
-use crate::pipeline::{Method, MethodResult, SearchParams, SearchResults};
+use crate::panes::Kind as Method;
+use crate::pipeline::{MethodResult, SearchParams, SearchResults};
 use crate::session::{Event, Step};
 use crate::teach::{Matrix, Representation};
 
@@ -236,14 +237,14 @@ impl Playground {
 #[derive(Debug, Clone)]
 pub struct EvalOutcome {
     pub questions: usize,
-    pub reports: BTreeMap<&'static str, MethodReport>,
-    pub skipped: BTreeMap<&'static str, String>,
+    pub reports: BTreeMap<String, MethodReport>,
+    pub skipped: BTreeMap<String, String>,
     /// Every setting that shaped the numbers (RRF, weights, depth, analyzer, encoder, dtype).
     pub settings: String,
     /// Which labels the numbers were computed on.
     pub labels: String,
     /// On graded labels: the share of each method's top 10 that is judged.
-    pub judged: BTreeMap<&'static str, f64>,
+    pub judged: BTreeMap<String, f64>,
     /// Each gold question's rank in every method's whole list (empty on graded labels).
     pub outcomes: Vec<QueryOutcome>,
 }
@@ -269,7 +270,7 @@ pub fn method_pairs(outcome: &EvalOutcome) -> Vec<(&'static str, &'static str)> 
     let ran: Vec<&'static str> = Method::ALL
         .iter()
         .map(|m| m.name())
-        .filter(|m| outcome.outcomes.iter().any(|o| o.ranks.contains_key(m)))
+        .filter(|m| outcome.outcomes.iter().any(|o| o.ranks.contains_key(*m)))
         .collect();
     let mut out = Vec::new();
     for &a in &ran {
@@ -1991,12 +1992,16 @@ mod tests {
     fn results(query: &str, passages: &[usize]) -> SearchResults {
         SearchResults {
             query: query.into(),
+            panes: std::sync::Arc::new(crate::panes::Panes::standard()),
+            inputs: vec![],
             terms: vec![],
             encode: Duration::ZERO,
             forward_passes: ForwardPasses::default(),
             results: Method::ALL
                 .iter()
-                .map(|&method| MethodResult {
+                .enumerate()
+                .map(|(i, &method)| MethodResult {
+                    pane: crate::panes::PaneId(i as u8),
                     method,
                     hits: passages
                         .iter()
@@ -2765,9 +2770,12 @@ mod tests {
             id: id.into(),
             question: q.into(),
             gold: 0,
-            ranks: [("dense", ranks[0]), ("bm25", ranks[1])]
-                .into_iter()
-                .collect(),
+            ranks: [
+                ("dense".to_owned(), ranks[0]),
+                ("bm25".to_owned(), ranks[1]),
+            ]
+            .into_iter()
+            .collect(),
         };
         let eval = EvalOutcome {
             questions: 3,

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use super::app::{Msg, Reply};
 use super::control::{Cancelled, Control};
 use crate::model::{Progress, Reranker};
-use crate::pipeline::{reranked, Hit};
+use crate::panes::{Kind, PaneId};
+use crate::pipeline::{reranked, Hit, MethodResult};
 
 /// Pairs scored between two looks at the inbox: small enough that a newer query waits at
 /// most one chunk, large enough to fill a batch of long passages (4 x 512 tokens).
@@ -30,6 +31,8 @@ pub enum Job {
     Model(Result<Option<Box<dyn Reranker>>, String>),
     /// The explorer's query: candidates in hybrid order with their texts.
     Query {
+        /// The rerank pane the answer is for.
+        pane: PaneId,
         generation: u64,
         query: String,
         candidates: Vec<(Hit, String)>,
@@ -139,6 +142,7 @@ impl RerankThread {
 
     fn score_query(&mut self, job: Job) {
         let Job::Query {
+            pane,
             generation,
             query,
             candidates,
@@ -151,7 +155,7 @@ impl RerankThread {
             let why = why.clone();
             self.say(Reply::Reranked {
                 generation,
-                result: crate::pipeline::MethodResult::failed(crate::pipeline::Method::Rerank, why),
+                result: MethodResult::failed(pane, Kind::Rerank, why),
                 passes: 0,
             });
             return;
@@ -195,10 +199,7 @@ impl RerankThread {
                 Err(why) => {
                     self.say(Reply::Reranked {
                         generation,
-                        result: crate::pipeline::MethodResult::failed(
-                            crate::pipeline::Method::Rerank,
-                            why,
-                        ),
+                        result: MethodResult::failed(pane, Kind::Rerank, why),
                         passes: done,
                     });
                     return;
@@ -207,7 +208,7 @@ impl RerankThread {
         }
         let hits: Vec<Hit> = candidates.into_iter().map(|(h, _)| h).collect();
         let logits: Vec<f32> = logits.into_iter().map(|l| l.unwrap_or(f32::MIN)).collect();
-        let result = reranked(&hits, &logits, top_k, started.elapsed());
+        let result = reranked(pane, &hits, &logits, top_k, started.elapsed());
         // The design's cost: one cross-encoder pass per candidate (cached pairs included).
         self.say(Reply::Reranked {
             generation,

@@ -18,8 +18,9 @@ use crate::bm25::{matched_terms, Analyzer, AnalyzerKind};
 use crate::eval::MethodReport;
 use crate::metrics::Metrics;
 use crate::model::Pooling;
+use crate::panes::{Kind as Method, PaneId, Panes};
 use crate::pipeline::{
-    ForwardPasses, Hit, Method, MethodResult, SearchParams, SearchResults, Sources,
+    ForwardPasses, Hit, MethodResult, SearchParams, SearchResults, Source, Sources,
 };
 use crate::teach::{similarity_matrices, DocFreq};
 
@@ -82,7 +83,13 @@ type Row = (usize, f64, Option<usize>, Option<usize>, Option<usize>);
 
 fn method_result(method: Method, rows: &[Row], ms: u64, terms: &[String]) -> MethodResult {
     let corpus = fixture::corpus();
+    let source = |i: u8, kind: Method, rank: Option<usize>| Source {
+        pane: PaneId(i),
+        kind,
+        rank,
+    };
     MethodResult {
+        pane: PaneId(Method::ALL.iter().position(|&m| m == method).unwrap() as u8),
         method,
         hits: rows
             .iter()
@@ -90,11 +97,18 @@ fn method_result(method: Method, rows: &[Row], ms: u64, terms: &[String]) -> Met
                 passage,
                 score,
                 probability: (method == Method::Rerank).then(|| 1.0 / (1.0 + (-score).exp())),
-                sources: Sources {
-                    dense,
-                    bm25,
-                    hybrid,
-                },
+                sources: Sources(match method {
+                    Method::Hybrid => vec![
+                        source(0, Method::Dense, dense),
+                        source(1, Method::Bm25, bm25),
+                    ],
+                    Method::Rerank => vec![
+                        source(2, Method::Hybrid, hybrid),
+                        source(0, Method::Dense, dense),
+                        source(1, Method::Bm25, bm25),
+                    ],
+                    _ => vec![],
+                }),
                 matched: matched_terms(&Analyzer::Bigram, terms, &corpus.passages[passage].text),
             })
             .collect(),
@@ -109,6 +123,8 @@ fn results() -> SearchResults {
     let terms = Analyzer::Bigram.query_terms(QUESTION);
     SearchResults {
         query: QUESTION.into(),
+        panes: std::sync::Arc::new(Panes::standard()),
+        inputs: vec![],
         terms: terms.clone(),
         encode: Duration::from_micros(11_500),
         forward_passes: ForwardPasses {
@@ -266,7 +282,7 @@ fn evaluation() -> App {
         ("hybrid", metrics(0.75, 1.0, 1.0, 0.8750, 0.9077), 80.2),
         ("rerank", metrics(1.0, 1.0, 1.0, 1.0, 1.0), 6.4),
     ] {
-        reports.insert(name, MethodReport { metrics: m, qps });
+        reports.insert(name.to_owned(), MethodReport { metrics: m, qps });
     }
     app.eval = EvalState::Done(Ok(EvalOutcome {
         questions: 4,
@@ -298,7 +314,11 @@ fn fixture_outcomes() -> Vec<crate::eval::QueryOutcome> {
             id: q.id.clone(),
             question: q.text.clone(),
             gold: q.passage,
-            ranks: Method::ALL.iter().map(|m| m.name()).zip(r).collect(),
+            ranks: Method::ALL
+                .iter()
+                .map(|m| m.name().to_owned())
+                .zip(r)
+                .collect(),
         })
         .collect()
 }

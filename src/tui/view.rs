@@ -12,7 +12,8 @@ use super::app::{
     App, DenseCell, EvalState, Focus, Overlay, PaneRank, Part, PartState, PoolingState, Setting,
 };
 use crate::data::char_span_to_bytes;
-use crate::pipeline::{Method, MethodResult};
+use crate::panes::Kind as Method;
+use crate::pipeline::MethodResult;
 use crate::render::{cost_line, fit, provenance};
 use crate::session::ms;
 use crate::teach::{Matrix, Representation};

@@ -30,7 +30,8 @@ use crate::eval::{EvalQuery, GradedSettings, LabelsReport, Methods};
 use crate::judgments::Judgments;
 use crate::metrics::Gain;
 use crate::model::{Embedder, Embeddings, Progress, Reranker, Side};
-use crate::pipeline::{Method, MethodResult, Pipeline, SearchParams};
+use crate::panes::{DenseKey, Kind, PaneId, Panes};
+use crate::pipeline::{MethodResult, Pipeline, SearchParams};
 use crate::session::{self, Event, Options};
 use crate::teach::{self, DocFreq};
 
@@ -103,7 +104,7 @@ fn work(
     tracing::info!("{}", corpus.summary());
     say(ui, Reply::Corpus(corpus.clone()));
     let judgments = open_judgments(opts, &corpus, ui);
-    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params());
+    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), Panes::standard());
 
     let analyzer = session::analyzer(opts).unwrap_or_else(|e| {
         report(Event::Warning(format!(
@@ -114,13 +115,13 @@ fn work(
     match session::build_bm25(&corpus, analyzer.clone(), &mut report) {
         Ok(index) => {
             warn_about_analyzer(&analyzer, &corpus, &mut report);
-            pipeline.set_bm25(Arc::new(index));
+            pipeline.set_bm25(None, Arc::new(index));
             say(ui, Reply::Bm25Ready(analyzer));
         }
         Err(e) => {
             report(Event::Finish);
-            pipeline.bm25_missing = format!("{e:#}");
-            say(ui, Reply::Failed(Part::Bm25, pipeline.bm25_missing.clone()));
+            pipeline.set_bm25_missing(None, format!("{e:#}"));
+            say(ui, Reply::Failed(Part::Bm25, format!("{e:#}")));
         }
     }
 
@@ -160,7 +161,7 @@ fn work(
                 Ok(()) => models = Some(jobs_tx),
                 Err(e) => {
                     let why = format!("starting the model thread: {e}");
-                    pipeline.dense_missing = why.clone();
+                    pipeline.set_dense_missing(&DenseKey::default(), why.clone());
                     say(ui, Reply::Failed(Part::Dense, why.clone()));
                     let _ = rerank_tx.send(Job::Model(Err(why.clone())));
                     say(ui, Reply::Failed(Part::Reranker, why));
@@ -168,7 +169,7 @@ fn work(
             }
         }
         Err(why) => {
-            pipeline.dense_missing = why.clone();
+            pipeline.set_dense_missing(&DenseKey::default(), why.clone());
             say(ui, Reply::Failed(Part::Dense, why.clone()));
             let _ = rerank_tx.send(Job::Model(Err(why.clone())));
             say(ui, Reply::Failed(Part::Reranker, why));
@@ -291,6 +292,14 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
+    /// Why the dense panes cannot run, or that they can.
+    fn dense_missing(&self) -> String {
+        match self.pipeline.dense(&DenseKey::default()) {
+            Ok(_) => "the encoder is busy".into(),
+            Err(why) => why.0,
+        }
+    }
+
     /// Serves commands until the UI quits. Of several queued searches only the newest runs.
     fn serve(&mut self, rx: &Receiver<Inbox>) {
         while let Ok(first) = rx.recv() {
@@ -312,12 +321,17 @@ impl Worker<'_> {
                     Inbox::Cmd(Cmd::Quit) => return,
                     Inbox::Cmd(cmd) => self.command(cmd),
                     Inbox::Dense(Ok((encoder, index))) => {
-                        self.pipeline.set_dense(Box::new(encoder.clone()), index);
+                        self.pipeline.set_dense(
+                            &DenseKey::default(),
+                            Box::new(encoder.clone()),
+                            index,
+                        );
                         self.encoder = Some(encoder);
                         say(self.ui, Reply::DenseReady);
                     }
                     Inbox::Dense(Err(why)) => {
-                        self.pipeline.dense_missing = why.clone();
+                        self.pipeline
+                            .set_dense_missing(&DenseKey::default(), why.clone());
                         say(self.ui, Reply::Failed(Part::Dense, why));
                     }
                     Inbox::Reranker(r) => self.set_reranker(r),
@@ -356,19 +370,23 @@ impl Worker<'_> {
     /// thread, whose answer follows.
     fn search(&mut self, generation: u64, query: String) {
         self.control.latest.store(generation, Ordering::Relaxed);
-        let mut results = self
-            .pipeline
-            .search(&query, &[Method::Dense, Method::Bm25, Method::Hybrid]);
+        let panes = self.pipeline.panes().clone();
+        let fast: Vec<PaneId> = panes
+            .shown()
+            .filter(|&id| panes.get(id).kind() != Kind::Rerank)
+            .collect();
+        let rerank = panes.first(Kind::Rerank).unwrap_or(PaneId(3));
+        let mut results = self.pipeline.search_with(&query, &[], &fast);
         let blank = query.trim().is_empty();
         let job = match (
             &self.reranker_state,
-            self.pipeline.rerank_candidates(&results),
+            self.pipeline.rerank_candidates(&results, rerank),
         ) {
-            _ if blank => Err(MethodResult::empty(Method::Rerank)),
-            (Err(why), _) => Err(MethodResult::failed(Method::Rerank, why.clone())),
-            (Ok(_), Err(why)) => Err(MethodResult::failed(Method::Rerank, why)),
+            _ if blank => Err(MethodResult::empty(rerank, Kind::Rerank)),
+            (Err(why), _) => Err(MethodResult::failed(rerank, Kind::Rerank, why.clone())),
+            (Ok(_), Err(why)) => Err(MethodResult::failed(rerank, Kind::Rerank, why)),
             (Ok(_), Ok(candidates)) if candidates.is_empty() => {
-                Err(MethodResult::empty(Method::Rerank))
+                Err(MethodResult::empty(rerank, Kind::Rerank))
             }
             (Ok(_), Ok(candidates)) => Ok(candidates),
         };
@@ -403,6 +421,7 @@ impl Worker<'_> {
             })
             .collect();
         let sent = self.rerank.send(Job::Query {
+            pane: rerank,
             generation,
             query,
             candidates,
@@ -414,7 +433,8 @@ impl Worker<'_> {
                 Reply::Reranked {
                     generation,
                     result: MethodResult::failed(
-                        Method::Rerank,
+                        rerank,
+                        Kind::Rerank,
                         "the rerank thread has stopped".into(),
                     ),
                     passes: 0,
@@ -449,7 +469,7 @@ impl Worker<'_> {
                 self.ui,
                 Reply::PlaygroundDense {
                     generation,
-                    result: Err(self.pipeline.dense_missing.clone()),
+                    result: Err(self.dense_missing()),
                 },
             );
         }
@@ -460,9 +480,9 @@ impl Worker<'_> {
     fn sparse(&mut self, sentences: &[String]) -> Result<SparseOutcome, String> {
         let analyzer = self
             .pipeline
-            .bm25()
+            .bm25(None)
             .map(|b| b.analyzer().clone())
-            .ok_or_else(|| format!("no BM25 analyzer: {}", self.pipeline.bm25_missing))?;
+            .map_err(|m| format!("no BM25 analyzer: {m}"))?;
         let key = analyzer.describe();
         if self.doc_freq.as_ref().is_none_or(|(k, _)| *k != key) {
             let corpus = self.pipeline.corpus.clone();
@@ -487,21 +507,22 @@ impl Worker<'_> {
     fn set_pooling(&mut self, pooling: crate::model::Pooling) {
         // The evaluation's vectors would mix two poolings.
         self.command(Cmd::CancelEval);
+        let key = DenseKey::default();
         let models = match &self.models {
-            Some(m) if self.pipeline.has_dense() => m,
+            Some(m) if self.pipeline.dense(&key).is_ok() => m,
             // The UI switches only a ready encoder; whatever happened, it must not wait.
             _ => {
-                let why = self.pipeline.dense_missing.clone();
-                say(self.ui, Reply::Failed(Part::Dense, why));
+                say(self.ui, Reply::Failed(Part::Dense, self.dense_missing()));
                 return;
             }
         };
-        let taken = self.pipeline.take_dense();
-        self.pipeline.dense_missing =
-            format!("embedding the passages again with {pooling} pooling");
+        let taken = self.pipeline.take_dense(
+            &key,
+            format!("embedding the passages again with {pooling} pooling"),
+        );
         if models.send(ModelJob::Repool(pooling)).is_err() {
-            if let Some((encoder, index)) = taken {
-                self.pipeline.set_dense(encoder, index);
+            if let Some(part) = taken {
+                self.pipeline.set_dense(&key, part.encoder, part.index);
             }
             say(self.ui, Reply::DenseReady);
         }
@@ -512,10 +533,10 @@ impl Worker<'_> {
     fn rebuild_bm25(&mut self, kind: crate::bm25::AnalyzerKind) {
         self.bm25_generation += 1;
         let generation = self.bm25_generation;
-        if let Some(old) = self.pipeline.take_bm25() {
+        let why = format!("rebuilding the BM25 index with the {kind} analyzer");
+        if let Some(old) = self.pipeline.take_bm25(None, why) {
             self.previous_bm25 = Some(old);
         }
-        self.pipeline.bm25_missing = format!("rebuilding the BM25 index with the {kind} analyzer");
         let mut o = self.opts.clone();
         o.retrieval.bm25_analyzer = kind;
         let corpus = self.pipeline.corpus.clone();
@@ -553,7 +574,7 @@ impl Worker<'_> {
         match built {
             Ok((analyzer, index)) => {
                 self.previous_bm25 = None;
-                self.pipeline.set_bm25(Arc::new(index));
+                self.pipeline.set_bm25(None, Arc::new(index));
                 say(self.ui, Reply::Bm25Ready(analyzer));
             }
             Err(why) => {
@@ -561,11 +582,11 @@ impl Worker<'_> {
                 match self.previous_bm25.take() {
                     Some(old) => {
                         let analyzer = old.analyzer().clone();
-                        self.pipeline.set_bm25(old);
+                        self.pipeline.set_bm25(None, old);
                         say(self.ui, Reply::Bm25Ready(analyzer));
                     }
                     None => {
-                        self.pipeline.bm25_missing = why.clone();
+                        self.pipeline.set_bm25_missing(None, why.clone());
                         say(self.ui, Reply::Failed(Part::Bm25, why));
                     }
                 }
@@ -626,20 +647,27 @@ impl Worker<'_> {
         }
         let cancel = Arc::new(AtomicBool::new(false));
         self.eval_cancel = Some(cancel.clone());
-        let mut pipeline =
-            Pipeline::new(self.pipeline.corpus.clone(), self.pipeline.params.clone());
-        if let Some(b) = self.pipeline.bm25() {
-            pipeline.set_bm25(b.clone());
+        let mut pipeline = Pipeline::new(
+            self.pipeline.corpus.clone(),
+            self.pipeline.params.clone(),
+            (**self.pipeline.panes()).clone(),
+        );
+        match self.pipeline.bm25(None) {
+            Ok(b) => pipeline.set_bm25(None, b.clone()),
+            Err(why) => pipeline.set_bm25_missing(None, why.0),
         }
-        pipeline.bm25_missing = self.pipeline.bm25_missing.clone();
-        pipeline.dense_missing = self.pipeline.dense_missing.clone();
-        if let (Some(encoder), Some(index)) = (&self.encoder, self.pipeline.dense_index()) {
-            let chunked = ChunkedEncoder {
-                inner: encoder.clone(),
-                cancel: cancel.clone(),
-                control: self.control.clone(),
-            };
-            pipeline.set_dense(Box::new(chunked), index.share());
+        let key = DenseKey::default();
+        match (&self.encoder, self.pipeline.dense(&key)) {
+            (Some(encoder), Ok(part)) => {
+                let chunked = ChunkedEncoder {
+                    inner: encoder.clone(),
+                    cancel: cancel.clone(),
+                    control: self.control.clone(),
+                };
+                pipeline.set_dense(&key, Box::new(chunked), part.index.share());
+            }
+            (_, Err(why)) => pipeline.set_dense_missing(&key, why.0),
+            (None, Ok(_)) => pipeline.set_dense_missing(&key, "the encoder is not loaded"),
         }
         match &self.reranker_state {
             Ok(identity) => pipeline.set_reranker(Box::new(ProxyReranker {
@@ -648,7 +676,7 @@ impl Worker<'_> {
                 control: self.control.clone(),
                 identity: identity.clone(),
             })),
-            Err(why) => pipeline.reranker_missing = why.clone(),
+            Err(why) => pipeline.set_reranker_missing(why.clone()),
         }
         let job = EvalJob {
             generation,
@@ -687,10 +715,11 @@ impl Worker<'_> {
     /// encoded a few at a time, so a typed query is encoded between them), then the grid on a
     /// seeded half, reported on the other half.
     fn tune(&mut self, generation: u64) {
-        let (Some(encoder), Some(index), Some(bm25)) = (
+        let key = DenseKey::default();
+        let (Some(encoder), Ok(index), Ok(bm25)) = (
             self.encoder.clone(),
-            self.pipeline.dense_index().map(DenseIndex::share),
-            self.pipeline.bm25().cloned(),
+            self.pipeline.dense(&key).map(|p| p.index.share()),
+            self.pipeline.bm25(None).cloned(),
         ) else {
             say(
                 self.ui,
@@ -698,10 +727,9 @@ impl Worker<'_> {
                     generation,
                     result: Err(format!(
                         "the fusion lab needs both lists: {}",
-                        if self.pipeline.bm25().is_none() {
-                            self.pipeline.bm25_missing.clone()
-                        } else {
-                            self.pipeline.dense_missing.clone()
+                        match self.pipeline.bm25(None) {
+                            Err(why) => why.0,
+                            Ok(_) => self.dense_missing(),
                         }
                     )),
                 },
@@ -792,8 +820,8 @@ impl Worker<'_> {
         let p: &SearchParams = &self.pipeline.params;
         let analyzer = self
             .pipeline
-            .bm25()
-            .map_or_else(|| "none".into(), |b| b.analyzer().describe());
+            .bm25(None)
+            .map_or_else(|_| "none".into(), |b| b.analyzer().describe());
         let pooling = self
             .encoder
             .as_ref()
@@ -930,10 +958,10 @@ fn evaluate(
         labels,
         settings,
     } = job;
-    let methods: Vec<Method> = Method::ALL.to_vec();
+    let panes: Vec<PaneId> = pipeline.panes().shown().collect();
     let outcome = crate::eval::evaluate_on(
         &mut pipeline,
-        &methods,
+        &panes,
         &queries,
         GradedSettings::default(),
         None,
@@ -957,7 +985,7 @@ fn evaluate(
             Methods::Graded(graded) => {
                 let judged = graded
                     .iter()
-                    .map(|(&m, r)| (m, r.metrics.judged_10))
+                    .map(|(m, r)| (m.clone(), r.metrics.judged_10))
                     .collect();
                 let reports = graded
                     .into_iter()

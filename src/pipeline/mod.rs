@@ -1,0 +1,830 @@
+//! One query through the panes of a [`Panes`] spec. The pipeline owns the parts retrievers
+//! need (a bi-encoder and dense index per [`DenseKey`], a BM25 index per analyzer, the
+//! cross-encoder), each a [`Part`] that is ready or says why not; [`Pipeline::search`]
+//! evaluates the panes asked for and every retriever they read, each once: the query is
+//! encoded once per bi-encoder and a list read by two fusions is computed once.
+mod params;
+mod results;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use params::SearchParams;
+pub use results::{reranked, ForwardPasses, Hit, MethodResult, SearchResults, Source, Sources};
+
+use crate::bm25::Bm25Index;
+use crate::data::Corpus;
+use crate::dense::DenseIndex;
+use crate::fusion::{self, Fused, FusionMethod, RrfParams};
+use crate::model::{Embedder, Reranker, Side};
+use crate::panes::{Bm25Key, DenseKey, FusionOpts, Kind, PaneId, Panes, Retriever};
+
+/// Why a part a retriever needs is not there; shown in the pane instead of results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing(pub String);
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A part: ready, or why not.
+pub type Part<T> = Result<T, Missing>;
+
+/// A bi-encoder and the dense index of its passage embeddings.
+pub struct DensePart {
+    pub encoder: Box<dyn Embedder>,
+    pub index: DenseIndex,
+}
+
+/// One retriever's ranked (passage, score) list with each hit's sources, or why it could
+/// not run.
+#[derive(Debug, Clone)]
+struct List {
+    ranked: Vec<(usize, f64)>,
+    /// Per entry of `ranked` (empty for dense and BM25, which read no other list).
+    sources: Vec<Sources>,
+    probabilities: Vec<f64>,
+    elapsed: Duration,
+    note: Option<String>,
+}
+
+impl List {
+    fn plain(ranked: Vec<(usize, f64)>, elapsed: Duration) -> Self {
+        Self {
+            ranked,
+            sources: Vec::new(),
+            probabilities: Vec::new(),
+            elapsed,
+            note: None,
+        }
+    }
+
+    fn hit(&self, i: usize) -> Hit {
+        let (passage, score) = self.ranked[i];
+        Hit {
+            probability: self.probabilities.get(i).copied(),
+            ..Hit::new(
+                passage,
+                score,
+                self.sources.get(i).cloned().unwrap_or_default(),
+            )
+        }
+    }
+}
+
+type Stage = Result<List, String>;
+
+/// The indexes and models, each a [`Part`], the panes and the search parameters.
+pub struct Pipeline {
+    pub corpus: Arc<Corpus>,
+    pub params: SearchParams,
+    panes: Arc<Panes>,
+    dense: Vec<(DenseKey, Part<DensePart>)>,
+    bm25: Vec<(Bm25Key, Part<Arc<Bm25Index>>)>,
+    reranker: Part<Box<dyn Reranker>>,
+}
+
+impl Pipeline {
+    /// A pipeline for `panes` with every part not ready yet.
+    pub fn new(corpus: Arc<Corpus>, params: SearchParams, panes: Panes) -> Self {
+        Self {
+            corpus,
+            params,
+            dense: panes
+                .dense_keys()
+                .into_iter()
+                .map(|k| {
+                    (
+                        k,
+                        Err(Missing("the passage embeddings are not ready".into())),
+                    )
+                })
+                .collect(),
+            bm25: panes
+                .bm25_keys()
+                .into_iter()
+                .map(|k| (k, Err(Missing("the BM25 index is not ready".into()))))
+                .collect(),
+            reranker: Err(Missing("the reranker is not loaded".into())),
+            panes: Arc::new(panes),
+        }
+    }
+
+    pub fn panes(&self) -> &Arc<Panes> {
+        &self.panes
+    }
+
+    fn dense_slot(&mut self, key: &DenseKey) -> &mut Part<DensePart> {
+        if let Some(i) = self.dense.iter().position(|(k, _)| k == key) {
+            return &mut self.dense[i].1;
+        }
+        self.dense.push((key.clone(), Err(not_used())));
+        &mut self.dense.last_mut().expect("just pushed").1
+    }
+
+    fn bm25_slot(&mut self, key: Bm25Key) -> &mut Part<Arc<Bm25Index>> {
+        if let Some(i) = self.bm25.iter().position(|(k, _)| *k == key) {
+            return &mut self.bm25[i].1;
+        }
+        self.bm25.push((key, Err(not_used())));
+        &mut self.bm25.last_mut().expect("just pushed").1
+    }
+
+    /// Puts a bi-encoder and its index in the slot of `key`.
+    pub fn set_dense(&mut self, key: &DenseKey, encoder: Box<dyn Embedder>, index: DenseIndex) {
+        *self.dense_slot(key) = Ok(DensePart { encoder, index });
+    }
+
+    /// Marks the encoder of `key` missing (and drops what was there).
+    pub fn set_dense_missing(&mut self, key: &DenseKey, why: impl Into<String>) {
+        *self.dense_slot(key) = Err(Missing(why.into()));
+    }
+
+    /// Takes the encoder of `key` out; its panes say `why` meanwhile.
+    pub fn take_dense(&mut self, key: &DenseKey, why: impl Into<String>) -> Option<DensePart> {
+        std::mem::replace(self.dense_slot(key), Err(Missing(why.into()))).ok()
+    }
+
+    pub fn dense(&self, key: &DenseKey) -> Result<&DensePart, Missing> {
+        match self.dense.iter().find(|(k, _)| k == key) {
+            Some((_, part)) => part.as_ref().map_err(Missing::clone),
+            None => Err(not_used()),
+        }
+    }
+
+    /// The bi-encoder of `key`, when its index is ready.
+    pub fn encoder_mut(&mut self, key: &DenseKey) -> Option<&mut (dyn Embedder + 'static)> {
+        self.dense
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, p)| p.as_mut().ok())
+            .map(|p| p.encoder.as_mut())
+    }
+
+    /// The encoder keys and whether each is ready.
+    pub fn dense_parts(&self) -> impl Iterator<Item = (&DenseKey, Result<&DensePart, &Missing>)> {
+        self.dense.iter().map(|(k, p)| (k, p.as_ref()))
+    }
+
+    pub fn set_bm25(&mut self, key: Bm25Key, index: Arc<Bm25Index>) {
+        *self.bm25_slot(key) = Ok(index);
+    }
+
+    pub fn set_bm25_missing(&mut self, key: Bm25Key, why: impl Into<String>) {
+        *self.bm25_slot(key) = Err(Missing(why.into()));
+    }
+
+    /// Takes the BM25 index of `key` out (a rebuild is on its way); its panes say `why`.
+    pub fn take_bm25(&mut self, key: Bm25Key, why: impl Into<String>) -> Option<Arc<Bm25Index>> {
+        std::mem::replace(self.bm25_slot(key), Err(Missing(why.into()))).ok()
+    }
+
+    pub fn bm25(&self, key: Bm25Key) -> Result<&Arc<Bm25Index>, Missing> {
+        match self.bm25.iter().find(|(k, _)| *k == key) {
+            Some((_, part)) => part.as_ref().map_err(Missing::clone),
+            None => Err(not_used()),
+        }
+    }
+
+    /// The first ready BM25 index (for matched terms and highlighting).
+    fn any_bm25(&self) -> Option<&Arc<Bm25Index>> {
+        self.bm25.iter().find_map(|(_, p)| p.as_ref().ok())
+    }
+
+    pub fn set_reranker(&mut self, reranker: Box<dyn Reranker>) {
+        self.reranker = Ok(reranker);
+    }
+
+    pub fn set_reranker_missing(&mut self, why: impl Into<String>) {
+        self.reranker = Err(Missing(why.into()));
+    }
+
+    pub fn reranker(&self) -> Result<&dyn Reranker, &Missing> {
+        self.reranker.as_ref().map(|r| r.as_ref())
+    }
+
+    /// Runs `query` through every shown pane.
+    pub fn search(&mut self, query: &str) -> SearchResults {
+        let shown: Vec<PaneId> = self.panes.shown().collect();
+        self.search_with(query, &[], &shown)
+    }
+
+    /// Runs `query` through `panes` (and what they read). `vectors` holds query vectors
+    /// already encoded per bi-encoder (batched evaluation encodes all questions at once).
+    pub fn search_with(
+        &mut self,
+        query: &str,
+        vectors: &[(DenseKey, &[f32])],
+        panes: &[PaneId],
+    ) -> SearchResults {
+        let all = self.panes.clone();
+        let mut run = Run {
+            query,
+            blank: query.trim().is_empty(),
+            vectors,
+            lists: HashMap::new(),
+            encode: Duration::ZERO,
+            passes: ForwardPasses::default(),
+            depth: self.params.list_depth(),
+        };
+        for &id in panes {
+            for step in all.closure(id) {
+                if !run.lists.contains_key(&step) {
+                    let list = self.stage(&mut run, step);
+                    run.lists.insert(step, list);
+                }
+            }
+        }
+        let mut out = SearchResults {
+            query: query.to_owned(),
+            terms: self
+                .any_bm25()
+                .map(|b| b.analyzer().query_terms(query))
+                .unwrap_or_default(),
+            panes: all.clone(),
+            encode: run.encode,
+            forward_passes: run.passes,
+            results: Vec::new(),
+            inputs: Vec::new(),
+        };
+        for (&id, list) in &run.lists {
+            let result = self.result(id, list);
+            if panes.contains(&id) {
+                out.results.push(result);
+            } else {
+                out.inputs.push(result);
+            }
+        }
+        out.results
+            .sort_by_key(|r| panes.iter().position(|&p| p == r.pane));
+        out.inputs.sort_by_key(|r| r.pane);
+        self.match_terms(&mut out);
+        out
+    }
+
+    /// Computes one retriever's list; its inputs are in `run.lists` already.
+    fn stage(&mut self, run: &mut Run, id: PaneId) -> Stage {
+        let pane = self.panes.get(id).clone();
+        if run.blank {
+            return Ok(List::plain(Vec::new(), Duration::ZERO));
+        }
+        match &pane.retriever {
+            Retriever::Dense(key) => self.dense_list(run, key),
+            Retriever::Bm25(key) => self.bm25_list(run.query, *key, run.depth),
+            Retriever::Fusion { of, opts } => self.fuse(run, of, opts),
+            Retriever::Rerank { of, depth } => {
+                let depth = depth.unwrap_or(self.params.rerank_depth);
+                self.rerank_list(run, *of, depth)
+            }
+        }
+    }
+
+    fn dense_list(&mut self, run: &mut Run, key: &DenseKey) -> Stage {
+        let started = Instant::now();
+        let given = run
+            .vectors
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.to_vec());
+        let part = self
+            .dense
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, p)| p)
+            .ok_or_else(|| not_used().0)?;
+        let part = part.as_mut().map_err(|m| m.0.clone())?;
+        let vector = match given {
+            Some(v) => v,
+            None => {
+                run.passes.bi_encoder += 1;
+                let e = part
+                    .encoder
+                    .embed(Side::Query, &[run.query], &mut |_| {})
+                    .map_err(|e| format!("encoding the query: {e}"))?;
+                e.data
+            }
+        };
+        run.encode += started.elapsed();
+        let hits = part
+            .index
+            .search(&vector, run.depth)
+            .map_err(|e| e.to_string())?;
+        Ok(List::plain(
+            hits.into_iter()
+                .map(|h| (h.passage, h.score as f64))
+                .collect(),
+            started.elapsed(),
+        ))
+    }
+
+    fn bm25_list(&self, query: &str, key: Bm25Key, depth: usize) -> Stage {
+        let index = self.bm25(key).map_err(|m| m.0.clone())?;
+        let started = Instant::now();
+        let terms = index.analyzer().query_terms(query);
+        let hits = index
+            .search_terms(&terms, depth)
+            .map_err(|e| e.to_string())?;
+        Ok(List::plain(
+            hits.into_iter()
+                .map(|h| (h.passage, h.score as f64))
+                .collect(),
+            started.elapsed(),
+        ))
+    }
+
+    /// Fuses the inputs that ran; a fusion with some inputs missing says which in its note.
+    fn fuse(&self, run: &Run, of: &[PaneId], opts: &FusionOpts) -> Stage {
+        let started = Instant::now();
+        let mut missing = Vec::new();
+        let mut lists: Vec<(PaneId, &[(usize, f64)])> = Vec::new();
+        for &input in of {
+            match &run.lists[&input] {
+                Ok(l) => lists.push((input, &l.ranked)),
+                Err(e) => missing.push(format!("{}: {e}", self.label(input))),
+            }
+        }
+        if lists.is_empty() {
+            return Err(missing.join("; "));
+        }
+        let weights = self.weights(of, opts);
+        let weighted: Vec<(&[(usize, f64)], f64)> = lists
+            .iter()
+            .map(|&(id, l)| (l, weights[of.iter().position(|&x| x == id).unwrap_or(0)]))
+            .collect();
+        let fused = self.fusion_of(opts, &weighted);
+        let kinds: Vec<(PaneId, Kind)> = lists
+            .iter()
+            .map(|&(id, _)| (id, self.panes.get(id).kind()))
+            .collect();
+        let sources = fused
+            .iter()
+            .map(|f| {
+                Sources(
+                    kinds
+                        .iter()
+                        .zip(&f.ranks)
+                        .map(|(&(pane, kind), &rank)| Source { pane, kind, rank })
+                        .collect(),
+                )
+            })
+            .collect();
+        Ok(List {
+            ranked: fused.iter().map(|f| (f.item, f.score)).collect(),
+            sources,
+            probabilities: Vec::new(),
+            elapsed: started.elapsed(),
+            note: (!missing.is_empty()).then(|| format!("fused without {}", missing.join("; "))),
+        })
+    }
+
+    /// The weight of each input: `weights=`, else the session's dense and BM25 weights by
+    /// kind (RRF) or alpha and 1 - alpha (convex, two inputs), else equal.
+    fn weights(&self, of: &[PaneId], opts: &FusionOpts) -> Vec<f64> {
+        if let Some(w) = &opts.weights {
+            return w.clone();
+        }
+        let p = &self.params;
+        match opts.method.unwrap_or(p.fusion) {
+            FusionMethod::Rrf => of
+                .iter()
+                .map(|&id| match self.panes.get(id).kind() {
+                    Kind::Dense => p.dense_weight,
+                    Kind::Bm25 => p.bm25_weight,
+                    _ => 1.0,
+                })
+                .collect(),
+            FusionMethod::Convex if of.len() == 2 => {
+                let alpha = opts.alpha.unwrap_or(p.alpha);
+                vec![alpha, 1.0 - alpha]
+            }
+            FusionMethod::Convex => vec![1.0 / of.len() as f64; of.len()],
+        }
+    }
+
+    fn fusion_of(&self, opts: &FusionOpts, lists: &[(&[(usize, f64)], f64)]) -> Vec<Fused> {
+        let p = &self.params;
+        let depth = opts.depth.unwrap_or(p.rrf.depth);
+        match opts.method.unwrap_or(p.fusion) {
+            FusionMethod::Rrf => {
+                let ids: Vec<Vec<usize>> = lists
+                    .iter()
+                    .map(|(l, _)| l.iter().map(|&(i, _)| i).collect())
+                    .collect();
+                let weighted: Vec<(&[usize], f64)> = ids
+                    .iter()
+                    .zip(lists)
+                    .map(|(ids, &(_, w))| (ids.as_slice(), w))
+                    .collect();
+                let k = opts.k.unwrap_or(p.rrf.k);
+                fusion::rrf(&weighted, &RrfParams { k, depth })
+            }
+            FusionMethod::Convex => fusion::convex(lists, opts.norm.unwrap_or(p.norm), depth),
+        }
+    }
+
+    /// A pane's name as a fusion note names it: `dense`, `BM25`, or the pane's name.
+    fn label(&self, id: PaneId) -> String {
+        let pane = self.panes.get(id);
+        match pane.name.as_str() {
+            "bm25" => "BM25".into(),
+            name => name.to_owned(),
+        }
+    }
+
+    /// The first `depth` hits of `of`, with their sources, as rerank candidates.
+    fn candidates(&self, of: PaneId, list: &List, depth: usize) -> Vec<Hit> {
+        let kind = self.panes.get(of).kind();
+        (0..list.ranked.len().min(depth))
+            .map(|i| {
+                let mut hit = list.hit(i);
+                let mut sources = vec![Source {
+                    pane: of,
+                    kind,
+                    rank: Some(i + 1),
+                }];
+                sources.extend(hit.sources.0);
+                hit.sources = Sources(sources);
+                hit.probability = None;
+                hit
+            })
+            .collect()
+    }
+
+    fn rerank_list(&mut self, run: &mut Run, of: PaneId, depth: usize) -> Stage {
+        let list = match &run.lists[&of] {
+            Ok(l) => l,
+            Err(e) => return Err(format!("no {} list to rerank ({e})", self.label(of))),
+        };
+        let candidates = self.candidates(of, list, depth);
+        let reranker = self.reranker.as_mut().map_err(|m| m.0.clone())?;
+        let started = Instant::now();
+        let texts: Vec<&str> = candidates
+            .iter()
+            .filter_map(|h| self.corpus.passages.get(h.passage).map(|p| p.text.as_str()))
+            .collect();
+        run.passes.cross_encoder += texts.len();
+        let logits = reranker
+            .score(run.query, &texts, &mut |_| {})
+            .map_err(|e| format!("cross-encoder failed: {e}"))?;
+        let r = reranked(
+            PaneId(0),
+            &candidates,
+            &logits,
+            usize::MAX,
+            started.elapsed(),
+        );
+        Ok(List {
+            ranked: r.ranking,
+            probabilities: r.hits.iter().filter_map(|h| h.probability).collect(),
+            sources: r.hits.into_iter().map(|h| h.sources).collect(),
+            elapsed: r.elapsed,
+            note: None,
+        })
+    }
+
+    /// A pane's [`MethodResult`] from its list: the top k as hits, the whole list as ranking.
+    fn result(&self, id: PaneId, stage: &Stage) -> MethodResult {
+        let kind = self.panes.get(id).kind();
+        match stage {
+            Ok(list) => MethodResult {
+                pane: id,
+                method: kind,
+                hits: (0..list.ranked.len().min(self.params.top_k))
+                    .map(|i| list.hit(i))
+                    .collect(),
+                elapsed: list.elapsed,
+                error: None,
+                note: list.note.clone(),
+                ranking: list.ranked.clone(),
+            },
+            Err(e) => MethodResult::failed(id, kind, e.clone()),
+        }
+    }
+
+    /// The hybrid list's first `rerank_depth` passages as candidates of the rerank pane `pane`
+    /// (for callers that rerank elsewhere: the explorer's rerank thread), in the order of
+    /// the list it reranks, with sources and matched terms; or why there is nothing to rerank.
+    pub fn rerank_candidates(
+        &self,
+        results: &SearchResults,
+        pane: PaneId,
+    ) -> Result<Vec<Hit>, String> {
+        let Retriever::Rerank { of, depth } = self.panes.get(pane).retriever else {
+            return Err(format!(
+                "{} is not a rerank pane",
+                self.panes.get(pane).name
+            ));
+        };
+        let input = results
+            .pane(of)
+            .ok_or_else(|| format!("{} did not run", self.label(of)))?;
+        if let Some(e) = &input.error {
+            return Err(format!("no {} list to rerank ({e})", self.label(of)));
+        }
+        let list = List {
+            ranked: input.ranking.clone(),
+            sources: Vec::new(),
+            probabilities: Vec::new(),
+            elapsed: Duration::ZERO,
+            note: None,
+        };
+        let mut hits = self.candidates(of, &list, depth.unwrap_or(self.params.rerank_depth));
+        // Fused candidates keep their own sources: read them from the input's hits where
+        // shown, else from the input's inputs' rankings.
+        for h in &mut hits {
+            for &src in &self.panes.get(of).retriever.inputs() {
+                let rank = results.pane(src).and_then(|r| r.rank_of(h.passage));
+                h.sources.0.push(Source {
+                    pane: src,
+                    kind: self.panes.get(src).kind(),
+                    rank,
+                });
+            }
+            if let Some(index) = self.any_bm25() {
+                if let Some(p) = self.corpus.passages.get(h.passage) {
+                    h.matched = index.matched_terms(&results.terms, &p.text);
+                }
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Matched terms for every shown hit; a passage in several lists is analysed once.
+    fn match_terms(&self, out: &mut SearchResults) {
+        let Some(index) = self.any_bm25() else {
+            return;
+        };
+        let mut seen: HashMap<usize, Vec<String>> = HashMap::new();
+        for r in &mut out.results {
+            for h in &mut r.hits {
+                if let Some(p) = self.corpus.passages.get(h.passage) {
+                    h.matched = seen
+                        .entry(h.passage)
+                        .or_insert_with(|| index.matched_terms(&out.terms, &p.text))
+                        .clone();
+                }
+            }
+        }
+    }
+}
+
+/// What asking for a part no pane uses says.
+fn not_used() -> Missing {
+    Missing("no pane uses this part".into())
+}
+
+/// One search's shared state: the lists computed so far and what they cost.
+struct Run<'a> {
+    query: &'a str,
+    blank: bool,
+    vectors: &'a [(DenseKey, &'a [f32])],
+    lists: HashMap<PaneId, Stage>,
+    encode: Duration,
+    passes: ForwardPasses,
+    /// How deep dense and BM25 lists go.
+    depth: usize,
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bm25::Analyzer;
+    use crate::data::{Passage, Question};
+    use crate::model::{Embeddings, Progress};
+
+    /// A bag-of-letters embedder: no libtorch model, deterministic.
+    struct Letters;
+
+    impl Embedder for Letters {
+        fn identity(&self) -> String {
+            "letters".into()
+        }
+        fn dim(&self) -> usize {
+            3
+        }
+        fn embed(
+            &mut self,
+            _: Side,
+            texts: &[&str],
+            _: &mut dyn FnMut(Progress),
+        ) -> crate::model::Result<Embeddings> {
+            let mut data = Vec::new();
+            for t in texts {
+                data.push(t.matches('비').count() as f32 + 0.01);
+                data.push(t.matches('눈').count() as f32 + 0.01);
+                data.push(t.matches('해').count() as f32 + 0.01);
+            }
+            Ok(Embeddings { dim: 3, data })
+        }
+    }
+
+    /// Prefers shorter passages.
+    struct Shortest;
+
+    impl Reranker for Shortest {
+        fn identity(&self) -> String {
+            "shortest".into()
+        }
+        fn score(
+            &mut self,
+            _: &str,
+            passages: &[&str],
+            _: &mut dyn FnMut(Progress),
+        ) -> crate::model::Result<Vec<f32>> {
+            Ok(passages
+                .iter()
+                .map(|p| -(p.chars().count() as f32))
+                .collect())
+        }
+    }
+
+    fn corpus() -> Arc<Corpus> {
+        let texts = [
+            "비가 온다 비 비",
+            "눈이 온다",
+            "해가 뜬다 장마 끝",
+            "장마철 비 소식입니다",
+        ];
+        Arc::new(Corpus {
+            source: "test".into(),
+            rows: 4,
+            skipped: 0,
+            passages: texts
+                .iter()
+                .map(|t| Passage {
+                    title: String::new(),
+                    text: (*t).into(),
+                    questions: vec![],
+                })
+                .collect(),
+            questions: vec![Question {
+                id: "q".into(),
+                text: "장마 비".into(),
+                passage: 3,
+                answers: vec![],
+            }],
+        })
+    }
+
+    fn pipeline_for(spec: &str) -> Pipeline {
+        let corpus = corpus();
+        let texts: Vec<&str> = corpus.texts();
+        let panes = Panes::parse(spec).unwrap();
+        let mut p = Pipeline::new(corpus.clone(), SearchParams::default(), panes.clone());
+        for key in panes.bm25_keys() {
+            let analyzer = match key {
+                Some(crate::bm25::AnalyzerKind::Whitespace) => Analyzer::Whitespace,
+                _ => Analyzer::Bigram,
+            };
+            p.set_bm25(
+                key,
+                Arc::new(Bm25Index::build(&texts, analyzer, &mut |_| {}).unwrap()),
+            );
+        }
+        for key in panes.dense_keys() {
+            let mut enc = Letters;
+            let emb = enc.embed(Side::Passage, &texts, &mut |_| {}).unwrap();
+            let index = DenseIndex::new(&emb, tch::Device::Cpu).unwrap();
+            p.set_dense(&key, Box::new(enc), index);
+        }
+        p.set_reranker(Box::new(Shortest));
+        p
+    }
+
+    fn pipeline() -> Pipeline {
+        pipeline_for(crate::panes::DEFAULT_SPEC)
+    }
+
+    #[test]
+    fn four_panes_with_sources_and_matched_terms() {
+        let mut p = pipeline();
+        let r = p.search("장마 비");
+        assert_eq!(r.results.len(), 4);
+        let dense = r.get(Kind::Dense).unwrap();
+        assert_eq!(dense.hits[0].passage, 3);
+        assert_eq!(dense.hits.len(), 4);
+        let bm25 = r.get(Kind::Bm25).unwrap();
+        assert_eq!(bm25.hits[0].passage, 3, "{bm25:?}");
+        assert_eq!(bm25.hits[0].matched, ["장마", "비"]);
+        let hybrid = r.get(Kind::Hybrid).unwrap();
+        for h in &hybrid.hits {
+            assert!(h.sources.dense().is_some() || h.sources.bm25().is_some());
+        }
+        let rerank = r.get(Kind::Rerank).unwrap();
+        assert_eq!(rerank.hits[0].passage, 1, "shortest passage first");
+        assert!(rerank.hits[0].probability.is_some());
+        assert!(rerank.hits[0].sources.hybrid().is_some());
+        assert_eq!(r.forward_passes.bi_encoder, 1);
+        assert_eq!(r.forward_passes.cross_encoder, 4);
+    }
+
+    #[test]
+    fn panes_share_work_and_fuse_what_they_name() {
+        let mut p = pipeline_for(
+            "bm25,bm25:whitespace,dense,hybrid,rerank,hybrid:of=bm25+bm25:whitespace,name=lex",
+        );
+        let r = p.search("장마 비");
+        let names: Vec<&str> = r.results.iter().map(|m| r.name(m.pane)).collect();
+        assert_eq!(
+            names,
+            [
+                "bm25",
+                "bm25:whitespace",
+                "dense",
+                "hybrid",
+                "rerank",
+                "lex"
+            ]
+        );
+        // One query encoding for one encoder, whatever reads it.
+        assert_eq!(r.forward_passes.bi_encoder, 1);
+        // Whitespace terms match whole words only: "장마" and "비" are words of passages 0,
+        // 2 and 3, not of "눈이 온다".
+        let ws = &r.results[1];
+        let mut found: Vec<usize> = ws.hits.iter().map(|h| h.passage).collect();
+        found.sort();
+        assert_eq!(found, [0, 2, 3], "{ws:?}");
+        let lex = &r.results[5];
+        assert!(lex.error.is_none());
+        let top = &lex.hits[0];
+        assert_eq!(
+            top.sources.0.iter().map(|s| s.kind).collect::<Vec<_>>(),
+            [Kind::Bm25, Kind::Bm25]
+        );
+        // RRF over the two BM25 lists, by hand.
+        let rank = |m: &MethodResult| m.rank_of(top.passage);
+        let want: f64 = [rank(&r.results[0]), rank(&r.results[1])]
+            .iter()
+            .flatten()
+            .map(|&r| 1.0 / (60.0 + r as f64))
+            .sum();
+        assert!((top.score - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn hidden_inputs_run_but_are_not_shown() {
+        let mut p = pipeline_for("rerank");
+        let r = p.search("장마 비");
+        assert_eq!(r.results.len(), 1);
+        assert_eq!(r.inputs.len(), 3);
+        let ids: Vec<PaneId> = p.panes().shown().collect();
+        let candidates = p.rerank_candidates(&r, ids[0]).unwrap();
+        assert_eq!(candidates.len(), 4);
+        assert_eq!(candidates[0].sources.hybrid(), Some(1));
+    }
+
+    #[test]
+    fn missing_parts_explain_themselves() {
+        let corpus = corpus();
+        let texts: Vec<&str> = corpus.texts();
+        let mut p = Pipeline::new(corpus.clone(), SearchParams::default(), Panes::standard());
+        p.set_bm25(
+            None,
+            Arc::new(Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap()),
+        );
+        p.set_dense_missing(&DenseKey::default(), "offline: model not cached");
+        let r = p.search("장마");
+        assert_eq!(
+            r.get(Kind::Dense).unwrap().error.as_deref(),
+            Some("offline: model not cached")
+        );
+        assert!(!r.get(Kind::Bm25).unwrap().hits.is_empty());
+        let hybrid = r.get(Kind::Hybrid).unwrap();
+        assert!(!hybrid.hits.is_empty());
+        assert_eq!(
+            hybrid.note.as_deref(),
+            Some("fused without dense: offline: model not cached")
+        );
+        assert!(r.get(Kind::Rerank).unwrap().error.is_some());
+    }
+
+    #[test]
+    fn blank_queries_give_empty_lists() {
+        let mut p = pipeline();
+        let r = p.search("   ");
+        assert!(r
+            .results
+            .iter()
+            .all(|m| m.hits.is_empty() && m.error.is_none()));
+        assert_eq!(r.forward_passes, ForwardPasses::default());
+    }
+
+    #[test]
+    fn params_validate() {
+        let bad = SearchParams {
+            top_k: 0,
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("--top-k"));
+        let bad = SearchParams {
+            rrf: RrfParams {
+                k: f64::NAN,
+                depth: 100,
+            },
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("--rrf-k"));
+    }
+}
