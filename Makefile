@@ -23,6 +23,7 @@ golden: setup-test
 # Everything builds once, in the release profile: the tmux end-to-end tests drive
 # target/release/bigyo, and sharing one profile halves a fresh build.
 test: setup-test golden
+	.bigyo/venv/bin/python scripts/sample_corpus.py check
 	$(CARGO) build --release
 	$(CARGO) test --release --all-targets
 

@@ -211,6 +211,38 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The panic hook is process-wide: [`contain_panics`] swaps it under this lock, so two loads
+/// on two threads cannot each restore the other's hook.
+static PANIC_HOOK_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f`, catching a panic inside it, whose text goes to the log (tagged `what`) instead of
+/// stderr. A panic on another thread meanwhile still reaches the hook installed before (the
+/// TUI's puts the terminal back first).
+fn contain_panics<T>(what: &str, f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let _turn = PANIC_HOOK_TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let previous = std::sync::Arc::new(std::panic::take_hook());
+    let for_others = std::sync::Arc::clone(&previous);
+    let here = std::thread::current().id();
+    let what = what.to_owned();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == here {
+            tracing::error!("{what}: {info}");
+        } else {
+            for_others(info);
+        }
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    // Dropping our hook drops its handle on the previous one, which goes back as it was.
+    drop(std::panic::take_hook());
+    match std::sync::Arc::try_unwrap(previous) {
+        Ok(hook) => std::panic::set_hook(hook),
+        Err(shared) => std::panic::set_hook(Box::new(move |info| shared(info))),
+    }
+    result
+}
+
 /// Accumulates rows from one or more parquet sources.
 struct CorpusBuilder<'a> {
     opts: &'a LoadOptions,
@@ -238,24 +270,21 @@ impl<'a> CorpusBuilder<'a> {
     }
 
     /// [`read`](Self::read), with a panic inside the parquet crate (a damaged file it does
-    /// not check) turned into the usual error naming the file, and no panic text printed.
+    /// not check) turned into the usual error naming the file; the panic's text goes to the
+    /// log, not to the terminal.
     fn read_contained<R: parquet::file::reader::ChunkReader + 'static>(
         &mut self,
         path: &Path,
         reader: R,
     ) -> Result<()> {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|info| {
-            tracing::error!("reading parquet: {info}");
-        }));
-        let read =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read(path, reader)));
-        std::panic::set_hook(previous);
-        read.unwrap_or_else(|payload| {
-            let why = crate::panic_message(payload.as_ref());
+        let read = contain_panics(&format!("reading {}", path.display()), || {
+            self.read(path, reader)
+        });
+        read.unwrap_or_else(|_| {
             Err(DataError::NotParquet {
                 path: path.to_owned(),
-                detail: format!("the parquet reader failed: {why}"),
+                detail: "the parquet reader stopped on damaged data; the log has its message"
+                    .into(),
             })
         })
     }
@@ -575,6 +604,92 @@ pub fn char_span_to_bytes(text: &str, start: usize, len_chars: usize) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parquet::file::reader::{ChunkReader, Length};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// The bundled sample whose footer reads fine and whose pages panic when the parquet crate
+    /// asks for them: the panic unwinds through the crate's reader, as one raised by its
+    /// decoders on a damaged page would.
+    struct DamagedPages(bytes::Bytes);
+
+    impl DamagedPages {
+        fn pages_end(&self) -> u64 {
+            let n = self.0.len();
+            let footer = u32::from_le_bytes(self.0[n - 8..n - 4].try_into().unwrap());
+            (n - 8) as u64 - u64::from(footer)
+        }
+    }
+
+    impl Length for DamagedPages {
+        fn len(&self) -> u64 {
+            self.0.len() as u64
+        }
+    }
+
+    impl ChunkReader for DamagedPages {
+        type T = <bytes::Bytes as ChunkReader>::T;
+        fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+            assert!(
+                start >= self.pages_end(),
+                "index out of bounds in a damaged page"
+            );
+            self.0.get_read(start)
+        }
+        fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+            assert!(
+                start >= self.pages_end(),
+                "index out of bounds in a damaged page"
+            );
+            self.0.get_bytes(start, length)
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_the_parquet_reader_is_an_error_naming_the_file_with_no_panic_text() {
+        // Count the panics of this thread that reach the installed hook (what would be
+        // printed); other threads' panics go on to the hook before.
+        let printed = Arc::new(AtomicUsize::new(0));
+        let here = std::thread::current().id();
+        let before = {
+            let _turn = PANIC_HOOK_TURN.lock().unwrap();
+            let before = Arc::new(std::panic::take_hook());
+            let (count, others) = (printed.clone(), before.clone());
+            std::panic::set_hook(Box::new(move |info| {
+                if std::thread::current().id() == here {
+                    count.fetch_add(1, Ordering::SeqCst);
+                } else {
+                    others(info);
+                }
+            }));
+            before
+        };
+
+        let opts = LoadOptions::default();
+        let mut builder = CorpusBuilder::new(&opts);
+        let path = Path::new("/data/damaged.parquet");
+        let err = builder
+            .read_contained(
+                path,
+                DamagedPages(bytes::Bytes::from_static(SAMPLE_PARQUET)),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/data/damaged.parquet: not a readable parquet file ("),
+            "{err}"
+        );
+        assert!(!err.contains("index out of bounds"), "{err}");
+        assert_eq!(printed.load(Ordering::SeqCst), 0, "the panic was printed");
+        // The hook from before is back: a later panic on this thread reaches it.
+        let _ = std::panic::catch_unwind(|| panic!("after the load"));
+        assert_eq!(printed.load(Ordering::SeqCst), 1);
+
+        let _turn = PANIC_HOOK_TURN.lock().unwrap();
+        drop(std::panic::take_hook());
+        let before = Arc::try_unwrap(before).unwrap_or_else(|_| unreachable!());
+        std::panic::set_hook(before);
+    }
 
     #[test]
     fn char_spans_count_code_points() {

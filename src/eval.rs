@@ -836,6 +836,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn evaluation_puts_top_k_back_when_it_fails_or_is_cancelled() {
+        use crate::bm25::{Analyzer, Bm25Index};
+        use crate::data::LoadOptions;
+        use crate::pipeline::SearchParams;
+        use std::sync::Arc;
+
+        let corpus = Arc::new(Corpus::sample(&LoadOptions::default()).unwrap());
+        let params = SearchParams {
+            top_k: 3,
+            ..SearchParams::default()
+        };
+        let mut pipeline = Pipeline::new(corpus.clone(), params);
+        let index = Bm25Index::build(&corpus.texts(), Analyzer::Bigram, &mut |_| {}).unwrap();
+        pipeline.set_bm25(Arc::new(index));
+        let methods = [Method::Bm25];
+
+        // A run file that refuses every write (read-only, unbuffered): the evaluation raises
+        // top-k to 10, then fails on the first question's run lines.
+        let refusing = std::fs::File::open("/dev/null").unwrap();
+        let mut trec = TrecRuns {
+            files: BTreeMap::from([(Method::Bm25, std::io::BufWriter::with_capacity(0, refusing))]),
+        };
+        let mut seen = 0;
+        let failed = evaluate(&mut pipeline, &methods, Some(&mut trec), &mut |done, _| {
+            seen = done;
+        });
+        assert!(failed.is_err());
+        assert_eq!(seen, 0, "failed before the first question was done");
+        assert_eq!(pipeline.params.top_k, 3);
+
+        // Cancelled: the progress callback unwinds, as the TUI's does.
+        let cancelled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            evaluate(&mut pipeline, &methods, None, &mut |_, _| {
+                std::panic::resume_unwind(Box::new("cancelled"))
+            })
+        }));
+        assert!(cancelled.is_err());
+        assert_eq!(pipeline.params.top_k, 3);
+
+        // And a finished one puts it back too.
+        let (reports, _) = evaluate(&mut pipeline, &methods, None, &mut |_, _| {}).unwrap();
+        assert!(reports["bm25"].metrics.recall_10 > 0.5);
+        assert_eq!(pipeline.params.top_k, 3);
+    }
+
+    #[test]
     fn run_scores_strictly_decrease_and_move_by_ulps_only() {
         // 1/61 + 1/62 and a value one f64 ulp below it: distinct in f64, one f32.
         let rrf = 1.0 / 61.0 + 1.0 / 62.0;

@@ -1,12 +1,16 @@
 //! bigyo (비교, "comparison"): Korean retrieval explored side by side.
 //!
 //! Module map:
-//! - [`paths`]: cache and log directories (from `directories`, overridable by env).
+//! - [`paths`]: cache, config, data and log directories (from `directories`, overridable by env).
+//! - [`options`]: the options every subcommand and the TUI share (models, data, retrieval).
+//! - [`session`]: options -> a running session (corpus, BM25, embeddings, reranker), with
+//!   progress events the CLI and the TUI both draw.
 //! - [`model`]: BERT-family sentence encoders and cross-encoders on libtorch (`tch`):
 //!   hub/local loading, tokenizers, weights, pooling, prompts, batching, device and dtype
 //!   choice, per-CPU kernel choice (`model::cpu`: ISA detection, calibration cached per CPU);
 //!   remote encoders behind OpenAI-compatible endpoints.
 //! - [`data`]: the corpus (KLUE MRC schema) from parquet, local, bundled or from the hub.
+//! - [`hubio`]: hub requests with bounded waits (listing timeout, stalled downloads abandoned).
 //! - [`bm25`]: Korean analyzers and BM25 on tantivy.
 //! - [`dense`]: exact dense search on the model's device, and the embedding cache.
 //! - [`fusion`]: reciprocal rank fusion and convex combination (min-max / z-score).
@@ -16,6 +20,7 @@
 //! - [`tune`]: seeded splits and the fusion grid search on cached lists; the saved setting.
 //! - [`judgments`]: the graded-judgments store (append-only JSONL), TREC qrels/topics, pooling.
 //! - [`pipeline`]: one query through dense, BM25, hybrid and rerank.
+//! - [`render`]: `bigyo search` output, an aligned table (Korean by display width) or JSON.
 //! - [`teach`]: the chapter's similarity playground (one-hot, BoW, TF-IDF, dense).
 //! - [`tui`]: the four-pane explorer (state + reducer, view, worker thread, event loop).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]

@@ -6,8 +6,6 @@
 //! AND/OR are plain text.
 mod analyzer;
 
-use std::sync::Arc;
-
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
@@ -234,9 +232,6 @@ impl TokenStream for VecTokenStream {
         &mut self.tokens[self.index - 1]
     }
 }
-
-/// Shared handle, for the pipeline and worker threads.
-pub type SharedBm25 = Arc<Bm25Index>;
 
 #[cfg(test)]
 mod tests {

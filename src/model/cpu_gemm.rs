@@ -19,13 +19,21 @@ pub fn applies(x: &Tensor) -> bool {
     x.device() == Device::Cpu && x.kind() == Kind::Float && tch::get_num_threads() == 1
 }
 
-/// `x W^T + b` for `x: [.., in]`, `weight: [out, in]`, `bias: [out]`. fp32 CPU tensors go
-/// through the `gemm` crate; anything else (another dtype or device, a shape mismatch) is
-/// handed to libtorch's `linear`, so every input is safe. [`applies`] says when this is worth
-/// calling (one thread).
+/// `x W^T + b` for `x: [.., in]`, `weight: [out, in]`, `bias: [out]`. Dense (strided) fp32
+/// CPU tensors go through the `gemm` crate; anything else (another dtype, device or layout, a
+/// shape mismatch) is handed to libtorch's `linear`, so every input is safe. [`applies`] says
+/// when this is worth calling (one thread).
 pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    let fp32_cpu = |t: &Tensor| t.kind() == Kind::Float && t.device() == Device::Cpu;
-    if !(fp32_cpu(x) && fp32_cpu(weight) && fp32_cpu(bias)) || weight.dim() != 2 {
+    // Sparse and MKL-DNN tensors are fp32 on the CPU too, but their data is not a strided
+    // array of floats: the raw pointer below would not mean what the strides say.
+    let dense_fp32_cpu = |t: &Tensor| {
+        t.defined()
+            && t.kind() == Kind::Float
+            && t.device() == Device::Cpu
+            && !t.is_sparse()
+            && !t.is_mkldnn()
+    };
+    if !(dense_fp32_cpu(x) && dense_fp32_cpu(weight) && dense_fp32_cpu(bias)) || weight.dim() != 2 {
         return Ok(x.f_linear(weight, Some(bias))?);
     }
     let (out_dim, in_dim) = weight.size2()?;
@@ -38,10 +46,14 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
         return Ok(x.f_linear(weight, Some(bias))?);
     }
     *last = out_dim;
-    let x = x.f_contiguous()?;
-    let weight = weight.f_contiguous()?;
+    // A lazily negated view (neg bit) stores the values un-negated: materialise it first.
+    let x = x.f_resolve_neg()?.f_contiguous()?;
+    let weight = weight.f_resolve_neg()?.f_contiguous()?;
     let (k, n) = (in_dim as usize, out_dim as usize);
     let m = x.numel() / k.max(1);
+    if !(x.is_contiguous() && weight.is_contiguous()) || x.numel() != m * k {
+        return Ok(x.f_linear(&weight, Some(bias))?);
+    }
     // The product is written first and the bias added in place after: measured faster than
     // starting from the bias and accumulating (one pass less over a cold output).
     let mut out = Tensor::f_empty(shape.as_slice(), (Kind::Float, Device::Cpu))?;
@@ -49,13 +61,16 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
         out.f_copy_(&bias.f_expand(shape.as_slice(), false)?)?;
         return Ok(out);
     }
-    debug_assert_eq!(x.numel(), m * k);
-    // SAFETY: `x`, `weight` and `out` are contiguous fp32 CPU tensors (dtype and device checked
-    // at the top of this function for `x` and `weight`, contiguity made by `contiguous` above,
-    // and `out` created so) holding m*k (m is numel / k with the last dimension equal to k),
-    // n*k (shape [n, k] checked by `size2`) and m*n elements; they live until the end of this function and `out` is written by nobody else.
-    // The strides below describe exactly those row-major layouts: lhs = x as [m, k];
-    // rhs[kk, j] = weight[j, kk], i.e. W^T; dst = out as [m, n].
+    // SAFETY: `x`, `weight` and `out` are dense fp32 CPU tensors (dtype, device and strided
+    // layout checked at the top for the inputs, `out` created so), contiguous (checked just
+    // above, after `contiguous`) and holding m*k (checked above), n*k (shape [n, k] from
+    // `size2`) and m*n (shape of `x` with the last dimension n) elements from their data
+    // pointers. `x` and `weight` are local handles that keep their storage alive until the end
+    // of this function; `out` is new and no other handle to it exists, so nothing else writes
+    // it while `gemm` does. (As for every libtorch kernel, another thread writing the inputs'
+    // storage meanwhile would be a data race; tch's `Tensor` is not `Sync`, and the crate's
+    // `Sync` wrappers only read.) The strides below describe exactly those row-major layouts:
+    // lhs = x as [m, k]; rhs[kk, j] = weight[j, kk], i.e. W^T; dst = out as [m, n].
     unsafe {
         gemm::gemm(
             m,
@@ -136,5 +151,35 @@ mod tests {
         // An fp32 input with a bf16 weight is libtorch's to refuse, never reinterpreted.
         let x = Tensor::randn([3, 8], (Kind::Float, Device::Cpu));
         assert!(linear(&x, &w, &b).is_err());
+    }
+
+    #[test]
+    fn sparse_and_lazily_negated_inputs_give_libtorchs_answer() {
+        let opts = (Kind::Float, Device::Cpu);
+        let x = Tensor::randn([3, 8], opts);
+        let w = Tensor::randn([4, 8], opts);
+        let b = Tensor::randn([4], opts);
+        let dense = |t: Tensor| match t.is_sparse() {
+            true => t.f_to_dense(None, false).unwrap(),
+            false => t,
+        };
+        let max_diff = |a: Tensor, b: Tensor| (dense(a) - dense(b)).abs().max().double_value(&[]);
+        // Negated views store the values un-negated (the neg bit says so): the sign must come
+        // out right all the same.
+        let neg_x = x.f_internal_neg_view().unwrap();
+        let neg_w = w.f_internal_neg_view().unwrap();
+        assert!(neg_x.is_neg() && neg_w.is_neg());
+        let ours = linear(&neg_x, &w, &b).unwrap();
+        assert!(max_diff(ours, (-&x).linear(&w, Some(&b))) < 1e-4);
+        let ours = linear(&x, &neg_w, &b).unwrap();
+        assert!(max_diff(ours, x.linear(&(-&w), Some(&b))) < 1e-4);
+        // A sparse fp32 CPU input is not read as a dense array: libtorch answers, or refuses.
+        let sparse = x.f_to_sparse(None, None::<&[i64]>, None).unwrap();
+        assert!(sparse.is_sparse());
+        match (linear(&sparse, &w, &b), sparse.f_linear(&w, Some(&b))) {
+            (Ok(ours), Ok(torch)) => assert!(max_diff(ours, torch) < 1e-4),
+            (Err(_), Err(_)) => {}
+            (ours, torch) => panic!("ours ok: {}, libtorch ok: {}", ours.is_ok(), torch.is_ok()),
+        }
     }
 }

@@ -141,7 +141,7 @@ impl Reranker for CrossEncoder {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<f32>> {
         let encodings = self.tokenize_pairs(query, passages)?;
-        let head = SharedHead(&self.head);
+        let head = SharedHead::new(&self.head);
         // Length-sorted batches, spread over single-threaded streams on a multi-core CPU;
         // `progress` hears of each batch as it finishes.
         let (logits, _) = self.transformer.run_batched_parallel(

@@ -8,6 +8,8 @@ use super::cpu::{CpuInfo, DensePath, KernelChoice, KernelPlan, Shapes};
 use super::weights::WeightMap;
 use super::{ModelError, Result};
 
+pub(crate) use shared::SharedHead;
+
 /// A dense layer, `x W^T + b`.
 pub(crate) struct Linear {
     weight: Tensor,
@@ -567,7 +569,7 @@ impl Transformer {
             return self.run_batched(encodings, opts, progress, head);
         }
         let total = encodings.len();
-        let shared = SharedWeights(self);
+        let shared = shared::SharedWeights::new(self);
         let (tx, rx) = std::sync::mpsc::channel::<Result<(usize, Vec<f32>, usize)>>();
         let result = std::thread::scope(|scope| -> Result<(Vec<f32>, usize)> {
             for k in 0..streams {
@@ -583,8 +585,7 @@ impl Transformer {
                                 .iter()
                                 .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
                                 .collect();
-                            let batch = shared.0.make_batch(&slices)?;
-                            let tokens = shared.0.forward(&batch)?;
+                            let (batch, tokens) = shared.forward_rows(&slices)?;
                             let out = head(&tokens, &batch)?
                                 .f_to_kind(Kind::Float)?
                                 .f_contiguous()?;
@@ -625,24 +626,50 @@ impl Transformer {
     }
 }
 
-/// The encoder's weights, read by the scoped stream threads of
-/// [`Transformer::run_batched_parallel`].
-struct SharedWeights<'a>(&'a Transformer);
+/// What the scoped stream threads of [`Transformer::run_batched_parallel`] may reach: the
+/// wrapped model stays private to this module, so a thread can run the forward pass and
+/// nothing else (no loading, no kernel or dtype preparation, no access to a tensor).
+mod shared {
+    use tch::Tensor;
 
-// SAFETY: the stream threads only read the weight tensors (forward passes under no-grad,
-// which libtorch allows from several threads at once); nothing mutates, moves or drops them
-// while the scope lasts, and every tensor a thread creates stays on that thread.
-unsafe impl Sync for SharedWeights<'_> {}
+    use super::{Batch, ClassifierHead, Result, Transformer};
 
-/// A classifier head read by the stream threads (the cross-encoder's batches over streams).
-pub(crate) struct SharedHead<'a>(pub &'a ClassifierHead);
+    /// The encoder, for the forward passes of the stream threads.
+    pub(super) struct SharedWeights<'a>(&'a Transformer);
 
-// SAFETY: as for `SharedWeights`: the head's tensors are only read, under no-grad, and live
-// (unmoved, unmutated) for as long as the borrow the streams hold.
-unsafe impl Sync for SharedHead<'_> {}
+    // SAFETY: the only way in is `forward_rows`, which reads the weight tensors (a forward
+    // pass under the no-grad guard each stream holds, which libtorch allows from several
+    // threads at once); nothing mutates, moves or drops them while the borrow lasts, and every
+    // tensor a thread creates stays on that thread or leaves it as plain floats.
+    unsafe impl Sync for SharedWeights<'_> {}
 
-impl SharedHead<'_> {
-    pub(crate) fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
-        self.0.forward(tokens)
+    impl<'a> SharedWeights<'a> {
+        pub(super) fn new(model: &'a Transformer) -> Self {
+            Self(model)
+        }
+
+        /// One batch padded from `rows` (token ids, type ids) and its token embeddings.
+        pub(super) fn forward_rows(&self, rows: &[(&[u32], &[u32])]) -> Result<(Batch, Tensor)> {
+            let batch = self.0.make_batch(rows)?;
+            let tokens = self.0.forward(&batch)?;
+            Ok((batch, tokens))
+        }
+    }
+
+    /// A classifier head read by the stream threads (the cross-encoder's batches over streams).
+    pub(crate) struct SharedHead<'a>(&'a ClassifierHead);
+
+    // SAFETY: as for `SharedWeights`: the only way in is `forward`, which reads the head's
+    // tensors under no-grad; they live, unmoved and unmutated, for as long as the borrow.
+    unsafe impl Sync for SharedHead<'_> {}
+
+    impl<'a> SharedHead<'a> {
+        pub(crate) fn new(head: &'a ClassifierHead) -> Self {
+            Self(head)
+        }
+
+        pub(crate) fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+            self.0.forward(tokens)
+        }
     }
 }
