@@ -847,16 +847,17 @@ mod tests {
             top_k: 3,
             ..SearchParams::default()
         };
-        let mut pipeline = Pipeline::new(corpus.clone(), params);
+        let mut pipeline =
+            Pipeline::new(corpus.clone(), params, Panes::from_methods("bm25").unwrap());
         let index = Bm25Index::build(&corpus.texts(), Analyzer::Bigram, &mut |_| {}).unwrap();
-        pipeline.set_bm25(Arc::new(index));
-        let methods = [Method::Bm25];
+        pipeline.set_bm25(None, Arc::new(index));
+        let methods = [PaneId(0)];
 
         // A run file that refuses every write (read-only, unbuffered): the evaluation raises
         // top-k to 10, then fails on the first question's run lines.
         let refusing = std::fs::File::open("/dev/null").unwrap();
         let mut trec = TrecRuns {
-            files: BTreeMap::from([(Method::Bm25, std::io::BufWriter::with_capacity(0, refusing))]),
+            files: BTreeMap::from([(PaneId(0), std::io::BufWriter::with_capacity(0, refusing))]),
         };
         let mut seen = 0;
         let failed = evaluate(&mut pipeline, &methods, Some(&mut trec), &mut |done, _| {

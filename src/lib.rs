@@ -3,8 +3,8 @@
 //! Module map:
 //! - [`paths`]: cache, config, data and log directories (from `directories`, overridable by env).
 //! - [`options`]: the options every subcommand and the TUI share (models, data, retrieval).
-//! - [`session`]: options -> a running session (corpus, BM25, embeddings, reranker), with
-//!   progress events the CLI and the TUI both draw.
+//! - [`session`]: options -> a running session (the panes, corpus, BM25, embeddings,
+//!   reranker), with progress events the CLI and the TUI both draw.
 //! - [`model`]: BERT-family sentence encoders and cross-encoders on libtorch (`tch`):
 //!   hub/local loading, tokenizers, weights, pooling, prompts, batching, device and dtype
 //!   choice, per-CPU kernel choice (`model::cpu`: ISA detection, calibration cached per CPU);
@@ -19,7 +19,10 @@
 //! - [`compare`]: per-question wins/ties/losses and the paired randomization test.
 //! - [`tune`]: seeded splits and the fusion grid search on cached lists; the saved setting.
 //! - [`judgments`]: the graded-judgments store (append-only JSONL), TREC qrels/topics, pooling.
-//! - [`pipeline`]: one query through dense, BM25, hybrid and rerank.
+//! - [`panes`]: the pane spec (`--panes`): retrievers as values (dense, bm25, fusion, rerank),
+//!   their names, titles and inputs.
+//! - [`pipeline`]: one query through the panes: the parts each retriever needs (encoder and
+//!   dense index per model, BM25 index per analyzer, cross-encoder), shared work, the hits.
 //! - [`render`]: `bigyo search` output, an aligned table (Korean by display width) or JSON.
 //! - [`teach`]: the chapter's similarity playground (one-hot, BoW, TF-IDF, dense).
 //! - [`tui`]: the four-pane explorer (state + reducer, view, worker thread, event loop).

@@ -90,28 +90,6 @@ impl SearchParams {
         }
     }
 
-    /// Sets the flat settings from one fusion setting (what `bigyo tune --apply` wrote).
-    pub fn set_fusion(&mut self, fusion: &Fusion) {
-        self.fusion = fusion.method();
-        match *fusion {
-            Fusion::Rrf {
-                k,
-                depth,
-                dense_weight,
-                bm25_weight,
-            } => {
-                self.rrf = RrfParams { k, depth };
-                self.dense_weight = dense_weight;
-                self.bm25_weight = bm25_weight;
-            }
-            Fusion::Convex { alpha, norm, depth } => {
-                self.alpha = alpha;
-                self.norm = norm;
-                self.rrf.depth = depth;
-            }
-        }
-    }
-
     /// How deep the dense and BM25 lists must go to serve every method.
     pub(super) fn list_depth(&self) -> usize {
         self.top_k.max(self.rrf.depth)
