@@ -8,7 +8,9 @@ use bigyo::data::{Corpus, LoadOptions};
 use serde_json::Value;
 
 mod common;
-use common::{bigyo_command, bigyo_in, failed, minilm_dir, ok, root, write_parquet, Mirror};
+use common::{
+    bigyo_command, bigyo_in, case_dir, failed, minilm_dir, ok, root, write_parquet, Mirror,
+};
 
 #[test]
 fn sample_jsonl_and_parquet_agree() {
@@ -365,11 +367,148 @@ fn bad_options_fail_before_heavy_work() {
         ),
         (vec!["search", "비", "--bm25-analyzer", "nori"], "nori"),
         (vec!["search", "비", "--limit", "0"], "--limit"),
+        (
+            vec!["search", "비", "--panes", "dense,sparse"],
+            "unknown pane kind `sparse`",
+        ),
+        (
+            vec![
+                "search",
+                "비",
+                "--panes",
+                "dense,bm25,hybrid:of=dense+bm25:nori",
+            ],
+            "`bm25:nori`, which is not a pane",
+        ),
+        (
+            vec!["eval", "--panes", "dense:pooling=median"],
+            "dense:pooling=median",
+        ),
+        (
+            vec!["search", "비", "--panes", "bm25", "--methods", "bm25"],
+            "--panes and --methods both given",
+        ),
+        (
+            vec!["search", "비", "--panes", "dense,dense:model=openai:,bm25"],
+            "openai: needs a model name",
+        ),
     ] {
         let mut full = vec!["--data", "sample"];
         full.extend(args);
         let stderr = failed(&bigyo_in(home.path(), &full));
         assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+}
+
+/// A bad pane spec is refused before anything loads: the missing data file is never read.
+#[test]
+fn a_bad_pane_spec_is_named_before_loading() {
+    let home = tempfile::tempdir().unwrap();
+    let stderr = failed(&bigyo_in(
+        home.path(),
+        &[
+            "--data",
+            "/nonexistent/klue.parquet",
+            "search",
+            "비",
+            "--panes",
+            "dense,bm25,colbert",
+        ],
+    ));
+    assert!(stderr.contains("colbert"), "{stderr}");
+    assert!(!stderr.contains("nonexistent"), "{stderr}");
+}
+
+/// `--panes` with five panes: five lists keyed by pane name, in spec order; two analyzers and
+/// a pooling variant side by side; eval keys its metrics by the same names.
+#[test]
+fn five_panes_from_a_spec_are_keyed_by_name() {
+    let home = tempfile::tempdir().unwrap();
+    let model = minilm_dir();
+    let reranker = case_dir("tiny-bert-cls");
+    let base = [
+        "--data",
+        "sample",
+        "--model",
+        model.to_str().unwrap(),
+        "--reranker",
+        reranker.to_str().unwrap(),
+    ];
+    let run = |extra: &[&str]| -> Value {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        serde_json::from_str(ok(&bigyo_in(home.path(), &args)).trim()).unwrap()
+    };
+    let spec = "bm25,bm25:whitespace,dense,hybrid,rerank";
+    let json = run(&[
+        "search",
+        "올해 장마는 언제 끝나나?",
+        "--panes",
+        spec,
+        "--format",
+        "json",
+    ]);
+    let names: Vec<&str> = json["panes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(names, spec.split(',').collect::<Vec<_>>());
+    for name in &names {
+        let hits = json["methods"][name]["hits"].as_array().unwrap();
+        assert!(!hits.is_empty(), "{name}: {json}");
+        assert!(json["methods"][name]["error"].is_null(), "{name}");
+    }
+    // The two analyzers rank differently: whitespace needs whole words.
+    assert_ne!(
+        json["methods"]["bm25"]["hits"],
+        json["methods"]["bm25:whitespace"]["hits"]
+    );
+    // hybrid fuses the first dense and the first BM25 pane; rerank reads hybrid.
+    for h in json["methods"]["hybrid"]["hits"].as_array().unwrap() {
+        let sources = h["sources"].as_object().unwrap();
+        assert_eq!(sources.keys().collect::<Vec<_>>(), ["bm25", "dense"]);
+    }
+    for h in json["methods"]["rerank"]["hits"].as_array().unwrap() {
+        assert!(h["sources"]["hybrid"].as_u64().unwrap() <= 30);
+    }
+
+    // A pooling variant is its own pane with its own embeddings (and cache entry).
+    let json = run(&[
+        "search",
+        "올해 장마는 언제 끝나나?",
+        "--panes",
+        "dense,dense:pooling=cls,title=CLS,hybrid:of=dense+dense:pooling=cls",
+        "--format",
+        "json",
+    ]);
+    let mean = &json["methods"]["dense"]["hits"];
+    let cls = &json["methods"]["dense:pooling=cls"]["hits"];
+    assert_ne!(mean, cls);
+    assert_eq!(
+        json["forward_passes"]["bi_encoder"], 2,
+        "one query encoding per encoder"
+    );
+    let fused = json["methods"]["hybrid:of=dense+dense:pooling=cls"]["hits"][0]["sources"]
+        .as_object()
+        .unwrap()
+        .clone();
+    assert_eq!(fused.len(), 2);
+
+    // eval --json keys metrics by pane name.
+    let json = run(&["eval", "--json", "--panes", "bm25,bm25:whitespace,hybrid"]);
+    let methods = json["methods"].as_object().unwrap();
+    assert_eq!(
+        methods.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["bm25", "bm25:whitespace", "hybrid"]
+    );
+    assert_eq!(
+        json["panes"],
+        serde_json::json!(["bm25", "bm25:whitespace", "hybrid"])
+    );
+    for (name, m) in methods {
+        assert!(m["mrr@10"].as_f64().unwrap() > 0.3, "{name}: {m}");
     }
 }
 

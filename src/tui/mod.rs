@@ -24,6 +24,7 @@ use ratatui::Terminal;
 use crate::session::Options;
 
 pub mod app;
+mod background;
 mod control;
 #[cfg(test)]
 mod fixture;
