@@ -179,8 +179,6 @@ impl Options {
                     self.model.model
                 );
             }
-        } else if self.api.input_types.is_some() {
-            bail!("--input-types applies to remote models (--model openai:NAME) only");
         }
         if self.data.split.trim().is_empty() {
             bail!("--split is empty");
@@ -206,6 +204,12 @@ pub fn panes(opts: &Options, methods: Option<&str>) -> Result<Panes> {
     } else {
         panes.without_rerank()?
     };
+    let remote = |key: &DenseKey| {
+        remote::remote_name(key.model.as_deref().unwrap_or(&opts.model.model)).is_some()
+    };
+    if opts.api.input_types.is_some() && !panes.dense_keys().iter().any(remote) {
+        bail!("--input-types applies to remote models (--model openai:NAME, or a dense:model=openai:NAME pane) only");
+    }
     for key in panes.dense_keys() {
         if key != DenseKey::default() {
             options_for(opts, &key).validate().with_context(|| {

