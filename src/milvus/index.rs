@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use milvus::v2::prelude::{
     AlterCollectionPropertiesRequest, ConsistencyLevel, CreateCollectionRequest, DeleteRequest,
-    DropCollectionRequest, IndexParam, IndexType, InsertRequest, LoadCollectionRequest,
-    MetricType, UpsertRequest,
+    DropCollectionRequest, IndexParam, IndexType, InsertRequest, LoadCollectionRequest, MetricType,
+    UpsertRequest,
 };
 use sha2::{Digest, Sha256};
 
@@ -41,20 +41,16 @@ impl VectorIndex {
         let p = IndexParam::new()
             .field_name(DENSE)
             .metric_type(MetricType::Cosine);
-        let extra = |kv: &[(&str, &str)]| {
-            kv.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<HashMap<_, _>>()
-        };
+        let extra = |kv: serde_json::Value| build_params(kv);
         match self {
             Self::Flat => p.index_type(IndexType::Flat),
             // Milvus's usual starting points; see the README's scaling section.
             Self::Hnsw => p
                 .index_type(IndexType::Hnsw)
-                .extra_params(extra(&[("M", "16"), ("efConstruction", "200")])),
+                .extra_params(extra(serde_json::json!({"M": 16, "efConstruction": 200}))),
             Self::IvfFlat => p
                 .index_type(IndexType::IvfFlat)
-                .extra_params(extra(&[("nlist", "1024")])),
+                .extra_params(extra(serde_json::json!({"nlist": 1024}))),
         }
     }
 }
@@ -109,6 +105,13 @@ pub struct IndexSummary {
     pub embed_seconds: f64,
 }
 
+/// Index build parameters as pymilvus sends them: one `params` key holding JSON. Milvus
+/// reads this form as well as flat keys; milvus-lite reads only this one (flat keys, as the
+/// Rust SDK sends `extra_params`, are silently ignored there: BM25 would run with k1 = 1.5).
+fn build_params(params: serde_json::Value) -> HashMap<String, String> {
+    HashMap::from([("params".to_owned(), params.to_string())])
+}
+
 /// A passage's content hash: what a resumed run compares.
 pub fn passage_hash(title: &str, text: &str) -> String {
     let mut h = Sha256::new();
@@ -154,8 +157,12 @@ impl MilvusBackend {
         if exists && opts.drop {
             let name = self.url.collection.clone();
             self.call("drop_collection", |c| async move {
-                c.drop_collection(DropCollectionRequest::builder().collection_name(name).build()?)
-                    .await
+                c.drop_collection(
+                    DropCollectionRequest::builder()
+                        .collection_name(name)
+                        .build()?,
+                )
+                .await
             })?;
             exists = false;
         }
@@ -245,11 +252,13 @@ impl MilvusBackend {
                 let mut rows = Vec::with_capacity(todo.len());
                 for (i, (id, hash)) in todo.iter().enumerate() {
                     let p = &corpus.passages[*id];
-                    let bm25: Vec<String> =
-                        analyzer.terms(&p.text).into_iter().map(|t| t.text).collect();
+                    let bm25: Vec<String> = analyzer
+                        .terms(&p.text)
+                        .into_iter()
+                        .map(|t| t.text)
+                        .collect();
                     let bm25 = terms::encode_terms(&bm25);
-                    for (field, value) in [(TITLE, &p.title), (TEXT, &p.text), (TEXT_BM25, &bm25)]
-                    {
+                    for (field, value) in [(TITLE, &p.title), (TEXT, &p.text), (TEXT_BM25, &bm25)] {
                         if value.len() > VARCHAR_MAX {
                             return Err(Error::TooLong {
                                 id: *id,
@@ -348,11 +357,10 @@ impl MilvusBackend {
                     .field_name(SPARSE)
                     .index_type(IndexType::SparseInvertedIndex)
                     .metric_type(MetricType::Bm25)
-                    .extra_params(HashMap::from([
-                        // Lucene's (and tantivy's) constants; Milvus-lite defaults k1 to 1.5.
-                        ("bm25_k1".to_owned(), "1.2".to_owned()),
-                        ("bm25_b".to_owned(), "0.75".to_owned()),
-                    ]));
+                    // Lucene's (and tantivy's) constants; milvus-lite defaults k1 to 1.5.
+                    .extra_params(build_params(
+                        serde_json::json!({"bm25_k1": 1.2, "bm25_b": 0.75}),
+                    ));
                 let request = CreateCollectionRequest::builder()
                     .collection_name(name.clone())
                     .schema(schema::collection_schema(dim, tokenizer))
@@ -361,8 +369,12 @@ impl MilvusBackend {
                     .consistency_level(ConsistencyLevel::Strong)
                     .build()?;
                 c.create_collection(request).await?;
-                c.load_collection(LoadCollectionRequest::builder().collection_name(name).build()?)
-                    .await
+                c.load_collection(
+                    LoadCollectionRequest::builder()
+                        .collection_name(name)
+                        .build()?,
+                )
+                .await
             });
             match created {
                 Ok(()) => return Ok(tokenizer.to_owned()),

@@ -23,6 +23,9 @@
 //! and `dense` (the encoder's vectors, cosine). Collection properties record what made it
 //! (`bigyo.model`, `bigyo.analyzer`, `bigyo.corpus`, `bigyo.passages`) and `bigyo.complete`,
 //! which `bigyo index` sets to `true` only after the last batch is in and counted.
+// The SDK's error type is large (176 bytes); it only passes through closures here.
+#![allow(clippy::result_large_err)]
+
 mod index;
 pub mod schema;
 pub mod terms;
@@ -32,9 +35,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use milvus::v2::prelude::{
-    ClientV2, ConnectConfig, ConsistencyLevel, HybridSearchRequest, Ids, MetricType,
-    QueryRequest, RRFRerank, RetryConfig, SearchRequest, SearchResults, SearchVectors,
-    SubSearchRequest, TelemetryConfig,
+    ClientV2, ConnectConfig, ConsistencyLevel, HybridSearchRequest, Ids, MetricType, QueryRequest,
+    RRFRerank, RetryConfig, SearchRequest, SearchResults, SearchVectors, SubSearchRequest,
+    TelemetryConfig,
 };
 
 pub use index::{IndexOptions, IndexSummary, VectorIndex};
@@ -321,8 +324,11 @@ impl MilvusBackend {
             )
             .telemetry(TelemetryConfig::new().enabled(false));
         let connected = self.runtime.block_on(async {
-            tokio::time::timeout(self.timeout + Duration::from_secs(1), ClientV2::new(&config))
-                .await
+            tokio::time::timeout(
+                self.timeout + Duration::from_secs(1),
+                ClientV2::new(&config),
+            )
+            .await
         });
         let client = match connected {
             Ok(Ok(c)) => Arc::new(c),
@@ -346,6 +352,22 @@ impl MilvusBackend {
 
     fn forget_client(&self) {
         *self.client.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Runs a read that needs the collection loaded; when the server says it is not (a
+    /// restarted server comes back with its collections released), loads it and tries once
+    /// more.
+    fn loaded<T>(&self, mut read: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+        match read() {
+            Err(Error::Server { detail, .. })
+                if detail.contains("load") || detail.contains("released") =>
+            {
+                tracing::info!("reloading {} ({detail})", self.url);
+                self.load()?;
+                read()
+            }
+            other => other,
+        }
     }
 
     /// Runs one SDK call under the timeout, mapping its failure to an [`Error`] named after
@@ -475,7 +497,7 @@ impl MilvusBackend {
             let request = milvus::v2::prelude::DescribeCollectionRequest::builder()
                 .collection_name(name)
                 .build()?;
-            Ok(c.describe_collection(request).await?)
+            c.describe_collection(request).await
         })?;
         schema::read_info(&self.url.collection, desc.description())
     }
@@ -486,7 +508,7 @@ impl MilvusBackend {
             let request = milvus::v2::prelude::DescribeCollectionRequest::builder()
                 .collection_name(name)
                 .build()?;
-            Ok(c.describe_collection(request).await?)
+            c.describe_collection(request).await
         })?;
         Ok(desc.description().get_properties().clone())
     }
@@ -514,8 +536,11 @@ impl MilvusBackend {
             .metric_type(MetricType::Cosine)
             .limit(k as i64)
             .consistency_level(ConsistencyLevel::Strong);
-        let results = self.call("dense search", |c| async move {
-            Ok(c.search(request.build()?).await?.results().clone())
+        let results = self.loaded(|| {
+            let request = request.clone();
+            self.call("dense search", |c| async move {
+                Ok(c.search(request.build()?).await?.results().clone())
+            })
         })?;
         ranked(&results, false)
     }
@@ -530,12 +555,17 @@ impl MilvusBackend {
         let request = SearchRequest::builder()
             .collection_name(self.url.collection.clone())
             .vector_field(schema::SPARSE)
-            .vectors(SearchVectors::EmbeddedText(vec![terms::encode_terms(terms)]))
+            .vectors(SearchVectors::EmbeddedText(vec![terms::encode_terms(
+                terms,
+            )]))
             .metric_type(MetricType::Bm25)
             .limit(k as i64)
             .consistency_level(ConsistencyLevel::Strong);
-        let results = self.call("BM25 search", |c| async move {
-            Ok(c.search(request.build()?).await?.results().clone())
+        let results = self.loaded(|| {
+            let request = request.clone();
+            self.call("BM25 search", |c| async move {
+                Ok(c.search(request.build()?).await?.results().clone())
+            })
         })?;
         ranked(&results, true)
     }
@@ -578,20 +608,23 @@ impl MilvusBackend {
         if subs.is_empty() {
             return Ok(Vec::new());
         }
-        let name = self.url.collection.clone();
-        let results = self.call("hybrid search", |c| async move {
-            let subs = subs
-                .into_iter()
-                .map(|s| s.build())
-                .collect::<Result<Vec<_>, _>>()?;
-            let request = HybridSearchRequest::builder()
-                .collection_name(name)
-                .sub_requests(subs)
-                .rerank(RRFRerank::new().k(rrf_k.round() as i64))
-                .limit(k as i64)
-                .consistency_level(ConsistencyLevel::Strong)
-                .build()?;
-            Ok(c.hybrid_search(request).await?.results().clone())
+        let results = self.loaded(|| {
+            let name = self.url.collection.clone();
+            let subs = subs.clone();
+            self.call("hybrid search", |c| async move {
+                let subs = subs
+                    .into_iter()
+                    .map(|s| s.build())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let request = HybridSearchRequest::builder()
+                    .collection_name(name)
+                    .sub_requests(subs)
+                    .rerank(RRFRerank::new().k(rrf_k.round() as i64))
+                    .limit(k as i64)
+                    .consistency_level(ConsistencyLevel::Strong)
+                    .build()?;
+                Ok(c.hybrid_search(request).await?.results().clone())
+            })
         })?;
         ranked(&results, false)
     }
@@ -641,18 +674,22 @@ impl MilvusBackend {
             .output_fields(fields.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .consistency_level(ConsistencyLevel::Strong);
         let fields: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
-        self.call(op, |c| async move {
-            let response = c.query(request.build()?).await?;
-            let mut out = Vec::new();
-            for row in response.results().rows()? {
-                let id = row.get_i64(schema::ID)?;
-                let values = fields[1..]
-                    .iter()
-                    .map(|f| row.get_str(f).map(str::to_owned))
-                    .collect::<Result<Vec<_>, _>>()?;
-                out.push((id.max(0) as usize, values));
-            }
-            Ok(out)
+        self.loaded(|| {
+            let request = request.clone();
+            let fields = fields.clone();
+            self.call(op, |c| async move {
+                let response = c.query(request.build()?).await?;
+                let mut out = Vec::new();
+                for row in response.results().rows()? {
+                    let id = row.get_i64(schema::ID)?;
+                    let values = fields[1..]
+                        .iter()
+                        .map(|f| row.get_str(f).map(str::to_owned))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.push((id.max(0) as usize, values));
+                }
+                Ok(out)
+            })
         })
     }
 
@@ -662,16 +699,19 @@ impl MilvusBackend {
             .collection_name(self.url.collection.clone())
             .output_fields(vec!["count(*)".to_owned()])
             .consistency_level(ConsistencyLevel::Strong);
-        self.call("count", |c| async move {
-            let response = c.query(request.build()?).await?;
-            let n = response
-                .results()
-                .rows()?
-                .next()
-                .map(|r| r.get_i64("count(*)"))
-                .transpose()?
-                .unwrap_or(0);
-            Ok(n.max(0) as usize)
+        self.loaded(|| {
+            let request = request.clone();
+            self.call("count", |c| async move {
+                let response = c.query(request.build()?).await?;
+                let n = response
+                    .results()
+                    .rows()?
+                    .next()
+                    .map(|r| r.get_i64("count(*)"))
+                    .transpose()?
+                    .unwrap_or(0);
+                Ok(n.max(0) as usize)
+            })
         })
     }
 }

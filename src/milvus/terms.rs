@@ -14,9 +14,9 @@
 /// which Python's `\w` matches and lowercasing leaves alone.
 fn plain(term: &str) -> bool {
     !term.is_empty()
-        && term.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || crate::bm25::is_hangul(c)
-        })
+        && term
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || crate::bm25::is_hangul(c))
 }
 
 /// One term as the server will see it.
@@ -47,7 +47,10 @@ mod tests {
 
     #[test]
     fn hangul_and_lowercase_words_stay_readable() {
-        assert_eq!(encode_terms(&["서울", "에서", "ktx", "2024"]), "서울 에서 ktx 2024");
+        assert_eq!(
+            encode_terms(&["서울", "에서", "ktx", "2024"]),
+            "서울 에서 ktx 2024"
+        );
     }
 
     #[test]
