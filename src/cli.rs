@@ -104,6 +104,34 @@ pub enum Command {
         methods: Option<String>,
         #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
         format: TableOrJson,
+        /// Search a Milvus collection made by `bigyo index` instead of the in-process indexes
+        /// (adds `hybrid-server`: Milvus's own RRF over the same two lists).
+        #[arg(long, value_name = "milvus://HOST:PORT/COLLECTION")]
+        backend: Option<String>,
+        /// Seconds one request to the backend may take.
+        #[arg(long, default_value_t = 30.0)]
+        backend_timeout: f64,
+    },
+    /// Write the corpus into a Milvus collection, the scale-out backend: passages, the
+    /// encoder's vectors, and the analyzer's terms for the server's BM25. Resumable: passages
+    /// already there with the same content are skipped.
+    Index {
+        /// Where to write.
+        #[arg(long, value_name = "milvus://HOST:PORT/COLLECTION")]
+        backend: String,
+        /// Drop the collection first and rebuild it.
+        #[arg(long)]
+        drop: bool,
+        /// Passages per upsert.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// The dense index Milvus builds: flat (exact), hnsw or ivf_flat (approximate, for
+        /// millions of passages).
+        #[arg(long, default_value = "flat")]
+        vector_index: String,
+        /// Seconds one request to the backend may take.
+        #[arg(long, default_value_t = 30.0)]
+        backend_timeout: f64,
     },
     /// Pairwise cosine similarity of sentences under one-hot, bag-of-words, TF-IDF (IDF from
     /// the loaded corpus) and the dense encoder.
@@ -334,7 +362,40 @@ pub fn run(mut args: Args) -> Result<()> {
             query,
             methods,
             format,
+            backend: Some(backend),
+            backend_timeout,
+        }) => {
+            return crate::milvus_cli::search(
+                &opts,
+                query,
+                methods.as_deref(),
+                *format,
+                backend,
+                *backend_timeout,
+            )
+        }
+        Some(Command::Search {
+            query,
+            methods,
+            format,
+            ..
         }) => return search(&opts, query, methods.as_deref(), *format),
+        Some(Command::Index {
+            backend,
+            drop,
+            batch,
+            vector_index,
+            backend_timeout,
+        }) => {
+            return crate::milvus_cli::index(
+                &opts,
+                backend,
+                *drop,
+                *batch,
+                vector_index,
+                *backend_timeout,
+            )
+        }
         Some(Command::Eval {
             methods,
             json,
@@ -493,6 +554,7 @@ pub fn run(mut args: Args) -> Result<()> {
         Command::Doctor => doctor(&opts, runtime),
         // Handled above, before the model-only set-up.
         Command::Search { .. }
+        | Command::Index { .. }
         | Command::Eval { .. }
         | Command::Tune { .. }
         | Command::Similar { .. }
@@ -658,7 +720,7 @@ fn doctor(opts: &Options, runtime: Runtime) {
 }
 
 /// Draws session events on stderr: progress bars on a terminal, warnings always.
-fn reporter() -> impl FnMut(Event) {
+pub(crate) fn reporter() -> impl FnMut(Event) {
     let tty = std::io::stderr().is_terminal();
     let mut bar: Option<indicatif::ProgressBar> = None;
     move |event| match event {
@@ -1452,7 +1514,7 @@ fn read_texts(path: &PathBuf) -> Result<Vec<String>> {
     Ok(texts)
 }
 
-fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }

@@ -14,6 +14,8 @@
 //! - [`bm25`]: Korean analyzers and BM25 on tantivy.
 //! - [`dense`]: exact dense search on the model's device, and the embedding cache.
 //! - [`fusion`]: reciprocal rank fusion and convex combination (min-max / z-score).
+//! - [`milvus`]: Milvus as the scale-out backend: `bigyo index`, dense/BM25/server-RRF search
+//!   and passage texts over gRPC, with bigyo's own encoder and analyzer.
 //! - [`metrics`]: recall@k, MRR@10, nDCG@10, on one gold passage or on graded judgments.
 //! - [`eval`]: every method over labelled queries (dataset gold, qrels, judgments); TREC runs.
 //! - [`compare`]: per-question wins/ties/losses and the paired randomization test.
@@ -37,6 +39,7 @@ pub mod fusion;
 pub mod hubio;
 pub mod judgments;
 pub mod metrics;
+pub mod milvus;
 pub mod model;
 pub mod options;
 pub mod panes;

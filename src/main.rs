@@ -2,6 +2,7 @@
 use std::process::ExitCode;
 
 mod cli;
+mod milvus_cli;
 
 fn main() -> ExitCode {
     let args = cli::parse();

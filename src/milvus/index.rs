@@ -1,0 +1,396 @@
+//! `bigyo index`: the corpus into a Milvus collection, in batches, resumable.
+use std::collections::HashMap;
+use std::time::Instant;
+
+use milvus::v2::prelude::{
+    AlterCollectionPropertiesRequest, ConsistencyLevel, CreateCollectionRequest, DeleteRequest,
+    DropCollectionRequest, IndexParam, IndexType, InsertRequest, LoadCollectionRequest, MetricType,
+    UpsertRequest,
+};
+use sha2::{Digest, Sha256};
+
+use super::schema::{self, *};
+use super::{terms, Error, MilvusBackend};
+use crate::bm25::Analyzer;
+use crate::data::Corpus;
+use crate::model::{Embedder, Progress, Side};
+
+/// The dense index Milvus builds: `Flat` is exact (what bigyo's local search does); `Hnsw`
+/// and `IvfFlat` are approximate and what a collection of millions needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VectorIndex {
+    #[default]
+    Flat,
+    Hnsw,
+    IvfFlat,
+}
+
+impl VectorIndex {
+    pub const ALL: [VectorIndex; 3] = [Self::Flat, Self::Hnsw, Self::IvfFlat];
+
+    /// Milvus's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Flat => "FLAT",
+            Self::Hnsw => "HNSW",
+            Self::IvfFlat => "IVF_FLAT",
+        }
+    }
+
+    fn param(self) -> IndexParam {
+        let p = IndexParam::new()
+            .field_name(DENSE)
+            .metric_type(MetricType::Cosine);
+        let extra = |kv: serde_json::Value| build_params(kv);
+        match self {
+            Self::Flat => p.index_type(IndexType::Flat),
+            // Milvus's usual starting points; see the README's scaling section.
+            Self::Hnsw => p
+                .index_type(IndexType::Hnsw)
+                .extra_params(extra(serde_json::json!({"M": 16, "efConstruction": 200}))),
+            Self::IvfFlat => p
+                .index_type(IndexType::IvfFlat)
+                .extra_params(extra(serde_json::json!({"nlist": 1024}))),
+        }
+    }
+}
+
+impl std::str::FromStr for VectorIndex {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.to_ascii_uppercase().replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == norm)
+            .ok_or_else(|| format!("unknown vector index `{s}` (choose flat, hnsw or ivf_flat)"))
+    }
+}
+
+/// How to index.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Passages per upsert (and per embedding call).
+    pub batch: usize,
+    /// Drop the collection first and build it anew.
+    pub drop: bool,
+    pub vector_index: VectorIndex,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        Self {
+            batch: 256,
+            drop: false,
+            vector_index: VectorIndex::Flat,
+        }
+    }
+}
+
+/// What `bigyo index` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexSummary {
+    /// Passages written (new or changed).
+    pub inserted: usize,
+    /// Passages already present with the same content hash.
+    pub skipped: usize,
+    /// Rows removed because the corpus no longer has them (ids past its end).
+    pub removed: usize,
+    /// Whether the collection was created by this run.
+    pub created: bool,
+    /// The server-side tokenizer of `text_bm25`.
+    pub tokenizer: String,
+    pub seconds: f64,
+    /// Of which embedding the passages.
+    pub embed_seconds: f64,
+}
+
+/// Index build parameters as pymilvus sends them: one `params` key holding JSON. Milvus
+/// reads this form as well as flat keys; milvus-lite reads only this one (flat keys, as the
+/// Rust SDK sends `extra_params`, are silently ignored there: BM25 would run with k1 = 1.5).
+fn build_params(params: serde_json::Value) -> HashMap<String, String> {
+    HashMap::from([("params".to_owned(), params.to_string())])
+}
+
+/// A passage's content hash: what a resumed run compares.
+pub fn passage_hash(title: &str, text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update((title.len() as u64).to_le_bytes());
+    h.update(title.as_bytes());
+    h.update(text.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl MilvusBackend {
+    /// Writes `corpus` into the collection: creates it (or checks that it matches the
+    /// encoder's dimension and identity and the analyzer), then upserts the passages whose
+    /// content hash differs, `opts.batch` at a time, calling `progress` after each batch. The
+    /// collection is marked complete only after its rows were counted at the end, so an
+    /// interrupted run leaves a collection that [`check`](Self::check) refuses.
+    pub fn index(
+        &mut self,
+        corpus: &Corpus,
+        encoder: &mut dyn Embedder,
+        analyzer: &Analyzer,
+        opts: &IndexOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<IndexSummary, Error> {
+        let started = Instant::now();
+        let n = corpus.passages.len();
+        let batch = opts.batch.max(1);
+        let model = encoder.identity();
+        let analyzer_name = analyzer.describe();
+        let mut embed_seconds = 0.0;
+        let mut dim = encoder.dim();
+        if dim == 0 {
+            // A remote encoder learns its dimension from its first answer.
+            let first = corpus.passages.first().map(|p| p.text.as_str());
+            let t = Instant::now();
+            let e = encoder
+                .embed(Side::Passage, &[first.unwrap_or(" ")], &mut |_| {})
+                .map_err(|e| Error::Embed(e.to_string()))?;
+            embed_seconds += t.elapsed().as_secs_f64();
+            dim = e.dim;
+        }
+
+        let mut exists = self.exists()?;
+        if exists && opts.drop {
+            let name = self.url.collection.clone();
+            self.call("drop_collection", |c| async move {
+                c.drop_collection(
+                    DropCollectionRequest::builder()
+                        .collection_name(name)
+                        .build()?,
+                )
+                .await
+            })?;
+            exists = false;
+        }
+        let marks = HashMap::from([
+            (P_COMPLETE.to_owned(), "false".to_owned()),
+            (P_PASSAGES.to_owned(), n.to_string()),
+            (P_CORPUS.to_owned(), corpus.content_hash()),
+        ]);
+        let tokenizer = if exists {
+            let info = self.describe()?;
+            if info.dim != dim {
+                return Err(Error::DimensionMismatch {
+                    collection: info.collection,
+                    collection_dim: info.dim,
+                    model,
+                    model_dim: dim,
+                    built_with: info.model,
+                });
+            }
+            if info.analyzer != analyzer_name {
+                return Err(Error::AnalyzerMismatch {
+                    collection: info.collection,
+                    collection_analyzer: info.analyzer,
+                    analyzer: analyzer_name,
+                });
+            }
+            if info.model != model {
+                return Err(Error::NotBigyo {
+                    collection: info.collection,
+                    reason: format!(
+                        "its vectors come from {}, this encoder is {model}; mixing them would \
+                         rank nonsense, so rebuild it with --drop",
+                        info.model
+                    ),
+                });
+            }
+            self.alter(marks)?;
+            self.load()?;
+            info.tokenizer
+        } else {
+            let mut props = marks;
+            props.insert(P_FORMAT.into(), FORMAT.into());
+            props.insert(P_MODEL.into(), model.clone());
+            props.insert(P_ANALYZER.into(), analyzer_name.clone());
+            props.insert(P_INDEX.into(), opts.vector_index.name().into());
+            self.create(dim, props, opts.vector_index)?
+        };
+
+        let mut inserted = 0;
+        let mut skipped = 0;
+        for start in (0..n).step_by(batch) {
+            let ids: Vec<usize> = (start..(start + batch).min(n)).collect();
+            let present: HashMap<usize, String> = self
+                .query_rows("reading hashes", &ids, &[ID, HASH])?
+                .into_iter()
+                .map(|(id, mut f)| (id, f.pop().unwrap_or_default()))
+                .collect();
+            let mut todo = Vec::new();
+            for &id in &ids {
+                let p = &corpus.passages[id];
+                let hash = passage_hash(&p.title, &p.text);
+                if present.get(&id) == Some(&hash) {
+                    skipped += 1;
+                } else {
+                    todo.push((id, hash));
+                }
+            }
+            if !todo.is_empty() {
+                let texts: Vec<&str> = todo
+                    .iter()
+                    .map(|(id, _)| corpus.passages[*id].text.as_str())
+                    .collect();
+                let t = Instant::now();
+                let vectors = encoder
+                    .embed(Side::Passage, &texts, &mut |_| {})
+                    .map_err(|e| Error::Embed(e.to_string()))?;
+                embed_seconds += t.elapsed().as_secs_f64();
+                if vectors.dim != dim || vectors.len() != todo.len() {
+                    return Err(Error::Embed(format!(
+                        "the encoder returned {} vectors of dimension {} for {} passages of \
+                         dimension {dim}",
+                        vectors.len(),
+                        vectors.dim,
+                        todo.len()
+                    )));
+                }
+                let mut rows = Vec::with_capacity(todo.len());
+                for (i, (id, hash)) in todo.iter().enumerate() {
+                    let p = &corpus.passages[*id];
+                    let bm25: Vec<String> = analyzer
+                        .terms(&p.text)
+                        .into_iter()
+                        .map(|t| t.text)
+                        .collect();
+                    let bm25 = terms::encode_terms(&bm25);
+                    for (field, value) in [(TITLE, &p.title), (TEXT, &p.text), (TEXT_BM25, &bm25)] {
+                        if value.len() > VARCHAR_MAX {
+                            return Err(Error::TooLong {
+                                id: *id,
+                                field,
+                                bytes: value.len(),
+                                limit: VARCHAR_MAX,
+                            });
+                        }
+                    }
+                    rows.push(serde_json::json!({
+                        ID: *id as i64,
+                        TITLE: p.title,
+                        TEXT: p.text,
+                        HASH: hash,
+                        TEXT_BM25: bm25,
+                        DENSE: vectors.row(i),
+                    }));
+                }
+                inserted += rows.len();
+                let name = self.url.collection.clone();
+                self.call("upsert", |c| async move {
+                    let insert = InsertRequest::builder()
+                        .collection_name(name)
+                        .rows(rows)
+                        .build()?;
+                    c.upsert(UpsertRequest::builder().insert(insert).build()?)
+                        .await
+                        .map(|_| ())
+                })?;
+            }
+            progress(Progress {
+                done: ids.last().map_or(0, |l| l + 1),
+                total: n,
+            });
+        }
+
+        // Rows past the corpus's end belong to an older, longer corpus.
+        let before = self.count()?;
+        let mut removed = 0;
+        if before > n {
+            let name = self.url.collection.clone();
+            self.call("delete", |c| async move {
+                let request = DeleteRequest::builder()
+                    .collection_name(name)
+                    .filter(format!("{ID} >= {n}"))
+                    .build()?;
+                c.delete(request).await.map(|_| ())
+            })?;
+            removed = before.saturating_sub(n);
+        }
+        let count = self.count()?;
+        if count != n {
+            return Err(Error::Incomplete {
+                collection: self.url.collection.clone(),
+                detail: format!("counted {count} rows after indexing, expected {n}"),
+            });
+        }
+        self.alter(HashMap::from([(P_COMPLETE.to_owned(), "true".to_owned())]))?;
+        Ok(IndexSummary {
+            inserted,
+            skipped,
+            removed,
+            created: !exists,
+            tokenizer,
+            seconds: started.elapsed().as_secs_f64(),
+            embed_seconds,
+        })
+    }
+
+    fn alter(&self, properties: HashMap<String, String>) -> Result<(), Error> {
+        let name = self.url.collection.clone();
+        self.call("altering collection properties", |c| async move {
+            let request = AlterCollectionPropertiesRequest::builder()
+                .collection_name(name)
+                .properties(properties)
+                .build()?;
+            c.alter_collection_properties(request).await
+        })
+    }
+
+    /// Creates and loads the collection; returns the tokenizer it got. Milvus has a
+    /// `whitespace` tokenizer; milvus-lite only `standard`, which [`terms`] makes equivalent.
+    fn create(
+        &self,
+        dim: usize,
+        mut props: HashMap<String, String>,
+        vector_index: VectorIndex,
+    ) -> Result<String, Error> {
+        let mut last = None;
+        for tokenizer in ["whitespace", "standard"] {
+            props.insert(P_TOKENIZER.into(), tokenizer.into());
+            let name = self.url.collection.clone();
+            let props = props.clone();
+            let created = self.call("create_collection", |c| async move {
+                let sparse = IndexParam::new()
+                    .field_name(SPARSE)
+                    .index_type(IndexType::SparseInvertedIndex)
+                    .metric_type(MetricType::Bm25)
+                    // Lucene's (and tantivy's) constants; milvus-lite defaults k1 to 1.5.
+                    .extra_params(build_params(
+                        serde_json::json!({"bm25_k1": 1.2, "bm25_b": 0.75}),
+                    ));
+                let request = CreateCollectionRequest::builder()
+                    .collection_name(name.clone())
+                    .schema(schema::collection_schema(dim, tokenizer))
+                    .index_params(vec![vector_index.param(), sparse])
+                    .properties(props)
+                    .consistency_level(ConsistencyLevel::Strong)
+                    .build()?;
+                c.create_collection(request).await?;
+                c.load_collection(
+                    LoadCollectionRequest::builder()
+                        .collection_name(name)
+                        .build()?,
+                )
+                .await
+            });
+            match created {
+                Ok(()) => return Ok(tokenizer.to_owned()),
+                Err(Error::Server { detail, .. })
+                    if detail.contains("tokenizer") && tokenizer == "whitespace" =>
+                {
+                    tracing::info!("no whitespace tokenizer on the server ({detail}); standard");
+                    last = Some(detail);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Server {
+            address: self.url.address(),
+            op: "create_collection",
+            detail: last.unwrap_or_default(),
+        })
+    }
+}
