@@ -15,7 +15,7 @@ use bigyo::fusion::Fusion;
 use bigyo::judgments::{self, Judgments};
 use bigyo::metrics::{Gain, Metrics};
 use bigyo::model::{
-    sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder, Side, Usage,
+    sigmoid, Embedder, EncoderOptions, Progress, Reranker, Runtime, SentenceEncoder, Side,
 };
 use bigyo::options::{ApiArgs, DataArgs, ModelArgs, Preset, RetrievalArgs};
 use bigyo::panes::{PaneId, Panes};
@@ -506,7 +506,10 @@ pub fn run(mut args: Args) -> Result<()> {
                 )?,
             }
             if let Some(usage) = encoder.usage() {
-                eprintln!("bigyo: {}", cost_line(&opts, "texts", refs.len(), usage));
+                eprintln!(
+                    "bigyo: {}",
+                    session::cost_line(&opts, "texts", refs.len(), usage)
+                );
             }
         }
         Command::Rerank {
@@ -755,6 +758,10 @@ pub(crate) fn reporter() -> impl FnMut(Event) {
             tracing::warn!("{w}");
             eprintln!("bigyo: warning: {w}");
         }
+        Event::Note(n) => {
+            tracing::info!("{n}");
+            eprintln!("bigyo: {n}");
+        }
     }
 }
 
@@ -781,7 +788,7 @@ fn build(
     for (key, model, s) in built.embeds {
         if bigyo::model::remote::remote_name(&model).is_some() {
             let line = match s.usage {
-                Some(u) => cost_line(opts, "passages", s.passages, u),
+                Some(u) => session::cost_line(opts, "passages", s.passages, u),
                 None => format!(
                     "embedding {} passages: from the cache, no requests",
                     s.passages
@@ -1104,7 +1111,7 @@ fn eval(
         _ => None,
     };
     if let Some(u) = query_usage {
-        let line = cost_line(opts, "questions", total as usize, u);
+        let line = session::cost_line(opts, "questions", total as usize, u);
         tracing::info!("{line}");
         eprintln!("bigyo: {line}");
     }
@@ -1469,19 +1476,6 @@ fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// "embedding 960 passages cost $0.0012 (60,000 tokens, 30 requests)", or the tokens alone
-/// without `--price-per-mtok`.
-fn cost_line(opts: &Options, what: &str, count: usize, usage: Usage) -> String {
-    let detail = format!("{} tokens, {} requests", usage.tokens, usage.requests);
-    match opts.api.price_per_mtok {
-        Some(price) => format!(
-            "embedding {count} {what} cost ${:.4} ({detail} at ${price}/1M tokens)",
-            usage.cost(price)
-        ),
-        None => format!("embedding {count} {what}: {detail} (--price-per-mtok gives the cost)"),
-    }
 }
 
 fn read_texts(path: &PathBuf) -> Result<Vec<String>> {

@@ -29,6 +29,8 @@ pub enum Event {
     Finish,
     /// Something the user should know that does not stop the session.
     Warning(String),
+    /// Something worth showing that is no problem (what a remote encoder's passages cost).
+    Note(String),
 }
 
 /// The steps of starting a session, as the status bar names them.
@@ -588,6 +590,19 @@ pub fn cache(opts: &Options) -> Option<EmbeddingCache> {
         crate::dense::tidy(&crate::paths::cache_dir().join("embeddings"));
         cache
     })
+}
+
+/// What a remote encoder's tokens cost: `embedding 67 passages cost $0.0001 (… tokens, …
+/// requests at $0.02/1M tokens)`, or the tokens alone without `--price-per-mtok`.
+pub fn cost_line(opts: &Options, what: &str, count: usize, usage: Usage) -> String {
+    let detail = format!("{} tokens, {} requests", usage.tokens, usage.requests);
+    match opts.api.price_per_mtok {
+        Some(price) => format!(
+            "embedding {count} {what} cost ${:.4} ({detail} at ${price}/1M tokens)",
+            usage.cost(price)
+        ),
+        None => format!("embedding {count} {what}: {detail} (--price-per-mtok gives the cost)"),
+    }
 }
 
 /// Elapsed time in milliseconds, as tables and JSON print it.

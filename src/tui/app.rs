@@ -951,6 +951,7 @@ fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
                 }
                 Event::Finish => app.stage = None,
                 Event::Warning(w) => app.warnings.push(w),
+                Event::Note(_) => {}
             }
             Vec::new()
         }

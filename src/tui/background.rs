@@ -80,9 +80,18 @@ impl Worker<'_> {
             self.pipeline.params.clone(),
             (**self.pipeline.panes()).clone(),
         );
-        match self.pipeline.bm25(None) {
-            Ok(b) => pipeline.set_bm25(None, b.clone()),
-            Err(why) => pipeline.set_bm25_missing(None, why.0),
+        for key in self.pipeline.panes().bm25_keys() {
+            match self.pipeline.bm25(key) {
+                Ok(b) => pipeline.set_bm25(key, b.clone()),
+                Err(why) => pipeline.set_bm25_missing(key, why.0),
+            }
+        }
+        // Other dense panes' encoders are shared whole (a typed query may wait behind one
+        // of their batches); the session's own is locked a few questions at a time.
+        for (key, encoder) in &self.extras {
+            if let Ok(part) = self.pipeline.dense(key) {
+                pipeline.set_dense(key, Box::new(encoder.clone()), part.index.share());
+            }
         }
         let key = DenseKey::default();
         match (&self.encoder, self.pipeline.dense(&key)) {

@@ -1,6 +1,8 @@
 //! The model thread: loads the bi-encoder and embeds the passages, then loads the
-//! cross-encoder (handed to the rerank thread), then serves the playground's embeddings and
-//! pooling switches. Every long step stops at its next batch when the user quits.
+//! cross-encoder (handed to the rerank thread), then the encoder of every other dense pane
+//! (another model, a pooling variant, a remote endpoint), then serves the playground's
+//! embeddings and pooling switches. Every long step stops at its next batch when the user
+//! quits.
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -12,8 +14,9 @@ use super::worker::Inbox;
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
 use crate::model::{
-    Embedder, Embeddings, Pooling, Progress, Reranker, Runtime, SentenceEncoder, Side,
+    Embedder, Embeddings, Pooling, Progress, Reranker, Runtime, SentenceEncoder, Side, Usage,
 };
+use crate::panes::{DenseKey, Kind, Panes};
 use crate::session::{self, Event, Options};
 use crate::teach;
 
@@ -60,6 +63,47 @@ impl Embedder for SharedEncoder {
     }
 }
 
+/// Another dense pane's encoder (any [`Embedder`], local or remote), shared by the worker
+/// and the evaluation.
+#[derive(Clone)]
+pub struct SharedEmbedder(Arc<Mutex<Box<dyn Embedder>>>);
+
+impl SharedEmbedder {
+    fn lock(&self) -> MutexGuard<'_, Box<dyn Embedder>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Embedder for SharedEmbedder {
+    fn identity(&self) -> String {
+        self.lock().identity()
+    }
+
+    fn dim(&self) -> usize {
+        self.lock().dim()
+    }
+
+    fn embed(
+        &mut self,
+        side: Side,
+        texts: &[&str],
+        progress: &mut dyn FnMut(Progress),
+    ) -> crate::model::Result<Embeddings> {
+        self.lock().embed(side, texts, progress)
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.lock().usage()
+    }
+}
+
+/// A dense pane's encoder and index, ready, with the line the status bar shows for it.
+pub struct Extra {
+    pub encoder: SharedEmbedder,
+    pub index: DenseIndex,
+    pub line: String,
+}
+
 fn say(ui: &Sender<Msg>, reply: Reply) {
     let _ = ui.send(Msg::Worker(reply));
 }
@@ -79,6 +123,7 @@ pub fn reporter<'a>(ui: &'a Sender<Msg>, control: &'a Control) -> impl FnMut(Eve
 /// The model thread's whole life.
 pub struct ModelThread {
     pub opts: Options,
+    pub panes: Arc<Panes>,
     pub corpus: Arc<Corpus>,
     pub runtime: Runtime,
     pub ui: Sender<Msg>,
@@ -144,7 +189,12 @@ impl ModelThread {
             );
             Ok((SharedEncoder(Arc::new(Mutex::new(encoder))), index))
         };
-        let dense = dense().map_err(|e| format!("{e:#}"));
+        let wanted = self.panes.dense_keys().contains(&DenseKey::default());
+        let dense = if wanted {
+            dense().map_err(|e| format!("{e:#}"))
+        } else {
+            Err(format!("no pane shows {}", self.opts.model.model))
+        };
         let encoder = match dense {
             Ok((encoder, index)) => {
                 say(&self.ui, Reply::Pooling(pooling_state(&encoder)));
@@ -152,19 +202,75 @@ impl ModelThread {
                 Ok(encoder)
             }
             Err(why) => {
-                report(Event::Finish);
+                if wanted {
+                    report(Event::Finish);
+                }
                 let _ = self.inbox.send(Inbox::Dense(Err(why.clone())));
                 Err(why)
             }
         };
-        let reranker = session::load_reranker(&self.opts, self.runtime, &mut report)
-            .map(|r| r.map(|r| Box::new(r) as Box<dyn Reranker>))
-            .map_err(|e| format!("{e:#}"));
+        let reranker = if self.panes.uses(Kind::Rerank) {
+            session::load_reranker(&self.opts, self.runtime, &mut report)
+                .map(|r| r.map(|r| Box::new(r) as Box<dyn Reranker>))
+                .map_err(|e| format!("{e:#}"))
+        } else {
+            Ok(None)
+        };
         if reranker.is_err() {
             report(Event::Finish);
         }
         let _ = self.inbox.send(Inbox::Reranker(reranker));
+        for key in self.panes.dense_keys() {
+            if key != DenseKey::default() {
+                let extra = self.extra(&key, &mut report).map_err(|e| {
+                    report(Event::Finish);
+                    format!("{e:#}")
+                });
+                if self.inbox.send(Inbox::Extra { key, extra }).is_err() {
+                    break;
+                }
+            }
+        }
         encoder
+    }
+
+    /// The encoder of another dense pane, and its passages embedded (or from the cache).
+    fn extra(&self, key: &DenseKey, report: &mut dyn FnMut(Event)) -> Result<Extra> {
+        let o = session::options_for(&self.opts, key);
+        let mut encoder = session::load_embedder(&o, self.runtime, o.pooling()?, report)?;
+        let cache = session::cache(&o);
+        let (index, stats) = session::build_dense(
+            &self.corpus,
+            &mut *encoder,
+            self.runtime,
+            cache.as_ref(),
+            report,
+        )?;
+        let model = &o.model.model;
+        let line = match (stats.usage, crate::model::remote::remote_name(model)) {
+            (Some(u), Some(_)) => {
+                format!(
+                    "{model}: {}",
+                    session::cost_line(&o, "passages", stats.passages, u)
+                )
+            }
+            (None, Some(_)) => format!("{model}: passages from the cache, no requests"),
+            _ => format!(
+                "{model}: {} passages{}",
+                stats.passages,
+                if stats.from_cache {
+                    " from the cache"
+                } else {
+                    ""
+                }
+            ),
+        };
+        tracing::info!("{line}");
+        Ok(Extra {
+            encoder: SharedEmbedder(Arc::new(Mutex::new(encoder))),
+            index,
+            line,
+        })
     }
 
     /// Switches the encoder's pooling and embeds the passages again (each pooling has its

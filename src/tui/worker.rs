@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 
 use super::app::{Cmd, Msg, Part, Reply, SparseOutcome};
 use super::control::Control;
-use super::models::{reporter, ModelJob, ModelThread, SharedEncoder};
+use super::models::{reporter, Extra, ModelJob, ModelThread, SharedEmbedder, SharedEncoder};
 use super::rerank::{Job, RerankThread};
 use crate::bm25::{Analyzer, Bm25Index};
 use crate::data::Corpus;
@@ -38,6 +38,12 @@ pub enum Inbox {
     Cmd(Cmd),
     Dense(Result<(SharedEncoder, DenseIndex), String>),
     Reranker(Result<Option<Box<dyn Reranker>>, String>),
+    /// Another dense pane's encoder and index (a second model, a pooling variant, a remote
+    /// endpoint), or why it could not be had.
+    Extra {
+        key: DenseKey,
+        extra: Result<Extra, String>,
+    },
     /// A BM25 index built with another analyzer, for switch number `generation`.
     Bm25 {
         generation: u64,
@@ -102,25 +108,16 @@ fn work(
     tracing::info!("{}", corpus.summary());
     say(ui, Reply::Corpus(corpus.clone()));
     let judgments = open_judgments(opts, &corpus, ui);
-    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), Panes::standard());
-
-    let analyzer = session::analyzer(opts).unwrap_or_else(|e| {
-        report(Event::Warning(format!(
-            "{e:#}; BM25 uses the bigram analyzer"
-        )));
-        Analyzer::Bigram
-    });
-    match session::build_bm25(&corpus, analyzer.clone(), &mut report) {
-        Ok(index) => {
-            warn_about_analyzer(&analyzer, &corpus, &mut report);
-            pipeline.set_bm25(None, Arc::new(index));
-            say(ui, Reply::Bm25Ready(analyzer));
-        }
+    let panes = match session::panes(opts, None) {
+        Ok(p) => p,
         Err(e) => {
-            report(Event::Finish);
-            pipeline.set_bm25_missing(None, format!("{e:#}"));
-            say(ui, Reply::Failed(Part::Bm25, format!("{e:#}")));
+            fail_all(ui, &format!("{e:#}"));
+            return;
         }
+    };
+    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes.clone());
+    for key in panes.bm25_keys() {
+        build_bm25(opts, &corpus, key, &mut pipeline, ui, &mut report);
     }
 
     let (rerank_tx, rerank_rx) = channel();
@@ -143,6 +140,7 @@ fn work(
             let (jobs_tx, jobs) = channel();
             let thread = ModelThread {
                 opts: opts.clone(),
+                panes: pipeline.panes().clone(),
                 corpus: corpus.clone(),
                 runtime,
                 ui: ui.clone(),
@@ -183,6 +181,7 @@ fn work(
         models,
         rerank: rerank_tx,
         encoder: None,
+        extras: Vec::new(),
         reranker_state: Err("the reranker is still loading".into()),
         doc_freq: None,
         bm25_generation: 0,
@@ -243,6 +242,40 @@ fn open_judgments(opts: &Options, corpus: &Corpus, ui: &Sender<Msg>) -> Result<J
     }
 }
 
+/// Builds the BM25 index of one analyzer key; the session's own analyzer (`key` = `None`)
+/// is the one the status bar names, and falls back to bigram when it cannot be had.
+fn build_bm25(
+    opts: &Options,
+    corpus: &Corpus,
+    key: crate::panes::Bm25Key,
+    pipeline: &mut Pipeline,
+    ui: &Sender<Msg>,
+    report: &mut impl FnMut(Event),
+) {
+    let analyzer = session::analyzer_for(opts, key).unwrap_or_else(|e| {
+        report(Event::Warning(format!(
+            "{e:#}; BM25 uses the bigram analyzer"
+        )));
+        Analyzer::Bigram
+    });
+    match session::build_bm25(corpus, analyzer.clone(), report) {
+        Ok(index) => {
+            warn_about_analyzer(&analyzer, corpus, report);
+            pipeline.set_bm25(key, Arc::new(index));
+            if key.is_none() {
+                say(ui, Reply::Bm25Ready(analyzer));
+            }
+        }
+        Err(e) => {
+            report(Event::Finish);
+            pipeline.set_bm25_missing(key, format!("{e:#}"));
+            if key.is_none() {
+                say(ui, Reply::Failed(Part::Bm25, format!("{e:#}")));
+            }
+        }
+    }
+}
+
 /// Marks every part failed when there is no corpus to work on.
 fn fail_all(ui: &Sender<Msg>, why: &str) {
     say(ui, Reply::Failed(Part::Corpus, why.to_owned()));
@@ -273,6 +306,8 @@ pub(super) struct Worker<'a> {
     pub(super) rerank: Sender<Job>,
     /// The bi-encoder, for the evaluation's question embeddings.
     pub(super) encoder: Option<SharedEncoder>,
+    /// The other dense panes' encoders, shared with the evaluation.
+    pub(super) extras: Vec<(DenseKey, SharedEmbedder)>,
     /// Whether a query's hybrid list goes to the rerank thread, or why not.
     pub(super) reranker_state: Result<String, String>,
     /// Document frequencies for the playground's IDF, with the analyzer they were fitted with.
@@ -333,6 +368,7 @@ impl Worker<'_> {
                         say(self.ui, Reply::Failed(Part::Dense, why));
                     }
                     Inbox::Reranker(r) => self.set_reranker(r),
+                    Inbox::Extra { key, extra } => self.set_extra(key, extra),
                     Inbox::Bm25 { generation, built } => self.bm25_built(generation, built),
                 }
             }
@@ -438,6 +474,21 @@ impl Worker<'_> {
                     passes: 0,
                 },
             );
+        }
+    }
+
+    fn set_extra(&mut self, key: DenseKey, extra: Result<Extra, String>) {
+        match extra {
+            Ok(e) => {
+                self.pipeline
+                    .set_dense(&key, Box::new(e.encoder.clone()), e.index);
+                self.extras.push((key, e.encoder));
+                say(self.ui, Reply::Session(Event::Note(e.line)));
+            }
+            Err(why) => {
+                self.pipeline.set_dense_missing(&key, why.clone());
+                say(self.ui, Reply::Session(Event::Warning(why)));
+            }
         }
     }
 
