@@ -28,6 +28,7 @@ mod control;
 #[cfg(test)]
 mod fixture;
 mod models;
+pub mod protocol;
 mod rerank;
 #[cfg(test)]
 mod snapshots;
