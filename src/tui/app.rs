@@ -12,6 +12,8 @@ use crate::model::Pooling;
 use crate::pipeline::{Method, SearchParams, SearchResults};
 use crate::session::{Event, Step};
 
+use super::editor::edit_lines;
+pub use super::editor::Input;
 pub use super::protocol::{
     Cmd, DenseOutcome, EvalLabels, EvalOutcome, FusionLab, Msg, Part, PoolingState, Reply,
     SparseOutcome,
@@ -86,14 +88,6 @@ impl Playground {
 
     pub fn waiting(&self) -> bool {
         (self.sparse.is_none() && !self.computed.is_empty()) || self.dense == DenseCell::Waiting
-    }
-
-    fn current(&mut self) -> &mut Input {
-        if self.lines.is_empty() {
-            self.lines.push(Input::default());
-        }
-        self.row = self.row.min(self.lines.len() - 1);
-        &mut self.lines[self.row]
     }
 }
 
@@ -304,61 +298,6 @@ pub enum EvalState {
 impl EvalState {
     pub fn running(&self) -> bool {
         matches!(self, EvalState::Running { .. })
-    }
-}
-
-/// The query line: text and a cursor counted in chars.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Input {
-    pub text: String,
-    pub cursor: usize,
-}
-
-impl Input {
-    fn byte_at(&self, chars: usize) -> usize {
-        self.text
-            .char_indices()
-            .nth(chars)
-            .map_or(self.text.len(), |(i, _)| i)
-    }
-
-    fn len(&self) -> usize {
-        self.text.chars().count()
-    }
-
-    pub fn set(&mut self, text: &str) {
-        self.text = text.to_owned();
-        self.cursor = self.len();
-    }
-
-    fn insert(&mut self, c: char) {
-        let at = self.byte_at(self.cursor);
-        self.text.insert(at, c);
-        self.cursor += 1;
-    }
-
-    fn backspace(&mut self) -> bool {
-        if self.cursor == 0 {
-            return false;
-        }
-        self.cursor -= 1;
-        let at = self.byte_at(self.cursor);
-        self.text.remove(at);
-        true
-    }
-
-    fn delete(&mut self) -> bool {
-        if self.cursor >= self.len() {
-            return false;
-        }
-        let at = self.byte_at(self.cursor);
-        self.text.remove(at);
-        true
-    }
-
-    /// The text before the cursor (its display width places the terminal cursor).
-    pub fn before_cursor(&self) -> &str {
-        &self.text[..self.byte_at(self.cursor)]
     }
 }
 
@@ -1063,81 +1002,14 @@ fn compute_playground(app: &mut App) -> Vec<Cmd> {
 /// it to the one above; F5 or Ctrl-G computes.
 fn playground_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let pg = &mut app.playground;
     match key.code {
         KeyCode::Esc => app.overlay = Overlay::None,
         KeyCode::F(5) => return compute_playground(app),
         KeyCode::Char('g') if ctrl => return compute_playground(app),
-        KeyCode::Char('u') if ctrl => pg.current().set(""),
-        KeyCode::Char('d') if ctrl => {
-            if pg.lines.len() > 1 {
-                pg.current();
-                pg.lines.remove(pg.row);
-                pg.row = pg.row.min(pg.lines.len() - 1);
-            } else {
-                pg.current().set("");
-            }
+        _ => {
+            let pg = &mut app.playground;
+            edit_lines(&mut pg.lines, &mut pg.row, key, PLAYGROUND_MAX);
         }
-        KeyCode::Char(c) if !ctrl => pg.current().insert(c),
-        KeyCode::Enter if pg.lines.len() < PLAYGROUND_MAX => {
-            let line = pg.current();
-            let at = line.byte_at(line.cursor);
-            let rest = line.text.split_off(at);
-            let mut next = Input::default();
-            next.set(&rest);
-            next.cursor = 0;
-            pg.lines.insert(pg.row + 1, next);
-            pg.row += 1;
-        }
-        KeyCode::Backspace => {
-            let line = pg.current();
-            if line.cursor > 0 {
-                line.backspace();
-            } else if pg.row > 0 {
-                let text = pg.lines.remove(pg.row).text;
-                pg.row -= 1;
-                let above = &mut pg.lines[pg.row];
-                let cursor = above.len();
-                above.text.push_str(&text);
-                above.cursor = cursor;
-            }
-        }
-        KeyCode::Delete => {
-            let row = pg.row;
-            let line = pg.current();
-            if line.cursor < line.len() {
-                line.delete();
-            } else if row + 1 < pg.lines.len() {
-                let text = pg.lines.remove(row + 1).text;
-                pg.lines[row].text.push_str(&text);
-            }
-        }
-        KeyCode::Left => {
-            let line = pg.current();
-            line.cursor = line.cursor.saturating_sub(1);
-        }
-        KeyCode::Right => {
-            let line = pg.current();
-            line.cursor = (line.cursor + 1).min(line.len());
-        }
-        KeyCode::Home => pg.current().cursor = 0,
-        KeyCode::End => {
-            let line = pg.current();
-            line.cursor = line.len();
-        }
-        KeyCode::Up => {
-            let cursor = pg.current().cursor;
-            pg.row = pg.row.saturating_sub(1);
-            let line = pg.current();
-            line.cursor = cursor.min(line.len());
-        }
-        KeyCode::Down => {
-            let cursor = pg.current().cursor;
-            pg.row = (pg.row + 1).min(pg.lines.len() - 1);
-            let line = pg.current();
-            line.cursor = cursor.min(line.len());
-        }
-        _ => {}
     }
     Vec::new()
 }

@@ -25,6 +25,7 @@ use crate::session::Options;
 
 pub mod app;
 mod control;
+mod editor;
 #[cfg(test)]
 mod fixture;
 mod models;
