@@ -31,6 +31,7 @@ mod fixture;
 mod models;
 pub mod protocol;
 mod rerank;
+mod settings;
 #[cfg(test)]
 mod snapshots;
 pub mod view;
