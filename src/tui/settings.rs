@@ -3,8 +3,10 @@
 //! its own thread), the bi-encoder's pooling (passages embedded again) and live search.
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::app::{quit, rerun, App, EvalState, Overlay, PartState};
+use super::keys::quit;
 use super::protocol::{Cmd, Part};
+use super::reducer::rerun;
+use super::state::{App, EvalState, Overlay, PartState};
 use crate::bm25::AnalyzerKind;
 
 /// Rows of the settings overlay, in order.

@@ -8,11 +8,12 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use super::app::{
-    update, App, DenseCell, DenseOutcome, EvalOutcome, EvalState, Focus, Labels, Msg, Overlay,
-    Part, PartState, Playground, PoolingState, Reply, SparseOutcome, Stage,
-};
 use super::fixture;
+use super::protocol::{DenseOutcome, EvalOutcome, Msg, Part, PoolingState, Reply, SparseOutcome};
+use super::reducer::update;
+use super::state::{
+    App, DenseCell, EvalState, Focus, Labels, Overlay, PartState, Playground, Stage,
+};
 use super::view::draw;
 use crate::bm25::{matched_terms, Analyzer, AnalyzerKind};
 use crate::eval::MethodReport;
@@ -176,7 +177,7 @@ fn with_results() -> App {
 
 fn detail() -> App {
     let mut app = with_results();
-    let ranks = super::app::pane_ranks(&app, 0);
+    let ranks = super::keys::pane_ranks(&app, 0);
     app.overlay = Overlay::Detail {
         passage: 0,
         scroll: 0,

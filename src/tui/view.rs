@@ -8,9 +8,9 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::app::{
-    App, DenseCell, EvalState, Focus, Overlay, PaneRank, Part, PartState, PoolingState, Setting,
-};
+use super::protocol::{Part, PoolingState};
+use super::settings::Setting;
+use super::state::{App, DenseCell, EvalState, Focus, Overlay, PaneRank, PartState};
 use crate::data::char_span_to_bytes;
 use crate::pipeline::{Method, MethodResult};
 use crate::render::{cost_line, fit, provenance};
@@ -1693,7 +1693,7 @@ type Series<'a> = (String, &'a Vec<(f64, f64)>, Style, ratatui::symbols::Marker)
 /// (RRF, at the best k), BM25 and dense alone as reference lines, and the chosen setting's
 /// held-out numbers.
 fn draw_lab(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    use super::app::LabState;
+    use super::state::LabState;
     use crate::fusion::{Fusion, Norm};
     use ratatui::symbols::Marker;
     use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
@@ -1906,7 +1906,7 @@ fn draw_recall_chart(
     frame: &mut Frame,
     theme: &Theme,
     area: Rect,
-    outcome: &super::app::EvalOutcome,
+    outcome: &super::protocol::EvalOutcome,
 ) {
     use ratatui::symbols::Marker;
     use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
@@ -1962,19 +1962,19 @@ fn draw_disagreements(
     app: &App,
     theme: &Theme,
     area: Rect,
-    outcome: &super::app::EvalOutcome,
+    outcome: &super::protocol::EvalOutcome,
 ) {
     let width = area.width as usize;
     let height = area.height as usize;
     if height == 0 || width == 0 {
         return;
     }
-    let pairs = super::app::method_pairs(outcome);
+    let pairs = super::state::method_pairs(outcome);
     let pair = app
         .eval_pair
         .checked_sub(1)
         .and_then(|i| pairs.get(i).copied());
-    let list = super::app::disagreements(outcome, pair);
+    let list = super::state::disagreements(outcome, pair);
     let filter = pair.map_or("every pair".to_owned(), |(a, b)| format!("{a} beats {b}"));
     let mut lines = vec![Line::styled(
         fit(

@@ -19,9 +19,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::app::{Cmd, EvalLabels, EvalOutcome, FusionLab, Msg, Part, Reply, SparseOutcome};
 use super::control::{Cancelled, Control};
 use super::models::{reporter, ModelJob, ModelThread, SharedEncoder};
+use super::protocol::{Cmd, EvalLabels, EvalOutcome, FusionLab, Msg, Part, Reply, SparseOutcome};
 use super::rerank::{Job, ProxyReranker, RerankThread};
 use crate::bm25::{Analyzer, Bm25Index};
 use crate::data::Corpus;
