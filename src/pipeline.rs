@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::bm25::Bm25Index;
+use crate::bm25::{Bm25Index, TermMatches};
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
 use crate::fusion::{Fusion, FusionMethod, Norm, RrfParams};
@@ -221,6 +221,9 @@ pub struct Hit {
     pub sources: Sources,
     /// The query's BM25 terms found in the passage (for highlighting).
     pub matched: Vec<String>,
+    /// Byte ranges of the passage's text where `matched` occur, sorted and merged: the
+    /// explorer highlights them without analysing the text again.
+    pub spans: Vec<(usize, usize)>,
 }
 
 /// One method's answer to one query.
@@ -287,6 +290,7 @@ pub fn reranked(
             probability: Some(sigmoid(logit) as f64),
             sources: h.sources,
             matched: h.matched.clone(),
+            spans: h.spans.clone(),
         })
         .collect();
     hits.sort_by(|a, b| {
@@ -513,6 +517,7 @@ impl Pipeline {
                         probability: None,
                         sources: Sources::default(),
                         matched: Vec::new(),
+                        spans: Vec::new(),
                     })
                     .collect(),
                 elapsed: *elapsed,
@@ -560,6 +565,7 @@ impl Pipeline {
                             hybrid: None,
                         },
                         matched: Vec::new(),
+                        spans: Vec::new(),
                     })
                     .collect();
                 for (i, h) in fused_hits.iter_mut().enumerate() {
@@ -592,15 +598,16 @@ impl Pipeline {
 
         // Matched terms for every shown hit; a passage in several lists is analysed once.
         if let Some(index) = &self.bm25 {
-            let mut seen: std::collections::HashMap<usize, Vec<String>> =
+            let mut seen: std::collections::HashMap<usize, TermMatches> =
                 std::collections::HashMap::new();
             for r in &mut out.results {
                 for h in &mut r.hits {
                     if let Some(p) = self.corpus.passages.get(h.passage) {
-                        h.matched = seen
+                        let m = seen
                             .entry(h.passage)
-                            .or_insert_with(|| index.matched_terms(&terms, &p.text))
-                            .clone();
+                            .or_insert_with(|| index.term_matches(&terms, &p.text));
+                        h.matched = m.terms.clone();
+                        h.spans = m.spans.clone();
                     }
                 }
             }
@@ -624,19 +631,23 @@ impl Pipeline {
             .iter()
             .take(self.params.rerank_depth)
             .enumerate()
-            .map(|(i, &(passage, score))| Hit {
-                passage,
-                score,
-                probability: None,
-                sources: Sources {
-                    dense: rank(Method::Dense, passage),
-                    bm25: rank(Method::Bm25, passage),
-                    hybrid: Some(i + 1),
-                },
-                matched: match (&self.bm25, self.corpus.passages.get(passage)) {
-                    (Some(index), Some(p)) => index.matched_terms(&results.terms, &p.text),
-                    _ => Vec::new(),
-                },
+            .map(|(i, &(passage, score))| {
+                let m = match (&self.bm25, self.corpus.passages.get(passage)) {
+                    (Some(index), Some(p)) => index.term_matches(&results.terms, &p.text),
+                    _ => TermMatches::default(),
+                };
+                Hit {
+                    passage,
+                    score,
+                    probability: None,
+                    sources: Sources {
+                        dense: rank(Method::Dense, passage),
+                        bm25: rank(Method::Bm25, passage),
+                        hybrid: Some(i + 1),
+                    },
+                    matched: m.terms,
+                    spans: m.spans,
+                }
             })
             .collect())
     }

@@ -15,7 +15,7 @@ use super::state::{
     App, DenseCell, EvalState, Focus, Labels, Overlay, PartState, Playground, Stage,
 };
 use super::view::draw;
-use crate::bm25::{matched_terms, Analyzer, AnalyzerKind};
+use crate::bm25::{term_matches, Analyzer, AnalyzerKind};
 use crate::eval::MethodReport;
 use crate::metrics::Metrics;
 use crate::model::Pooling;
@@ -87,16 +87,20 @@ fn method_result(method: Method, rows: &[Row], ms: u64, terms: &[String]) -> Met
         method,
         hits: rows
             .iter()
-            .map(|&(passage, score, dense, bm25, hybrid)| Hit {
-                passage,
-                score,
-                probability: (method == Method::Rerank).then(|| 1.0 / (1.0 + (-score).exp())),
-                sources: Sources {
-                    dense,
-                    bm25,
-                    hybrid,
-                },
-                matched: matched_terms(&Analyzer::Bigram, terms, &corpus.passages[passage].text),
+            .map(|&(passage, score, dense, bm25, hybrid)| {
+                let m = term_matches(&Analyzer::Bigram, terms, &corpus.passages[passage].text);
+                Hit {
+                    passage,
+                    score,
+                    probability: (method == Method::Rerank).then(|| 1.0 / (1.0 + (-score).exp())),
+                    sources: Sources {
+                        dense,
+                        bm25,
+                        hybrid,
+                    },
+                    matched: m.terms,
+                    spans: m.spans,
+                }
             })
             .collect(),
         elapsed: Duration::from_micros(ms * 1000 + 250),

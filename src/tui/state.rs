@@ -462,6 +462,17 @@ impl App {
         self.history_pos = None;
     }
 
+    /// Where the query on screen occurs in `passage`'s text: the byte spans its hit carries
+    /// (a passage's hits in every pane carry the same), empty when no pane shows it.
+    pub fn spans_of(&self, passage: usize) -> &[(usize, usize)] {
+        self.results
+            .iter()
+            .flat_map(|r| &r.results)
+            .flat_map(|m| &m.hits)
+            .find(|h| h.passage == passage)
+            .map_or(&[], |h| h.spans.as_slice())
+    }
+
     /// The grade of `passage` for the query on screen.
     pub fn grade_of(&self, passage: usize) -> Option<u8> {
         let q = self.results.as_ref()?;

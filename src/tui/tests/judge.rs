@@ -15,6 +15,7 @@ fn the_detail_view_ranks_the_passage_in_each_whole_list_and_holds_still() {
         probability: None,
         sources: Sources::default(),
         matched: vec![],
+        spans: vec![],
     });
     r.results[2].ranking.push((3, 0.01));
     update(

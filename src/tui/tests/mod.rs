@@ -79,6 +79,7 @@ fn results(query: &str, passages: &[usize]) -> SearchResults {
                         probability: None,
                         sources: Sources::default(),
                         matched: vec![],
+                        spans: vec![],
                     })
                     .collect(),
                 elapsed: Duration::ZERO,

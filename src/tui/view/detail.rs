@@ -56,18 +56,10 @@ pub(super) fn draw_detail(
     if !ranks.is_empty() {
         lines.push(vec![]);
     }
-    let terms = app
-        .results
-        .as_ref()
-        .map(|r| r.terms.clone())
-        .unwrap_or_default();
     let mut marks: Vec<(usize, usize, Style)> = app
-        .analyzer
-        .as_ref()
-        .map(|a| a.highlight(&p.text, &terms))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(s, e)| (s, e, theme.highlight()))
+        .spans_of(passage)
+        .iter()
+        .map(|&(s, e)| (s, e, theme.highlight()))
         .collect();
     let questions: Vec<_> = p
         .questions

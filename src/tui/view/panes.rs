@@ -279,12 +279,12 @@ pub(super) fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect,
             },
         ));
         let body = passage.map_or_else(Vec::new, |p| {
-            let spans = app
-                .analyzer
-                .as_ref()
-                .map(|a| a.highlight(&p.text, &hit.matched))
-                .unwrap_or_default();
-            snippet(&p.text, &spans, width.saturating_sub(3), theme.highlight())
+            snippet(
+                &p.text,
+                &hit.spans,
+                width.saturating_sub(3),
+                theme.highlight(),
+            )
         });
         let mut body_spans = vec![Span::raw("   ")];
         body_spans.extend(body);
