@@ -10,7 +10,7 @@ use super::overlays::{
 };
 use super::protocol::{Cmd, EvalLabels};
 use super::settings::{settings_key, switch_pooling};
-use super::state::{App, EvalState, Focus, Overlay, PaneRank};
+use super::state::{App, EvalState, Focus, Overlay, PaneId, PaneRank};
 use crate::pipeline::Method;
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
@@ -234,8 +234,8 @@ pub(super) fn query_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> 
             Vec::new()
         }
         KeyCode::BackTab => {
-            app.pane = 3;
-            app.focus = Focus::Pane(3);
+            app.pane = PaneId::last(app.panes.len());
+            app.focus = Focus::Pane(app.pane);
             Vec::new()
         }
         _ => Vec::new(),
@@ -308,7 +308,8 @@ pub(super) fn pane_ranks(app: &App, passage: usize) -> Vec<PaneRank> {
         .collect()
 }
 
-pub(super) fn pane_key(app: &mut App, key: KeyEvent, pane: usize, now: Instant) -> Vec<Cmd> {
+pub(super) fn pane_key(app: &mut App, key: KeyEvent, pane: PaneId, now: Instant) -> Vec<Cmd> {
+    let count = app.panes.len();
     let n = app.hits_in(pane);
     if std::mem::take(&mut app.grading) {
         // `m` then a digit: digits 1-4 switch panes otherwise.
@@ -341,18 +342,18 @@ pub(super) fn pane_key(app: &mut App, key: KeyEvent, pane: usize, now: Instant) 
         }
         KeyCode::Char('q') => return quit(app),
         KeyCode::Tab | KeyCode::Right | KeyCode::Char('l') => {
-            if pane == 3 && key.code == KeyCode::Tab {
+            if pane.is_last(count) && key.code == KeyCode::Tab {
                 app.focus = Focus::Query;
             } else {
-                app.pane = (pane + 1) % 4;
+                app.pane = pane.next(count);
                 app.focus = Focus::Pane(app.pane);
             }
         }
         KeyCode::BackTab | KeyCode::Left | KeyCode::Char('h') => {
-            if pane == 0 && key.code == KeyCode::BackTab {
+            if pane == PaneId::default() && key.code == KeyCode::BackTab {
                 app.focus = Focus::Query;
             } else {
-                app.pane = (pane + 3) % 4;
+                app.pane = pane.prev(count);
                 app.focus = Focus::Pane(app.pane);
             }
         }
@@ -368,8 +369,8 @@ pub(super) fn pane_key(app: &mut App, key: KeyEvent, pane: usize, now: Instant) 
         }
         KeyCode::Home | KeyCode::Char('g') => app.selected[pane] = 0,
         KeyCode::End | KeyCode::Char('G') => app.selected[pane] = n.saturating_sub(1),
-        KeyCode::Char(c @ '1'..='4') => {
-            app.pane = c as usize - '1' as usize;
+        KeyCode::Char(c) if PaneId::from_digit(c, count).is_some() => {
+            app.pane = PaneId::from_digit(c, count).unwrap_or(pane);
             app.focus = Focus::Pane(app.pane);
         }
         KeyCode::Enter => {

@@ -244,7 +244,7 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
 
 /// Keeps each pane's selection within its list; a new query starts at the top.
 pub(super) fn keep_selection(app: &mut App, same: bool) {
-    for pane in 0..4 {
+    for pane in app.pane_ids().collect::<Vec<_>>() {
         let n = app.hits_in(pane);
         app.selected[pane] = if same {
             app.selected[pane].min(n.saturating_sub(1))

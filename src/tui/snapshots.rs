@@ -12,7 +12,7 @@ use super::fixture;
 use super::protocol::{DenseOutcome, EvalOutcome, Msg, Part, PoolingState, Reply, SparseOutcome};
 use super::reducer::update;
 use super::state::{
-    App, DenseCell, EvalState, Focus, Labels, Overlay, PartState, Playground, Stage,
+    App, DenseCell, EvalState, Focus, Labels, Overlay, PaneId, PartState, Playground, Stage,
 };
 use super::view::draw;
 use crate::bm25::{term_matches, Analyzer, AnalyzerKind};
@@ -173,9 +173,9 @@ fn with_results() -> App {
     app.sent = Some(QUESTION.into());
     app.history.push(QUESTION.into());
     app.results = Some(results());
-    app.focus = Focus::Pane(3);
-    app.pane = 3;
-    app.selected[3] = 1;
+    app.focus = Focus::Pane(PaneId::new(3));
+    app.pane = PaneId::new(3);
+    app.selected[PaneId::new(3)] = 1;
     app
 }
 

@@ -181,7 +181,77 @@ pub struct Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     Query,
-    Pane(usize),
+    Pane(PaneId),
+}
+
+/// A pane: its place in the ordered pane list, [`App::panes`] (today the four methods, in
+/// `Method::ALL` order). Moving between panes wraps around the list's length, never a
+/// fixed four.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PaneId(u8);
+
+impl PaneId {
+    pub const fn new(index: usize) -> Self {
+        Self(index as u8)
+    }
+
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
+    /// The first `count` panes, in order.
+    pub fn all(count: usize) -> impl Iterator<Item = PaneId> {
+        (0..count).map(PaneId::new)
+    }
+
+    /// The last of `count` panes.
+    pub fn last(count: usize) -> Self {
+        Self::new(count.saturating_sub(1))
+    }
+
+    pub fn is_last(self, count: usize) -> bool {
+        self == Self::last(count)
+    }
+
+    /// The pane after this one of `count`; after the last, the first.
+    pub fn next(self, count: usize) -> Self {
+        Self::new((self.index() + 1) % count.max(1))
+    }
+
+    /// The pane before this one of `count`; before the first, the last.
+    pub fn prev(self, count: usize) -> Self {
+        let count = count.max(1);
+        Self::new((self.index() + count - 1) % count)
+    }
+
+    /// The pane a digit key names among `count`: `1` is the first.
+    pub fn from_digit(c: char, count: usize) -> Option<Self> {
+        let i = c.to_digit(10)?.checked_sub(1)? as usize;
+        (i < count).then(|| Self::new(i))
+    }
+}
+
+/// One value per pane, indexed by [`PaneId`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerPane<T>(Vec<T>);
+
+impl<T: Clone> PerPane<T> {
+    pub fn new(count: usize, value: T) -> Self {
+        Self(vec![value; count])
+    }
+}
+
+impl<T> std::ops::Index<PaneId> for PerPane<T> {
+    type Output = T;
+    fn index(&self, pane: PaneId) -> &T {
+        &self.0[pane.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<PaneId> for PerPane<T> {
+    fn index_mut(&mut self, pane: PaneId) -> &mut T {
+        &mut self.0[pane.index()]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -265,8 +335,11 @@ pub struct App {
     pub draft: String,
     pub focus: Focus,
     /// The pane shown in the one-pane (tabs) layout and the last pane focused.
-    pub pane: usize,
-    pub selected: [usize; 4],
+    pub pane: PaneId,
+    /// The methods shown, one pane each, in order.
+    pub panes: Vec<Method>,
+    /// Each pane's selected hit.
+    pub selected: PerPane<usize>,
     pub overlay: Overlay,
     /// The newest query sent; answers with another generation are stale.
     pub generation: u64,
@@ -329,8 +402,9 @@ impl App {
             history_pos: None,
             draft: String::new(),
             focus: Focus::Query,
-            pane: 0,
-            selected: [0; 4],
+            pane: PaneId::default(),
+            panes: Method::ALL.to_vec(),
+            selected: PerPane::new(Method::ALL.len(), 0),
             overlay: Overlay::None,
             generation: 0,
             searching: false,
@@ -395,15 +469,25 @@ impl App {
 
     /// The selected hit's passage in the focused (or last focused) pane.
     pub fn selected_passage(&self) -> Option<usize> {
-        let method = Method::ALL[self.pane];
+        let method = self.method(self.pane);
         let r = self.results.as_ref()?.get(method)?;
         r.hits.get(self.selected[self.pane]).map(|h| h.passage)
     }
 
-    pub(super) fn hits_in(&self, pane: usize) -> usize {
+    /// The method `pane` shows.
+    pub fn method(&self, pane: PaneId) -> Method {
+        self.panes[pane.index()]
+    }
+
+    /// Every pane, in order.
+    pub fn pane_ids(&self) -> impl Iterator<Item = PaneId> {
+        PaneId::all(self.panes.len())
+    }
+
+    pub(super) fn hits_in(&self, pane: PaneId) -> usize {
         self.results
             .as_ref()
-            .and_then(|r| r.get(Method::ALL[pane]))
+            .and_then(|r| r.get(self.method(pane)))
             .map_or(0, |r| r.hits.len())
     }
 
@@ -541,5 +625,23 @@ impl App {
         if self.live {
             self.debounce = Some(now + DEBOUNCE);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PaneId;
+
+    #[test]
+    fn pane_ids_wrap_around_the_pane_list_and_digits_name_panes_from_one() {
+        let (first, last) = (PaneId::new(0), PaneId::last(4));
+        assert_eq!(last, PaneId::new(3));
+        assert_eq!(last.next(4), first);
+        assert_eq!(first.prev(4), last);
+        assert_eq!(PaneId::new(1).next(2), first, "a two-pane list wraps at two");
+        assert_eq!(PaneId::from_digit('2', 4), Some(PaneId::new(1)));
+        assert_eq!(PaneId::from_digit('5', 4), None);
+        assert_eq!(PaneId::from_digit('0', 4), None);
+        assert_eq!(PaneId::all(3).count(), 3);
     }
 }

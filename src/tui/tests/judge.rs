@@ -27,9 +27,9 @@ fn the_detail_view_ranks_the_passage_in_each_whole_list_and_holds_still() {
         }),
         t0,
     );
-    app.focus = Focus::Pane(2);
-    app.pane = 2;
-    app.selected[2] = 2;
+    app.focus = Focus::Pane(PaneId::new(2));
+    app.pane = PaneId::new(2);
+    app.selected[PaneId::new(2)] = 2;
     update(&mut app, key(KeyCode::Enter), t0);
     let Overlay::Detail {
         passage: 3, ranks, ..
@@ -83,7 +83,11 @@ fn grades_go_to_disk_first_then_show_in_every_pane_and_the_judge_view_walks_the_
             grade: Some(2)
         }]
     );
-    assert_eq!(app.focus, Focus::Pane(0), "the digit did not switch panes");
+    assert_eq!(
+        app.focus,
+        Focus::Pane(PaneId::new(0)),
+        "the digit did not switch panes"
+    );
     assert_eq!(app.grade_of(0), None, "not shown before it is on disk");
     update(
         &mut app,
@@ -97,10 +101,14 @@ fn grades_go_to_disk_first_then_show_in_every_pane_and_the_judge_view_walks_the_
     );
     assert_eq!(app.grade_of(0), Some(2));
     update(&mut app, key(KeyCode::Char('2')), t0);
-    assert_eq!(app.focus, Focus::Pane(1), "a digit alone switches panes");
+    assert_eq!(
+        app.focus,
+        Focus::Pane(PaneId::new(1)),
+        "a digit alone switches panes"
+    );
     // u removes the selected hit's grade.
-    app.focus = Focus::Pane(0);
-    app.pane = 0;
+    app.focus = Focus::Pane(PaneId::new(0));
+    app.pane = PaneId::new(0);
     let cmds = update(&mut app, key(KeyCode::Char('u')), t0);
     assert!(matches!(
         &cmds[..],

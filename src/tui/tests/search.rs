@@ -141,18 +141,18 @@ fn focus_moves_between_query_line_and_panes() {
         t0,
     );
     update(&mut app, key(KeyCode::Down), t0);
-    assert_eq!(app.focus, Focus::Pane(0));
+    assert_eq!(app.focus, Focus::Pane(PaneId::new(0)));
     update(&mut app, key(KeyCode::Char('j')), t0);
     update(&mut app, key(KeyCode::Char('j')), t0);
     update(&mut app, key(KeyCode::Char('j')), t0);
-    assert_eq!(app.selected[0], 2, "stops at the last hit");
+    assert_eq!(app.selected[PaneId::new(0)], 2, "stops at the last hit");
     update(&mut app, key(KeyCode::Tab), t0);
-    assert_eq!(app.focus, Focus::Pane(1));
+    assert_eq!(app.focus, Focus::Pane(PaneId::new(1)));
     update(&mut app, key(KeyCode::BackTab), t0);
     update(&mut app, key(KeyCode::BackTab), t0);
     assert_eq!(app.focus, Focus::Query, "Shift-Tab from the first pane");
     update(&mut app, key(KeyCode::BackTab), t0);
-    assert_eq!(app.focus, Focus::Pane(3));
+    assert_eq!(app.focus, Focus::Pane(PaneId::new(3)));
     update(&mut app, key(KeyCode::Tab), t0);
     assert_eq!(app.focus, Focus::Query, "Tab from the last pane");
     // q types in the query line, quits from a pane.
@@ -195,7 +195,11 @@ fn up_and_down_walk_the_history_and_restore_the_draft() {
     assert_eq!(app.input.text, "초안");
     assert_eq!(app.focus, Focus::Query);
     update(&mut app, key(KeyCode::Down), t0);
-    assert_eq!(app.focus, Focus::Pane(0), "Down past the history leaves");
+    assert_eq!(
+        app.focus,
+        Focus::Pane(PaneId::new(0)),
+        "Down past the history leaves"
+    );
 }
 
 #[test]
@@ -223,7 +227,7 @@ fn fast_panes_fill_before_the_reranker_and_an_older_query_never_stays_on_screen(
         t0,
     );
     assert!(!app.searching, "dense, BM25 and hybrid are on screen");
-    assert_eq!(app.hits_in(0), 2);
+    assert_eq!(app.hits_in(PaneId::new(0)), 2);
     assert_eq!(app.rerank_progress, Some((0, 30)));
     update(
         &mut app,

@@ -12,7 +12,7 @@ use crate::pipeline::{Method, MethodResult};
 use crate::render::{fit, provenance};
 use crate::session::ms;
 use crate::tui::protocol::Part;
-use crate::tui::state::{App, Focus, Overlay, PartState};
+use crate::tui::state::{App, Focus, Overlay, PaneId, PartState};
 
 pub(super) fn draw_query(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     if area.height == 0 || area.width == 0 {
@@ -91,9 +91,10 @@ pub(super) fn draw_panes(frame: &mut Frame, app: &App, theme: &Theme, area: Rect
     }
     match pane_layout(area) {
         PaneLayout::Row => {
-            let cols = Layout::horizontal([Constraint::Ratio(1, 4); 4]).split(area);
-            for (i, r) in cols.iter().enumerate() {
-                draw_pane(frame, app, theme, *r, i);
+            let n = app.panes.len();
+            let cols = Layout::horizontal(vec![Constraint::Ratio(1, n as u32); n]).split(area);
+            for (pane, r) in app.pane_ids().zip(cols.iter()) {
+                draw_pane(frame, app, theme, *r, pane);
             }
         }
         PaneLayout::Grid => {
@@ -101,7 +102,7 @@ pub(super) fn draw_panes(frame: &mut Frame, app: &App, theme: &Theme, area: Rect
             for (row, r) in rows.iter().enumerate() {
                 let cols = Layout::horizontal([Constraint::Ratio(1, 2); 2]).split(*r);
                 for (col, c) in cols.iter().enumerate() {
-                    draw_pane(frame, app, theme, *c, row * 2 + col);
+                    draw_pane(frame, app, theme, *c, PaneId::new(row * 2 + col));
                 }
             }
         }
@@ -109,11 +110,12 @@ pub(super) fn draw_panes(frame: &mut Frame, app: &App, theme: &Theme, area: Rect
             let [tabs, pane] =
                 Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
             let mut spans = Vec::new();
-            for (i, m) in Method::ALL.iter().enumerate() {
-                if i > 0 {
+            for pane in app.pane_ids() {
+                if pane != PaneId::default() {
                     spans.push(Span::styled("│", theme.dim()));
                 }
-                let style = if i == app.pane {
+                let m = app.method(pane);
+                let style = if pane == app.pane {
                     theme.selected()
                 } else {
                     Style::new()
@@ -174,8 +176,8 @@ pub(super) fn pane_state(app: &App, method: Method) -> Result<&'static str, Stri
     }
 }
 
-pub(super) fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, pane: usize) {
-    let method = Method::ALL[pane];
+pub(super) fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, pane: PaneId) {
+    let method = app.method(pane);
     let focused = app.focus == Focus::Pane(pane) && app.overlay == Overlay::None;
     let result: Option<&MethodResult> = app.results.as_ref().and_then(|r| r.get(method));
     let mut title = format!(" {} ", pane_title(app, method));
