@@ -638,7 +638,11 @@ mod tests {
         assert_eq!(last, PaneId::new(3));
         assert_eq!(last.next(4), first);
         assert_eq!(first.prev(4), last);
-        assert_eq!(PaneId::new(1).next(2), first, "a two-pane list wraps at two");
+        assert_eq!(
+            PaneId::new(1).next(2),
+            first,
+            "a two-pane list wraps at two"
+        );
         assert_eq!(PaneId::from_digit('2', 4), Some(PaneId::new(1)));
         assert_eq!(PaneId::from_digit('5', 4), None);
         assert_eq!(PaneId::from_digit('0', 4), None);
