@@ -29,13 +29,49 @@ pub const DEFAULT_SPEC: &str = "dense,bm25,hybrid,rerank";
 pub const MAX_PANES: usize = 6;
 
 /// A retriever (shown as a pane or hidden behind a fusion or rerank): an index into
-/// [`Panes`]. Shown panes come first, in screen order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// [`Panes`]. Shown panes come first, in screen order, so the first `n` ids are the `n`
+/// panes on screen; moving between panes wraps around their count, never a fixed four.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PaneId(pub u8);
 
 impl PaneId {
+    pub const fn new(index: usize) -> Self {
+        Self(index as u8)
+    }
+
     pub fn index(self) -> usize {
-        self.0 as usize
+        usize::from(self.0)
+    }
+
+    /// The first `count` panes, in order.
+    pub fn all(count: usize) -> impl Iterator<Item = PaneId> {
+        (0..count).map(PaneId::new)
+    }
+
+    /// The last of `count` panes.
+    pub fn last(count: usize) -> Self {
+        Self::new(count.saturating_sub(1))
+    }
+
+    pub fn is_last(self, count: usize) -> bool {
+        self == Self::last(count)
+    }
+
+    /// The pane after this one of `count`; after the last, the first.
+    pub fn next(self, count: usize) -> Self {
+        Self::new((self.index() + 1) % count.max(1))
+    }
+
+    /// The pane before this one of `count`; before the first, the last.
+    pub fn prev(self, count: usize) -> Self {
+        let count = count.max(1);
+        Self::new((self.index() + count - 1) % count)
+    }
+
+    /// The pane a digit key names among `count`: `1` is the first.
+    pub fn from_digit(c: char, count: usize) -> Option<Self> {
+        let i = c.to_digit(10)?.checked_sub(1)? as usize;
+        (i < count).then(|| Self::new(i))
     }
 }
 

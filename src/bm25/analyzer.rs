@@ -174,22 +174,27 @@ impl Analyzer {
         if terms.is_empty() {
             return Vec::new();
         }
-        let mut spans: Vec<(usize, usize)> = self
-            .terms(text)
-            .into_iter()
-            .filter(|t| terms.contains(&t.text))
-            .map(|t| (t.start, t.end))
-            .collect();
-        spans.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-        for (s, e) in spans {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
-        merged
+        merge_spans(
+            self.terms(text)
+                .into_iter()
+                .filter(|t| terms.contains(&t.text))
+                .map(|t| (t.start, t.end))
+                .collect(),
+        )
     }
+}
+
+/// Byte ranges sorted, overlapping or touching ones merged.
+pub fn merge_spans(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
 }
 
 /// Hangul syllables and jamo (including compatibility and extended jamo).

@@ -168,6 +168,43 @@ impl Bm25Index {
     pub fn matched_terms(&self, query_terms: &[String], text: &str) -> Vec<String> {
         matched_terms(&self.analyzer, query_terms, text)
     }
+
+    /// [`term_matches`] under this index's analyzer.
+    pub fn term_matches(&self, query_terms: &[String], text: &str) -> TermMatches {
+        term_matches(&self.analyzer, query_terms, text)
+    }
+}
+
+/// The query terms that occur in a text, and where: what a hit shows highlighted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TermMatches {
+    /// In query order, as [`matched_terms`] gives them.
+    pub terms: Vec<String>,
+    /// Byte ranges of the text covered by them, sorted and merged, as
+    /// [`Analyzer::highlight`] gives them for `terms`.
+    pub spans: Vec<(usize, usize)>,
+}
+
+/// The query terms found in `text` and their byte spans, from one pass of the analyzer.
+pub fn term_matches(analyzer: &Analyzer, query_terms: &[String], text: &str) -> TermMatches {
+    if query_terms.is_empty() {
+        return TermMatches::default();
+    }
+    let tokens = analyzer.terms(text);
+    let present: std::collections::HashSet<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+    let terms: Vec<String> = query_terms
+        .iter()
+        .filter(|t| present.contains(t.as_str()))
+        .cloned()
+        .collect();
+    let spans = analyzer::merge_spans(
+        tokens
+            .iter()
+            .filter(|t| terms.contains(&t.text))
+            .map(|t| (t.start, t.end))
+            .collect(),
+    );
+    TermMatches { terms, spans }
 }
 
 /// The query terms that occur in `text` under `analyzer`, in query order.
@@ -318,6 +355,17 @@ mod tests {
         assert!(index.search("   ", 5).unwrap().is_empty());
         assert!(index.search("🙂🙂", 5).unwrap().is_empty());
         assert!(index.search("서울", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn term_matches_are_the_matched_terms_and_their_highlight() {
+        let a = Analyzer::Bigram;
+        let q = a.query_terms("장마 비 서울");
+        let text = "서울에서 장마가 시작돼 비가 온다";
+        let m = term_matches(&a, &q, text);
+        assert_eq!(m.terms, matched_terms(&a, &q, text));
+        assert_eq!(m.spans, a.highlight(text, &m.terms));
+        assert_eq!(&text[m.spans[0].0..m.spans[0].1], "서울");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 pub use params::SearchParams;
 pub use results::{reranked, ForwardPasses, Hit, MethodResult, SearchResults, Source, Sources};
 
-use crate::bm25::Bm25Index;
+use crate::bm25::{Bm25Index, TermMatches};
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
 use crate::fusion::{self, Fused, FusionMethod, RrfParams};
@@ -545,26 +545,30 @@ impl Pipeline {
             }
             if let Some(index) = self.any_bm25() {
                 if let Some(p) = self.corpus.passages.get(h.passage) {
-                    h.matched = index.matched_terms(&results.terms, &p.text);
+                    let m = index.term_matches(&results.terms, &p.text);
+                    h.matched = m.terms;
+                    h.spans = m.spans;
                 }
             }
         }
         Ok(hits)
     }
 
-    /// Matched terms for every shown hit; a passage in several lists is analysed once.
+    /// Matched terms and their spans for every shown hit; a passage in several lists is
+    /// analysed once.
     fn match_terms(&self, out: &mut SearchResults) {
         let Some(index) = self.any_bm25() else {
             return;
         };
-        let mut seen: HashMap<usize, Vec<String>> = HashMap::new();
+        let mut seen: HashMap<usize, TermMatches> = HashMap::new();
         for r in &mut out.results {
             for h in &mut r.hits {
                 if let Some(p) = self.corpus.passages.get(h.passage) {
-                    h.matched = seen
+                    let m = seen
                         .entry(h.passage)
-                        .or_insert_with(|| index.matched_terms(&out.terms, &p.text))
-                        .clone();
+                        .or_insert_with(|| index.term_matches(&out.terms, &p.text));
+                    h.matched = m.terms.clone();
+                    h.spans = m.spans.clone();
                 }
             }
         }

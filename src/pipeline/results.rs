@@ -47,8 +47,11 @@ pub struct Hit {
     /// For rerank: sigmoid(logit), as sentence-transformers shows it.
     pub probability: Option<f64>,
     pub sources: Sources,
-    /// The query's BM25 terms found in the passage (for highlighting).
+    /// The query's BM25 terms found in the passage.
     pub matched: Vec<String>,
+    /// Byte ranges of the passage text those terms cover, sorted and merged: the view
+    /// highlights by slicing, never tokenizing.
+    pub spans: Vec<(usize, usize)>,
 }
 
 impl Hit {
@@ -60,6 +63,7 @@ impl Hit {
             probability: None,
             sources,
             matched: Vec::new(),
+            spans: Vec::new(),
         }
     }
 }
@@ -137,6 +141,7 @@ pub fn reranked(
                     probability: Some(sigmoid(logit) as f64),
                     sources: h.sources.clone(),
                     matched: h.matched.clone(),
+                    spans: h.spans.clone(),
                 },
             )
         })

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
-use super::app::{Cmd, EvalLabels, EvalOutcome, FusionLab, Msg, Reply};
 use super::control::{Cancelled, Control};
 use super::models::SharedEncoder;
+use super::protocol::{Cmd, EvalLabels, EvalOutcome, FusionLab, Msg, Reply};
 use super::rerank::ProxyReranker;
 use super::worker::{say, Worker};
 use crate::bm25::Bm25Index;
@@ -342,6 +342,10 @@ fn evaluate(
         settings,
     } = job;
     let panes: Vec<PaneId> = pipeline.panes().shown().collect();
+    let names: Vec<String> = panes
+        .iter()
+        .map(|&id| pipeline.panes().get(id).name.clone())
+        .collect();
     let outcome = crate::eval::evaluate_on(
         &mut pipeline,
         &panes,
@@ -395,6 +399,7 @@ fn evaluate(
         };
         EvalOutcome {
             questions: queries.len(),
+            panes: names,
             reports,
             skipped,
             settings,

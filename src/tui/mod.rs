@@ -1,7 +1,11 @@
 //! The four-pane explorer: a query line, Semantic / BM25 / Hybrid (RRF) / Rerank side by side,
 //! a status bar, and overlays for a passage's detail, help, settings and evaluation.
 //!
-//! - [`app`]: state and the reducer `update(&mut App, Msg, now) -> Vec<Cmd>`; no IO.
+//! - [`protocol`]: the messages: [`protocol::Cmd`] to the worker, [`protocol::Reply`] back.
+//! - [`state`]: everything the screen shows; [`reducer`]: `update(&mut App, Msg, now) ->
+//!   Vec<Cmd>`, no IO; it hands keys to `keys` (global, query line, panes), `overlays`
+//!   (playground, evaluation, fusion lab, judge view) and `settings`; `editor` is the text
+//!   editing the query line and the playground share.
 //! - [`view`]: `draw(frame, &App)`, a pure function of the state.
 //! - [`worker`]: the query worker, and the threads it starts: [`models`] (loading and
 //!   embedding), [`rerank`] (the cross-encoder), evaluation and BM25 rebuilds.
@@ -23,19 +27,29 @@ use ratatui::Terminal;
 
 use crate::session::Options;
 
-pub mod app;
 mod background;
 mod control;
+mod editor;
 #[cfg(test)]
 mod fixture;
+mod keys;
 mod models;
+mod overlays;
+pub mod protocol;
+pub mod reducer;
 mod rerank;
+mod settings;
 #[cfg(test)]
 mod snapshots;
+pub mod state;
+#[cfg(test)]
+mod tests;
 pub mod view;
 pub mod worker;
 
-use app::{update, App, Cmd, Labels, Msg};
+use protocol::{Cmd, Msg};
+use reducer::update;
+use state::{App, Labels};
 use worker::Inbox;
 
 /// Runs the explorer until the user quits. The terminal is restored on return, on error and
@@ -51,9 +65,12 @@ pub fn run(mut opts: Options) -> Result<()> {
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
+    // A bad pane spec (or a pane's bad model options) ends here, before the screen changes.
+    let panes = std::sync::Arc::new(crate::session::panes(&opts, None)?);
     let mut app = App::new(
         opts.retrieval.params(),
         opts.retrieval.bm25_analyzer,
+        panes,
         labels,
         seed,
     );

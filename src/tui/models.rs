@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::Result;
 
-use super::app::{DenseOutcome, Msg, PoolingState, Reply};
 use super::control::Control;
+use super::protocol::{DenseOutcome, Msg, PoolingState, Reply};
 use super::worker::Inbox;
 use crate::data::Corpus;
 use crate::dense::DenseIndex;

@@ -13,8 +13,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::app::{Msg, Reply};
 use super::control::{Cancelled, Control};
+use super::protocol::{Msg, Reply};
 use crate::model::{Progress, Reranker};
 use crate::panes::{Kind, PaneId};
 use crate::pipeline::{reranked, Hit, MethodResult};

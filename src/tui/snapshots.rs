@@ -8,17 +8,18 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use super::app::{
-    update, App, DenseCell, DenseOutcome, EvalOutcome, EvalState, Focus, Labels, Msg, Overlay,
-    Part, PartState, Playground, PoolingState, Reply, SparseOutcome, Stage,
-};
 use super::fixture;
+use super::protocol::{DenseOutcome, EvalOutcome, Msg, Part, PoolingState, Reply, SparseOutcome};
+use super::reducer::update;
+use super::state::{
+    App, DenseCell, EvalState, Focus, Labels, Overlay, PartState, Playground, Stage,
+};
 use super::view::draw;
-use crate::bm25::{matched_terms, Analyzer, AnalyzerKind};
+use crate::bm25::{term_matches, Analyzer, AnalyzerKind};
 use crate::eval::MethodReport;
 use crate::metrics::Metrics;
 use crate::model::Pooling;
-use crate::panes::{Kind as Method, PaneId, Panes};
+use crate::panes::{Kind, PaneId, Panes};
 use crate::pipeline::{
     ForwardPasses, Hit, MethodResult, SearchParams, SearchResults, Source, Sources,
 };
@@ -31,6 +32,7 @@ fn base() -> App {
     let mut app = App::new(
         SearchParams::default(),
         AnalyzerKind::Bigram,
+        std::sync::Arc::new(Panes::standard()),
         Labels {
             model: "snunlp/KR-SBERT-V40K-klueNLI-augSTS".into(),
             reranker: "shangrilar/klue-roberta-small-cross-encoder".into(),
@@ -81,35 +83,38 @@ fn loading() -> App {
 /// `(passage, score, dense rank, bm25 rank, hybrid rank)`.
 type Row = (usize, f64, Option<usize>, Option<usize>, Option<usize>);
 
-fn method_result(method: Method, rows: &[Row], ms: u64, terms: &[String]) -> MethodResult {
+fn method_result(method: Kind, rows: &[Row], ms: u64, terms: &[String]) -> MethodResult {
     let corpus = fixture::corpus();
-    let source = |i: u8, kind: Method, rank: Option<usize>| Source {
+    let source = |i: u8, kind: Kind, rank: Option<usize>| Source {
         pane: PaneId(i),
         kind,
         rank,
     };
     MethodResult {
-        pane: PaneId(Method::ALL.iter().position(|&m| m == method).unwrap() as u8),
+        pane: PaneId(Kind::ALL.iter().position(|&m| m == method).unwrap() as u8),
         method,
         hits: rows
             .iter()
-            .map(|&(passage, score, dense, bm25, hybrid)| Hit {
-                passage,
-                score,
-                probability: (method == Method::Rerank).then(|| 1.0 / (1.0 + (-score).exp())),
-                sources: Sources(match method {
-                    Method::Hybrid => vec![
-                        source(0, Method::Dense, dense),
-                        source(1, Method::Bm25, bm25),
-                    ],
-                    Method::Rerank => vec![
-                        source(2, Method::Hybrid, hybrid),
-                        source(0, Method::Dense, dense),
-                        source(1, Method::Bm25, bm25),
-                    ],
-                    _ => vec![],
-                }),
-                matched: matched_terms(&Analyzer::Bigram, terms, &corpus.passages[passage].text),
+            .map(|&(passage, score, dense, bm25, hybrid)| {
+                let m = term_matches(&Analyzer::Bigram, terms, &corpus.passages[passage].text);
+                Hit {
+                    passage,
+                    score,
+                    probability: (method == Kind::Rerank).then(|| 1.0 / (1.0 + (-score).exp())),
+                    sources: Sources(match method {
+                        Kind::Hybrid => {
+                            vec![source(0, Kind::Dense, dense), source(1, Kind::Bm25, bm25)]
+                        }
+                        Kind::Rerank => vec![
+                            source(2, Kind::Hybrid, hybrid),
+                            source(0, Kind::Dense, dense),
+                            source(1, Kind::Bm25, bm25),
+                        ],
+                        _ => vec![],
+                    }),
+                    matched: m.terms,
+                    spans: m.spans,
+                }
             })
             .collect(),
         elapsed: Duration::from_micros(ms * 1000 + 250),
@@ -133,7 +138,7 @@ fn results() -> SearchResults {
         },
         results: vec![
             method_result(
-                Method::Dense,
+                Kind::Dense,
                 &[
                     (3, 0.6123, None, None, None),
                     (0, 0.5871, None, None, None),
@@ -145,13 +150,13 @@ fn results() -> SearchResults {
                 &terms,
             ),
             method_result(
-                Method::Bm25,
+                Kind::Bm25,
                 &[(0, 7.4123, None, None, None), (3, 1.2044, None, None, None)],
                 0,
                 &terms,
             ),
             method_result(
-                Method::Hybrid,
+                Kind::Hybrid,
                 &[
                     (0, 0.0325, Some(2), Some(1), Some(1)),
                     (3, 0.0323, Some(1), Some(2), Some(2)),
@@ -163,7 +168,7 @@ fn results() -> SearchResults {
                 &terms,
             ),
             method_result(
-                Method::Rerank,
+                Kind::Rerank,
                 &[
                     (0, 5.8812, Some(2), Some(1), Some(1)),
                     (4, -2.0311, Some(3), None, Some(3)),
@@ -184,15 +189,15 @@ fn with_results() -> App {
     app.sent = Some(QUESTION.into());
     app.history.push(QUESTION.into());
     app.results = Some(results());
-    app.focus = Focus::Pane(3);
-    app.pane = 3;
-    app.selected[3] = 1;
+    app.focus = Focus::Pane(PaneId::new(3));
+    app.pane = PaneId::new(3);
+    app.selected[PaneId::new(3)] = 1;
     app
 }
 
 fn detail() -> App {
     let mut app = with_results();
-    let ranks = super::app::pane_ranks(&app, 0);
+    let ranks = super::keys::pane_ranks(&app, 0);
     app.overlay = Overlay::Detail {
         passage: 0,
         scroll: 0,
@@ -286,6 +291,7 @@ fn evaluation() -> App {
     }
     app.eval = EvalState::Done(Ok(EvalOutcome {
         questions: 4,
+        panes: Kind::ALL.iter().map(|k| k.name().to_owned()).collect(),
         reports,
         skipped: BTreeMap::new(),
         settings: "RRF k 60 over top 100 · weights dense 1 BM25 1 · rerank depth 30 · BM25 bigram · encoder test|mean|norm · cpu (2 threads) Float".into(),
@@ -314,7 +320,7 @@ fn fixture_outcomes() -> Vec<crate::eval::QueryOutcome> {
             id: q.id.clone(),
             question: q.text.clone(),
             gold: q.passage,
-            ranks: Method::ALL
+            ranks: Kind::ALL
                 .iter()
                 .map(|m| m.name().to_owned())
                 .zip(r)
@@ -342,11 +348,11 @@ fn dense_error() -> App {
     if let Some(r) = &mut app.results {
         for m in &mut r.results {
             match m.method {
-                Method::Dense => {
+                Kind::Dense => {
                     m.hits.clear();
                     m.error = Some(why.into());
                 }
-                Method::Hybrid => m.note = Some(format!("fused without dense: {why}")),
+                Kind::Hybrid => m.note = Some(format!("fused without dense: {why}")),
                 _ => {}
             }
         }
@@ -408,7 +414,7 @@ fn ready_and_empty() {
 fn four_panes_with_gold_markers_and_rank_movements() {
     let app = with_results();
     let screen = render(&app, 200, 50);
-    for m in Method::ALL {
+    for m in Kind::ALL {
         assert!(screen.contains(m.title()), "{}", m.title());
     }
     assert!(screen.contains('✓'));

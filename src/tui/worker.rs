@@ -19,16 +19,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::app::{Cmd, Msg, Part, Reply, SparseOutcome};
 use super::control::Control;
 use super::models::{reporter, Extra, ModelJob, ModelThread, SharedEmbedder, SharedEncoder};
+use super::protocol::{Cmd, Msg, Part, Reply, SparseOutcome};
 use super::rerank::{Job, RerankThread};
 use crate::bm25::{Analyzer, Bm25Index};
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
 use crate::judgments::Judgments;
 use crate::model::{Embedder, Reranker};
-use crate::panes::{DenseKey, Kind, PaneId, Panes};
+use crate::panes::{DenseKey, Kind, PaneId};
 use crate::pipeline::{MethodResult, Pipeline, SearchParams};
 use crate::session::{self, Event, Options};
 use crate::teach::{self, DocFreq};
@@ -697,3 +697,7 @@ impl Worker<'_> {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "tests/worker.rs"]
+mod tests;

@@ -1,0 +1,273 @@
+//! The messages between the explorer's threads: [`Cmd`] from the UI to the worker, [`Reply`]
+//! from the worker's threads to the UI, and [`Msg`], what the reducer takes. Every reply for
+//! a query, an evaluation, the fusion lab or the playground carries the generation of the
+//! request it answers; the state drops any other (latest request wins).
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crossterm::event::KeyEvent;
+
+use crate::bm25::{Analyzer, AnalyzerKind};
+use crate::data::Corpus;
+use crate::eval::{MethodReport, QueryOutcome};
+use crate::model::{PoolMode, Pooling};
+use crate::pipeline::{MethodResult, SearchParams, SearchResults};
+use crate::session::Event;
+use crate::teach::{Matrix, Representation};
+
+/// Messages the reducer takes.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Worker(Reply),
+    /// Time passes (fires the debounced search).
+    Tick,
+}
+
+/// What the UI asks of the worker (and of the event loop).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cmd {
+    Search {
+        generation: u64,
+        query: String,
+    },
+    SetParams(SearchParams),
+    SetAnalyzer(AnalyzerKind),
+    Evaluate {
+        generation: u64,
+        labels: EvalLabels,
+    },
+    /// Stops the running evaluation at its next question.
+    CancelEval,
+    /// The fusion lab: every fusion setting of `bigyo tune`'s grid on a seeded half of the
+    /// questions, reported on the other half.
+    Tune {
+        generation: u64,
+    },
+    /// Records a grade (0-3) for (query, passage), or removes it (`None`).
+    Grade {
+        query: String,
+        passage: usize,
+        grade: Option<u8>,
+    },
+    /// The playground's matrices for these sentences.
+    Similar {
+        generation: u64,
+        sentences: Vec<String>,
+    },
+    /// Re-embeds the passages with this pooling, then swaps the dense index.
+    SetPooling(Pooling),
+    Quit,
+}
+
+/// What the worker tells the UI.
+#[derive(Debug)]
+pub enum Reply {
+    /// A step of building the session (corpus, BM25, model, embeddings, reranker).
+    Session(Event),
+    /// The device the models run on.
+    Device(String),
+    Corpus(Arc<Corpus>),
+    /// The BM25 index over the corpus is ready with this analyzer.
+    Bm25Ready(Analyzer),
+    /// A part could not be built; the reason names what and why.
+    Failed(Part, String),
+    /// The dense index (bi-encoder + passage embeddings) is ready.
+    DenseReady,
+    RerankerReady,
+    /// `--reranker none`.
+    RerankerDisabled,
+    /// Dense, BM25 and hybrid for a query; `rerank_total` candidates are being reranked
+    /// (the Rerank pane's result follows), or the rerank result is already in `results`.
+    Results {
+        generation: u64,
+        results: SearchResults,
+        rerank_total: Option<usize>,
+    },
+    /// `done` of `total` candidates of query `generation` scored by the cross-encoder.
+    RerankProgress {
+        generation: u64,
+        done: usize,
+        total: usize,
+    },
+    /// The fusion lab's progress (questions whose lists are retrieved) and result.
+    TuneProgress {
+        generation: u64,
+        done: usize,
+        total: usize,
+    },
+    Tuned {
+        generation: u64,
+        result: Result<Box<FusionLab>, String>,
+    },
+    /// The judgments file and its grades: normalised query -> passage -> grade.
+    Judgments {
+        file: String,
+        grades: BTreeMap<String, BTreeMap<usize, u8>>,
+    },
+    /// A grade is on disk (or could not be written).
+    Graded {
+        query: String,
+        passage: usize,
+        grade: Option<u8>,
+        result: Result<(), String>,
+    },
+    /// The Rerank pane's list for query `generation`; `passes` pairs were scored anew
+    /// (the rest came from the session's score cache).
+    Reranked {
+        generation: u64,
+        result: MethodResult,
+        passes: usize,
+    },
+    EvalProgress {
+        generation: u64,
+        done: usize,
+        total: usize,
+    },
+    EvalDone {
+        generation: u64,
+        outcome: Result<EvalOutcome, String>,
+    },
+    /// The bi-encoder's pooling, once it is loaded and after each switch.
+    Pooling(PoolingState),
+    /// The playground's one-hot, bag-of-words and TF-IDF matrices.
+    PlaygroundSparse {
+        generation: u64,
+        result: Result<SparseOutcome, String>,
+    },
+    /// The playground's dense matrix, or why there is none.
+    PlaygroundDense {
+        generation: u64,
+        result: Result<DenseOutcome, String>,
+    },
+}
+
+/// Parts of the session that load independently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Corpus,
+    Bm25,
+    Dense,
+    Reranker,
+}
+
+impl Part {
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Corpus => "corpus",
+            Part::Bm25 => "BM25",
+            Part::Dense => "dense model",
+            Part::Reranker => "reranker",
+        }
+    }
+}
+
+/// The labels an evaluation scores against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalLabels {
+    /// The dataset's question -> gold passage pairs.
+    Gold,
+    /// The grades given in the explorer (graded nDCG, trec_eval conventions).
+    Judgments,
+}
+
+/// The sparse half of a playground computation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseOutcome {
+    pub matrices: BTreeMap<Representation, Matrix>,
+    /// Where the IDF comes from: passages and analyzer.
+    pub idf: String,
+    /// The terms each pair of sentences shares under the analyzer, keyed `(i, j)`, `i < j`.
+    pub shared: BTreeMap<(usize, usize), Vec<String>>,
+}
+
+/// The dense half: the cosine matrix and the pooling that made the vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseOutcome {
+    pub matrix: Matrix,
+    pub pooling: String,
+}
+
+/// The bi-encoder's pooling: what runs now and what the model's own files ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolingState {
+    pub current: Pooling,
+    pub default: Pooling,
+}
+
+impl PoolingState {
+    /// cls, mean and max, with the model's own setting first when it is none of these
+    /// (mean_sqrt_len, or several modes concatenated).
+    pub fn choices(&self) -> Vec<Pooling> {
+        let mut out: Vec<Pooling> = [PoolMode::Cls, PoolMode::Mean, PoolMode::Max]
+            .into_iter()
+            .map(Pooling::single)
+            .collect();
+        if !out.contains(&self.default) {
+            out.insert(0, self.default.clone());
+        }
+        out
+    }
+
+    /// `mean (default)`, or `cls (default mean)`: the model's own setting is always named.
+    pub fn describe(p: &Pooling, default: &Pooling) -> String {
+        if p == default {
+            format!("{p} (default)")
+        } else {
+            format!("{p} (default {default})")
+        }
+    }
+
+    /// The choice `step` places after the current one, wrapping around.
+    pub(super) fn step(&self, step: i32) -> Pooling {
+        let choices = self.choices();
+        let at = choices.iter().position(|p| *p == self.current).unwrap_or(0);
+        let n = choices.len() as i32;
+        choices[(at as i32 + step).rem_euclid(n) as usize].clone()
+    }
+}
+
+/// The evaluation overlay's table: per method report, and methods that could not run.
+#[derive(Debug, Clone)]
+pub struct EvalOutcome {
+    pub questions: usize,
+    /// The panes evaluated, by name, in screen order.
+    pub panes: Vec<String>,
+    pub reports: BTreeMap<String, MethodReport>,
+    pub skipped: BTreeMap<String, String>,
+    /// Every setting that shaped the numbers (RRF, weights, depth, analyzer, encoder, dtype).
+    pub settings: String,
+    /// Which labels the numbers were computed on.
+    pub labels: String,
+    /// On graded labels: the share of each method's top 10 that is judged.
+    pub judged: BTreeMap<String, f64>,
+    /// Each gold question's rank in every method's whole list (empty on graded labels).
+    pub outcomes: Vec<QueryOutcome>,
+}
+
+impl EvalOutcome {
+    /// recall@k for k = 1..=`max_k`: the share of questions whose gold passage is within the
+    /// first k of `method`'s list.
+    pub fn recall_curve(&self, method: &str, max_k: usize) -> Vec<f64> {
+        let ranks: Vec<Option<usize>> = self
+            .outcomes
+            .iter()
+            .filter_map(|o| o.ranks.get(method).copied())
+            .collect();
+        let n = ranks.len().max(1) as f64;
+        (1..=max_k)
+            .map(|k| ranks.iter().filter(|r| r.is_some_and(|r| r <= k)).count() as f64 / n)
+            .collect()
+    }
+}
+
+/// The fusion lab's answer: the grid on the tuning half, the chosen setting's held-out
+/// metrics, and BM25 / dense alone on both halves.
+#[derive(Debug, Clone)]
+pub struct FusionLab {
+    pub report: crate::tune::TuneReport,
+    /// BM25 and dense alone on the tuning half: the chart's reference lines.
+    pub tune_baselines: crate::tune::Baselines,
+    /// bigyo's default hybrid (RRF k 60, equal weights) on the held-out half.
+    pub default_test: crate::metrics::Metrics,
+}

@@ -1,0 +1,268 @@
+//! The reducer: one message in (a key, a worker's reply, time passing), the state changed,
+//! the commands for the worker out. No IO and no clock here: time arrives with the message.
+use std::time::{Duration, Instant};
+
+use crossterm::event::KeyEventKind;
+
+use super::keys::on_key;
+use super::protocol::{Cmd, EvalLabels, Msg, Part, Reply};
+use super::state::{App, DenseCell, EvalState, LabState, PartState, Stage};
+use crate::panes::Kind;
+use crate::session::{Event, Step};
+
+/// Applies one message; returns what the worker (or the loop) must do.
+pub fn update(app: &mut App, msg: Msg, now: Instant) -> Vec<Cmd> {
+    match msg {
+        Msg::Key(key) if key.kind != KeyEventKind::Release => on_key(app, key, now),
+        Msg::Key(_) => Vec::new(),
+        Msg::Worker(reply) => on_reply(app, reply, now),
+        Msg::Tick => match app.debounce {
+            Some(at) if at <= now => {
+                if app.sent.as_deref() == Some(app.input.text.as_str()) {
+                    app.debounce = None;
+                    Vec::new()
+                } else {
+                    app.search()
+                }
+            }
+            _ => Vec::new(),
+        },
+    }
+}
+
+pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
+    match reply {
+        Reply::Session(event) => {
+            match event {
+                Event::Start { step, total } => {
+                    if step == Step::BuildBm25 {
+                        app.set_part(Part::Bm25, PartState::Loading);
+                    }
+                    app.stage = Some(Stage {
+                        step: step.to_string(),
+                        total,
+                        done: 0,
+                        started: Some(now),
+                        eta: None,
+                    });
+                }
+                Event::Progress { done } => {
+                    if let Some(s) = &mut app.stage {
+                        s.done = done;
+                        if let (Some(total), Some(started)) = (s.total, s.started) {
+                            let spent = now.saturating_duration_since(started).as_secs_f64();
+                            if done > 0 && total >= done {
+                                let left = spent / done as f64 * (total - done) as f64;
+                                s.eta = Some(Duration::from_secs_f64(left));
+                            }
+                        }
+                    }
+                }
+                Event::Finish => app.stage = None,
+                Event::Warning(w) => app.warnings.push(w),
+                Event::Note(n) => app.notes.push(n),
+            }
+            Vec::new()
+        }
+        Reply::Device(d) => {
+            app.labels.device = d;
+            Vec::new()
+        }
+        Reply::Corpus(c) => {
+            // A corpus without questions is evaluated on the grades given here.
+            if c.eval_questions().next().is_none() {
+                app.eval_labels = EvalLabels::Judgments;
+            }
+            app.corpus = Some(c);
+            app.set_part(Part::Corpus, PartState::Ready);
+            Vec::new()
+        }
+        Reply::Bm25Ready(analyzer) => {
+            app.analyzer_kind = analyzer.kind();
+            app.analyzer = Some(analyzer);
+            app.set_part(Part::Bm25, PartState::Ready);
+            app.stage = None;
+            rerun(app)
+        }
+        Reply::Failed(part, why) => {
+            if part == Part::Corpus {
+                app.stage = None;
+            }
+            app.set_part(part, PartState::Failed(why));
+            rerun(app)
+        }
+        Reply::DenseReady => {
+            app.set_part(Part::Dense, PartState::Ready);
+            rerun(app)
+        }
+        Reply::RerankerReady => {
+            app.set_part(Part::Reranker, PartState::Ready);
+            rerun(app)
+        }
+        Reply::RerankerDisabled => {
+            app.set_part(Part::Reranker, PartState::Disabled);
+            Vec::new()
+        }
+        Reply::Results {
+            generation,
+            results,
+            rerank_total,
+        } => {
+            if generation != app.generation {
+                // A newer query is on its way; this answer is stale.
+                return Vec::new();
+            }
+            let same = app.stale;
+            app.searching = false;
+            app.stale = false;
+            app.rerank_progress = rerank_total.map(|t| (0, t));
+            app.results = Some(results);
+            keep_selection(app, same);
+            Vec::new()
+        }
+        Reply::RerankProgress {
+            generation,
+            done,
+            total,
+        } => {
+            if generation == app.generation && app.rerank_progress.is_some() {
+                app.rerank_progress = Some((done, total));
+            }
+            Vec::new()
+        }
+        Reply::Reranked {
+            generation,
+            result,
+            passes,
+        } => {
+            if generation != app.generation {
+                return Vec::new();
+            }
+            if let Some(r) = &mut app.results {
+                r.results.retain(|m| m.method != Kind::Rerank);
+                r.results.push(result);
+                r.forward_passes.cross_encoder = passes;
+            }
+            app.rerank_progress = None;
+            keep_selection(app, true);
+            Vec::new()
+        }
+        Reply::EvalProgress {
+            generation,
+            done,
+            total,
+        } => {
+            if generation != app.eval_generation {
+                return Vec::new();
+            }
+            if let EvalState::Running { started, .. } = app.eval {
+                let spent = now.saturating_duration_since(started).as_secs_f64();
+                let eta = (done > 0 && total >= done)
+                    .then(|| Duration::from_secs_f64(spent / done as f64 * (total - done) as f64));
+                app.eval = EvalState::Running {
+                    done,
+                    total,
+                    started,
+                    eta,
+                };
+            }
+            Vec::new()
+        }
+        Reply::EvalDone {
+            generation,
+            outcome,
+        } => {
+            if generation == app.eval_generation && app.eval.running() {
+                app.eval = EvalState::Done(outcome);
+                app.eval_row = 0;
+            }
+            Vec::new()
+        }
+        Reply::Pooling(state) => {
+            app.pooling = Some(state);
+            Vec::new()
+        }
+        Reply::TuneProgress {
+            generation,
+            done,
+            total,
+        } => {
+            if generation == app.lab_generation {
+                app.lab = LabState::Running { done, total };
+            }
+            Vec::new()
+        }
+        Reply::Tuned { generation, result } => {
+            if generation == app.lab_generation {
+                app.lab = LabState::Done(result);
+            }
+            Vec::new()
+        }
+        Reply::Judgments { file, grades } => {
+            app.judgments_file = Some(file);
+            app.judged = grades;
+            Vec::new()
+        }
+        Reply::Graded {
+            query,
+            passage,
+            grade,
+            result,
+        } => {
+            match result {
+                Ok(()) => {
+                    let grades = app
+                        .judged
+                        .entry(crate::judgments::normalize_query(&query))
+                        .or_default();
+                    match grade {
+                        Some(g) => {
+                            grades.insert(passage, g);
+                        }
+                        None => {
+                            grades.remove(&passage);
+                        }
+                    }
+                }
+                Err(why) => app.notice = Some(format!("grade not saved: {why}")),
+            }
+            Vec::new()
+        }
+        Reply::PlaygroundSparse { generation, result } => {
+            if generation == app.playground.generation {
+                app.playground.sparse = Some(result);
+            }
+            Vec::new()
+        }
+        Reply::PlaygroundDense { generation, result } => {
+            if generation == app.playground.generation {
+                app.playground.dense = DenseCell::Done(result);
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// Keeps each pane's selection within its list; a new query starts at the top.
+pub(super) fn keep_selection(app: &mut App, same: bool) {
+    for pane in app.pane_ids().collect::<Vec<_>>() {
+        let n = app.hits_in(pane);
+        app.selected[pane] = if same {
+            app.selected[pane].min(n.saturating_sub(1))
+        } else {
+            0
+        };
+    }
+}
+
+/// Runs the query on screen again (a part became ready, a setting changed).
+pub(super) fn rerun(app: &mut App) -> Vec<Cmd> {
+    // Mid-typing, the debounce will search soon anyway.
+    if app.input.text.trim().is_empty()
+        || app.part(Part::Corpus) != &PartState::Ready
+        || app.debounce.is_some()
+    {
+        return Vec::new();
+    }
+    app.search()
+}

@@ -1,0 +1,253 @@
+//! The evaluation overlay, its disagreement list and the fusion lab.
+use super::*;
+
+#[test]
+fn evaluation_runs_once_per_request_and_reports_progress() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    assert_eq!(
+        update(&mut app, key(KeyCode::F(3)), t0),
+        [Cmd::Evaluate {
+            generation: 1,
+            labels: EvalLabels::Gold
+        }]
+    );
+    assert!(matches!(
+        app.eval,
+        EvalState::Running {
+            done: 0,
+            total: 4,
+            ..
+        }
+    ));
+    update(
+        &mut app,
+        Msg::Worker(Reply::EvalProgress {
+            generation: 1,
+            done: 2,
+            total: 4,
+        }),
+        t0 + Duration::from_secs(10),
+    );
+    let EvalState::Running { done: 2, eta, .. } = app.eval else {
+        panic!("{:?}", app.eval);
+    };
+    assert_eq!(eta, Some(Duration::from_secs(10)), "two more at 5 s each");
+    assert!(
+        update(&mut app, key(KeyCode::Char('r')), t0).is_empty(),
+        "running"
+    );
+    update(
+        &mut app,
+        Msg::Worker(Reply::EvalDone {
+            generation: 1,
+            outcome: Err("no questions".into()),
+        }),
+        t0,
+    );
+    update(&mut app, key(KeyCode::Esc), t0);
+    assert!(
+        update(&mut app, key(KeyCode::F(3)), t0).is_empty(),
+        "shows the last run"
+    );
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('r')), t0),
+        [Cmd::Evaluate {
+            generation: 2,
+            labels: EvalLabels::Gold
+        }]
+    );
+}
+
+#[test]
+fn a_running_evaluation_never_holds_up_a_query_and_can_be_cancelled() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    update(&mut app, key(KeyCode::F(3)), t0);
+    update(&mut app, key(KeyCode::Esc), t0);
+    assert!(app.eval.running(), "Esc leaves it running");
+    let cmds = {
+        app.input.set("위성");
+        update(&mut app, key(KeyCode::Enter), t0)
+    };
+    assert!(matches!(&cmds[..], [Cmd::Search { .. }]));
+    update(&mut app, key(KeyCode::F(3)), t0);
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('c')), t0),
+        [Cmd::CancelEval]
+    );
+    assert!(matches!(
+        app.eval,
+        EvalState::Cancelled { done: 0, total: 4 }
+    ));
+    // A late report of the cancelled run changes nothing.
+    update(
+        &mut app,
+        Msg::Worker(Reply::EvalProgress {
+            generation: 1,
+            done: 3,
+            total: 4,
+        }),
+        t0,
+    );
+    assert!(matches!(app.eval, EvalState::Cancelled { .. }));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('r')), t0),
+        [Cmd::Evaluate {
+            generation: 2,
+            labels: EvalLabels::Gold
+        }]
+    );
+    update(
+        &mut app,
+        Msg::Worker(Reply::EvalDone {
+            generation: 1,
+            outcome: Err("stale".into()),
+        }),
+        t0,
+    );
+    assert!(app.eval.running(), "the old run's end is not this run's");
+}
+
+#[test]
+fn a_corpus_without_questions_evaluates_on_judgments_and_l_switches_labels() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    let cmds = update(&mut app, key(KeyCode::F(3)), t0);
+    assert!(matches!(
+        &cmds[..],
+        [Cmd::Evaluate {
+            labels: EvalLabels::Gold,
+            ..
+        }]
+    ));
+    update(
+        &mut app,
+        Msg::Worker(Reply::EvalDone {
+            generation: 1,
+            outcome: Err("x".into()),
+        }),
+        t0,
+    );
+    let cmds = update(&mut app, key(KeyCode::Char('l')), t0);
+    assert!(matches!(
+        &cmds[..],
+        [Cmd::Evaluate {
+            labels: EvalLabels::Judgments,
+            ..
+        }]
+    ));
+
+    let mut bare = corpus().as_ref().clone();
+    bare.questions.clear();
+    let mut app = ready_app();
+    update(&mut app, Msg::Worker(Reply::Corpus(Arc::new(bare))), t0);
+    let cmds = update(&mut app, key(KeyCode::F(3)), t0);
+    assert!(matches!(
+        &cmds[..],
+        [Cmd::Evaluate {
+            labels: EvalLabels::Judgments,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn the_disagreement_list_narrows_by_pair_and_enter_runs_the_question() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    let outcome = |id: &str, q: &str, ranks: [Option<usize>; 2]| QueryOutcome {
+        id: id.into(),
+        question: q.into(),
+        gold: 0,
+        ranks: [
+            ("dense".to_owned(), ranks[0]),
+            ("bm25".to_owned(), ranks[1]),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    let eval = EvalOutcome {
+        questions: 3,
+        panes: vec![
+            "dense".into(),
+            "bm25".into(),
+            "hybrid".into(),
+            "rerank".into(),
+        ],
+        reports: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+        settings: String::new(),
+        labels: String::new(),
+        judged: BTreeMap::new(),
+        outcomes: vec![
+            outcome("a", "장마는 언제?", [Some(1), None]),
+            outcome("b", "김장은?", [Some(12), Some(1)]),
+            outcome("c", "한글은?", [Some(1), Some(2)]),
+        ],
+    };
+    assert_eq!(eval.recall_curve("dense", 12)[0], 2.0 / 3.0);
+    assert_eq!(eval.recall_curve("dense", 12)[11], 1.0);
+    let all = disagreements(&eval, None);
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        disagreements(&eval, Some(("bm25", "dense")))[0].loser_rank,
+        Some(12)
+    );
+    app.eval = EvalState::Done(Ok(eval));
+    app.overlay = Overlay::Eval;
+    update(&mut app, key(KeyCode::Char('d')), t0);
+    assert_eq!(app.eval_pair, 1, "dense beats bm25 only");
+    update(&mut app, key(KeyCode::Char('d')), t0);
+    let cmds = update(&mut app, key(KeyCode::Enter), t0);
+    assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "김장은?"));
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn the_fusion_lab_runs_once_and_applies_its_choice_to_the_hybrid_pane() {
+    use crate::tune::{self, QueryLists, Split};
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    app.input.set("장마");
+    let cmds = update(&mut app, key(KeyCode::F(7)), t0);
+    assert_eq!(cmds, [Cmd::Tune { generation: 1 }]);
+    assert!(
+        update(&mut app, key(KeyCode::F(7)), t0).is_empty(),
+        "running"
+    );
+    // Dense ranks the gold first, BM25 second: the grid leans to dense.
+    let q = QueryLists {
+        gold: 0,
+        dense: vec![(0, 0.9), (1, 0.5), (2, 0.1)],
+        bm25: vec![(1, 3.0), (0, 2.0), (2, 1.0)],
+    };
+    let queries = vec![q; 6];
+    let split = Split::Holdout {
+        ratio: 0.5,
+        seed: 3,
+    };
+    let report = tune::tune(&queries, &tune::grid(10), split).unwrap();
+    let idx = tune::holdout(6, 0.5, 3).unwrap().0;
+    let lab = FusionLab {
+        tune_baselines: tune::baselines_on(&queries, &idx),
+        default_test: report.baselines.bm25,
+        report,
+    };
+    let chosen = lab.report.best.fusion;
+    update(
+        &mut app,
+        Msg::Worker(Reply::Tuned {
+            generation: 1,
+            result: Ok(Box::new(lab)),
+        }),
+        t0,
+    );
+    let cmds = update(&mut app, key(KeyCode::Char('a')), t0);
+    let Some(Cmd::SetParams(p)) = cmds.first() else {
+        panic!("{cmds:?}");
+    };
+    assert_eq!(p.fusion, chosen.method());
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(app.notice.as_deref().unwrap().contains("hybrid now fuses"));
+}

@@ -1,0 +1,113 @@
+//! The playground and the help pages.
+use super::*;
+
+#[test]
+fn playground_opens_on_the_chapter_example_and_computes_it() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    let cmds = update(&mut app, key(KeyCode::F(4)), t0);
+    assert_eq!(app.overlay, Overlay::Playground);
+    assert_eq!(
+        cmds,
+        [Cmd::Similar {
+            generation: 1,
+            sentences: PLAYGROUND_EXAMPLE.map(String::from).to_vec()
+        }]
+    );
+    assert_eq!(app.playground.dense, DenseCell::Waiting);
+    update(&mut app, key(KeyCode::Esc), t0);
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(
+        update(&mut app, key(KeyCode::F(4)), t0).is_empty(),
+        "computed once; F5 computes again"
+    );
+}
+
+#[test]
+fn playground_lines_edit_like_a_small_text_area() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    update(&mut app, key(KeyCode::F(4)), t0);
+    // The cursor starts at the end of the last line; Enter opens a new one below.
+    update(&mut app, key(KeyCode::Enter), t0);
+    type_text(&mut app, "눈이 옵니다", t0);
+    assert_eq!(app.playground.lines.len(), 4);
+    assert_eq!(app.playground.lines[3].text, "눈이 옵니다");
+    assert!(app.playground.edited());
+    // Enter mid-line splits it; Backspace at the start joins it back.
+    for _ in 0..3 {
+        update(&mut app, key(KeyCode::Left), t0);
+    }
+    update(&mut app, key(KeyCode::Enter), t0);
+    assert_eq!(app.playground.lines[3].text, "눈이 ");
+    assert_eq!(app.playground.lines[4].text, "옵니다");
+    update(&mut app, key(KeyCode::Backspace), t0);
+    assert_eq!(app.playground.lines[3].text, "눈이 옵니다");
+    assert_eq!(app.playground.row, 3);
+    // Up keeps the column where it can; Ctrl-D deletes the line.
+    update(&mut app, key(KeyCode::Up), t0);
+    assert_eq!(app.playground.row, 2);
+    update(&mut app, ctrl('d'), t0);
+    assert_eq!(
+        app.playground.sentences(),
+        ["잠이 안 옵니다", "졸음이 옵니다", "눈이 옵니다"]
+    );
+    // q is text here, not quit.
+    update(&mut app, key(KeyCode::Char('q')), t0);
+    assert!(!app.quit);
+    update(&mut app, key(KeyCode::Backspace), t0);
+    let cmds = update(&mut app, key(KeyCode::F(5)), t0);
+    assert!(
+        matches!(&cmds[..], [Cmd::Similar { generation: 2, sentences }] if sentences.len() == 3)
+    );
+    assert!(!app.playground.edited());
+    // A late answer for the first computation is dropped.
+    let stale = Reply::PlaygroundDense {
+        generation: 1,
+        result: Err("old".into()),
+    };
+    update(&mut app, Msg::Worker(stale), t0);
+    assert_eq!(app.playground.dense, DenseCell::Waiting);
+    let fresh = Reply::PlaygroundDense {
+        generation: 2,
+        result: Err("no encoder".into()),
+    };
+    update(&mut app, Msg::Worker(fresh), t0);
+    assert_eq!(
+        app.playground.dense,
+        DenseCell::Done(Err("no encoder".into()))
+    );
+    assert_eq!(
+        update(&mut app, ctrl('g'), t0).len(),
+        1,
+        "Ctrl-G computes too"
+    );
+}
+
+#[test]
+fn the_playground_holds_at_most_eight_sentences() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    update(&mut app, key(KeyCode::F(4)), t0);
+    for _ in 0..20 {
+        update(&mut app, key(KeyCode::Enter), t0);
+    }
+    assert_eq!(app.playground.lines.len(), PLAYGROUND_MAX);
+}
+
+#[test]
+fn help_has_a_walkthrough_page_behind_tab() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    update(&mut app, key(KeyCode::F(1)), t0);
+    update(&mut app, key(KeyCode::Tab), t0);
+    assert_eq!(app.overlay, Overlay::Walkthrough);
+    update(&mut app, key(KeyCode::Tab), t0);
+    assert_eq!(app.overlay, Overlay::Help);
+    update(&mut app, key(KeyCode::Esc), t0);
+    update(&mut app, key(KeyCode::Tab), t0);
+    update(&mut app, key(KeyCode::Char('w')), t0);
+    assert_eq!(app.overlay, Overlay::Walkthrough, "w from a pane");
+    update(&mut app, key(KeyCode::Esc), t0);
+    assert_eq!(app.overlay, Overlay::None);
+}

@@ -1,0 +1,125 @@
+//! The worker answers a query while an evaluation runs.
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use super::*;
+use crate::options::{ApiArgs, DataArgs, ModelArgs, RetrievalArgs};
+use crate::tui::protocol::EvalLabels;
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    retrieval: RetrievalArgs,
+}
+
+fn options() -> Options {
+    let cli = Cli::parse_from(["bigyo", "--data", "sample"]);
+    Options {
+        model: cli.model,
+        data: cli.data,
+        retrieval: cli.retrieval,
+        api: ApiArgs::default(),
+        download_progress: false,
+    }
+}
+
+/// The next reply within `wait`, or `None`.
+fn next_reply(ui: &Receiver<Msg>, wait: Duration) -> Option<Reply> {
+    match ui.recv_timeout(wait) {
+        Ok(Msg::Worker(reply)) => Some(reply),
+        _ => None,
+    }
+}
+
+/// An evaluation whose cross-encoder never answers (its pairs wait on a rerank thread
+/// that is not serving) stays running; a query sent meanwhile is answered at once, and
+/// cancelling ends the evaluation's thread.
+#[test]
+fn a_query_sent_during_an_evaluation_is_answered_before_it_ends() {
+    let opts = options();
+    let corpus = Arc::new(crate::tui::fixture::corpus());
+    let mut pipeline = Pipeline::new(
+        corpus.clone(),
+        opts.retrieval.params(),
+        crate::panes::Panes::standard(),
+    );
+    let index = session::build_bm25(&corpus, Analyzer::Bigram, &mut |_| {}).unwrap();
+    pipeline.set_bm25(None, Arc::new(index));
+    pipeline.set_dense_missing(&DenseKey::default(), "no model in this test");
+    let (ui_tx, ui) = channel();
+    let (inbox, rx) = channel();
+    let (rerank, stalled) = channel();
+    let control = Control::new();
+    let (opts, ui_tx, own_inbox, own_control) = (&opts, &ui_tx, inbox.clone(), control.clone());
+    std::thread::scope(|s| {
+        let serving = s.spawn(move || {
+            let mut worker = Worker {
+                opts,
+                pipeline,
+                ui: ui_tx,
+                control: own_control,
+                inbox: own_inbox,
+                models: None,
+                rerank,
+                encoder: None,
+                extras: Vec::new(),
+                reranker_state: Ok("a cross-encoder that never answers".into()),
+                doc_freq: None,
+                bm25_generation: 0,
+                previous_bm25: None,
+                eval_cancel: None,
+                runtime: "test".into(),
+                judgments: Err("none in this test".into()),
+            };
+            worker.serve(&rx);
+        });
+        let send = |cmd| inbox.send(Inbox::Cmd(cmd)).unwrap();
+        send(Cmd::Evaluate {
+            generation: 1,
+            labels: EvalLabels::Gold,
+        });
+        // The evaluation's first question reaches the cross-encoder and waits there.
+        let Ok(Job::Batch { .. }) = stalled.recv_timeout(Duration::from_secs(10)) else {
+            panic!("the evaluation never asked for its rerank scores");
+        };
+        let asked = Instant::now();
+        send(Cmd::Search {
+            generation: 7,
+            query: "장마 비".into(),
+        });
+        let answered = loop {
+            match next_reply(&ui, Duration::from_secs(10)) {
+                Some(Reply::Results {
+                    generation: 7,
+                    results,
+                    ..
+                }) => break results,
+                Some(Reply::EvalDone { outcome, .. }) => {
+                    panic!("the evaluation ended first: {:?}", outcome.err())
+                }
+                Some(_) => {}
+                None => panic!("no answer to the query"),
+            }
+        };
+        assert!(asked.elapsed() < Duration::from_secs(5));
+        let bm25 = answered.get(Kind::Bm25).unwrap();
+        assert_eq!(bm25.hits[0].passage, 0, "{:?}", bm25.hits);
+        assert!(!bm25.hits[0].spans.is_empty(), "the hit carries its spans");
+        // Still running: cancel it, and its thread ends.
+        send(Cmd::CancelEval);
+        send(Cmd::Quit);
+        serving.join().unwrap();
+        assert!(control.shut_down(Duration::from_secs(5)));
+        while let Some(reply) = next_reply(&ui, Duration::ZERO) {
+            assert!(
+                !matches!(reply, Reply::EvalDone { .. }),
+                "a cancelled evaluation reports nothing"
+            );
+        }
+    });
+}

@@ -1,0 +1,101 @@
+//! The detail overlay: a passage with the query's terms and the answers marked.
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::text::{marked, wrap};
+use super::{popup, Theme};
+use crate::data::char_span_to_bytes;
+use crate::panes::Kind;
+use crate::tui::state::{App, PaneRank};
+
+pub(super) fn draw_detail(
+    frame: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    area: Rect,
+    passage: usize,
+    scroll: u16,
+    ranks: &[PaneRank],
+) {
+    let Some(corpus) = app.corpus.as_deref() else {
+        return;
+    };
+    let Some(p) = corpus.passages.get(passage) else {
+        return;
+    };
+    let gold = if app.gold() == Some(passage) {
+        " ✓ gold"
+    } else {
+        ""
+    };
+    let title = format!(" p{passage} · {}{gold} ", p.title);
+    let w = area.width.saturating_sub(4).max(area.width * 9 / 10);
+    let h = area.height.saturating_sub(2).max(area.height * 9 / 10);
+    let inner = popup(frame, area, w, h, &title, theme);
+    let width = inner.width as usize;
+    if width == 0 || inner.height == 0 {
+        return;
+    }
+    let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
+    // The passage's place in every method's whole list, as it was when the view opened.
+    for r in ranks {
+        let text = match &r.rank {
+            Ok((rank, score)) if r.method == Kind::Rerank => format!(
+                "{:<13} #{rank} logit {score:.4} (sigmoid {:.4})",
+                app.title(r.pane),
+                crate::model::sigmoid(*score as f32)
+            ),
+            Ok((rank, score)) => format!("{:<13} #{rank} score {score:.4}", app.title(r.pane)),
+            Err(why) => format!("{:<13} {why}", app.title(r.pane)),
+        };
+        lines.push(vec![Span::raw(text)]);
+    }
+    if !ranks.is_empty() {
+        lines.push(vec![]);
+    }
+    let mut marks: Vec<(usize, usize, Style)> = app
+        .spans_of(passage)
+        .iter()
+        .map(|&(s, e)| (s, e, theme.highlight()))
+        .collect();
+    let questions: Vec<_> = p
+        .questions
+        .iter()
+        .filter_map(|&q| corpus.questions.get(q))
+        .collect();
+    for q in &questions {
+        for a in &q.answers {
+            if let Some((s, e)) = char_span_to_bytes(&p.text, a.start, a.text.chars().count()) {
+                // Answers first so they win over query terms where both apply.
+                marks.insert(0, (s, e, theme.answer()));
+            }
+        }
+    }
+    lines.push(marked(&p.text, &marks, Style::new()));
+    lines.push(vec![]);
+    lines.push(vec![Span::styled(
+        format!("Questions about this passage ({})", questions.len()),
+        Style::new().add_modifier(Modifier::BOLD),
+    )]);
+    for q in &questions {
+        lines.push(vec![Span::raw(format!("• {}", q.text))]);
+        let answers: Vec<&str> = q.answers.iter().map(|a| a.text.as_str()).collect();
+        if !answers.is_empty() {
+            lines.push(vec![
+                Span::raw("  answer: "),
+                Span::styled(answers.join(" / "), theme.answer()),
+            ]);
+        }
+    }
+    let lines: Vec<Line> = lines.into_iter().flat_map(|l| wrap(l, width)).collect();
+    // Scrolling stops where the last line reaches the bottom.
+    let max_scroll = lines.len().saturating_sub(inner.height as usize);
+    let first = (scroll as usize).min(max_scroll);
+    frame.render_widget(
+        Paragraph::new(lines.into_iter().skip(first).collect::<Vec<_>>()),
+        inner,
+    );
+}

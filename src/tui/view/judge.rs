@@ -1,0 +1,131 @@
+//! The judge view: the pooled hits of the query on screen, or the judged queries.
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::text::clip;
+use super::{grade_style, popup, Theme};
+use crate::render::fit;
+use crate::tui::state::App;
+
+/// The judge view: the pooled hits of the query on screen with their grades, or the judged
+/// queries.
+pub(super) fn draw_judge(
+    frame: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    area: Rect,
+    row: usize,
+    queries: bool,
+) {
+    let title = if queries {
+        " Judged queries · Tab: pool ".to_owned()
+    } else {
+        let pool = app.pool();
+        let judged = pool.iter().filter(|&&p| app.grade_of(p).is_some()).count();
+        format!(
+            " Judge · {judged}/{} pooled judged · Tab: queries ",
+            pool.len()
+        )
+    };
+    let inner = popup(
+        frame,
+        area,
+        100,
+        area.height.saturating_sub(2),
+        &title,
+        theme,
+    );
+    let width = inner.width as usize;
+    let height = inner.height as usize;
+    if width == 0 || height < 3 {
+        return;
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    let body = height - 2;
+    let first = (row + 1).saturating_sub(body);
+    if queries {
+        let list = app.judged_queries();
+        if list.is_empty() {
+            lines.push(Line::styled(
+                fit("no judged queries yet", width),
+                theme.dim(),
+            ));
+        }
+        for (i, (q, n)) in list.iter().enumerate().skip(first).take(body) {
+            let line = clip(
+                vec![
+                    Span::raw(format!("{n:>3} judged  ")),
+                    Span::raw((*q).to_owned()),
+                ],
+                width,
+            );
+            lines.push(if i == row {
+                line.style(theme.selected())
+            } else {
+                line
+            });
+        }
+    } else {
+        let Some(results) = &app.results else {
+            lines.push(Line::styled(
+                fit(
+                    "run a query first: the pool is every pane's hits for it",
+                    width,
+                ),
+                theme.dim(),
+            ));
+            frame.render_widget(Paragraph::new(lines), inner);
+            return;
+        };
+        lines.push(clip(
+            vec![Span::styled(
+                format!("query: {}", results.query),
+                theme.highlight(),
+            )],
+            width,
+        ));
+        let corpus = app.corpus.as_deref();
+        for (i, p) in app
+            .pool()
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(body.saturating_sub(1))
+        {
+            let (mark, style) = match app.grade_of(*p) {
+                Some(g) => (format!("[{g}]"), grade_style(theme, g)),
+                None => ("[·]".to_owned(), theme.dim()),
+            };
+            let title = corpus
+                .and_then(|c| c.passages.get(*p))
+                .map_or_else(String::new, |x| x.title.clone());
+            let line = clip(
+                vec![
+                    Span::styled(format!("{mark} "), style),
+                    Span::raw(format!("p{p:<5} ")),
+                    Span::raw(title),
+                ],
+                width,
+            );
+            lines.push(if i == row {
+                line.style(theme.selected())
+            } else {
+                line
+            });
+        }
+    }
+    let keep = height.saturating_sub(1);
+    lines.truncate(keep);
+    while lines.len() < keep {
+        lines.push(Line::raw(""));
+    }
+    let keys = if queries {
+        "↑↓ choose · Enter run it again · Tab pool · Esc close"
+    } else {
+        "0 not relevant 1 2 3 perfect (then the next unjudged) · u remove · Tab queries · Esc"
+    };
+    lines.push(Line::styled(fit(keys, width), theme.dim()));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
