@@ -40,6 +40,8 @@ pub mod reducer;
 mod rerank;
 mod settings;
 #[cfg(test)]
+mod pane_snapshots;
+#[cfg(test)]
 mod snapshots;
 pub mod state;
 #[cfg(test)]

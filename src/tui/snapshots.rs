@@ -50,7 +50,7 @@ fn pooling(name: &str) -> Pooling {
     Pooling::single(name.parse().expect("a pooling mode"))
 }
 
-fn ready() -> App {
+pub(super) fn ready() -> App {
     let mut app = base();
     app.analyzer = Some(Analyzer::Bigram);
     app.pooling = Some(PoolingState {
@@ -361,7 +361,7 @@ fn dense_error() -> App {
 }
 
 /// The screen as `TestBackend` shows it.
-fn render(app: &App, w: u16, h: u16) -> String {
+pub(super) fn render(app: &App, w: u16, h: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
     terminal.draw(|f| draw(f, app)).expect("draw");
     terminal.backend().to_string()
@@ -369,7 +369,7 @@ fn render(app: &App, w: u16, h: u16) -> String {
 
 /// The screen for a snapshot: without `TestBackend`'s notes on wide characters' own
 /// continuation cells (checked by [`overwritten`] first), which would bury the picture.
-fn picture(screen: &str) -> String {
+pub(super) fn picture(screen: &str) -> String {
     screen
         .lines()
         .map(|l| {
@@ -382,7 +382,7 @@ fn picture(screen: &str) -> String {
 
 /// Whether a wide character was cut by something drawn over its right half. (A wide
 /// character's own continuation cell holds a space, which `TestBackend` also lists.)
-fn overwritten(screen: &str) -> bool {
+pub(super) fn overwritten(screen: &str) -> bool {
     screen.lines().any(|line| {
         line.split_once("Hidden by multi-width symbols: ")
             .is_some_and(|(_, list)| list.replace(", \" \")", "").contains('"'))
