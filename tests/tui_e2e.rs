@@ -98,6 +98,18 @@ fn start(tmux: &Tmux, cache: &std::path::Path, reranker: &str) -> Instant {
 
 /// As [`start`]; `after` runs in the shell once bigyo has exited and printed its status.
 fn start_then(tmux: &Tmux, cache: &std::path::Path, reranker: &str, after: &str) -> Instant {
+    start_with(tmux, cache, reranker, "", after, (160, 45))
+}
+
+/// As [`start_then`], with `extra` options for bigyo and a terminal of `size` columns x rows.
+fn start_with(
+    tmux: &Tmux,
+    cache: &std::path::Path,
+    reranker: &str,
+    extra: &str,
+    after: &str,
+    size: (u16, u16),
+) -> Instant {
     let Some(bin) = release_binary() else {
         panic!("no release binary: run `make build` (make test does), or set BIGYO_BIN");
     };
@@ -107,7 +119,7 @@ fn start_then(tmux: &Tmux, cache: &std::path::Path, reranker: &str, after: &str)
     let command = format!(
         "env BIGYO_CACHE_DIR='{cache}' BIGYO_CONFIG_DIR='{cache}/config' BIGYO_DATA_DIR='{cache}/data' \
          HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
-         --model '{model}' --reranker '{reranker}' --device cpu --offline; \
+         --model '{model}' --reranker '{reranker}' --device cpu --offline {extra}; \
          echo \"bigyo-exited-$?\"; {after} sleep 30",
         cache = cache.display(),
         bin = bin.display(),
@@ -120,9 +132,9 @@ fn start_then(tmux: &Tmux, cache: &std::path::Path, reranker: &str, after: &str)
         "-s",
         "e2e",
         "-x",
-        "160",
+        &size.0.to_string(),
         "-y",
-        "45",
+        &size.1.to_string(),
         "sh",
         "-c",
         &command,
@@ -293,6 +305,58 @@ fn quitting_at_any_moment_exits_cleanly() {
         );
         assert_no_crash_text(&screen);
     }
+}
+
+/// `--panes` in the explorer: five titled panes with scores side by side at 200x50, a grid
+/// at 100x30 and tabs at 60x20, and a clean exit.
+#[test]
+fn five_panes_from_a_spec_at_three_sizes() {
+    let _serial = one_at_a_time();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let tmux = Tmux {
+        socket: format!("bigyo-e2e-panes-{}", std::process::id()),
+    };
+    let reranker = common::case_dir("tiny-bert-cls");
+    let started = start_with(
+        &tmux,
+        cache.path(),
+        reranker.to_str().unwrap(),
+        "--panes bm25,bm25:whitespace,dense,hybrid,rerank",
+        "",
+        (200, 50),
+    );
+    tmux.wait(started, "Ready", |s| s.contains("Ready"));
+    tmux.type_text(QUESTION);
+    tmux.keys(&["Enter"]);
+    let titles = [
+        "BM25 ",
+        "BM25 · whitespace",
+        "Semantic",
+        "Hybrid (RRF)",
+        "Rerank",
+    ];
+    let screen = tmux.wait(started, "five panes with their scores", |s| {
+        titles.iter().all(|t| s.contains(t)) && s.contains("logit") && s.matches('✓').count() >= 2
+    });
+    assert_no_crash_text(&screen);
+    // Each pane's first row is rank 1 with a score.
+    assert!(screen.matches(" 1 ").count() >= 5, "{screen}");
+
+    tmux.run(&["resize-window", "-t", "e2e", "-x", "100", "-y", "30"]);
+    let screen = tmux.wait(started, "the grid at 100x30", |s| {
+        titles.iter().all(|t| s.contains(t)) && s.lines().count() <= 30
+    });
+    assert_no_crash_text(&screen);
+
+    tmux.run(&["resize-window", "-t", "e2e", "-x", "60", "-y", "20"]);
+    let screen = tmux.wait(started, "tabs at 60x20", |s| {
+        s.contains(" BM25 │ BM25 · whitespace │")
+    });
+    assert_no_crash_text(&screen);
+
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+    assert!(screen.contains("bigyo-exited-0"), "{screen}");
 }
 
 #[test]

@@ -35,12 +35,12 @@ mod fixture;
 mod keys;
 mod models;
 mod overlays;
+#[cfg(test)]
+mod pane_snapshots;
 pub mod protocol;
 pub mod reducer;
 mod rerank;
 mod settings;
-#[cfg(test)]
-mod pane_snapshots;
 #[cfg(test)]
 mod snapshots;
 pub mod state;

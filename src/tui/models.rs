@@ -247,14 +247,19 @@ impl ModelThread {
             report,
         )?;
         let model = &o.model.model;
+        let endpoint = o
+            .api
+            .api_base
+            .clone()
+            .unwrap_or_else(|| crate::model::remote::DEFAULT_API_BASE.to_owned());
         let line = match (stats.usage, crate::model::remote::remote_name(model)) {
-            (Some(u), Some(_)) => {
-                format!(
-                    "{model}: {}",
-                    session::cost_line(&o, "passages", stats.passages, u)
-                )
+            (Some(u), Some(_)) => format!(
+                "{model} at {endpoint}: {}",
+                session::cost_line(&o, "passages", stats.passages, u)
+            ),
+            (None, Some(_)) => {
+                format!("{model} at {endpoint}: passages from the cache, no requests")
             }
-            (None, Some(_)) => format!("{model}: passages from the cache, no requests"),
             _ => format!(
                 "{model}: {} passages{}",
                 stats.passages,

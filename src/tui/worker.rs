@@ -116,8 +116,20 @@ fn work(
         }
     };
     let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes.clone());
+    // Every analyzer's index, then one answer for the status bar: the session's own
+    // analyzer (or the first pane's) when it built.
+    let mut built = Vec::new();
     for key in panes.bm25_keys() {
-        build_bm25(opts, &corpus, key, &mut pipeline, ui, &mut report);
+        built.push((
+            key,
+            build_bm25(opts, &corpus, key, &mut pipeline, &mut report),
+        ));
+    }
+    built.sort_by_key(|(key, _)| key.is_some());
+    match built.into_iter().next() {
+        Some((_, Ok(analyzer))) => say(ui, Reply::Bm25Ready(analyzer)),
+        Some((_, Err(why))) => say(ui, Reply::Failed(Part::Bm25, why)),
+        None => say(ui, Reply::Failed(Part::Bm25, "no pane uses BM25".into())),
     }
 
     let (rerank_tx, rerank_rx) = channel();
@@ -242,16 +254,15 @@ fn open_judgments(opts: &Options, corpus: &Corpus, ui: &Sender<Msg>) -> Result<J
     }
 }
 
-/// Builds the BM25 index of one analyzer key; the session's own analyzer (`key` = `None`)
-/// is the one the status bar names, and falls back to bigram when it cannot be had.
+/// Builds the BM25 index of one analyzer key into the pipeline; an analyzer that cannot be
+/// had falls back to bigram, with a warning.
 fn build_bm25(
     opts: &Options,
     corpus: &Corpus,
     key: crate::panes::Bm25Key,
     pipeline: &mut Pipeline,
-    ui: &Sender<Msg>,
     report: &mut impl FnMut(Event),
-) {
+) -> Result<Analyzer, String> {
     let analyzer = session::analyzer_for(opts, key).unwrap_or_else(|e| {
         report(Event::Warning(format!(
             "{e:#}; BM25 uses the bigram analyzer"
@@ -262,16 +273,12 @@ fn build_bm25(
         Ok(index) => {
             warn_about_analyzer(&analyzer, corpus, report);
             pipeline.set_bm25(key, Arc::new(index));
-            if key.is_none() {
-                say(ui, Reply::Bm25Ready(analyzer));
-            }
+            Ok(analyzer)
         }
         Err(e) => {
             report(Event::Finish);
             pipeline.set_bm25_missing(key, format!("{e:#}"));
-            if key.is_none() {
-                say(ui, Reply::Failed(Part::Bm25, format!("{e:#}")));
-            }
+            Err(format!("{e:#}"))
         }
     }
 }

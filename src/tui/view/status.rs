@@ -92,8 +92,10 @@ pub(super) fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rec
                 PoolingState::describe(&p.current, &p.default)
             )
         });
+        // The other dense panes' encoders: model, endpoint, what their passages cost.
+        let others: String = app.notes.iter().map(|n| format!(" · {n}")).collect();
         let text = format!(
-            "{device} · model {}{pooling} · reranker {} · {passages} · BM25 {} · F1 help",
+            "{device} · model {}{pooling}{others} · reranker {} · {passages} · BM25 {} · F1 help",
             app.labels.model,
             app.labels.reranker,
             // The wordpiece analyzer names its tokenizer.
