@@ -285,6 +285,19 @@ pub struct RetrievalArgs {
     /// Neither read nor write the passage-embedding cache.
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// A Milvus collection made by `bigyo index` (and where `bigyo index` writes): the dense
+    /// panes of --model and the BM25 panes of --bm25-analyzer query it instead of in-process
+    /// indexes (nothing is embedded locally); `hybrid:server` panes fuse on the server.
+    #[arg(
+        long,
+        global = true,
+        value_name = "milvus://HOST:PORT/COLLECTION",
+        help_heading = "Backend"
+    )]
+    pub backend: Option<String>,
+    /// Seconds one request to the backend may take.
+    #[arg(long, global = true, default_value_t = 30.0, help_heading = "Backend")]
+    pub backend_timeout: f64,
 }
 
 impl RetrievalArgs {
