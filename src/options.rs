@@ -213,8 +213,9 @@ pub struct RetrievalArgs {
     /// The panes to show, in order: `KIND[:key=value,...]` entries, comma-separated, e.g.
     /// `dense,bm25,hybrid,rerank` (the default), `bm25,bm25:whitespace,dense`,
     /// `dense,dense:pooling=cls,hybrid`. Kinds: dense (model=, pooling=), bm25 (analyzer=),
-    /// hybrid (of=A+B, method=, k=, depth=, weights=, alpha=, norm=), rerank (of=, depth=);
-    /// every kind takes title= and name=. Two to six panes fit a screen.
+    /// hybrid (of=A+B, method=, k=, depth=, weights=, alpha=, norm=; `hybrid:server` is
+    /// Milvus's RRF, with --backend), rerank (of=, depth=); every kind takes title= and name=.
+    /// Two to six panes fit a screen.
     #[arg(long, global = true, value_name = "SPEC")]
     pub panes: Option<String>,
     /// BM25 analyzer: bigram (Hangul character bigrams), wordpiece (a model's tokenizer) or
