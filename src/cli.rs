@@ -742,10 +742,13 @@ pub(crate) fn reporter() -> impl FnMut(Event) {
     }
 }
 
+/// The corpus and the checked backend connection (`None` without `--backend`).
+type Loaded = (Arc<Corpus>, Option<session::Backend>);
+
 /// Checks the options, connects to the backend (when given: a wrong address or a missing
 /// collection fails before anything heavy) and loads the corpus (printing its summary on
 /// stderr).
-fn load(opts: &Options) -> Result<(Arc<Corpus>, Option<session::Backend>)> {
+fn load(opts: &Options) -> Result<Loaded> {
     opts.validate()?;
     // Device choice fails early (e.g. CUDA asked where none exists), before any heavy work.
     opts.runtime()?;
@@ -765,12 +768,11 @@ fn load(opts: &Options) -> Result<(Arc<Corpus>, Option<session::Backend>)> {
     Ok((corpus, backend))
 }
 
+/// The pipeline, each encoder's model and embedding stats, and the runtime.
+type BuiltSession = (Pipeline, Vec<(String, EmbedStats)>, Runtime);
+
 /// Builds the pipeline `panes` need over `corpus` and prints what a remote encoder cost.
-fn build(
-    opts: &Options,
-    panes: Panes,
-    (corpus, backend): (Arc<Corpus>, Option<session::Backend>),
-) -> Result<(Pipeline, Vec<(String, EmbedStats)>, Runtime)> {
+fn build(opts: &Options, panes: Panes, (corpus, backend): Loaded) -> Result<BuiltSession> {
     let runtime = opts.runtime()?;
     let built = session::build_on(opts, panes, corpus, runtime, backend, &mut reporter())?;
     let mut embeds = Vec::new();
