@@ -104,21 +104,11 @@ pub enum Command {
         methods: Option<String>,
         #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
         format: TableOrJson,
-        /// Search a Milvus collection made by `bigyo index` instead of the in-process indexes
-        /// (adds `hybrid-server`: Milvus's own RRF over the same two lists).
-        #[arg(long, value_name = "milvus://HOST:PORT/COLLECTION")]
-        backend: Option<String>,
-        /// Seconds one request to the backend may take.
-        #[arg(long, default_value_t = 30.0)]
-        backend_timeout: f64,
     },
     /// Write the corpus into a Milvus collection, the scale-out backend: passages, the
     /// encoder's vectors, and the analyzer's terms for the server's BM25. Resumable: passages
-    /// already there with the same content are skipped.
+    /// already there with the same content are skipped. Where to write: --backend.
     Index {
-        /// Where to write.
-        #[arg(long, value_name = "milvus://HOST:PORT/COLLECTION")]
-        backend: String,
         /// Drop the collection first and rebuild it.
         #[arg(long)]
         drop: bool,
@@ -129,9 +119,6 @@ pub enum Command {
         /// millions of passages).
         #[arg(long, default_value = "flat")]
         vector_index: String,
-        /// Seconds one request to the backend may take.
-        #[arg(long, default_value_t = 30.0)]
-        backend_timeout: f64,
     },
     /// Pairwise cosine similarity of sentences under one-hot, bag-of-words, TF-IDF (IDF from
     /// the loaded corpus) and the dense encoder.
@@ -357,44 +344,41 @@ pub fn run(mut args: Args) -> Result<()> {
         api: args.api.clone(),
         download_progress: std::io::stderr().is_terminal(),
     };
+    if opts.retrieval.backend.is_some() {
+        match &args.command {
+            None | Some(Command::Tui) => bail!(
+                "--backend: the explorer does not query Milvus yet; use `bigyo search` or \
+                 `bigyo eval` with --backend"
+            ),
+            Some(Command::Tune { .. }) => bail!(
+                "--backend: `bigyo tune` searches the fusion settings over the in-process \
+                 indexes; run it without --backend"
+            ),
+            _ => {}
+        }
+    }
     match &args.command {
         Some(Command::Search {
             query,
             methods,
             format,
-            backend: Some(backend),
-            backend_timeout,
-        }) => {
-            return crate::milvus_cli::search(
-                &opts,
-                query,
-                methods.as_deref(),
-                *format,
-                backend,
-                *backend_timeout,
-            )
-        }
-        Some(Command::Search {
-            query,
-            methods,
-            format,
-            ..
         }) => return search(&opts, query, methods.as_deref(), *format),
         Some(Command::Index {
-            backend,
             drop,
             batch,
             vector_index,
-            backend_timeout,
         }) => {
+            let Some(backend) = &opts.retrieval.backend else {
+                bail!("bigyo index needs --backend milvus://HOST:PORT/COLLECTION (where to write)");
+            };
             return crate::milvus_cli::index(
                 &opts,
                 backend,
                 *drop,
                 *batch,
                 vector_index,
-                *backend_timeout,
-            )
+                opts.retrieval.backend_timeout,
+            );
         }
         Some(Command::Eval {
             methods,
@@ -765,25 +749,39 @@ pub(crate) fn reporter() -> impl FnMut(Event) {
     }
 }
 
-/// Checks the options and loads the corpus (printing its summary on stderr).
-fn load(opts: &Options) -> Result<Arc<Corpus>> {
+/// The corpus and the checked backend connection (`None` without `--backend`).
+type Loaded = (Arc<Corpus>, Option<session::Backend>);
+
+/// Checks the options, connects to the backend (when given: a wrong address or a missing
+/// collection fails before anything heavy) and loads the corpus (printing its summary on
+/// stderr).
+fn load(opts: &Options) -> Result<Loaded> {
     opts.validate()?;
     // Device choice fails early (e.g. CUDA asked where none exists), before any heavy work.
     opts.runtime()?;
+    let backend = session::connect_backend(opts, &mut reporter())?;
     let corpus = Arc::new(session::load_corpus(opts, &mut reporter())?);
     tracing::info!("{}", corpus.summary());
     eprintln!("bigyo: {}", corpus.summary());
-    Ok(corpus)
+    if let Some(b) = &backend {
+        eprintln!(
+            "bigyo: backend {} ({} passages, {} index, embedded with {})",
+            b.milvus.url(),
+            b.info.passages,
+            b.info.index_type,
+            b.info.model
+        );
+    }
+    Ok((corpus, backend))
 }
 
+/// The pipeline, each encoder's model and embedding stats, and the runtime.
+type BuiltSession = (Pipeline, Vec<(String, EmbedStats)>, Runtime);
+
 /// Builds the pipeline `panes` need over `corpus` and prints what a remote encoder cost.
-fn build(
-    opts: &Options,
-    panes: Panes,
-    corpus: Arc<Corpus>,
-) -> Result<(Pipeline, Vec<(String, EmbedStats)>, Runtime)> {
+fn build(opts: &Options, panes: Panes, (corpus, backend): Loaded) -> Result<BuiltSession> {
     let runtime = opts.runtime()?;
-    let built = session::build(opts, panes, corpus, runtime, &mut reporter())?;
+    let built = session::build_on(opts, panes, corpus, runtime, backend, &mut reporter())?;
     let mut embeds = Vec::new();
     for (key, model, s) in built.embeds {
         if bigyo::model::remote::remote_name(&model).is_some() {
@@ -1038,7 +1036,7 @@ fn eval(
     settings: GradedSettings,
 ) -> Result<()> {
     let panes = session::panes(opts, methods)?;
-    let corpus = load(opts)?;
+    let (corpus, backend) = load(opts)?;
     // Labels are read before any model loads, so a bad qrels file fails fast.
     let (queries, labels) = eval_labels(opts, &corpus, labels, settings)?;
     eprintln!("bigyo: {}", labels.describe());
@@ -1049,7 +1047,7 @@ fn eval(
             labels.source
         );
     }
-    let (mut pipeline, embeds, runtime) = build(opts, panes, corpus)?;
+    let (mut pipeline, embeds, runtime) = build(opts, panes, (corpus, backend))?;
     let all = pipeline.panes().clone();
     let shown: Vec<PaneId> = all.shown().collect();
     // The report's embedding section is the first encoder's; its key.
@@ -1164,7 +1162,7 @@ fn eval(
 
 /// `bigyo qrels ...`: the judgments of the loaded corpus.
 fn qrels(opts: &Options, action: &QrelsAction) -> Result<()> {
-    let corpus = load(opts)?;
+    let (corpus, _) = load(opts)?;
     let path = session::judgments_path(opts, &corpus);
     let (mut store, _) = open_judgments(&path)?;
     let passages = corpus.passages.len();

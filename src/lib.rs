@@ -24,7 +24,8 @@
 //! - [`panes`]: the pane spec (`--panes`): retrievers as values (dense, bm25, fusion, rerank),
 //!   their names, titles and inputs.
 //! - [`pipeline`]: one query through the panes: the parts each retriever needs (encoder and
-//!   dense index per model, BM25 index per analyzer, cross-encoder), shared work, the hits.
+//!   dense index per model, BM25 index per analyzer, cross-encoder; or Milvus serving the
+//!   default dense and BM25 keys), shared work, the hits.
 //! - [`render`]: `bigyo search` output, an aligned table (Korean by display width) or JSON.
 //! - [`teach`]: the chapter's similarity playground (one-hot, BoW, TF-IDF, dense).
 //! - [`tui`]: the four-pane explorer (state + reducer, view, worker thread, event loop).

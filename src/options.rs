@@ -213,8 +213,9 @@ pub struct RetrievalArgs {
     /// The panes to show, in order: `KIND[:key=value,...]` entries, comma-separated, e.g.
     /// `dense,bm25,hybrid,rerank` (the default), `bm25,bm25:whitespace,dense`,
     /// `dense,dense:pooling=cls,hybrid`. Kinds: dense (model=, pooling=), bm25 (analyzer=),
-    /// hybrid (of=A+B, method=, k=, depth=, weights=, alpha=, norm=), rerank (of=, depth=);
-    /// every kind takes title= and name=. Two to six panes fit a screen.
+    /// hybrid (of=A+B, method=, k=, depth=, weights=, alpha=, norm=; `hybrid:server` is
+    /// Milvus's RRF, with --backend), rerank (of=, depth=); every kind takes title= and name=.
+    /// Two to six panes fit a screen.
     #[arg(long, global = true, value_name = "SPEC")]
     pub panes: Option<String>,
     /// BM25 analyzer: bigram (Hangul character bigrams), wordpiece (a model's tokenizer) or
@@ -285,6 +286,19 @@ pub struct RetrievalArgs {
     /// Neither read nor write the passage-embedding cache.
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// A Milvus collection made by `bigyo index` (and where `bigyo index` writes): the dense
+    /// panes of --model and the BM25 panes of --bm25-analyzer query it instead of in-process
+    /// indexes (nothing is embedded locally); `hybrid:server` panes fuse on the server.
+    #[arg(
+        long,
+        global = true,
+        value_name = "milvus://HOST:PORT/COLLECTION",
+        help_heading = "Backend"
+    )]
+    pub backend: Option<String>,
+    /// Seconds one request to the backend may take.
+    #[arg(long, global = true, default_value_t = 30.0, help_heading = "Backend")]
+    pub backend_timeout: f64,
 }
 
 impl RetrievalArgs {

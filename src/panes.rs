@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `dense[:MODEL]` | `model=`, `pooling=` | Semantic |
 //! | `bm25[:ANALYZER]` | `analyzer=` | BM25 |
-//! | `hybrid` (or `fusion`) | `of=A+B`, `method=rrf\|convex`, `k=`, `depth=`, `weights=1+0.5`, `alpha=`, `norm=` | Hybrid (RRF) |
+//! | `hybrid` (or `fusion`) | `of=A+B`, `method=rrf\|convex\|server`, `k=`, `depth=`, `weights=1+0.5`, `alpha=`, `norm=` | Hybrid (RRF) |
 //! | `rerank` | `of=`, `depth=` | Rerank |
 //!
 //! Every kind takes `title=` (the pane's heading) and `name=` (its key in JSON and in `of=`;
@@ -16,6 +16,8 @@
 //! and the first BM25 pane unless `of=` names others; `rerank` reranks the first hybrid.
 //! A fusion or rerank whose inputs are not shown gets them as hidden retrievers, so
 //! `--panes hybrid,rerank` works as `--methods hybrid,rerank` always did.
+//! `hybrid:server` (or `method=server`) is Milvus's own RRF over its dense and BM25 lists: it
+//! runs with `--backend` only, and reads one dense and one BM25 pane, unweighted.
 //! Parsing is pure and runs before anything loads.
 use std::fmt;
 
@@ -27,6 +29,10 @@ use crate::model::{PoolMode, Pooling};
 pub const DEFAULT_SPEC: &str = "dense,bm25,hybrid,rerank";
 /// The most panes one screen holds.
 pub const MAX_PANES: usize = 6;
+/// The default title of `hybrid:server`.
+pub const SERVER_TITLE: &str = "Hybrid (Milvus RRF)";
+/// What a pane served by the backend adds to its title.
+pub const BACKEND_SUFFIX: &str = " (Milvus)";
 
 /// A retriever (shown as a pane or hidden behind a fusion or rerank): an index into
 /// [`Panes`]. Shown panes come first, in screen order, so the first `n` ids are the `n`
@@ -158,6 +164,8 @@ pub struct FusionOpts {
     pub weights: Option<Vec<f64>>,
     pub alpha: Option<f64>,
     pub norm: Option<Norm>,
+    /// Fused by the Milvus server's RRF (`hybrid:server`) instead of bigyo's own.
+    pub server: bool,
 }
 
 /// What a retriever is.
@@ -354,6 +362,50 @@ impl Panes {
         keys
     }
 
+    /// The server-side fusions (`hybrid:server`).
+    pub fn server_fusions(&self) -> impl Iterator<Item = PaneId> + '_ {
+        self.ids().filter(
+            |&id| matches!(&self.get(id).retriever, Retriever::Fusion { opts, .. } if opts.server),
+        )
+    }
+
+    /// Marks the panes the backend serves (the dense retrievers of `dense`, the BM25
+    /// retrievers of `bm25`) in their titles, and checks that every `hybrid:server` reads
+    /// exactly those two; without a backend, a `hybrid:server` is refused.
+    pub fn on_backend(&mut self, served: Option<(&DenseKey, Bm25Key)>) -> Result<(), SpecError> {
+        let Some((dense, bm25)) = served else {
+            if let Some(id) = self.server_fusions().next() {
+                return err(format!(
+                    "{}: Milvus's RRF needs --backend milvus://HOST:PORT/COLLECTION",
+                    self.get(id).name
+                ));
+            }
+            return Ok(());
+        };
+        let on = |r: &Retriever| match r {
+            Retriever::Dense(k) => k == dense,
+            Retriever::Bm25(k) => *k == bm25,
+            _ => false,
+        };
+        for id in self.server_fusions().collect::<Vec<_>>() {
+            let inputs = self.get(id).retriever.inputs();
+            if let Some(&local) = inputs.iter().find(|&&i| !on(&self.get(i).retriever)) {
+                return err(format!(
+                    "{}: Milvus's RRF fuses the lists Milvus serves (the session's --model and \
+                     --bm25-analyzer), but `{}` runs locally",
+                    self.get(id).name,
+                    self.get(local).name
+                ));
+            }
+        }
+        for p in &mut self.panes {
+            if on(&p.retriever) && !p.title.ends_with(BACKEND_SUFFIX) {
+                p.title.push_str(BACKEND_SUFFIX);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether any retriever is of `kind`.
     pub fn uses(&self, kind: Kind) -> bool {
         self.panes.iter().any(|p| p.kind() == kind)
@@ -486,6 +538,7 @@ impl Entry {
             (Kind::Hybrid | Kind::Rerank, "depth") => {
                 self.depth = Some(positive(value).map_err(|e| bad(&e))?)
             }
+            (Kind::Hybrid, "method") if value == "server" => self.fusion.server = true,
             (Kind::Hybrid, "method") => {
                 self.fusion.method = Some(value.parse().map_err(|e: String| bad(&e))?)
             }
@@ -520,9 +573,10 @@ impl Entry {
         Ok(())
     }
 
-    /// `dense:MODEL`, `bm25:ANALYZER`, `hybrid:rrf|convex`.
+    /// `dense:MODEL`, `bm25:ANALYZER`, `hybrid:rrf|convex|server`.
     fn shorthand(&mut self, value: &str) -> Result<(), SpecError> {
         match self.kind() {
+            Kind::Hybrid if value == "server" => self.fusion.server = true,
             Kind::Dense => self.dense.model = Some(value.to_owned()),
             Kind::Bm25 => {
                 self.analyzer = Some(
@@ -553,6 +607,7 @@ impl Entry {
             return t.clone();
         }
         let base = match (self.kind(), self.fusion.method) {
+            (Kind::Hybrid, _) if self.fusion.server => SERVER_TITLE.to_owned(),
             (Kind::Hybrid, Some(FusionMethod::Convex)) => "Hybrid (convex)".to_owned(),
             (kind, _) => kind.title().to_owned(),
         };
@@ -643,6 +698,7 @@ fn resolve(entries: Vec<Entry>) -> Result<Panes, SpecError> {
                 .collect::<Result<Vec<_>, _>>()?,
             None => default_inputs(&mut panes, e.kind()),
         };
+        let kinds = panes_kinds(&panes, &inputs);
         match &mut panes[i].retriever {
             Retriever::Fusion { of, opts } => {
                 if inputs.len() < 2
@@ -654,6 +710,9 @@ fn resolve(entries: Vec<Entry>) -> Result<Panes, SpecError> {
                         "{}: a fusion reads two or more different panes (of=A+B)",
                         e.written
                     ));
+                }
+                if opts.server {
+                    server_fusion_ok(&kinds, opts, &e.written)?;
                 }
                 if let Some(w) = &opts.weights {
                     if w.len() != inputs.len() {
@@ -710,6 +769,34 @@ impl Panes {
         }
         false
     }
+}
+
+fn panes_kinds(panes: &[Pane], ids: &[PaneId]) -> Vec<Kind> {
+    ids.iter().map(|id| panes[id.index()].kind()).collect()
+}
+
+/// Milvus's RRF fuses one dense and one BM25 list, unweighted, by rank only.
+fn server_fusion_ok(kinds: &[Kind], opts: &FusionOpts, entry: &str) -> Result<(), SpecError> {
+    if !matches!(kinds, [Kind::Dense, Kind::Bm25] | [Kind::Bm25, Kind::Dense]) {
+        return err(format!(
+            "{entry}: Milvus's RRF fuses one dense and one BM25 pane (of=DENSE+BM25)"
+        ));
+    }
+    if opts.weights.is_some() || opts.alpha.is_some() || opts.norm.is_some() {
+        return err(format!(
+            "{entry}: Milvus's RRF takes no weights=, alpha= or norm= (it is unweighted RRF; \
+             use bigyo's own hybrid for those)"
+        ));
+    }
+    if opts.method == Some(FusionMethod::Convex) {
+        return err(format!("{entry}: server and convex exclude each other"));
+    }
+    if opts.k.is_some_and(|k| k.fract() != 0.0 || k < 1.0) {
+        return err(format!(
+            "{entry}: Milvus's RRF constant k is a whole number >= 1"
+        ));
+    }
+    Ok(())
 }
 
 fn lookup(panes: &[Pane], name: &str, entry: &str) -> Result<PaneId, SpecError> {
@@ -912,6 +999,66 @@ mod tests {
             let e = Panes::parse(spec).expect_err(spec).to_string();
             assert!(e.contains(says), "{spec}: {e}");
         }
+    }
+
+    #[test]
+    fn server_fusion_reads_one_dense_and_one_bm25_pane() {
+        let p =
+            Panes::parse("dense,bm25,hybrid,hybrid:server,fusion:method=server,name=s2").unwrap();
+        assert_eq!(
+            p.server_fusions().collect::<Vec<_>>(),
+            [PaneId(3), PaneId(4)]
+        );
+        assert_eq!(p.get(PaneId(3)).title, "Hybrid (Milvus RRF)");
+        assert_eq!(p.get(PaneId(3)).retriever.inputs(), [PaneId(0), PaneId(1)]);
+        for (spec, says) in [
+            (
+                "dense,bm25,bm25:whitespace,hybrid:server,of=bm25+bm25:whitespace",
+                "one dense and one BM25",
+            ),
+            ("dense,bm25,hybrid:server,weights=1+2", "no weights="),
+            (
+                "dense,bm25,hybrid:server,method=convex",
+                "exclude each other",
+            ),
+            ("dense,bm25,hybrid:server,k=2.5", "whole number"),
+        ] {
+            let e = Panes::parse(spec).expect_err(spec).to_string();
+            assert!(e.contains(says), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn backend_panes_say_so_and_server_fusion_needs_the_backend() {
+        let spec = "dense,bm25,dense:pooling=cls,hybrid:server,rerank";
+        let mut p = Panes::parse(spec).unwrap();
+        let e = p.clone().on_backend(None).unwrap_err().to_string();
+        assert!(
+            e.contains("hybrid:server") && e.contains("--backend"),
+            "{e}"
+        );
+        p.on_backend(Some((&DenseKey::default(), None))).unwrap();
+        let titles: Vec<&str> = p.all().iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Semantic (Milvus)",
+                "BM25 (Milvus)",
+                "Semantic · cls",
+                "Hybrid (Milvus RRF)",
+                "Rerank"
+            ]
+        );
+        // Retitling twice adds nothing; a server fusion of a local pane is refused.
+        p.on_backend(Some((&DenseKey::default(), None))).unwrap();
+        assert_eq!(p.get(PaneId(0)).title, "Semantic (Milvus)");
+        let mut local = Panes::parse("dense:pooling=cls,bm25,hybrid:server").unwrap();
+        let e = local
+            .on_backend(Some((&DenseKey::default(), None)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`dense:pooling=cls` runs locally"), "{e}");
+        assert!(Panes::standard().on_backend(None).is_ok());
     }
 
     #[test]

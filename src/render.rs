@@ -214,7 +214,11 @@ pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Va
                     v
                 })
                 .collect();
-            let mut m = json!({"elapsed_ms": ms(r.elapsed), "hits": hits});
+            let mut m = json!({
+                "title": results.title(r.pane),
+                "elapsed_ms": ms(r.elapsed),
+                "hits": hits,
+            });
             if let Some(e) = &r.error {
                 m["error"] = json!(e);
             }

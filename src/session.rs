@@ -1,6 +1,11 @@
 //! Building what a session needs from the options: the corpus, the BM25 analyzer and index,
 //! the bi-encoder with its (cached) passage embeddings, and the reranker. Each step reports
 //! through [`Report`] so the CLI can draw progress bars and the TUI its status bar.
+//!
+//! With `--backend milvus://…` ([`connect_backend`]), the default dense and BM25 retrievers
+//! are Milvus's: the session loads the encoder and the analyzer for the query side only and
+//! embeds nothing locally.
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -9,6 +14,7 @@ use crate::bm25::{Analyzer, AnalyzerKind, Bm25Index};
 use crate::data::hub::DatasetSpec;
 use crate::data::{Columns, Corpus, LoadOptions, SAMPLE_NAME};
 use crate::dense::{CacheMeta, CacheMiss, DenseIndex, EmbeddingCache};
+use crate::milvus::{BackendUrl, CollectionInfo, MilvusBackend};
 use crate::model::remote::{self, ApiKey, RemoteEncoder, RemoteOptions, DEFAULT_API_BASE};
 use crate::model::{
     load_tokenizer, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec,
@@ -41,6 +47,8 @@ pub enum Step {
     LoadModel(String),
     Embed,
     LoadReranker(String),
+    /// Connecting to and checking the backend's collection.
+    ConnectBackend(String),
 }
 
 impl std::fmt::Display for Step {
@@ -51,6 +59,7 @@ impl std::fmt::Display for Step {
             Step::LoadModel(m) => write!(f, "loading {m}"),
             Step::Embed => f.write_str("embedding passages"),
             Step::LoadReranker(m) => write!(f, "loading reranker {m}"),
+            Step::ConnectBackend(url) => write!(f, "connecting to {url}"),
         }
     }
 }
@@ -201,11 +210,14 @@ pub fn panes(opts: &Options, methods: Option<&str>) -> Result<Panes> {
         (None, Some(list)) => Panes::from_methods(list)?,
         (None, None) => Panes::standard(),
     };
-    let panes = if opts.model.reranker_enabled() {
+    let mut panes = if opts.model.reranker_enabled() {
         panes
     } else {
         panes.without_rerank()?
     };
+    // The backend serves the default keys; their panes say so, and `hybrid:server` needs it.
+    let served = DenseKey::default();
+    panes.on_backend(opts.retrieval.backend.is_some().then_some((&served, None)))?;
     let remote = |key: &DenseKey| {
         remote::remote_name(key.model.as_deref().unwrap_or(&opts.model.model)).is_some()
     };
@@ -265,36 +277,75 @@ pub struct Built {
 pub fn build(
     opts: &Options,
     panes: Panes,
-    corpus: std::sync::Arc<Corpus>,
+    corpus: Arc<Corpus>,
     runtime: Runtime,
     report: Report,
 ) -> Result<Built> {
+    let backend = connect_backend(opts, report)?;
+    build_on(opts, panes, corpus, runtime, backend, report)
+}
+
+/// [`build`] with the backend connected already ([`connect_backend`]; `None` for none): the
+/// CLI connects before it loads the corpus, so a wrong address fails before anything heavy.
+pub fn build_on(
+    opts: &Options,
+    panes: Panes,
+    corpus: Arc<Corpus>,
+    runtime: Runtime,
+    backend: Option<Backend>,
+    report: Report,
+) -> Result<Built> {
+    let served_dense = DenseKey::default();
+    let on_backend = |key: &Bm25Key| backend.is_some() && key.is_none();
     let analyzers = panes
         .bm25_keys()
         .into_iter()
+        .filter(|k| !on_backend(k))
         .map(|k| Ok((k, analyzer_for(opts, k)?)))
         .collect::<Result<Vec<_>>>()?;
     let dense_keys = panes.dense_keys();
     let uses_rerank = panes.uses(Kind::Rerank);
     let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes);
+    if let Some(b) = &backend {
+        if let Some(w) = b
+            .info
+            .corpus_warning(&corpus.content_hash(), corpus.passages.len())
+        {
+            report(Event::Warning(w));
+        }
+        pipeline.set_backend(b.milvus.clone(), b.analyzer.clone());
+    }
     let (bm25, dense) = bm25_alongside(&corpus, analyzers, || -> Result<_> {
         let mut out = Vec::new();
         for key in dense_keys {
             let o = options_for(opts, &key);
             let mut encoder = load_embedder(&o, runtime, o.pooling()?, report)?;
+            if let (Some(b), true) = (&backend, key == served_dense) {
+                // The passages' vectors are on the server: only the query side runs here.
+                if let Some(w) = b.check_encoder(&o.model.model, &*encoder)? {
+                    report(Event::Warning(w));
+                }
+                out.push((key, o.model.model.clone(), encoder, None));
+                continue;
+            }
             let (index, stats) =
                 build_dense(&corpus, &mut *encoder, runtime, cache(&o).as_ref(), report)?;
-            out.push((key, o.model.model.clone(), encoder, index, stats));
+            out.push((key, o.model.model.clone(), encoder, Some((index, stats))));
         }
         Ok(out)
     });
     for (key, index) in bm25? {
-        pipeline.set_bm25(key, std::sync::Arc::new(index));
+        pipeline.set_bm25(key, Arc::new(index));
     }
     let mut embeds = Vec::new();
-    for (key, model, encoder, index, stats) in dense? {
-        pipeline.set_dense(&key, encoder, index);
-        embeds.push((key, model, stats));
+    for (key, model, encoder, local) in dense? {
+        match local {
+            Some((index, stats)) => {
+                pipeline.set_dense(&key, encoder, index);
+                embeds.push((key, model, stats));
+            }
+            None => pipeline.set_backend_encoder(encoder),
+        }
     }
     if uses_rerank {
         match load_reranker(opts, runtime, report)? {
@@ -303,6 +354,66 @@ pub fn build(
         }
     }
     Ok(Built { pipeline, embeds })
+}
+
+/// A checked connection to the collection `--backend` names, and the analyzer that makes
+/// its query terms (the session's `--bm25-analyzer`, the one the collection was built with).
+pub struct Backend {
+    pub milvus: Arc<MilvusBackend>,
+    pub info: CollectionInfo,
+    pub analyzer: Analyzer,
+}
+
+impl Backend {
+    /// Checks that `encoder` (of `model`) makes vectors of the collection's dimension,
+    /// naming both on a mismatch; a warning when the collection was embedded by another
+    /// model of the same dimension.
+    pub fn check_encoder(&self, model: &str, encoder: &dyn Embedder) -> Result<Option<String>> {
+        self.milvus
+            .check_model(model, encoder.dim(), &self.analyzer.describe())
+            .with_context(|| format!("checking {}", self.milvus.url()))?;
+        Ok(self.info.model_warning(&encoder.identity()))
+    }
+}
+
+/// Connects to `--backend` (none: `Ok(None)`) and checks its collection before anything
+/// heavy: it exists (else "run `bigyo index` first"), bigyo made it, indexing finished, and it
+/// was analysed with this session's BM25 analyzer; then loads it on the server. The encoder's
+/// dimension is checked once it is loaded ([`Backend::check_encoder`]).
+///
+/// The explorer attaches the result with [`Pipeline::set_backend`]`(b.milvus.clone(),
+/// b.analyzer.clone())` and, once its encoder is loaded and checked,
+/// [`Pipeline::set_backend_encoder`].
+pub fn connect_backend(opts: &Options, report: Report) -> Result<Option<Backend>> {
+    let Some(spec) = &opts.retrieval.backend else {
+        return Ok(None);
+    };
+    let url = BackendUrl::parse(spec)?;
+    let timeout = opts.retrieval.backend_timeout;
+    if !(timeout.is_finite() && timeout > 0.0) {
+        bail!("--backend-timeout must be a positive number of seconds, not {timeout}");
+    }
+    report(Event::Start {
+        step: Step::ConnectBackend(url.to_string()),
+        total: None,
+    });
+    let milvus = MilvusBackend::connect(&url, Duration::from_secs_f64(timeout))?;
+    let info = milvus.describe()?;
+    let analyzer = analyzer(opts)?;
+    // The dimension is the collection's own here; the encoder's is checked once it loads.
+    let info = milvus.check(info.dim, &analyzer.describe())?;
+    report(Event::Finish);
+    tracing::info!(
+        "backend {url}: {} passages, {} index, {}",
+        info.passages,
+        info.index_type,
+        info.model
+    );
+    Ok(Some(Backend {
+        milvus: Arc::new(milvus),
+        info,
+        analyzer,
+    }))
 }
 
 /// Loads the corpus the options name. Without `--data` and `--dataset`, the default hub

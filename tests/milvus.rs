@@ -1,4 +1,5 @@
-//! Milvus as the backend (`bigyo index`, `search --backend`, the `bigyo::milvus` API) against
+//! Milvus as the backend (`bigyo index`, `search`/`eval --backend` through the pipeline, the
+//! `bigyo::milvus` API) against
 //! a real server on loopback: `milvus-lite server` (PyPI milvus-lite 3.2.2, installed by
 //! `make setup-test`), which speaks Milvus's gRPC protocol. Each test starts its own on a free
 //! port with its own data directory and stops it by PID.
@@ -7,6 +8,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bigyo::bm25::{Analyzer, Bm25Index};
@@ -18,6 +20,8 @@ use bigyo::milvus::{BackendUrl, Error, IndexOptions, MilvusBackend};
 use bigyo::model::{
     Embedder, Embeddings, EncoderOptions, ModelDir, ModelSpec, Progress, SentenceEncoder, Side,
 };
+use bigyo::panes::{DenseKey, Kind, Panes};
+use bigyo::pipeline::{Pipeline, SearchParams};
 use common::{failed, minilm_dir, ok, root};
 
 /// A `milvus-lite server` on a loopback port; killed on drop.
@@ -587,6 +591,39 @@ fn timeout_and_restart_mid_session_are_reported_then_recovered() {
     lite.spawn();
     assert_eq!(milvus.dense_search(&v, 5).unwrap(), before);
     milvus.check(8, "bigram").unwrap();
+
+    // The same through the pipeline: a restart between queries is each backend pane's error,
+    // and the next query reconnects.
+    let mut panes = Panes::parse("dense,bm25,hybrid,hybrid:server").unwrap();
+    panes
+        .on_backend(Some((&DenseKey::default(), None)))
+        .unwrap();
+    let mut pipeline = Pipeline::new(Arc::new(corpus), SearchParams::default(), panes);
+    let served = MilvusBackend::connect(&lite.url("faults"), Duration::from_secs(3)).unwrap();
+    pipeline.set_backend(Arc::new(served), Analyzer::Bigram);
+    pipeline.set_backend_encoder(Box::new(letters(8)));
+    let query = "장마 기간";
+    let ids = |m: &bigyo::pipeline::MethodResult| -> Vec<usize> {
+        m.hits.iter().map(|h| h.passage).collect()
+    };
+    let first = pipeline.search(query);
+    for m in &first.results {
+        assert!(m.error.is_none() && !m.hits.is_empty(), "{m:?}");
+    }
+    assert_eq!(first.title(first.results[0].pane), "Semantic (Milvus)");
+    lite.kill();
+    let down = pipeline.search(query);
+    for m in &down.results {
+        let e = m.error.as_deref().unwrap_or_else(|| panic!("{m:?}"));
+        assert!(e.contains(&format!("127.0.0.1:{}", lite.port)), "{e}");
+    }
+    lite.spawn();
+    let again = pipeline.search(query);
+    for (a, b) in first.results.iter().zip(&again.results) {
+        assert!(b.error.is_none(), "{b:?}");
+        assert_eq!(ids(a), ids(b), "{:?}", b.method);
+    }
+    assert!(again.get(Kind::Hybrid).is_some());
 }
 
 fn bigyo(home: &Path, args: &[&str]) -> Output {
@@ -606,8 +643,9 @@ fn bigyo(home: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// `bigyo index` and `bigyo search --backend` end to end: the summary line, resume, --drop,
-/// and Milvus's lists next to bigyo's own fusion of them.
+/// `bigyo index`, then `bigyo search` and `bigyo eval` with `--backend` end to end through the
+/// pipeline: the summary line, resume, --drop; the backend panes' titles, bigyo's RRF next to
+/// Milvus's, rerank over texts from Milvus; eval metrics equal to local ones.
 #[test]
 fn index_and_search_through_the_cli() {
     let lite = Lite::start();
@@ -636,40 +674,104 @@ fn index_and_search_through_the_cli() {
     assert!(out.contains("67 inserted, 0 skipped"), "{out}");
 
     let query = "2025년 순천과 광양 일대에 400mm가 넘는 폭우가 쏟아진 기간은?";
+    let reranker = common::case_dir("tiny-roberta-cls");
     let out = ok(&bigyo(
         home.path(),
         &[
             "--model",
             model,
             "--reranker",
-            "none",
-            "search",
-            query,
-            "--format",
-            "json",
+            reranker.to_str().unwrap(),
+            "--rerank-depth",
+            "10",
             "--backend",
             &spec,
+            "search",
+            query,
+            "--panes",
+            "dense,bm25,hybrid,hybrid:server,rerank",
+            "--format",
+            "json",
         ],
     ));
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    let top = |m: &str| json["methods"][m][0]["passage"].as_u64().unwrap();
-    for m in ["dense", "bm25", "hybrid", "hybrid-server"] {
-        assert_eq!(top(m), 1, "{m}: {out}");
-        assert_eq!(json["methods"][m].as_array().unwrap().len(), 10);
-    }
+    let hits = |m: &str| json["methods"][m]["hits"].as_array().unwrap().clone();
     let ids = |m: &str| -> Vec<u64> {
-        json["methods"][m]
-            .as_array()
-            .unwrap()
+        hits(m)
             .iter()
             .map(|h| h["passage"].as_u64().unwrap())
             .collect()
     };
-    assert_eq!(ids("hybrid"), ids("hybrid-server"));
-    assert!(json["methods"]["bm25"][0]["title"]
+    for (m, title) in [
+        ("dense", "Semantic (Milvus)"),
+        ("bm25", "BM25 (Milvus)"),
+        ("hybrid", "Hybrid (RRF)"),
+        ("hybrid:server", "Hybrid (Milvus RRF)"),
+    ] {
+        assert_eq!(json["methods"][m]["title"], title, "{out}");
+        assert_eq!(ids(m)[0], 1, "{m}: {out}");
+        assert_eq!(ids(m).len(), 10, "{m}");
+    }
+    // bigyo's RRF over Milvus's two lists and Milvus's own agree up to the order of ties:
+    // the same fused score at every rank.
+    for (a, b) in hits("hybrid").iter().zip(&hits("hybrid:server")) {
+        let (a, b) = (a["score"].as_f64().unwrap(), b["score"].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-6, "{a} {b}: {out}");
+    }
+    assert!(json["methods"]["bm25"]["hits"][0]["title"]
         .as_str()
         .unwrap()
         .contains("장마"));
+    // Rerank is local, over the fused top 10 whose texts came from Milvus.
+    assert!(json["methods"]["rerank"].get("error").is_none(), "{out}");
+    let mut fused = ids("hybrid");
+    let mut reranked = ids("rerank");
+    fused.sort();
+    reranked.sort();
+    assert_eq!(fused, reranked);
+
+    // Eval through the backend equals local eval: dense exactly (FLAT is exact), BM25 and the
+    // fusions within one question's rank move per two (tantivy's one-byte document lengths).
+    let eval = |backend: bool| -> serde_json::Value {
+        let mut args = vec!["--model", model, "--reranker", "none"];
+        if backend {
+            args.extend([
+                "--backend",
+                &spec,
+                "--panes",
+                "dense,bm25,hybrid,hybrid:server",
+            ]);
+        } else {
+            args.extend(["--panes", "dense,bm25,hybrid"]);
+        }
+        args.extend(["eval", "--json"]);
+        let out = ok(&bigyo(home.path(), &args));
+        serde_json::from_str(out.trim().lines().last().unwrap()).unwrap()
+    };
+    let (remote, local) = (eval(true), eval(false));
+    let n = local["corpus"]["questions"].as_f64().unwrap();
+    let metrics = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"];
+    for (pane, against, tolerance) in [
+        ("dense", "dense", 0.0),
+        ("bm25", "bm25", 2.0 / n),
+        ("hybrid", "hybrid", 2.0 / n),
+        ("hybrid:server", "hybrid", 2.0 / n),
+    ] {
+        for m in metrics {
+            let (r, l) = (
+                remote["methods"][pane][m].as_f64().unwrap(),
+                local["methods"][against][m].as_f64().unwrap(),
+            );
+            assert!(
+                (r - l).abs() <= tolerance + 1e-12,
+                "{pane} {m}: Milvus {r}, local {l}"
+            );
+        }
+    }
+    eprintln!(
+        "eval through Milvus: {}\nlocal: {}",
+        remote["methods"], local["methods"]
+    );
 }
 
 /// Bad input at the command line: a malformed URL, an address nothing answers, a missing
@@ -692,6 +794,7 @@ fn cli_failures_name_the_backend() {
     for args in [
         vec!["index", "--backend", &spec, "--backend-timeout", "2"],
         vec!["search", "q", "--backend", &spec, "--backend-timeout", "2"],
+        vec!["--backend", &spec, "--backend-timeout", "2", "eval"],
     ] {
         let err = failed(&bigyo(home.path(), &args));
         assert!(
@@ -702,6 +805,16 @@ fn cli_failures_name_the_backend() {
         );
     }
     assert!(started.elapsed() < Duration::from_secs(30));
+
+    // A server-side fusion without a backend is a spec error, before anything loads.
+    let err = failed(&bigyo(
+        home.path(),
+        &["search", "q", "--panes", "dense,bm25,hybrid:server"],
+    ));
+    assert!(
+        err.contains("hybrid:server") && err.contains("--backend milvus://"),
+        "{err}"
+    );
 
     let lite = Lite::start();
     let model = minilm_dir();

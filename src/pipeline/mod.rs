@@ -3,6 +3,12 @@
 //! cross-encoder), each a [`Part`] that is ready or says why not; [`Pipeline::search`]
 //! evaluates the panes asked for and every retriever they read, each once: the query is
 //! encoded once per bi-encoder and a list read by two fusions is computed once.
+//!
+//! With a backend ([`Pipeline::set_backend`]), Milvus serves the session's default dense key
+//! (`--model`) and default BM25 key (`--bm25-analyzer`): the pipeline keeps the encoder (query
+//! vectors) and the analyzer (query terms) and asks the server for the ranked ids. Fusion,
+//! reranking (over texts fetched from Milvus) and metrics stay here; a `hybrid:server` pane is
+//! Milvus's own RRF over the same two lists.
 mod params;
 mod results;
 
@@ -13,10 +19,11 @@ use std::time::{Duration, Instant};
 pub use params::SearchParams;
 pub use results::{reranked, ForwardPasses, Hit, MethodResult, SearchResults, Source, Sources};
 
-use crate::bm25::{Bm25Index, TermMatches};
+use crate::bm25::{term_matches, Analyzer, Bm25Index, TermMatches};
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
 use crate::fusion::{self, Fused, FusionMethod, RrfParams};
+use crate::milvus::MilvusBackend;
 use crate::model::{Embedder, Reranker, Side};
 use crate::panes::{Bm25Key, DenseKey, FusionOpts, Kind, PaneId, Panes, Retriever};
 
@@ -37,6 +44,15 @@ pub type Part<T> = Result<T, Missing>;
 pub struct DensePart {
     pub encoder: Box<dyn Embedder>,
     pub index: DenseIndex,
+}
+
+/// Milvus serving the default dense and BM25 keys: the connection, the encoder that makes
+/// the query vectors and the analyzer that makes the query terms (the passages, their vectors
+/// and their BM25 statistics are on the server).
+pub struct BackendPart {
+    pub milvus: Arc<MilvusBackend>,
+    pub encoder: Part<Box<dyn Embedder>>,
+    pub analyzer: Analyzer,
 }
 
 /// One retriever's ranked (passage, score) list with each hit's sources, or why it could
@@ -85,6 +101,7 @@ pub struct Pipeline {
     dense: Vec<(DenseKey, Part<DensePart>)>,
     bm25: Vec<(Bm25Key, Part<Arc<Bm25Index>>)>,
     reranker: Part<Box<dyn Reranker>>,
+    backend: Option<BackendPart>,
 }
 
 impl Pipeline {
@@ -110,7 +127,53 @@ impl Pipeline {
                 .collect(),
             reranker: Err(Missing("the reranker is not loaded".into())),
             panes: Arc::new(panes),
+            backend: None,
         }
+    }
+
+    /// Hands the default dense key (`--model`) and the default BM25 key (`--bm25-analyzer`)
+    /// to Milvus: their panes query `milvus` with `analyzer`'s query terms and the vectors of
+    /// the encoder given to [`set_backend_encoder`](Self::set_backend_encoder) (until then
+    /// the dense panes say the encoder is loading). The local slots of the two keys are
+    /// emptied; panes of other models and analyzers still run locally.
+    pub fn set_backend(&mut self, milvus: Arc<MilvusBackend>, analyzer: Analyzer) {
+        let served = format!("served by {}", milvus.url());
+        *self.dense_slot(&DenseKey::default()) = Err(Missing(served.clone()));
+        *self.bm25_slot(None) = Err(Missing(served));
+        self.backend = Some(BackendPart {
+            milvus,
+            encoder: Err(Missing("the encoder is not loaded".into())),
+            analyzer,
+        });
+    }
+
+    /// The encoder whose query vectors the backend's dense search reads.
+    pub fn set_backend_encoder(&mut self, encoder: Box<dyn Embedder>) {
+        if let Some(b) = &mut self.backend {
+            b.encoder = Ok(encoder);
+        }
+    }
+
+    /// Marks the backend's encoder missing (its dense panes say `why`).
+    pub fn set_backend_encoder_missing(&mut self, why: impl Into<String>) {
+        if let Some(b) = &mut self.backend {
+            b.encoder = Err(Missing(why.into()));
+        }
+    }
+
+    /// The backend, when one serves the default keys.
+    pub fn backend(&self) -> Option<&BackendPart> {
+        self.backend.as_ref()
+    }
+
+    /// Whether Milvus serves `retriever`'s list.
+    pub fn on_backend(&self, retriever: &Retriever) -> bool {
+        self.backend.is_some()
+            && match retriever {
+                Retriever::Dense(k) => *k == DenseKey::default(),
+                Retriever::Bm25(k) => k.is_none(),
+                _ => false,
+            }
     }
 
     pub fn panes(&self) -> &Arc<Panes> {
@@ -155,8 +218,15 @@ impl Pipeline {
         }
     }
 
-    /// The bi-encoder of `key`, when its index is ready.
+    /// The bi-encoder of `key`, when its index (or the backend) is ready.
     pub fn encoder_mut(&mut self, key: &DenseKey) -> Option<&mut (dyn Embedder + 'static)> {
+        if self.on_backend(&Retriever::Dense(key.clone())) {
+            return self
+                .backend
+                .as_mut()
+                .and_then(|b| b.encoder.as_mut().ok())
+                .map(|e| e.as_mut());
+        }
         self.dense
             .iter_mut()
             .find(|(k, _)| k == key)
@@ -189,9 +259,14 @@ impl Pipeline {
         }
     }
 
-    /// The first ready BM25 index (for matched terms and highlighting).
-    fn any_bm25(&self) -> Option<&Arc<Bm25Index>> {
-        self.bm25.iter().find_map(|(_, p)| p.as_ref().ok())
+    /// The analyzer of the first ready BM25 index, else the backend's (for query terms,
+    /// matched terms and highlighting).
+    fn any_analyzer(&self) -> Option<&Analyzer> {
+        self.bm25
+            .iter()
+            .find_map(|(_, p)| p.as_ref().ok())
+            .map(|b| b.analyzer())
+            .or_else(|| self.backend.as_ref().map(|b| &b.analyzer))
     }
 
     pub fn set_reranker(&mut self, reranker: Box<dyn Reranker>) {
@@ -229,6 +304,7 @@ impl Pipeline {
             encode: Duration::ZERO,
             passes: ForwardPasses::default(),
             depth: self.params.list_depth(),
+            backend_vector: None,
         };
         for &id in panes {
             for step in all.closure(id) {
@@ -241,8 +317,8 @@ impl Pipeline {
         let mut out = SearchResults {
             query: query.to_owned(),
             terms: self
-                .any_bm25()
-                .map(|b| b.analyzer().query_terms(query))
+                .any_analyzer()
+                .map(|a| a.query_terms(query))
                 .unwrap_or_default(),
             panes: all.clone(),
             encode: run.encode,
@@ -272,8 +348,11 @@ impl Pipeline {
             return Ok(List::plain(Vec::new(), Duration::ZERO));
         }
         match &pane.retriever {
+            r @ Retriever::Dense(_) if self.on_backend(r) => self.backend_dense_list(run),
+            r @ Retriever::Bm25(_) if self.on_backend(r) => self.backend_bm25_list(run),
             Retriever::Dense(key) => self.dense_list(run, key),
             Retriever::Bm25(key) => self.bm25_list(run.query, *key, run.depth),
+            Retriever::Fusion { of, opts } if opts.server => self.server_fuse(run, of, opts),
             Retriever::Fusion { of, opts } => self.fuse(run, of, opts),
             Retriever::Rerank { of, depth } => {
                 let depth = depth.unwrap_or(self.params.rerank_depth);
@@ -318,6 +397,122 @@ impl Pipeline {
                 .collect(),
             started.elapsed(),
         ))
+    }
+
+    /// The backend's dense list: the query vector (given, or encoded here) searched on Milvus.
+    fn backend_dense_list(&mut self, run: &mut Run) -> Stage {
+        let started = Instant::now();
+        let key = DenseKey::default();
+        let given = run
+            .vectors
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_vec());
+        let backend = self.backend.as_mut().ok_or_else(|| not_used().0)?;
+        let vector = match given {
+            Some(v) => v,
+            None => {
+                let encoder = backend.encoder.as_mut().map_err(|m| m.0.clone())?;
+                run.passes.bi_encoder += 1;
+                encoder
+                    .embed(Side::Query, &[run.query], &mut |_| {})
+                    .map_err(|e| format!("encoding the query: {e}"))?
+                    .data
+            }
+        };
+        run.encode += started.elapsed();
+        let hits = backend
+            .milvus
+            .dense_search(&vector, run.depth)
+            .map_err(|e| e.to_string())?;
+        run.backend_vector = Some(vector);
+        Ok(List::plain(hits, started.elapsed()))
+    }
+
+    /// The backend's BM25 list: the analysed query terms scored by Milvus.
+    fn backend_bm25_list(&self, run: &Run) -> Stage {
+        let backend = self.backend.as_ref().ok_or_else(|| not_used().0)?;
+        let started = Instant::now();
+        let terms = backend.analyzer.query_terms(run.query);
+        let hits = backend
+            .milvus
+            .bm25_search(&terms, run.depth)
+            .map_err(|e| e.to_string())?;
+        Ok(List::plain(hits, started.elapsed()))
+    }
+
+    /// Milvus's own RRF over its dense and BM25 lists (`hybrid:server`); the inputs ran
+    /// already (here, on the backend), so the query vector is at hand and each hit's sources
+    /// are its ranks in them.
+    fn server_fuse(&self, run: &Run, of: &[PaneId], opts: &FusionOpts) -> Stage {
+        let backend = self
+            .backend
+            .as_ref()
+            .ok_or("Milvus's RRF needs --backend milvus://HOST:PORT/COLLECTION")?;
+        for &input in of {
+            if !self.on_backend(&self.panes.get(input).retriever) {
+                return Err(format!(
+                    "Milvus's RRF fuses the lists Milvus serves; {} runs locally",
+                    self.label(input)
+                ));
+            }
+            if let Err(e) = &run.lists[&input] {
+                return Err(format!("no {} list from Milvus ({e})", self.label(input)));
+            }
+        }
+        let started = Instant::now();
+        let p = &self.params;
+        let depth = opts.depth.unwrap_or(p.rrf.depth);
+        let k = opts.k.unwrap_or(p.rrf.k);
+        let vector = run.backend_vector.as_deref().unwrap_or_default();
+        let terms = backend.analyzer.query_terms(run.query);
+        // As many as bigyo's RRF can return: the union of the two top-`depth` lists.
+        let limit = (2 * depth).min(16_384);
+        let ranked = backend
+            .milvus
+            .server_rrf(vector, &terms, depth, limit, k)
+            .map_err(|e| e.to_string())?;
+        let inputs: Vec<(PaneId, Kind, &List)> = of
+            .iter()
+            .filter_map(|&id| {
+                let list = run.lists[&id].as_ref().ok()?;
+                Some((id, self.panes.get(id).kind(), list))
+            })
+            .collect();
+        let sources = ranked
+            .iter()
+            .map(|&(passage, _)| {
+                Sources(
+                    inputs
+                        .iter()
+                        .map(|&(pane, kind, list)| Source {
+                            pane,
+                            kind,
+                            rank: list
+                                .ranked
+                                .iter()
+                                .take(depth)
+                                .position(|&(x, _)| x == passage)
+                                .map(|r| r + 1),
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let mut notes = Vec::new();
+        if opts.weights.is_none() && (p.dense_weight != 1.0 || p.bm25_weight != 1.0) {
+            notes.push("unweighted: Milvus's RRF ignores --dense-weight and --bm25-weight");
+        }
+        if k.fract() != 0.0 {
+            notes.push("Milvus's RRF rounds k to a whole number");
+        }
+        Ok(List {
+            ranked,
+            sources,
+            probabilities: Vec::new(),
+            elapsed: started.elapsed(),
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
+        })
     }
 
     fn bm25_list(&self, query: &str, key: Bm25Key, depth: usize) -> Stage {
@@ -459,12 +654,36 @@ impl Pipeline {
             Err(e) => return Err(format!("no {} list to rerank ({e})", self.label(of))),
         };
         let candidates = self.candidates(of, list, depth);
-        let reranker = self.reranker.as_mut().map_err(|m| m.0.clone())?;
-        let started = Instant::now();
-        let texts: Vec<&str> = candidates
+        let from_backend = self
+            .panes
+            .closure(of)
             .iter()
-            .filter_map(|h| self.corpus.passages.get(h.passage).map(|p| p.text.as_str()))
-            .collect();
+            .any(|&id| self.on_backend(&self.panes.get(id).retriever));
+        if let Err(m) = &self.reranker {
+            return Err(m.0.clone());
+        }
+        let started = Instant::now();
+        // Candidates Milvus found are read from Milvus: the collection, not the local corpus,
+        // is what its ids point into.
+        let fetched: Vec<String>;
+        let texts: Vec<&str> = match &self.backend {
+            Some(b) if from_backend => {
+                let ids: Vec<usize> = candidates.iter().map(|h| h.passage).collect();
+                fetched = b
+                    .milvus
+                    .texts(&ids)
+                    .map_err(|e| format!("fetching the candidates' texts: {e}"))?
+                    .into_iter()
+                    .map(|(_, text)| text)
+                    .collect();
+                fetched.iter().map(String::as_str).collect()
+            }
+            _ => candidates
+                .iter()
+                .filter_map(|h| self.corpus.passages.get(h.passage).map(|p| p.text.as_str()))
+                .collect(),
+        };
+        let reranker = self.reranker.as_mut().map_err(|m| m.0.clone())?;
         run.passes.cross_encoder += texts.len();
         let logits = reranker
             .score(run.query, &texts, &mut |_| {})
@@ -543,9 +762,9 @@ impl Pipeline {
                     rank,
                 });
             }
-            if let Some(index) = self.any_bm25() {
+            if let Some(analyzer) = self.any_analyzer() {
                 if let Some(p) = self.corpus.passages.get(h.passage) {
-                    let m = index.term_matches(&results.terms, &p.text);
+                    let m = term_matches(analyzer, &results.terms, &p.text);
                     h.matched = m.terms;
                     h.spans = m.spans;
                 }
@@ -557,7 +776,7 @@ impl Pipeline {
     /// Matched terms and their spans for every shown hit; a passage in several lists is
     /// analysed once.
     fn match_terms(&self, out: &mut SearchResults) {
-        let Some(index) = self.any_bm25() else {
+        let Some(analyzer) = self.any_analyzer() else {
             return;
         };
         let mut seen: HashMap<usize, TermMatches> = HashMap::new();
@@ -566,7 +785,7 @@ impl Pipeline {
                 if let Some(p) = self.corpus.passages.get(h.passage) {
                     let m = seen
                         .entry(h.passage)
-                        .or_insert_with(|| index.term_matches(&out.terms, &p.text));
+                        .or_insert_with(|| term_matches(analyzer, &out.terms, &p.text));
                     h.matched = m.terms.clone();
                     h.spans = m.spans.clone();
                 }
@@ -590,6 +809,8 @@ struct Run<'a> {
     passes: ForwardPasses,
     /// How deep dense and BM25 lists go.
     depth: usize,
+    /// The query vector the backend's dense list searched with (for `hybrid:server`).
+    backend_vector: Option<Vec<f32>>,
 }
 #[cfg(test)]
 mod tests {
