@@ -344,18 +344,11 @@ pub fn run(mut args: Args) -> Result<()> {
         api: args.api.clone(),
         download_progress: std::io::stderr().is_terminal(),
     };
-    if opts.retrieval.backend.is_some() {
-        match &args.command {
-            None | Some(Command::Tui) => bail!(
-                "--backend: the explorer does not query Milvus yet; use `bigyo search` or \
-                 `bigyo eval` with --backend"
-            ),
-            Some(Command::Tune { .. }) => bail!(
-                "--backend: `bigyo tune` searches the fusion settings over the in-process \
-                 indexes; run it without --backend"
-            ),
-            _ => {}
-        }
+    if opts.retrieval.backend.is_some() && matches!(&args.command, Some(Command::Tune { .. })) {
+        bail!(
+            "--backend: `bigyo tune` searches the fusion settings over the in-process \
+             indexes; run it without --backend"
+        );
     }
     match &args.command {
         Some(Command::Search {

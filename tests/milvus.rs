@@ -832,3 +832,75 @@ fn cli_failures_name_the_backend() {
     assert!(err.contains("`absent` does not exist"), "{err}");
     assert!(err.contains("run `bigyo index --backend"), "{err}");
 }
+
+/// The explorer on the backend: Milvus serves the dense and BM25 panes (their titles say so),
+/// bigyo's hybrid over the two Milvus lists beside Milvus's own RRF, and a clean exit.
+#[test]
+fn the_explorer_queries_the_backend() {
+    use common::tmux::{release_binary, Tmux};
+    if Command::new("tmux").arg("-V").output().is_err() {
+        panic!("tmux is not installed: `make setup-test` installs it (apt-get install tmux)");
+    }
+    let lite = Lite::start();
+    let home = tempfile::tempdir().unwrap();
+    let model = minilm_dir();
+    let spec = lite.spec("tui");
+    ok(&bigyo(
+        home.path(),
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "index",
+            "--backend",
+            &spec,
+        ],
+    ));
+    let bin = release_binary().expect("a release binary: make build, or set BIGYO_BIN");
+    let command = format!(
+        "env BIGYO_CACHE_DIR='{home}/bigyo' BIGYO_CONFIG_DIR='{home}/config' \
+         BIGYO_DATA_DIR='{home}/data' HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
+         --model '{model}' --reranker none --device cpu --offline --backend '{spec}' \
+         --panes dense,bm25,hybrid,hybrid:server; echo \"bigyo-exited-$?\"; sleep 30",
+        home = home.path().display(),
+        bin = bin.display(),
+        model = model.display(),
+    );
+    let tmux = Tmux {
+        socket: format!("bigyo-e2e-milvus-{}", std::process::id()),
+    };
+    let started = Instant::now();
+    let out = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.wait(started, "Ready", |s| s.contains("Ready"));
+    tmux.type_text("올해 비가 가장 많이 오는 시기는 언제인가?");
+    tmux.keys(&["Enter"]);
+    let titles = [
+        "Semantic (Milvus)",
+        "BM25 (Milvus)",
+        "Hybrid (RRF)",
+        "Hybrid (Milvus RRF)",
+    ];
+    let screen = tmux.wait(started, "four panes on the backend", |s| {
+        titles.iter().all(|t| s.contains(t)) && s.matches('✓').count() >= 2
+    });
+    assert!(!screen.contains("panicked"), "{screen}");
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+    assert!(screen.contains("bigyo-exited-0"), "{screen}");
+}

@@ -4,82 +4,14 @@
 //!
 //! Needs `target/release/bigyo` (`make build`; `BIGYO_BIN` points elsewhere), tmux, and the
 //! golden manifest (`make golden`); skips with a message when one is missing.
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
+use common::tmux::{release_binary, Tmux};
 
 /// The dataset question asked (guid bigyo-sample-0001 in assets/sample/klue_mrc_sample.jsonl).
 const QUESTION: &str = "올해 비가 가장 많이 오는 시기는 언제인가?";
-/// Everything together stays under a minute and a half.
-const BUDGET: Duration = Duration::from_secs(90);
-
-fn release_binary() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("BIGYO_BIN") {
-        return Some(PathBuf::from(bin));
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let bin = target.join("release/bigyo");
-    bin.exists().then_some(bin)
-}
-
-/// A tmux server of our own (its own socket), killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-u")
-            .args(["-L", &self.socket])
-            .args(args)
-            .env("LANG", "C.UTF-8")
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "e2e"];
-        args.extend(keys);
-        assert!(self.run(&args).status.success());
-    }
-
-    fn type_text(&self, text: &str) {
-        assert!(self
-            .run(&["send-keys", "-t", "e2e", "-l", text])
-            .status
-            .success());
-    }
-
-    /// Polls the screen until `ok` holds; fails with the screen when the budget runs out.
-    fn wait(&self, started: Instant, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                started.elapsed() < BUDGET,
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
 
 /// The explorer tests run one at a time: each loads models on a 2-core machine.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -94,14 +94,22 @@ impl Worker<'_> {
             }
         }
         let key = DenseKey::default();
+        let chunked = |encoder: &SharedEncoder| ChunkedEncoder {
+            inner: encoder.clone(),
+            cancel: cancel.clone(),
+            control: self.control.clone(),
+        };
+        // With --backend the session's panes query Milvus; the evaluation does too.
+        if let Some(b) = self.pipeline.backend() {
+            pipeline.set_backend(b.milvus.clone(), b.analyzer.clone());
+            match &self.encoder {
+                Some(encoder) => pipeline.set_backend_encoder(Box::new(chunked(encoder))),
+                None => pipeline.set_backend_encoder_missing(self.dense_missing()),
+            }
+        }
         match (&self.encoder, self.pipeline.dense(&key)) {
             (Some(encoder), Ok(part)) => {
-                let chunked = ChunkedEncoder {
-                    inner: encoder.clone(),
-                    cancel: cancel.clone(),
-                    control: self.control.clone(),
-                };
-                pipeline.set_dense(&key, Box::new(chunked), part.index.share());
+                pipeline.set_dense(&key, Box::new(chunked(encoder)), part.index.share());
             }
             (_, Err(why)) => pipeline.set_dense_missing(&key, why.0),
             (None, Ok(_)) => pipeline.set_dense_missing(&key, "the encoder is not loaded"),
@@ -152,6 +160,20 @@ impl Worker<'_> {
     /// encoded a few at a time, so a typed query is encoded between them), then the grid on a
     /// seeded half, reported on the other half.
     pub(super) fn tune(&mut self, generation: u64) {
+        if let Some(b) = self.pipeline.backend() {
+            let why = format!(
+                "the fusion lab reads the in-process lists; with --backend ({}) run it without --backend",
+                b.milvus.url()
+            );
+            say(
+                self.ui,
+                Reply::Tuned {
+                    generation,
+                    result: Err(why),
+                },
+            );
+            return;
+        }
         let key = DenseKey::default();
         let (Some(encoder), Ok(index), Ok(bm25)) = (
             self.encoder.clone(),

@@ -124,6 +124,9 @@ pub fn reporter<'a>(ui: &'a Sender<Msg>, control: &'a Control) -> impl FnMut(Eve
 pub struct ModelThread {
     pub opts: Options,
     pub panes: Arc<Panes>,
+    /// With `--backend`, Milvus holds the passages' vectors: the encoder loads, nothing is
+    /// embedded.
+    pub backend: Option<Arc<session::Backend>>,
     pub corpus: Arc<Corpus>,
     pub runtime: Runtime,
     pub ui: Sender<Msg>,
@@ -169,10 +172,16 @@ impl ModelThread {
     /// jobs, or why there is none.
     fn load(&self) -> Result<SharedEncoder, String> {
         let mut report = reporter(&self.ui, &self.control);
-        let mut dense = || -> Result<(SharedEncoder, DenseIndex)> {
+        let mut dense = || -> Result<(SharedEncoder, Option<DenseIndex>)> {
             let pooling = self.opts.pooling()?;
             let mut encoder =
                 session::load_encoder(&self.opts, self.runtime, pooling, &mut report)?;
+            if let Some(b) = &self.backend {
+                if let Some(w) = b.check_encoder(&self.opts.model.model, &encoder)? {
+                    report(Event::Warning(w));
+                }
+                return Ok((SharedEncoder(Arc::new(Mutex::new(encoder))), None));
+            }
             let cache = session::cache(&self.opts);
             let (index, stats) = session::build_dense(
                 &self.corpus,
@@ -187,7 +196,7 @@ impl ModelThread {
                 stats.seconds,
                 stats.from_cache
             );
-            Ok((SharedEncoder(Arc::new(Mutex::new(encoder))), index))
+            Ok((SharedEncoder(Arc::new(Mutex::new(encoder))), Some(index)))
         };
         let wanted = self.panes.dense_keys().contains(&DenseKey::default());
         let dense = if wanted {
@@ -285,7 +294,7 @@ impl ModelThread {
         &self,
         encoder: &SharedEncoder,
         pooling: Pooling,
-    ) -> Result<(SharedEncoder, DenseIndex), String> {
+    ) -> Result<(SharedEncoder, Option<DenseIndex>), String> {
         let mut report = reporter(&self.ui, &self.control);
         let cache = session::cache(&self.opts);
         let mut e = encoder.lock();
@@ -326,7 +335,7 @@ impl ModelThread {
             }
         };
         drop(e);
-        Ok((encoder.clone(), index))
+        Ok((encoder.clone(), Some(index)))
     }
 }
 

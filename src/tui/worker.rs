@@ -36,7 +36,9 @@ use crate::teach::{self, DocFreq};
 /// What reaches the worker: the UI's commands and the other threads' results.
 pub enum Inbox {
     Cmd(Cmd),
-    Dense(Result<(SharedEncoder, DenseIndex), String>),
+    /// The session's bi-encoder with its passages' index, or without one when Milvus serves
+    /// its vectors (`--backend`).
+    Dense(Result<(SharedEncoder, Option<DenseIndex>), String>),
     Reranker(Result<Option<Box<dyn Reranker>>, String>),
     /// Another dense pane's encoder and index (a second model, a pooling variant, a remote
     /// endpoint), or why it could not be had.
@@ -108,29 +110,9 @@ fn work(
     tracing::info!("{}", corpus.summary());
     say(ui, Reply::Corpus(corpus.clone()));
     let judgments = open_judgments(opts, &corpus, ui);
-    let panes = match session::panes(opts, None) {
-        Ok(p) => p,
-        Err(e) => {
-            fail_all(ui, &format!("{e:#}"));
-            return;
-        }
+    let Some((mut pipeline, backend)) = start_pipeline(opts, &corpus, ui, &mut report) else {
+        return;
     };
-    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes.clone());
-    // Every analyzer's index, then one answer for the status bar: the session's own
-    // analyzer (or the first pane's) when it built.
-    let mut built = Vec::new();
-    for key in panes.bm25_keys() {
-        built.push((
-            key,
-            build_bm25(opts, &corpus, key, &mut pipeline, &mut report),
-        ));
-    }
-    built.sort_by_key(|(key, _)| key.is_some());
-    match built.into_iter().next() {
-        Some((_, Ok(analyzer))) => say(ui, Reply::Bm25Ready(analyzer)),
-        Some((_, Err(why))) => say(ui, Reply::Failed(Part::Bm25, why)),
-        None => say(ui, Reply::Failed(Part::Bm25, "no pane uses BM25".into())),
-    }
 
     let (rerank_tx, rerank_rx) = channel();
     let rerank = RerankThread::new(rerank_rx, ui.clone(), control.clone());
@@ -153,6 +135,7 @@ fn work(
             let thread = ModelThread {
                 opts: opts.clone(),
                 panes: pipeline.panes().clone(),
+                backend: backend.clone(),
                 corpus: corpus.clone(),
                 runtime,
                 ui: ui.clone(),
@@ -252,6 +235,52 @@ fn open_judgments(opts: &Options, corpus: &Corpus, ui: &Sender<Msg>) -> Result<J
             Err(why)
         }
     }
+}
+
+/// The pipeline of the options' panes with its BM25 parts: the backend's (`--backend`, checked
+/// before anything is built, as the command line does) and every local analyzer's index; then
+/// one answer for the status bar: the session's analyzer (or the first pane's). `None` when
+/// the panes or the backend are unusable (every part says why).
+fn start_pipeline(
+    opts: &Options,
+    corpus: &Arc<Corpus>,
+    ui: &Sender<Msg>,
+    report: &mut impl FnMut(Event),
+) -> Option<(Pipeline, Option<Arc<session::Backend>>)> {
+    let started = session::panes(opts, None)
+        .and_then(|panes| Ok((panes, session::connect_backend(opts, &mut *report)?)));
+    let (panes, backend) = match started {
+        Ok((panes, backend)) => (panes, backend.map(Arc::new)),
+        Err(e) => {
+            report(Event::Finish);
+            fail_all(ui, &format!("{e:#}"));
+            return None;
+        }
+    };
+    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes.clone());
+    let mut built = Vec::new();
+    if let Some(b) = &backend {
+        if let Some(w) = b
+            .info
+            .corpus_warning(&corpus.content_hash(), corpus.passages.len())
+        {
+            report(Event::Warning(w));
+        }
+        pipeline.set_backend(b.milvus.clone(), b.analyzer.clone());
+        built.push((None, Ok(b.analyzer.clone())));
+    }
+    for key in panes.bm25_keys() {
+        if !(key.is_none() && backend.is_some()) {
+            built.push((key, build_bm25(opts, corpus, key, &mut pipeline, report)));
+        }
+    }
+    built.sort_by_key(|(key, _)| key.is_some());
+    match built.into_iter().next() {
+        Some((_, Ok(analyzer))) => say(ui, Reply::Bm25Ready(analyzer)),
+        Some((_, Err(why))) => say(ui, Reply::Failed(Part::Bm25, why)),
+        None => say(ui, Reply::Failed(Part::Bm25, "no pane uses BM25".into())),
+    }
+    Some((pipeline, backend))
 }
 
 /// Builds the BM25 index of one analyzer key into the pipeline; an analyzer that cannot be
@@ -361,17 +390,21 @@ impl Worker<'_> {
                     Inbox::Cmd(Cmd::Quit) => return,
                     Inbox::Cmd(cmd) => self.command(cmd),
                     Inbox::Dense(Ok((encoder, index))) => {
-                        self.pipeline.set_dense(
-                            &DenseKey::default(),
-                            Box::new(encoder.clone()),
-                            index,
-                        );
+                        match index {
+                            Some(index) => self.pipeline.set_dense(
+                                &DenseKey::default(),
+                                Box::new(encoder.clone()),
+                                index,
+                            ),
+                            None => self.pipeline.set_backend_encoder(Box::new(encoder.clone())),
+                        }
                         self.encoder = Some(encoder);
                         say(self.ui, Reply::DenseReady);
                     }
                     Inbox::Dense(Err(why)) => {
                         self.pipeline
                             .set_dense_missing(&DenseKey::default(), why.clone());
+                        self.pipeline.set_backend_encoder_missing(why.clone());
                         say(self.ui, Reply::Failed(Part::Dense, why));
                     }
                     Inbox::Reranker(r) => self.set_reranker(r),
@@ -561,6 +594,15 @@ impl Worker<'_> {
     /// Takes the dense index out of the pipeline (dense and the dense half of hybrid say why
     /// meanwhile; BM25 answers) and asks the model thread for one built with `pooling`.
     fn set_pooling(&mut self, pooling: crate::model::Pooling) {
+        if let Some(b) = self.pipeline.backend() {
+            let why = format!(
+                "the passages' vectors live in {}: switch pooling with `bigyo index --drop` and another --pooling",
+                b.milvus.url()
+            );
+            say(self.ui, Reply::Session(Event::Warning(why)));
+            say(self.ui, Reply::DenseReady);
+            return;
+        }
         // The evaluation's vectors would mix two poolings.
         self.command(Cmd::CancelEval);
         let key = DenseKey::default();
@@ -587,6 +629,16 @@ impl Worker<'_> {
     /// Builds BM25 with another analyzer on a thread of its own; queries meanwhile run
     /// without BM25 (the pane says why), and the old index comes back if the build fails.
     fn rebuild_bm25(&mut self, kind: crate::bm25::AnalyzerKind) {
+        if let Some(b) = self.pipeline.backend() {
+            let why = format!(
+                "the BM25 terms live in {}: switch analyzers with `bigyo index --drop` and another --bm25-analyzer",
+                b.milvus.url()
+            );
+            let analyzer = b.analyzer.clone();
+            say(self.ui, Reply::Session(Event::Warning(why)));
+            say(self.ui, Reply::Bm25Ready(analyzer));
+            return;
+        }
         self.bm25_generation += 1;
         let generation = self.bm25_generation;
         let why = format!("rebuilding the BM25 index with the {kind} analyzer");

@@ -2,6 +2,8 @@
 //! the local hub mirror (`tests/hub_mirror.py`).
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod tmux;
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,74 @@
+//! The release binary in a tmux server of the test's own, for the end-to-end tests.
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// Everything one end-to-end test waits for together stays under a minute and a half.
+pub const BUDGET: Duration = Duration::from_secs(90);
+
+/// `BIGYO_BIN`, else `target/release/bigyo` when it exists.
+pub fn release_binary() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("BIGYO_BIN") {
+        return Some(PathBuf::from(bin));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let bin = target.join("release/bigyo");
+    bin.exists().then_some(bin)
+}
+
+/// A tmux server of our own (its own socket), killed on drop.
+pub struct Tmux {
+    pub socket: String,
+}
+
+impl Tmux {
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-u")
+            .args(["-L", &self.socket])
+            .args(args)
+            .env("LANG", "C.UTF-8")
+            .output()
+            .expect("tmux runs")
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend(keys);
+        assert!(self.run(&args).status.success());
+    }
+
+    pub fn type_text(&self, text: &str) {
+        assert!(self
+            .run(&["send-keys", "-t", "e2e", "-l", text])
+            .status
+            .success());
+    }
+
+    /// Polls the screen until `ok` holds; fails with the screen when the budget runs out.
+    pub fn wait(&self, started: Instant, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                started.elapsed() < BUDGET,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
