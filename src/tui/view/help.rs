@@ -25,7 +25,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "next / previous pane (then back to the query)",
     ),
     ("j k / ↑ ↓", "move within a pane; ↑ on the first hit: query"),
-    ("h l / ← →  1-4", "switch pane"),
+    ("h l / ← →  1-6", "switch pane (--panes picks the panes)"),
     ("/  i  Esc", "back to the query line"),
     ("Ctrl-R", "ask a random dataset question"),
     ("Ctrl-L", "live search on / off"),
