@@ -14,76 +14,94 @@ use super::state::{App, EvalState, Focus, Overlay, PaneId, PaneRank};
 use crate::panes::Kind;
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
+    if let Some(cmds) = global_key(app, key, now) {
+        return cmds;
+    }
+    app.notice = None;
+    if let Some(cmds) = overlay_key(app, key, now) {
+        return cmds;
+    }
+    match app.focus {
+        Focus::Query => query_key(app, key, now),
+        Focus::Pane(p) => pane_key(app, key, p, now),
+    }
+}
+
+/// Keys that work everywhere: quitting, a random question, pooling, the function keys.
+fn global_key(app: &mut App, key: KeyEvent, now: Instant) -> Option<Vec<Cmd>> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && key.code == KeyCode::Char('c') {
         app.quit = true;
-        return vec![Cmd::Quit];
+        return Some(vec![Cmd::Quit]);
     }
     if ctrl && key.code == KeyCode::Char('r') {
-        return random_question(app);
+        return Some(random_question(app));
     }
     if ctrl && key.code == KeyCode::Char('p') {
-        return switch_pooling(app, 1);
+        return Some(switch_pooling(app, 1));
     }
     match key.code {
         KeyCode::F(4) if app.overlay == Overlay::Playground => {
             app.overlay = Overlay::None;
-            return Vec::new();
+            return Some(Vec::new());
         }
-        KeyCode::F(4) => return open_playground(app),
+        KeyCode::F(4) => return Some(open_playground(app)),
         KeyCode::F(1) => {
             app.overlay = Overlay::Help;
-            return Vec::new();
+            return Some(Vec::new());
         }
         KeyCode::F(2) => {
             app.overlay = Overlay::Settings { row: 0 };
-            return Vec::new();
+            return Some(Vec::new());
         }
-        KeyCode::F(3) => return open_eval(app, now),
-        KeyCode::F(7) => return open_lab(app),
+        KeyCode::F(3) => return Some(open_eval(app, now)),
+        KeyCode::F(7) => return Some(open_lab(app)),
         KeyCode::F(6) => {
             app.overlay = Overlay::Judge {
                 row: 0,
                 queries: false,
             };
-            return Vec::new();
+            return Some(Vec::new());
         }
         _ => {}
     }
-    app.notice = None;
+    None
+}
+
+/// The open overlay's keys; `None` when the key goes on to the query line or a pane.
+fn overlay_key(app: &mut App, key: KeyEvent, now: Instant) -> Option<Vec<Cmd>> {
     match app.overlay.clone() {
-        Overlay::None => {}
+        Overlay::None => return None,
         Overlay::Eval if key.code == KeyCode::Char('r') => {
             if !app.eval.running() {
                 app.eval = EvalState::NotRun;
             }
-            return open_eval(app, now);
+            return Some(open_eval(app, now));
         }
         Overlay::Eval if key.code == KeyCode::Char('l') => {
             if app.eval.running() {
-                return Vec::new();
+                return Some(Vec::new());
             }
             app.eval_labels = match app.eval_labels {
                 EvalLabels::Gold => EvalLabels::Judgments,
                 EvalLabels::Judgments => EvalLabels::Gold,
             };
             app.eval = EvalState::NotRun;
-            return open_eval(app, now);
+            return Some(open_eval(app, now));
         }
-        Overlay::Judge { row, queries } => return judge_key(app, key, row, queries),
-        Overlay::Eval if key.code == KeyCode::Char('f') => return open_lab(app),
-        Overlay::Fusion => return lab_key(app, key),
+        Overlay::Judge { row, queries } => return Some(judge_key(app, key, row, queries)),
+        Overlay::Eval if key.code == KeyCode::Char('f') => return Some(open_lab(app)),
+        Overlay::Fusion => return Some(lab_key(app, key)),
         Overlay::Eval if matches!(app.eval, EvalState::Done(Ok(_))) => {
-            if let Some(cmds) = eval_list_key(app, key) {
-                return cmds;
-            }
+            // Keys the list does not take fall through to the query line or pane.
+            return eval_list_key(app, key);
         }
         Overlay::Eval if key.code == KeyCode::Char('c') => {
             if let EvalState::Running { done, total, .. } = app.eval {
                 app.eval = EvalState::Cancelled { done, total };
-                return vec![Cmd::CancelEval];
+                return Some(vec![Cmd::CancelEval]);
             }
-            return Vec::new();
+            return Some(Vec::new());
         }
         Overlay::Help | Overlay::Walkthrough
             if matches!(
@@ -96,50 +114,55 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
             } else {
                 Overlay::Help
             };
-            return Vec::new();
+            return Some(Vec::new());
         }
-        Overlay::Playground => return playground_key(app, key),
+        Overlay::Playground => return Some(playground_key(app, key)),
         Overlay::Help | Overlay::Eval | Overlay::Walkthrough => {
-            return match key.code {
+            return Some(match key.code {
                 KeyCode::Esc | KeyCode::Char('?') | KeyCode::Enter => {
                     app.overlay = Overlay::None;
                     Vec::new()
                 }
                 KeyCode::Char('q') => quit(app),
                 _ => Vec::new(),
-            };
+            });
         }
         Overlay::Detail {
             passage,
             scroll,
             ranks,
-        } => {
-            let scroll = match key.code {
-                KeyCode::Esc | KeyCode::Enter => {
-                    app.overlay = Overlay::None;
-                    return Vec::new();
-                }
-                KeyCode::Char('q') => return quit(app),
-                KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
-                KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
-                KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(10),
-                KeyCode::PageUp => scroll.saturating_sub(10),
-                KeyCode::Home | KeyCode::Char('g') => 0,
-                _ => scroll,
-            };
-            app.overlay = Overlay::Detail {
-                passage,
-                scroll,
-                ranks,
-            };
+        } => return Some(detail_key(app, key, passage, scroll, ranks)),
+        Overlay::Settings { row } => return Some(settings_key(app, key, row)),
+    }
+}
+
+/// Keys of the detail view: scroll, close, quit.
+fn detail_key(
+    app: &mut App,
+    key: KeyEvent,
+    passage: usize,
+    scroll: u16,
+    ranks: Vec<PaneRank>,
+) -> Vec<Cmd> {
+    let scroll = match key.code {
+        KeyCode::Esc | KeyCode::Enter => {
+            app.overlay = Overlay::None;
             return Vec::new();
         }
-        Overlay::Settings { row } => return settings_key(app, key, row),
-    }
-    match app.focus {
-        Focus::Query => query_key(app, key, now),
-        Focus::Pane(p) => pane_key(app, key, p, now),
-    }
+        KeyCode::Char('q') => return quit(app),
+        KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
+        KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+        KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(10),
+        KeyCode::PageUp => scroll.saturating_sub(10),
+        KeyCode::Home | KeyCode::Char('g') => 0,
+        _ => scroll,
+    };
+    app.overlay = Overlay::Detail {
+        passage,
+        scroll,
+        ranks,
+    };
+    Vec::new()
 }
 
 pub(super) fn quit(app: &mut App) -> Vec<Cmd> {

@@ -7,7 +7,6 @@ use crossterm::event::KeyEventKind;
 use super::keys::on_key;
 use super::protocol::{Cmd, EvalLabels, Msg, Part, Reply};
 use super::state::{App, DenseCell, EvalState, LabState, PartState, Stage};
-use crate::panes::Kind;
 use crate::session::{Event, Step};
 
 /// Applies one message; returns what the worker (or the loop) must do.
@@ -32,42 +31,8 @@ pub fn update(app: &mut App, msg: Msg, now: Instant) -> Vec<Cmd> {
 
 pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
     match reply {
-        Reply::Session(event) => {
-            match event {
-                Event::Start { step, total } => {
-                    if step == Step::BuildBm25 {
-                        app.set_part(Part::Bm25, PartState::Loading);
-                    }
-                    app.stage = Some(Stage {
-                        step: step.to_string(),
-                        total,
-                        done: 0,
-                        started: Some(now),
-                        eta: None,
-                    });
-                }
-                Event::Progress { done } => {
-                    if let Some(s) = &mut app.stage {
-                        s.done = done;
-                        if let (Some(total), Some(started)) = (s.total, s.started) {
-                            let spent = now.saturating_duration_since(started).as_secs_f64();
-                            if done > 0 && total >= done {
-                                let left = spent / done as f64 * (total - done) as f64;
-                                s.eta = Some(Duration::from_secs_f64(left));
-                            }
-                        }
-                    }
-                }
-                Event::Finish => app.stage = None,
-                Event::Warning(w) => app.warnings.push(w),
-                Event::Note(n) => app.notes.push(n),
-            }
-            Vec::new()
-        }
-        Reply::Device(d) => {
-            app.labels.device = d;
-            Vec::new()
-        }
+        Reply::Session(event) => on_session(app, event, now),
+        Reply::Device(d) => app.labels.device = d,
         Reply::Corpus(c) => {
             // A corpus without questions is evaluated on the grades given here.
             if c.eval_questions().next().is_none() {
@@ -75,51 +40,35 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             }
             app.corpus = Some(c);
             app.set_part(Part::Corpus, PartState::Ready);
-            Vec::new()
         }
         Reply::Bm25Ready(analyzer) => {
             app.analyzer_kind = analyzer.kind();
             app.analyzer = Some(analyzer);
             app.set_part(Part::Bm25, PartState::Ready);
             app.stage = None;
-            rerun(app)
+            return rerun(app);
         }
         Reply::Failed(part, why) => {
             if part == Part::Corpus {
                 app.stage = None;
             }
             app.set_part(part, PartState::Failed(why));
-            rerun(app)
+            return rerun(app);
         }
         Reply::DenseReady => {
             app.set_part(Part::Dense, PartState::Ready);
-            rerun(app)
+            return rerun(app);
         }
         Reply::RerankerReady => {
             app.set_part(Part::Reranker, PartState::Ready);
-            rerun(app)
+            return rerun(app);
         }
-        Reply::RerankerDisabled => {
-            app.set_part(Part::Reranker, PartState::Disabled);
-            Vec::new()
-        }
+        Reply::RerankerDisabled => app.set_part(Part::Reranker, PartState::Disabled),
         Reply::Results {
             generation,
             results,
             rerank_total,
-        } => {
-            if generation != app.generation {
-                // A newer query is on its way; this answer is stale.
-                return Vec::new();
-            }
-            let same = app.stale;
-            app.searching = false;
-            app.stale = false;
-            app.rerank_progress = rerank_total.map(|t| (0, t));
-            app.results = Some(results);
-            keep_selection(app, same);
-            Vec::new()
-        }
+        } => on_results(app, generation, results, rerank_total),
         Reply::RerankProgress {
             generation,
             done,
@@ -128,46 +77,17 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             if generation == app.generation && app.rerank_progress.is_some() {
                 app.rerank_progress = Some((done, total));
             }
-            Vec::new()
         }
         Reply::Reranked {
             generation,
             result,
             passes,
-        } => {
-            if generation != app.generation {
-                return Vec::new();
-            }
-            if let Some(r) = &mut app.results {
-                r.results.retain(|m| m.method != Kind::Rerank);
-                r.results.push(result);
-                r.forward_passes.cross_encoder = passes;
-            }
-            app.rerank_progress = None;
-            keep_selection(app, true);
-            Vec::new()
-        }
+        } => on_reranked(app, generation, result, passes),
         Reply::EvalProgress {
             generation,
             done,
             total,
-        } => {
-            if generation != app.eval_generation {
-                return Vec::new();
-            }
-            if let EvalState::Running { started, .. } = app.eval {
-                let spent = now.saturating_duration_since(started).as_secs_f64();
-                let eta = (done > 0 && total >= done)
-                    .then(|| Duration::from_secs_f64(spent / done as f64 * (total - done) as f64));
-                app.eval = EvalState::Running {
-                    done,
-                    total,
-                    started,
-                    eta,
-                };
-            }
-            Vec::new()
-        }
+        } => on_eval_progress(app, generation, done, total, now),
         Reply::EvalDone {
             generation,
             outcome,
@@ -176,12 +96,8 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
                 app.eval = EvalState::Done(outcome);
                 app.eval_row = 0;
             }
-            Vec::new()
         }
-        Reply::Pooling(state) => {
-            app.pooling = Some(state);
-            Vec::new()
-        }
+        Reply::Pooling(state) => app.pooling = Some(state),
         Reply::TuneProgress {
             generation,
             done,
@@ -190,56 +106,148 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             if generation == app.lab_generation {
                 app.lab = LabState::Running { done, total };
             }
-            Vec::new()
         }
         Reply::Tuned { generation, result } => {
             if generation == app.lab_generation {
                 app.lab = LabState::Done(result);
             }
-            Vec::new()
         }
         Reply::Judgments { file, grades } => {
             app.judgments_file = Some(file);
             app.judged = grades;
-            Vec::new()
         }
         Reply::Graded {
             query,
             passage,
             grade,
             result,
-        } => {
-            match result {
-                Ok(()) => {
-                    let grades = app
-                        .judged
-                        .entry(crate::judgments::normalize_query(&query))
-                        .or_default();
-                    match grade {
-                        Some(g) => {
-                            grades.insert(passage, g);
-                        }
-                        None => {
-                            grades.remove(&passage);
-                        }
-                    }
-                }
-                Err(why) => app.notice = Some(format!("grade not saved: {why}")),
-            }
-            Vec::new()
-        }
+        } => on_graded(app, &query, passage, grade, result),
         Reply::PlaygroundSparse { generation, result } => {
             if generation == app.playground.generation {
                 app.playground.sparse = Some(result);
             }
-            Vec::new()
         }
         Reply::PlaygroundDense { generation, result } => {
             if generation == app.playground.generation {
                 app.playground.dense = DenseCell::Done(result);
             }
-            Vec::new()
         }
+    }
+    Vec::new()
+}
+
+/// A start-up step's progress: the status bar's stage, its ETA, warnings and notes.
+fn on_session(app: &mut App, event: Event, now: Instant) {
+    match event {
+        Event::Start { step, total } => {
+            if step == Step::BuildBm25 {
+                app.set_part(Part::Bm25, PartState::Loading);
+            }
+            app.stage = Some(Stage {
+                step: step.to_string(),
+                total,
+                done: 0,
+                started: Some(now),
+                eta: None,
+            });
+        }
+        Event::Progress { done } => {
+            if let Some(s) = &mut app.stage {
+                s.done = done;
+                if let (Some(total), Some(started)) = (s.total, s.started) {
+                    let spent = now.saturating_duration_since(started).as_secs_f64();
+                    if done > 0 && total >= done {
+                        let left = spent / done as f64 * (total - done) as f64;
+                        s.eta = Some(Duration::from_secs_f64(left));
+                    }
+                }
+            }
+        }
+        Event::Finish => app.stage = None,
+        Event::Warning(w) => app.warnings.push(w),
+        Event::Note(n) => app.notes.push(n),
+    }
+}
+
+/// Every pane but rerank's answer to the newest query (an older one's is dropped).
+fn on_results(
+    app: &mut App,
+    generation: u64,
+    results: crate::pipeline::SearchResults,
+    rerank_total: Option<usize>,
+) {
+    if generation != app.generation {
+        // A newer query is on its way; this answer is stale.
+        return;
+    }
+    let same = app.stale;
+    app.searching = false;
+    app.stale = false;
+    app.rerank_progress = rerank_total.map(|t| (0, t));
+    app.results = Some(results);
+    keep_selection(app, same);
+}
+
+/// The rerank pane's answer joins the other panes' (by its pane id).
+fn on_reranked(
+    app: &mut App,
+    generation: u64,
+    result: crate::pipeline::MethodResult,
+    passes: usize,
+) {
+    if generation != app.generation {
+        return;
+    }
+    if let Some(r) = &mut app.results {
+        r.results.retain(|m| m.pane != result.pane);
+        r.results.push(result);
+        r.forward_passes.cross_encoder = passes;
+    }
+    app.rerank_progress = None;
+    keep_selection(app, true);
+}
+
+fn on_eval_progress(app: &mut App, generation: u64, done: usize, total: usize, now: Instant) {
+    if generation != app.eval_generation {
+        return;
+    }
+    if let EvalState::Running { started, .. } = app.eval {
+        let spent = now.saturating_duration_since(started).as_secs_f64();
+        let eta = (done > 0 && total >= done)
+            .then(|| Duration::from_secs_f64(spent / done as f64 * (total - done) as f64));
+        app.eval = EvalState::Running {
+            done,
+            total,
+            started,
+            eta,
+        };
+    }
+}
+
+/// A grade the worker wrote to disk shows; one it could not write says why.
+fn on_graded(
+    app: &mut App,
+    query: &str,
+    passage: usize,
+    grade: Option<u8>,
+    result: Result<(), String>,
+) {
+    match result {
+        Ok(()) => {
+            let grades = app
+                .judged
+                .entry(crate::judgments::normalize_query(query))
+                .or_default();
+            match grade {
+                Some(g) => {
+                    grades.insert(passage, g);
+                }
+                None => {
+                    grades.remove(&passage);
+                }
+            }
+        }
+        Err(why) => app.notice = Some(format!("grade not saved: {why}")),
     }
 }
 

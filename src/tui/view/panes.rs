@@ -220,16 +220,7 @@ pub(super) fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect,
     let message =
         |text: String, style: Style| Paragraph::new(wrap(vec![Span::styled(text, style)], width));
     let Some(result) = result else {
-        let (text, style) = match pane_state(app, method) {
-            Err(e) => (e, theme.error()),
-            Ok(_) if method == Kind::Rerank && app.rerank_progress.is_some() => {
-                let (done, total) = app.rerank_progress.unwrap_or_default();
-                (format!("reranking {done}/{total}…"), theme.dim())
-            }
-            Ok("") if app.searching => ("searching…".to_owned(), theme.dim()),
-            Ok("") => (String::new(), theme.dim()),
-            Ok(s) => (s.to_owned(), theme.dim()),
-        };
+        let (text, style) = waiting_message(app, method, theme);
         frame.render_widget(message(text, style), inner);
         return;
     };
@@ -237,7 +228,50 @@ pub(super) fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect,
         frame.render_widget(message(format!("not available: {e}"), theme.error()), inner);
         return;
     }
-    let mut lines: Vec<Line> = Vec::new();
+    let mut lines = pane_header(app, result, theme, width);
+    let per_hit = 2usize;
+    let room = (inner.height as usize).saturating_sub(lines.len()) / per_hit;
+    let selected = app.selected[pane];
+    let first = if room == 0 {
+        selected
+    } else {
+        (selected + 1).saturating_sub(room)
+    };
+    for (i, hit) in result.hits.iter().enumerate().skip(first).take(room.max(1)) {
+        let [mut head, mut body] = hit_lines(app, method, hit, i + 1, theme, width);
+        if focused && i == selected {
+            head = head.style(theme.selected());
+            body = body.style(theme.selected());
+        }
+        lines.push(head);
+        lines.push(body);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// What a pane with no result yet says: why it cannot run, or what it waits for.
+fn waiting_message(app: &App, method: Kind, theme: &Theme) -> (String, Style) {
+    match pane_state(app, method) {
+        Err(e) => (e, theme.error()),
+        Ok(_) if method == Kind::Rerank && app.rerank_progress.is_some() => {
+            let (done, total) = app.rerank_progress.unwrap_or_default();
+            (format!("reranking {done}/{total}…"), theme.dim())
+        }
+        Ok("") if app.searching => ("searching…".to_owned(), theme.dim()),
+        Ok("") => (String::new(), theme.dim()),
+        Ok(s) => (s.to_owned(), theme.dim()),
+    }
+}
+
+/// The lines above a pane's hits: which query they answer when it is not the query line's,
+/// the pane's note, or that it found nothing.
+fn pane_header(
+    app: &App,
+    result: &MethodResult,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
     if app.showing_other_query() {
         lines.push(Line::styled(
             fit(
@@ -256,65 +290,62 @@ pub(super) fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect,
     if result.hits.is_empty() {
         lines.push(Line::styled(fit("(no hits)", width), theme.dim()));
     }
-    let corpus = app.corpus.as_deref();
-    let gold = app.gold();
-    let per_hit = 2usize;
-    let room = (inner.height as usize).saturating_sub(lines.len()) / per_hit;
-    let selected = app.selected[pane];
-    let first = if room == 0 {
-        selected
-    } else {
-        (selected + 1).saturating_sub(room)
-    };
-    for (i, hit) in result.hits.iter().enumerate().skip(first).take(room.max(1)) {
-        let rank = i + 1;
-        let passage = corpus.and_then(|c| c.passages.get(hit.passage));
-        let is_gold = gold == Some(hit.passage);
-        let mut head = vec![
-            Span::styled(
-                if is_gold { "✓" } else { " " },
-                if is_gold { theme.gold() } else { Style::new() },
-            ),
-            Span::raw(format!("{rank:>2} {:.4} ", hit.score)),
-        ];
-        if let Some(g) = app.grade_of(hit.passage) {
-            head.push(Span::styled(format!("[{g}] "), grade_style(theme, g)));
-        }
-        let prov = provenance(method, hit, rank);
-        if !prov.is_empty() {
-            head.push(Span::styled(format!("{prov} "), theme.dim()));
-        }
-        let title = passage.map_or_else(|| format!("p{}", hit.passage), |p| p.title.clone());
-        head.push(Span::styled(
-            title,
-            if is_gold {
-                theme.gold()
-            } else {
-                Style::new().add_modifier(Modifier::BOLD)
-            },
-        ));
-        let body = passage.map_or_else(Vec::new, |p| {
-            snippet(
-                &p.text,
-                &hit.spans,
-                width.saturating_sub(3),
-                theme.highlight(),
-            )
-        });
-        let mut body_spans = vec![Span::raw("   ")];
-        body_spans.extend(body);
-        let mut head = clip(head, width);
-        let mut body = clip(body_spans, width);
-        if app.stale || app.showing_other_query() {
-            head = head.style(theme.dim());
-            body = body.style(theme.dim());
-        }
-        if focused && i == selected {
-            head = head.style(theme.selected());
-            body = body.style(theme.selected());
-        }
-        lines.push(head);
-        lines.push(body);
+    lines
+}
+
+/// One hit's two lines: gold mark, rank, score, grade, provenance and title; then the
+/// passage's snippet around its matched spans.
+fn hit_lines(
+    app: &App,
+    method: Kind,
+    hit: &crate::pipeline::Hit,
+    rank: usize,
+    theme: &Theme,
+    width: usize,
+) -> [Line<'static>; 2] {
+    let passage = app
+        .corpus
+        .as_deref()
+        .and_then(|c| c.passages.get(hit.passage));
+    let is_gold = app.gold() == Some(hit.passage);
+    let mut head = vec![
+        Span::styled(
+            if is_gold { "✓" } else { " " },
+            if is_gold { theme.gold() } else { Style::new() },
+        ),
+        Span::raw(format!("{rank:>2} {:.4} ", hit.score)),
+    ];
+    if let Some(g) = app.grade_of(hit.passage) {
+        head.push(Span::styled(format!("[{g}] "), grade_style(theme, g)));
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    let prov = provenance(method, hit, rank);
+    if !prov.is_empty() {
+        head.push(Span::styled(format!("{prov} "), theme.dim()));
+    }
+    let title = passage.map_or_else(|| format!("p{}", hit.passage), |p| p.title.clone());
+    head.push(Span::styled(
+        title,
+        if is_gold {
+            theme.gold()
+        } else {
+            Style::new().add_modifier(Modifier::BOLD)
+        },
+    ));
+    let body = passage.map_or_else(Vec::new, |p| {
+        snippet(
+            &p.text,
+            &hit.spans,
+            width.saturating_sub(3),
+            theme.highlight(),
+        )
+    });
+    let mut body_spans = vec![Span::raw("   ")];
+    body_spans.extend(body);
+    let mut head = clip(head, width);
+    let mut body = clip(body_spans, width);
+    if app.stale || app.showing_other_query() {
+        head = head.style(theme.dim());
+        body = body.style(theme.dim());
+    }
+    [head, body]
 }
