@@ -331,21 +331,25 @@ pub(super) fn pane_ranks(app: &App, passage: usize) -> Vec<PaneRank> {
         .collect()
 }
 
+/// The key after `m`: a grade 0-3 for the selected hit (digits switch panes otherwise).
+fn grade_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
+    match key.code {
+        KeyCode::Char(c @ '0'..='3') => match app.selected_passage() {
+            Some(p) => app.grade(p, Some(c as u8 - b'0')),
+            None => Vec::new(),
+        },
+        _ => {
+            app.notice = Some("grading cancelled (m then 0, 1, 2 or 3)".into());
+            Vec::new()
+        }
+    }
+}
+
 pub(super) fn pane_key(app: &mut App, key: KeyEvent, pane: PaneId, now: Instant) -> Vec<Cmd> {
     let count = app.pane_count();
     let n = app.hits_in(pane);
     if std::mem::take(&mut app.grading) {
-        // `m` then a digit: digits 1-4 switch panes otherwise.
-        return match key.code {
-            KeyCode::Char(c @ '0'..='3') => match app.selected_passage() {
-                Some(p) => app.grade(p, Some(c as u8 - b'0')),
-                None => Vec::new(),
-            },
-            _ => {
-                app.notice = Some("grading cancelled (m then 0, 1, 2 or 3)".into());
-                Vec::new()
-            }
-        };
+        return grade_key(app, key);
     }
     match key.code {
         KeyCode::Char('m') => {

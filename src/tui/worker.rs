@@ -128,44 +128,14 @@ fn work(
         );
     }
 
-    let mut models = None;
-    match runtime {
-        Ok(runtime) => {
-            let (jobs_tx, jobs) = channel();
-            let thread = ModelThread {
-                opts: opts.clone(),
-                panes: pipeline.panes().clone(),
-                backend: backend.clone(),
-                corpus: corpus.clone(),
-                runtime,
-                ui: ui.clone(),
-                inbox: inbox.clone(),
-                control: control.clone(),
-            };
-            let failed = ui.clone();
-            let spawned = control.spawn(
-                "bigyo-models",
-                move || thread.run(jobs),
-                move |why| say(&failed, Reply::Failed(Part::Dense, why)),
-            );
-            match spawned {
-                Ok(()) => models = Some(jobs_tx),
-                Err(e) => {
-                    let why = format!("starting the model thread: {e}");
-                    pipeline.set_dense_missing(&DenseKey::default(), why.clone());
-                    say(ui, Reply::Failed(Part::Dense, why.clone()));
-                    let _ = rerank_tx.send(Job::Model(Err(why.clone())));
-                    say(ui, Reply::Failed(Part::Reranker, why));
-                }
-            }
-        }
-        Err(why) => {
-            pipeline.set_dense_missing(&DenseKey::default(), why.clone());
-            say(ui, Reply::Failed(Part::Dense, why.clone()));
-            let _ = rerank_tx.send(Job::Model(Err(why.clone())));
-            say(ui, Reply::Failed(Part::Reranker, why));
-        }
-    }
+    let models = start_models(
+        opts,
+        &corpus,
+        runtime,
+        (&mut pipeline, backend),
+        (ui, &inbox, &control),
+        &rerank_tx,
+    );
 
     let mut worker = Worker {
         opts,
@@ -186,6 +156,51 @@ fn work(
         judgments,
     };
     worker.serve(&rx);
+}
+
+/// Starts the model thread (the encoders, the passages' embeddings, the reranker); without a
+/// device or a thread, the dense and rerank panes say why.
+fn start_models(
+    opts: &Options,
+    corpus: &Arc<Corpus>,
+    runtime: Result<crate::model::Runtime, String>,
+    (pipeline, backend): (&mut Pipeline, Option<Arc<session::Backend>>),
+    (ui, inbox, control): (&Sender<Msg>, &Sender<Inbox>, &Arc<Control>),
+    rerank: &Sender<Job>,
+) -> Option<Sender<ModelJob>> {
+    let panes = pipeline.panes().clone();
+    let mut fail = |why: String| {
+        pipeline.set_dense_missing(&DenseKey::default(), why.clone());
+        say(ui, Reply::Failed(Part::Dense, why.clone()));
+        let _ = rerank.send(Job::Model(Err(why.clone())));
+        say(ui, Reply::Failed(Part::Reranker, why));
+        None
+    };
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(why) => return fail(why),
+    };
+    let (jobs_tx, jobs) = channel();
+    let thread = ModelThread {
+        opts: opts.clone(),
+        panes,
+        backend,
+        corpus: corpus.clone(),
+        runtime,
+        ui: ui.clone(),
+        inbox: inbox.clone(),
+        control: control.clone(),
+    };
+    let failed = ui.clone();
+    let spawned = control.spawn(
+        "bigyo-models",
+        move || thread.run(jobs),
+        move |why| say(&failed, Reply::Failed(Part::Dense, why)),
+    );
+    match spawned {
+        Ok(()) => Some(jobs_tx),
+        Err(e) => fail(format!("starting the model thread: {e}")),
+    }
 }
 
 fn runtime_label(opts: &Options) -> String {
