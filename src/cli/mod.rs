@@ -25,6 +25,8 @@ use bigyo::tune::{self, Split};
 use bigyo::{render, teach};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod index;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bigyo",
@@ -371,7 +373,7 @@ pub fn run(mut args: Args) -> Result<()> {
             let Some(backend) = &opts.retrieval.backend else {
                 bail!("bigyo index needs --backend milvus://HOST:PORT/COLLECTION (where to write)");
             };
-            return crate::milvus_cli::index(
+            return index::index(
                 &opts,
                 backend,
                 *drop,
