@@ -1,19 +1,21 @@
 //! `bigyo eval`: every pane over labelled queries (dataset gold, judgments or qrels), the report
 //! as a table or JSON, TREC run files and per-query ranks.
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use bigyo::data::Corpus;
 use bigyo::eval::{
     self, Billing, CorpusCounts, EmbeddingReport, EvalQuery, EvalReport, GradedSettings,
-    LabelsReport, TrecRuns,
+    LabelsReport, QueryOutcome, TrecRuns,
 };
 use bigyo::judgments::{self, Judgments};
 use bigyo::metrics::Gain;
+use bigyo::model::{Runtime, Usage};
 use bigyo::panes::PaneId;
-use bigyo::session::{self, Options};
+use bigyo::session::{self, EmbedStats, Options};
 
 use super::{build, load, progress_bar, GainChoice, LabelChoice};
 
@@ -93,77 +95,107 @@ pub(super) fn eval_labels(
     source: LabelSource,
     settings: GradedSettings,
 ) -> Result<(Vec<EvalQuery>, LabelsReport)> {
-    let graded = |source: &'static str, file: &Path| LabelsReport {
-        source,
-        file: Some(file.display().to_string()),
-        ndcg_gain: Some(settings.gain.name()),
-        rel_threshold: Some(settings.rel_threshold),
-        ..Default::default()
-    };
     let source = match source {
         LabelSource::Auto if corpus.eval_questions().next().is_some() => LabelSource::Gold,
         LabelSource::Auto => LabelSource::Judgments,
         other => other,
     };
     let (queries, report) = match source {
-        LabelSource::Auto | LabelSource::Gold => {
-            let queries = eval::gold_queries(corpus);
-            if queries.is_empty() {
-                bail!(
-                    "{} has no questions to take gold passages from; grade queries in the \
-                     explorer, `bigyo qrels import`, or give --qrels FILE",
-                    corpus.source
-                );
-            }
-            let report = LabelsReport {
-                source: "gold",
-                queries: queries.len(),
-                judgments: queries.len(),
-                ..Default::default()
-            };
-            (queries, report)
-        }
-        LabelSource::Judgments => {
-            let path = session::judgments_path(opts, corpus);
-            let (store, bad) = open_judgments(&path)?;
-            let mut report = graded("judgments", &path);
-            report.bad_lines = bad;
-            let queries = eval::judged_queries(corpus, &store, &mut report);
-            if queries.is_empty() {
-                bail!(
-                    "no judged queries in {} for {}{}; grade hits in the explorer, \
-                     `bigyo qrels import FILE`, or give --qrels FILE",
-                    path.display(),
-                    corpus.source,
-                    if corpus.eval_questions().next().is_none() {
-                        " (which has no questions of its own)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            (queries, report)
-        }
+        LabelSource::Auto | LabelSource::Gold => gold_labels(corpus)?,
+        LabelSource::Judgments => judgment_labels(opts, corpus, settings)?,
         LabelSource::Qrels { qrels, topics } => {
-            let rows = judgments::parse_qrels(&qrels)?;
-            let (topic_map, topics_path) = read_topics(&qrels, topics.as_deref())?;
-            let mut report = graded("qrels", &qrels);
-            report.topics = topics_path.map(|t| t.display().to_string());
-            let queries = eval::qrels_queries(corpus, &rows, &topic_map, &mut report);
-            if queries.is_empty() {
-                bail!(
-                    "{}: none of its {} judgments can be used ({} with passage ids that are \
-                     not this corpus's p0..p{}, {} queries without text: give --topics FILE)",
-                    qrels.display(),
-                    rows.len(),
-                    report.unknown_passages,
-                    corpus.passages.len().saturating_sub(1),
-                    report.queries_without_text
-                );
-            }
-            (queries, report)
+            qrels_labels(corpus, &qrels, topics.as_deref(), settings)?
         }
     };
+    warn_skipped(corpus, &report);
+    Ok((queries, report))
+}
+
+/// The report of graded labels from `file`.
+fn graded(source: &'static str, file: &Path, settings: GradedSettings) -> LabelsReport {
+    LabelsReport {
+        source,
+        file: Some(file.display().to_string()),
+        ndcg_gain: Some(settings.gain.name()),
+        rel_threshold: Some(settings.rel_threshold),
+        ..Default::default()
+    }
+}
+
+/// Each question's gold passage from the dataset.
+fn gold_labels(corpus: &Corpus) -> Result<(Vec<EvalQuery>, LabelsReport)> {
+    let queries = eval::gold_queries(corpus);
+    if queries.is_empty() {
+        bail!(
+            "{} has no questions to take gold passages from; grade queries in the \
+             explorer, `bigyo qrels import`, or give --qrels FILE",
+            corpus.source
+        );
+    }
+    let report = LabelsReport {
+        source: "gold",
+        queries: queries.len(),
+        judgments: queries.len(),
+        ..Default::default()
+    };
+    Ok((queries, report))
+}
+
+/// The judged queries of the corpus's judgments store.
+fn judgment_labels(
+    opts: &Options,
+    corpus: &Corpus,
+    settings: GradedSettings,
+) -> Result<(Vec<EvalQuery>, LabelsReport)> {
+    let path = session::judgments_path(opts, corpus);
+    let (store, bad) = open_judgments(&path)?;
+    let mut report = graded("judgments", &path, settings);
+    report.bad_lines = bad;
+    let queries = eval::judged_queries(corpus, &store, &mut report);
+    if queries.is_empty() {
+        bail!(
+            "no judged queries in {} for {}{}; grade hits in the explorer, \
+             `bigyo qrels import FILE`, or give --qrels FILE",
+            path.display(),
+            corpus.source,
+            if corpus.eval_questions().next().is_none() {
+                " (which has no questions of its own)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok((queries, report))
+}
+
+/// The queries of a TREC qrels file, their texts from the topics file or the corpus.
+fn qrels_labels(
+    corpus: &Corpus,
+    qrels: &Path,
+    topics: Option<&Path>,
+    settings: GradedSettings,
+) -> Result<(Vec<EvalQuery>, LabelsReport)> {
+    let rows = judgments::parse_qrels(qrels)?;
+    let (topic_map, topics_path) = read_topics(qrels, topics)?;
+    let mut report = graded("qrels", qrels, settings);
+    report.topics = topics_path.map(|t| t.display().to_string());
+    let queries = eval::qrels_queries(corpus, &rows, &topic_map, &mut report);
+    if queries.is_empty() {
+        bail!(
+            "{}: none of its {} judgments can be used ({} with passage ids that are \
+             not this corpus's p0..p{}, {} queries without text: give --topics FILE)",
+            qrels.display(),
+            rows.len(),
+            report.unknown_passages,
+            corpus.passages.len().saturating_sub(1),
+            report.queries_without_text
+        );
+    }
+    Ok((queries, report))
+}
+
+/// Warns on stderr of the judgments the labels left out.
+fn warn_skipped(corpus: &Corpus, report: &LabelsReport) {
     if report.unknown_passages > 0 {
         eprintln!(
             "bigyo: warning: skipped {} judgments whose passage id is not one of this corpus's \
@@ -179,9 +211,10 @@ pub(super) fn eval_labels(
             report.queries_without_text
         );
     }
-    Ok((queries, report))
 }
 
+/// `bigyo eval`: the labels first (a bad file fails before any model loads), then every shown
+/// pane over them; the report, TREC runs and per-query ranks.
 pub(super) fn eval(
     opts: &Options,
     methods: Option<&str>,
@@ -219,16 +252,7 @@ pub(super) fn eval(
     let billed_before = pipeline.encoder_mut(&first_key).and_then(|e| e.usage());
     let bar = progress_bar(total, "evaluating");
     // Created before the run so that an unwritable path fails before the heavy work.
-    let mut per_query_file = match per_query {
-        Some(path) => Some((
-            path,
-            std::io::BufWriter::new(
-                std::fs::File::create(path)
-                    .with_context(|| format!("creating --per-query {}", path.display()))?,
-            ),
-        )),
-        None => None,
-    };
+    let mut per_query_file = create_per_query(per_query)?;
     let (reports, skipped, outcomes) = eval::evaluate_on(
         &mut pipeline,
         &shown,
@@ -239,20 +263,8 @@ pub(super) fn eval(
     )?;
     bar.finish_and_clear();
     if let Some((path, file)) = per_query_file.as_mut() {
-        let write = |file: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
-            for o in &outcomes {
-                let line = serde_json::json!({
-                    "id": o.id,
-                    "question": o.question,
-                    "gold": o.gold,
-                    "ranks": o.ranks,
-                    "rr@10": o.rr_at_10(),
-                });
-                writeln!(file, "{line}")?;
-            }
-            file.flush()
-        };
-        write(file).with_context(|| format!("writing --per-query {}", path.display()))?;
+        write_per_query(file, &outcomes)
+            .with_context(|| format!("writing --per-query {}", path.display()))?;
     }
     if let Some(t) = trec {
         t.finish().context("writing TREC run files")?;
@@ -277,30 +289,7 @@ pub(super) fn eval(
             passages: corpus.passages.len(),
             questions: corpus.eval_questions().count(),
         },
-        embedding: embeds.into_iter().next().map(|(model, s)| EmbeddingReport {
-            model,
-            device: if runtime.device == tch::Device::Cpu {
-                "cpu".into()
-            } else {
-                runtime.describe()
-            },
-            dtype: runtime.dtype_name().to_owned(),
-            seconds: s.seconds,
-            passages_per_s: s.passages_per_s(),
-            cached: s.from_cache,
-            billing: query_usage.map(|q| {
-                let p = s.usage.unwrap_or_default();
-                let price = opts.api.price_per_mtok;
-                Billing {
-                    passage_requests: p.requests,
-                    passage_tokens: p.tokens,
-                    query_requests: q.requests,
-                    query_tokens: q.tokens,
-                    price_per_mtok: price,
-                    cost_usd: price.map(|price| p.cost(price) + q.cost(price)),
-                }
-            }),
-        }),
+        embedding: embedding_report(opts, runtime, embeds, query_usage),
         labels,
         panes: names.clone(),
         methods: reports,
@@ -314,4 +303,67 @@ pub(super) fn eval(
         write!(out, "{}", eval::table(&report))?;
     }
     Ok(())
+}
+
+/// The `--per-query` file, created (not yet written).
+fn create_per_query(per_query: Option<&Path>) -> Result<Option<(&Path, BufWriter<File>)>> {
+    Ok(match per_query {
+        Some(path) => Some((
+            path,
+            BufWriter::new(
+                File::create(path)
+                    .with_context(|| format!("creating --per-query {}", path.display()))?,
+            ),
+        )),
+        None => None,
+    })
+}
+
+/// One JSON line per question: the gold passage's rank in every pane and its RR@10.
+fn write_per_query(file: &mut BufWriter<File>, outcomes: &[QueryOutcome]) -> std::io::Result<()> {
+    for o in outcomes {
+        let line = serde_json::json!({
+            "id": o.id,
+            "question": o.question,
+            "gold": o.gold,
+            "ranks": o.ranks,
+            "rr@10": o.rr_at_10(),
+        });
+        writeln!(file, "{line}")?;
+    }
+    file.flush()
+}
+
+/// The report's embedding section: the first encoder's model, device, speed and, for a
+/// remote encoder, what its requests cost.
+fn embedding_report(
+    opts: &Options,
+    runtime: Runtime,
+    embeds: Vec<(String, EmbedStats)>,
+    query_usage: Option<Usage>,
+) -> Option<EmbeddingReport> {
+    embeds.into_iter().next().map(|(model, s)| EmbeddingReport {
+        model,
+        device: if runtime.device == tch::Device::Cpu {
+            "cpu".into()
+        } else {
+            runtime.describe()
+        },
+        dtype: runtime.dtype_name().to_owned(),
+        seconds: s.seconds,
+        passages_per_s: s.passages_per_s(),
+        cached: s.from_cache,
+        billing: query_usage.map(|q| {
+            let p = s.usage.unwrap_or_default();
+            let price = opts.api.price_per_mtok;
+            Billing {
+                passage_requests: p.requests,
+                passage_tokens: p.tokens,
+                query_requests: q.requests,
+                query_tokens: q.tokens,
+                price_per_mtok: price,
+                cost_usd: price.map(|price| p.cost(price) + q.cost(price)),
+            }
+        }),
+    })
 }
