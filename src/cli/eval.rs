@@ -269,18 +269,8 @@ pub(super) fn eval(
     if let Some(t) = trec {
         t.finish().context("writing TREC run files")?;
     }
-    let query_usage = match (
-        billed_before,
-        pipeline.encoder_mut(&first_key).and_then(|e| e.usage()),
-    ) {
-        (Some(before), Some(after)) => Some(after.since(before)),
-        _ => None,
-    };
-    if let Some(u) = query_usage {
-        let line = session::cost_line(opts, "questions", total as usize, u);
-        tracing::info!("{line}");
-        eprintln!("bigyo: {line}");
-    }
+    let billed_after = pipeline.encoder_mut(&first_key).and_then(|e| e.usage());
+    let query_usage = query_usage(opts, billed_before, billed_after, total as usize);
     let corpus = &pipeline.corpus;
     let names: Vec<String> = shown.iter().map(|&id| all.get(id).name.clone()).collect();
     let report = EvalReport {
@@ -303,6 +293,26 @@ pub(super) fn eval(
         write!(out, "{}", eval::table(&report))?;
     }
     Ok(())
+}
+
+/// What encoding the questions cost a remote encoder (its usage after minus before), printed
+/// on stderr.
+fn query_usage(
+    opts: &Options,
+    before: Option<Usage>,
+    after: Option<Usage>,
+    questions: usize,
+) -> Option<Usage> {
+    let usage = match (before, after) {
+        (Some(before), Some(after)) => Some(after.since(before)),
+        _ => None,
+    };
+    if let Some(u) = usage {
+        let line = session::cost_line(opts, "questions", questions, u);
+        tracing::info!("{line}");
+        eprintln!("bigyo: {line}");
+    }
+    usage
 }
 
 /// The `--per-query` file, created (not yet written).

@@ -300,17 +300,7 @@ pub fn run(mut args: Args) -> Result<()> {
         download_progress: std::io::stderr().is_terminal(),
     };
     if opts.retrieval.backend.is_some() {
-        match &args.command {
-            None | Some(Command::Tui) => bail!(
-                "--backend: the explorer does not query Milvus yet; use `bigyo search` or \
-                 `bigyo eval` with --backend"
-            ),
-            Some(Command::Tune { .. }) => bail!(
-                "--backend: `bigyo tune` searches the fusion settings over the in-process \
-                 indexes; run it without --backend"
-            ),
-            _ => {}
-        }
+        refuse_backend(args.command.as_ref())?;
     }
     match &args.command {
         Some(Command::Search {
@@ -376,6 +366,27 @@ pub fn run(mut args: Args) -> Result<()> {
         None | Some(Command::Tui) => return bigyo::tui::run(opts),
         Some(command) => command,
     };
+    model_command(&opts, command)
+}
+
+/// `--backend` where the command does not read Milvus.
+fn refuse_backend(command: Option<&Command>) -> Result<()> {
+    match command {
+        None | Some(Command::Tui) => bail!(
+            "--backend: the explorer does not query Milvus yet; use `bigyo search` or \
+             `bigyo eval` with --backend"
+        ),
+        Some(Command::Tune { .. }) => bail!(
+            "--backend: `bigyo tune` searches the fusion settings over the in-process \
+             indexes; run it without --backend"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The commands that need only the runtime and a model (no corpus): embed, rerank, doctor,
+/// model-info.
+fn model_command(opts: &Options, command: Command) -> Result<()> {
     let runtime = opts.runtime()?;
     match command {
         Command::Embed {
@@ -383,13 +394,13 @@ pub fn run(mut args: Args) -> Result<()> {
             input,
             format,
             side,
-        } => embed::embed(&opts, runtime, texts, input, format, side)?,
+        } => embed::embed(opts, runtime, texts, input, format, side)?,
         Command::Rerank {
             query,
             passages,
             format,
-        } => embed::rerank(&opts, runtime, &query, &passages, format)?,
-        Command::Doctor => doctor::doctor(&opts, runtime),
+        } => embed::rerank(opts, runtime, &query, &passages, format)?,
+        Command::Doctor => doctor::doctor(opts, runtime),
         // Handled above, before the model-only set-up.
         Command::Search { .. }
         | Command::Index { .. }
@@ -398,7 +409,7 @@ pub fn run(mut args: Args) -> Result<()> {
         | Command::Similar { .. }
         | Command::Qrels { .. }
         | Command::Tui => {}
-        Command::ModelInfo => doctor::model_info(&opts, runtime)?,
+        Command::ModelInfo => doctor::model_info(opts, runtime)?,
     }
     Ok(())
 }
