@@ -2,7 +2,6 @@
 use std::process::ExitCode;
 
 mod cli;
-mod milvus_cli;
 
 fn main() -> ExitCode {
     let args = cli::parse();

@@ -9,6 +9,7 @@
 //! vectors) and the analyzer (query terms) and asks the server for the ranked ids. Fusion,
 //! reranking (over texts fetched from Milvus) and metrics stay here; a `hybrid:server` pane is
 //! Milvus's own RRF over the same two lists.
+mod backend;
 mod params;
 mod results;
 
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use backend::BackendPart;
 pub use params::SearchParams;
 pub use results::{reranked, ForwardPasses, Hit, MethodResult, SearchResults, Source, Sources};
 
@@ -23,7 +25,6 @@ use crate::bm25::{term_matches, Analyzer, Bm25Index, TermMatches};
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
 use crate::fusion::{self, Fused, FusionMethod, RrfParams};
-use crate::milvus::MilvusBackend;
 use crate::model::{Embedder, Reranker, Side};
 use crate::panes::{Bm25Key, DenseKey, FusionOpts, Kind, PaneId, Panes, Retriever};
 
@@ -44,15 +45,6 @@ pub type Part<T> = Result<T, Missing>;
 pub struct DensePart {
     pub encoder: Box<dyn Embedder>,
     pub index: DenseIndex,
-}
-
-/// Milvus serving the default dense and BM25 keys: the connection, the encoder that makes
-/// the query vectors and the analyzer that makes the query terms (the passages, their vectors
-/// and their BM25 statistics are on the server).
-pub struct BackendPart {
-    pub milvus: Arc<MilvusBackend>,
-    pub encoder: Part<Box<dyn Embedder>>,
-    pub analyzer: Analyzer,
 }
 
 /// One retriever's ranked (passage, score) list with each hit's sources, or why it could
@@ -129,51 +121,6 @@ impl Pipeline {
             panes: Arc::new(panes),
             backend: None,
         }
-    }
-
-    /// Hands the default dense key (`--model`) and the default BM25 key (`--bm25-analyzer`)
-    /// to Milvus: their panes query `milvus` with `analyzer`'s query terms and the vectors of
-    /// the encoder given to [`set_backend_encoder`](Self::set_backend_encoder) (until then
-    /// the dense panes say the encoder is loading). The local slots of the two keys are
-    /// emptied; panes of other models and analyzers still run locally.
-    pub fn set_backend(&mut self, milvus: Arc<MilvusBackend>, analyzer: Analyzer) {
-        let served = format!("served by {}", milvus.url());
-        *self.dense_slot(&DenseKey::default()) = Err(Missing(served.clone()));
-        *self.bm25_slot(None) = Err(Missing(served));
-        self.backend = Some(BackendPart {
-            milvus,
-            encoder: Err(Missing("the encoder is not loaded".into())),
-            analyzer,
-        });
-    }
-
-    /// The encoder whose query vectors the backend's dense search reads.
-    pub fn set_backend_encoder(&mut self, encoder: Box<dyn Embedder>) {
-        if let Some(b) = &mut self.backend {
-            b.encoder = Ok(encoder);
-        }
-    }
-
-    /// Marks the backend's encoder missing (its dense panes say `why`).
-    pub fn set_backend_encoder_missing(&mut self, why: impl Into<String>) {
-        if let Some(b) = &mut self.backend {
-            b.encoder = Err(Missing(why.into()));
-        }
-    }
-
-    /// The backend, when one serves the default keys.
-    pub fn backend(&self) -> Option<&BackendPart> {
-        self.backend.as_ref()
-    }
-
-    /// Whether Milvus serves `retriever`'s list.
-    pub fn on_backend(&self, retriever: &Retriever) -> bool {
-        self.backend.is_some()
-            && match retriever {
-                Retriever::Dense(k) => *k == DenseKey::default(),
-                Retriever::Bm25(k) => k.is_none(),
-                _ => false,
-            }
     }
 
     pub fn panes(&self) -> &Arc<Panes> {
@@ -397,122 +344,6 @@ impl Pipeline {
                 .collect(),
             started.elapsed(),
         ))
-    }
-
-    /// The backend's dense list: the query vector (given, or encoded here) searched on Milvus.
-    fn backend_dense_list(&mut self, run: &mut Run) -> Stage {
-        let started = Instant::now();
-        let key = DenseKey::default();
-        let given = run
-            .vectors
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_vec());
-        let backend = self.backend.as_mut().ok_or_else(|| not_used().0)?;
-        let vector = match given {
-            Some(v) => v,
-            None => {
-                let encoder = backend.encoder.as_mut().map_err(|m| m.0.clone())?;
-                run.passes.bi_encoder += 1;
-                encoder
-                    .embed(Side::Query, &[run.query], &mut |_| {})
-                    .map_err(|e| format!("encoding the query: {e}"))?
-                    .data
-            }
-        };
-        run.encode += started.elapsed();
-        let hits = backend
-            .milvus
-            .dense_search(&vector, run.depth)
-            .map_err(|e| e.to_string())?;
-        run.backend_vector = Some(vector);
-        Ok(List::plain(hits, started.elapsed()))
-    }
-
-    /// The backend's BM25 list: the analysed query terms scored by Milvus.
-    fn backend_bm25_list(&self, run: &Run) -> Stage {
-        let backend = self.backend.as_ref().ok_or_else(|| not_used().0)?;
-        let started = Instant::now();
-        let terms = backend.analyzer.query_terms(run.query);
-        let hits = backend
-            .milvus
-            .bm25_search(&terms, run.depth)
-            .map_err(|e| e.to_string())?;
-        Ok(List::plain(hits, started.elapsed()))
-    }
-
-    /// Milvus's own RRF over its dense and BM25 lists (`hybrid:server`); the inputs ran
-    /// already (here, on the backend), so the query vector is at hand and each hit's sources
-    /// are its ranks in them.
-    fn server_fuse(&self, run: &Run, of: &[PaneId], opts: &FusionOpts) -> Stage {
-        let backend = self
-            .backend
-            .as_ref()
-            .ok_or("Milvus's RRF needs --backend milvus://HOST:PORT/COLLECTION")?;
-        for &input in of {
-            if !self.on_backend(&self.panes.get(input).retriever) {
-                return Err(format!(
-                    "Milvus's RRF fuses the lists Milvus serves; {} runs locally",
-                    self.label(input)
-                ));
-            }
-            if let Err(e) = &run.lists[&input] {
-                return Err(format!("no {} list from Milvus ({e})", self.label(input)));
-            }
-        }
-        let started = Instant::now();
-        let p = &self.params;
-        let depth = opts.depth.unwrap_or(p.rrf.depth);
-        let k = opts.k.unwrap_or(p.rrf.k);
-        let vector = run.backend_vector.as_deref().unwrap_or_default();
-        let terms = backend.analyzer.query_terms(run.query);
-        // As many as bigyo's RRF can return: the union of the two top-`depth` lists.
-        let limit = (2 * depth).min(16_384);
-        let ranked = backend
-            .milvus
-            .server_rrf(vector, &terms, depth, limit, k)
-            .map_err(|e| e.to_string())?;
-        let inputs: Vec<(PaneId, Kind, &List)> = of
-            .iter()
-            .filter_map(|&id| {
-                let list = run.lists[&id].as_ref().ok()?;
-                Some((id, self.panes.get(id).kind(), list))
-            })
-            .collect();
-        let sources = ranked
-            .iter()
-            .map(|&(passage, _)| {
-                Sources(
-                    inputs
-                        .iter()
-                        .map(|&(pane, kind, list)| Source {
-                            pane,
-                            kind,
-                            rank: list
-                                .ranked
-                                .iter()
-                                .take(depth)
-                                .position(|&(x, _)| x == passage)
-                                .map(|r| r + 1),
-                        })
-                        .collect(),
-                )
-            })
-            .collect();
-        let mut notes = Vec::new();
-        if opts.weights.is_none() && (p.dense_weight != 1.0 || p.bm25_weight != 1.0) {
-            notes.push("unweighted: Milvus's RRF ignores --dense-weight and --bm25-weight");
-        }
-        if k.fract() != 0.0 {
-            notes.push("Milvus's RRF rounds k to a whole number");
-        }
-        Ok(List {
-            ranked,
-            sources,
-            probabilities: Vec::new(),
-            elapsed: started.elapsed(),
-            note: (!notes.is_empty()).then(|| notes.join("; ")),
-        })
     }
 
     fn bm25_list(&self, query: &str, key: Bm25Key, depth: usize) -> Stage {
@@ -813,243 +644,4 @@ struct Run<'a> {
     backend_vector: Option<Vec<f32>>,
 }
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bm25::Analyzer;
-    use crate::data::{Passage, Question};
-    use crate::model::{Embeddings, Progress};
-
-    /// A bag-of-letters embedder: no libtorch model, deterministic.
-    struct Letters;
-
-    impl Embedder for Letters {
-        fn identity(&self) -> String {
-            "letters".into()
-        }
-        fn dim(&self) -> usize {
-            3
-        }
-        fn embed(
-            &mut self,
-            _: Side,
-            texts: &[&str],
-            _: &mut dyn FnMut(Progress),
-        ) -> crate::model::Result<Embeddings> {
-            let mut data = Vec::new();
-            for t in texts {
-                data.push(t.matches('비').count() as f32 + 0.01);
-                data.push(t.matches('눈').count() as f32 + 0.01);
-                data.push(t.matches('해').count() as f32 + 0.01);
-            }
-            Ok(Embeddings { dim: 3, data })
-        }
-    }
-
-    /// Prefers shorter passages.
-    struct Shortest;
-
-    impl Reranker for Shortest {
-        fn identity(&self) -> String {
-            "shortest".into()
-        }
-        fn score(
-            &mut self,
-            _: &str,
-            passages: &[&str],
-            _: &mut dyn FnMut(Progress),
-        ) -> crate::model::Result<Vec<f32>> {
-            Ok(passages
-                .iter()
-                .map(|p| -(p.chars().count() as f32))
-                .collect())
-        }
-    }
-
-    fn corpus() -> Arc<Corpus> {
-        let texts = [
-            "비가 온다 비 비",
-            "눈이 온다",
-            "해가 뜬다 장마 끝",
-            "장마철 비 소식입니다",
-        ];
-        Arc::new(Corpus {
-            source: "test".into(),
-            rows: 4,
-            skipped: 0,
-            passages: texts
-                .iter()
-                .map(|t| Passage {
-                    title: String::new(),
-                    text: (*t).into(),
-                    questions: vec![],
-                })
-                .collect(),
-            questions: vec![Question {
-                id: "q".into(),
-                text: "장마 비".into(),
-                passage: 3,
-                answers: vec![],
-            }],
-        })
-    }
-
-    fn pipeline_for(spec: &str) -> Pipeline {
-        let corpus = corpus();
-        let texts: Vec<&str> = corpus.texts();
-        let panes = Panes::parse(spec).unwrap();
-        let mut p = Pipeline::new(corpus.clone(), SearchParams::default(), panes.clone());
-        for key in panes.bm25_keys() {
-            let analyzer = match key {
-                Some(crate::bm25::AnalyzerKind::Whitespace) => Analyzer::Whitespace,
-                _ => Analyzer::Bigram,
-            };
-            p.set_bm25(
-                key,
-                Arc::new(Bm25Index::build(&texts, analyzer, &mut |_| {}).unwrap()),
-            );
-        }
-        for key in panes.dense_keys() {
-            let mut enc = Letters;
-            let emb = enc.embed(Side::Passage, &texts, &mut |_| {}).unwrap();
-            let index = DenseIndex::new(&emb, tch::Device::Cpu).unwrap();
-            p.set_dense(&key, Box::new(enc), index);
-        }
-        p.set_reranker(Box::new(Shortest));
-        p
-    }
-
-    fn pipeline() -> Pipeline {
-        pipeline_for(crate::panes::DEFAULT_SPEC)
-    }
-
-    #[test]
-    fn four_panes_with_sources_and_matched_terms() {
-        let mut p = pipeline();
-        let r = p.search("장마 비");
-        assert_eq!(r.results.len(), 4);
-        let dense = r.get(Kind::Dense).unwrap();
-        assert_eq!(dense.hits[0].passage, 3);
-        assert_eq!(dense.hits.len(), 4);
-        let bm25 = r.get(Kind::Bm25).unwrap();
-        assert_eq!(bm25.hits[0].passage, 3, "{bm25:?}");
-        assert_eq!(bm25.hits[0].matched, ["장마", "비"]);
-        let hybrid = r.get(Kind::Hybrid).unwrap();
-        for h in &hybrid.hits {
-            assert!(h.sources.dense().is_some() || h.sources.bm25().is_some());
-        }
-        let rerank = r.get(Kind::Rerank).unwrap();
-        assert_eq!(rerank.hits[0].passage, 1, "shortest passage first");
-        assert!(rerank.hits[0].probability.is_some());
-        assert!(rerank.hits[0].sources.hybrid().is_some());
-        assert_eq!(r.forward_passes.bi_encoder, 1);
-        assert_eq!(r.forward_passes.cross_encoder, 4);
-    }
-
-    #[test]
-    fn panes_share_work_and_fuse_what_they_name() {
-        let mut p = pipeline_for(
-            "bm25,bm25:whitespace,dense,hybrid,rerank,hybrid:of=bm25+bm25:whitespace,name=lex",
-        );
-        let r = p.search("장마 비");
-        let names: Vec<&str> = r.results.iter().map(|m| r.name(m.pane)).collect();
-        assert_eq!(
-            names,
-            [
-                "bm25",
-                "bm25:whitespace",
-                "dense",
-                "hybrid",
-                "rerank",
-                "lex"
-            ]
-        );
-        // One query encoding for one encoder, whatever reads it.
-        assert_eq!(r.forward_passes.bi_encoder, 1);
-        // Whitespace terms match whole words only: "장마" and "비" are words of passages 0,
-        // 2 and 3, not of "눈이 온다".
-        let ws = &r.results[1];
-        let mut found: Vec<usize> = ws.hits.iter().map(|h| h.passage).collect();
-        found.sort();
-        assert_eq!(found, [0, 2, 3], "{ws:?}");
-        let lex = &r.results[5];
-        assert!(lex.error.is_none());
-        let top = &lex.hits[0];
-        assert_eq!(
-            top.sources.0.iter().map(|s| s.kind).collect::<Vec<_>>(),
-            [Kind::Bm25, Kind::Bm25]
-        );
-        // RRF over the two BM25 lists, by hand.
-        let rank = |m: &MethodResult| m.rank_of(top.passage);
-        let want: f64 = [rank(&r.results[0]), rank(&r.results[1])]
-            .iter()
-            .flatten()
-            .map(|&r| 1.0 / (60.0 + r as f64))
-            .sum();
-        assert!((top.score - want).abs() < 1e-12);
-    }
-
-    #[test]
-    fn hidden_inputs_run_but_are_not_shown() {
-        let mut p = pipeline_for("rerank");
-        let r = p.search("장마 비");
-        assert_eq!(r.results.len(), 1);
-        assert_eq!(r.inputs.len(), 3);
-        let ids: Vec<PaneId> = p.panes().shown().collect();
-        let candidates = p.rerank_candidates(&r, ids[0]).unwrap();
-        assert_eq!(candidates.len(), 4);
-        assert_eq!(candidates[0].sources.hybrid(), Some(1));
-    }
-
-    #[test]
-    fn missing_parts_explain_themselves() {
-        let corpus = corpus();
-        let texts: Vec<&str> = corpus.texts();
-        let mut p = Pipeline::new(corpus.clone(), SearchParams::default(), Panes::standard());
-        p.set_bm25(
-            None,
-            Arc::new(Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap()),
-        );
-        p.set_dense_missing(&DenseKey::default(), "offline: model not cached");
-        let r = p.search("장마");
-        assert_eq!(
-            r.get(Kind::Dense).unwrap().error.as_deref(),
-            Some("offline: model not cached")
-        );
-        assert!(!r.get(Kind::Bm25).unwrap().hits.is_empty());
-        let hybrid = r.get(Kind::Hybrid).unwrap();
-        assert!(!hybrid.hits.is_empty());
-        assert_eq!(
-            hybrid.note.as_deref(),
-            Some("fused without dense: offline: model not cached")
-        );
-        assert!(r.get(Kind::Rerank).unwrap().error.is_some());
-    }
-
-    #[test]
-    fn blank_queries_give_empty_lists() {
-        let mut p = pipeline();
-        let r = p.search("   ");
-        assert!(r
-            .results
-            .iter()
-            .all(|m| m.hits.is_empty() && m.error.is_none()));
-        assert_eq!(r.forward_passes, ForwardPasses::default());
-    }
-
-    #[test]
-    fn params_validate() {
-        let bad = SearchParams {
-            top_k: 0,
-            ..Default::default()
-        };
-        assert!(bad.validate().unwrap_err().contains("--top-k"));
-        let bad = SearchParams {
-            rrf: RrfParams {
-                k: f64::NAN,
-                depth: 100,
-            },
-            ..Default::default()
-        };
-        assert!(bad.validate().unwrap_err().contains("--rrf-k"));
-    }
-}
+mod tests;

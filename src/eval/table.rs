@@ -1,0 +1,106 @@
+//! The metrics table `bigyo eval` prints.
+use super::*;
+
+/// The metrics table as `bigyo eval` prints it.
+pub fn table(report: &EvalReport) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "corpus: {} rows, {} passages, {} questions\n",
+        report.corpus.rows, report.corpus.passages, report.corpus.questions
+    ));
+    if let Some(e) = &report.embedding {
+        out.push_str(&format!(
+            "embedding: {} on {}, {:.2}s, {:.1} passages/s{}\n",
+            e.model,
+            e.device,
+            e.seconds,
+            e.passages_per_s,
+            if e.cached { " (from cache)" } else { "" }
+        ));
+        if let Some(b) = &e.billing {
+            out.push_str(&format!(
+                "endpoint: passages {} tokens in {} requests, questions {} tokens in {} requests{}\n",
+                b.passage_tokens,
+                b.passage_requests,
+                b.query_tokens,
+                b.query_requests,
+                b.cost_usd
+                    .map(|c| format!(", cost ${c:.4}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    out.push_str(&report.labels.describe());
+    out.push('\n');
+    match &report.methods {
+        Methods::Gold(methods) => {
+            out.push_str(&format!(
+                "{:<8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>9}\n",
+                "method", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries/s"
+            ));
+            for m in &report.panes {
+                if let Some(r) = methods.get(m) {
+                    let x = &r.metrics;
+                    out.push_str(&format!(
+                        "{:<8} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4} {:>9.1}\n",
+                        m, x.recall_1, x.recall_5, x.recall_10, x.mrr_10, x.ndcg_10, r.qps
+                    ));
+                }
+            }
+        }
+        Methods::Graded(methods) => {
+            out.push_str(&format!(
+                "{:<8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>9} {:>11} {:>9}\n",
+                "method",
+                "recall@1",
+                "recall@5",
+                "recall@10",
+                "mrr@10",
+                "ndcg@10",
+                "judged@10",
+                "unjudged@10",
+                "queries/s"
+            ));
+            for m in &report.panes {
+                if let Some(r) = methods.get(m) {
+                    let x = &r.metrics;
+                    out.push_str(&format!(
+                        "{:<8} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4} {:>9.4} {:>11.2} {:>9.1}\n",
+                        m,
+                        x.recall_1,
+                        x.recall_5,
+                        x.recall_10,
+                        x.mrr_10,
+                        x.ndcg_10,
+                        x.judged_10,
+                        x.unjudged_10,
+                        r.qps
+                    ));
+                }
+            }
+            out.push_str(
+                "judged@10: share of each top 10 that is judged; unjudged@10: unjudged hits per query\n",
+            );
+        }
+    }
+    for (m, why) in &report.skipped {
+        out.push_str(&format!("{m}: not run ({why})\n"));
+    }
+    if let Some(c) = &report.comparison {
+        out.push_str(&format!(
+            "\nper question, by RR@10: {} with {} seeded permutations (exact when 2^n is fewer)\n",
+            c.test, c.permutations
+        ));
+        out.push_str(&format!(
+            "{:<8} {:<8} {:>5} {:>5} {:>6} {:>10} {:>8}\n",
+            "a", "b", "wins", "ties", "losses", "mrr@10 a-b", "p-value"
+        ));
+        for p in &c.pairs {
+            out.push_str(&format!(
+                "{:<8} {:<8} {:>5} {:>5} {:>6} {:>+10.4} {:>8.4}\n",
+                p.a, p.b, p.outcome.wins, p.outcome.ties, p.outcome.losses, p.mrr_diff, p.p_value
+            ));
+        }
+    }
+    out
+}
