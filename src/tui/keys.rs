@@ -70,13 +70,13 @@ fn global_key(app: &mut App, key: KeyEvent, now: Instant) -> Option<Vec<Cmd>> {
 
 /// The open overlay's keys; `None` when the key goes on to the query line or a pane.
 fn overlay_key(app: &mut App, key: KeyEvent, now: Instant) -> Option<Vec<Cmd>> {
-    match app.overlay.clone() {
+    let cmds = match app.overlay.clone() {
         Overlay::None => return None,
         Overlay::Eval if key.code == KeyCode::Char('r') => {
             if !app.eval.running() {
                 app.eval = EvalState::NotRun;
             }
-            return Some(open_eval(app, now));
+            open_eval(app, now)
         }
         Overlay::Eval if key.code == KeyCode::Char('l') => {
             if app.eval.running() {
@@ -87,21 +87,20 @@ fn overlay_key(app: &mut App, key: KeyEvent, now: Instant) -> Option<Vec<Cmd>> {
                 EvalLabels::Judgments => EvalLabels::Gold,
             };
             app.eval = EvalState::NotRun;
-            return Some(open_eval(app, now));
+            open_eval(app, now)
         }
-        Overlay::Judge { row, queries } => return Some(judge_key(app, key, row, queries)),
-        Overlay::Eval if key.code == KeyCode::Char('f') => return Some(open_lab(app)),
-        Overlay::Fusion => return Some(lab_key(app, key)),
-        Overlay::Eval if matches!(app.eval, EvalState::Done(Ok(_))) => {
-            // Keys the list does not take fall through to the query line or pane.
-            return eval_list_key(app, key);
-        }
+        Overlay::Judge { row, queries } => judge_key(app, key, row, queries),
+        Overlay::Eval if key.code == KeyCode::Char('f') => open_lab(app),
+        Overlay::Fusion => lab_key(app, key),
+        // Keys the list does not take fall through to the query line or pane.
+        Overlay::Eval if matches!(app.eval, EvalState::Done(Ok(_))) => eval_list_key(app, key)?,
         Overlay::Eval if key.code == KeyCode::Char('c') => {
             if let EvalState::Running { done, total, .. } = app.eval {
                 app.eval = EvalState::Cancelled { done, total };
-                return Some(vec![Cmd::CancelEval]);
+                vec![Cmd::CancelEval]
+            } else {
+                Vec::new()
             }
-            return Some(Vec::new());
         }
         Overlay::Help | Overlay::Walkthrough
             if matches!(
@@ -114,26 +113,25 @@ fn overlay_key(app: &mut App, key: KeyEvent, now: Instant) -> Option<Vec<Cmd>> {
             } else {
                 Overlay::Help
             };
-            return Some(Vec::new());
+            Vec::new()
         }
-        Overlay::Playground => return Some(playground_key(app, key)),
-        Overlay::Help | Overlay::Eval | Overlay::Walkthrough => {
-            return Some(match key.code {
-                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Enter => {
-                    app.overlay = Overlay::None;
-                    Vec::new()
-                }
-                KeyCode::Char('q') => quit(app),
-                _ => Vec::new(),
-            });
-        }
+        Overlay::Playground => playground_key(app, key),
+        Overlay::Help | Overlay::Eval | Overlay::Walkthrough => match key.code {
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Enter => {
+                app.overlay = Overlay::None;
+                Vec::new()
+            }
+            KeyCode::Char('q') => quit(app),
+            _ => Vec::new(),
+        },
         Overlay::Detail {
             passage,
             scroll,
             ranks,
-        } => return Some(detail_key(app, key, passage, scroll, ranks)),
-        Overlay::Settings { row } => return Some(settings_key(app, key, row)),
-    }
+        } => detail_key(app, key, passage, scroll, ranks),
+        Overlay::Settings { row } => settings_key(app, key, row),
+    };
+    Some(cmds)
 }
 
 /// Keys of the detail view: scroll, close, quit.

@@ -43,6 +43,7 @@ mod rerank;
 mod settings;
 #[cfg(test)]
 mod snapshots;
+mod startup;
 pub mod state;
 #[cfg(test)]
 mod tests;
