@@ -497,8 +497,8 @@ pub fn load_encoder(
 ) -> Result<SentenceEncoder> {
     if opts.remote_model().is_some() {
         bail!(
-            "{}: remote models run in the command-line subcommands (search, eval, embed, similar) \
-             for now; the explorer needs a local model",
+            "{} is a remote model: it embeds through its endpoint (load_embedder), not as a local \
+             encoder",
             opts.model.model
         );
     }

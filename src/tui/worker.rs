@@ -272,12 +272,21 @@ impl Worker<'_> {
             Ok(e) => {
                 self.pipeline
                     .set_dense(&key, Box::new(e.encoder.clone()), e.index);
+                let session_model = key == DenseKey::default();
                 self.extras.push((key, e.encoder));
                 say(self.ui, Reply::Session(Event::Note(e.line)));
+                if session_model {
+                    // A remote --model: its panes are ready now.
+                    say(self.ui, Reply::DenseReady);
+                }
             }
             Err(why) => {
                 self.pipeline.set_dense_missing(&key, why.clone());
-                say(self.ui, Reply::Session(Event::Warning(why)));
+                if key == DenseKey::default() {
+                    say(self.ui, Reply::Failed(Part::Dense, why));
+                } else {
+                    say(self.ui, Reply::Session(Event::Warning(why)));
+                }
             }
         }
     }

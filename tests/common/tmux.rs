@@ -51,15 +51,26 @@ impl Tmux {
             .success());
     }
 
-    /// Polls the screen until `ok` holds; fails with the screen when the budget runs out.
+    /// Polls the screen until `ok` holds; fails with the screen when [`BUDGET`] runs out.
     pub fn wait(&self, started: Instant, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        self.wait_up_to(BUDGET, started, what, ok)
+    }
+
+    /// As [`Tmux::wait`] with a budget of its own (a remote endpoint embedding the corpus).
+    pub fn wait_up_to(
+        &self,
+        budget: Duration,
+        started: Instant,
+        what: &str,
+        ok: impl Fn(&str) -> bool,
+    ) -> String {
         loop {
             let screen = self.screen();
             if ok(&screen) {
                 return screen;
             }
             assert!(
-                started.elapsed() < BUDGET,
+                started.elapsed() < budget,
                 "timed out waiting for {what}; the screen:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(100));
