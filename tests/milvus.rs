@@ -41,12 +41,23 @@ fn milvus_lite() -> PathBuf {
     bin
 }
 
+/// A free loopback port no other server of this test binary has been given: tests run in
+/// parallel, and a server restarted on its own port must not find another test's there.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 impl Lite {
@@ -73,6 +84,15 @@ impl Lite {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            assert!(
+                exited.is_none(),
+                "milvus-lite on port {} exited: {exited:?}",
+                self.port
+            );
             if MilvusBackend::connect(&self.url("probe"), Duration::from_secs(2)).is_ok() {
                 return;
             }
