@@ -36,6 +36,7 @@ bench: setup-test build
 	.bigyo/venv/bin/pip install --quiet -r scripts/requirements-bench.txt
 	.bigyo/venv/bin/python benches/embed_vs_st.py --threads 2
 	.bigyo/venv/bin/python benches/rerank_vs_st.py --threads 2
+	.bigyo/venv/bin/python benches/rerank_agreement.py --threads 2
 	.bigyo/venv/bin/python benches/latency_vs_st.py --threads 2
 	set -o pipefail; cargo bench --bench gemm -- --run | .bigyo/venv/bin/python benches/benchfile.py 'gemm-{cpu}' BENCHMARKS.md
 	.bigyo/venv/bin/python benches/retrieval_bench.py
