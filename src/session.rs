@@ -201,8 +201,8 @@ impl Options {
 }
 
 /// The panes the options ask for: `--panes`, else `methods` (`--methods`, the default kinds),
-/// else the default four; `--reranker none` drops rerank panes. Checked before anything loads,
-/// including each dense pane's own model options.
+/// else the default four (a rerank pane stays with `--reranker none` and says so). Checked
+/// before anything loads, including each dense pane's own model options.
 pub fn panes(opts: &Options, methods: Option<&str>) -> Result<Panes> {
     let panes = match (&opts.retrieval.panes, methods) {
         (Some(_), Some(_)) => bail!(
@@ -212,11 +212,7 @@ pub fn panes(opts: &Options, methods: Option<&str>) -> Result<Panes> {
         (None, Some(list)) => Panes::from_methods(list)?,
         (None, None) => Panes::standard(),
     };
-    let mut panes = if opts.model.reranker_enabled() {
-        panes
-    } else {
-        panes.without_rerank()?
-    };
+    let mut panes = panes;
     // The backend serves the default keys; their panes say so, and `hybrid:server` needs it.
     let served = DenseKey::default();
     panes.on_backend(opts.retrieval.backend.is_some().then_some((&served, None)))?;

@@ -225,6 +225,13 @@ pub(super) fn eval(
     settings: GradedSettings,
 ) -> Result<()> {
     let panes = session::panes(opts, methods)?;
+    // `--reranker none`: the evaluation leaves the rerank panes out (a search shows them,
+    // saying why they are empty).
+    let panes = if opts.model.reranker_enabled() {
+        panes
+    } else {
+        panes.without_rerank()?
+    };
     let (corpus, backend) = load(opts)?;
     // Labels are read before any model loads, so a bad qrels file fails fast.
     let (queries, labels) = eval_labels(opts, &corpus, labels, settings)?;

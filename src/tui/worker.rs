@@ -199,8 +199,19 @@ impl Worker<'_> {
             .shown()
             .filter(|&id| panes.get(id).kind() != Kind::Rerank)
             .collect();
-        let rerank = panes.first(Kind::Rerank).unwrap_or(PaneId(3));
         let mut results = self.pipeline.search_with(&query, &[], &fast);
+        let Some(rerank) = panes.first(Kind::Rerank) else {
+            let rerank_total = None;
+            say(
+                self.ui,
+                Reply::Results {
+                    generation,
+                    results,
+                    rerank_total,
+                },
+            );
+            return;
+        };
         let blank = query.trim().is_empty();
         let job = match (
             &self.reranker_state,
