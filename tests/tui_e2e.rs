@@ -57,26 +57,7 @@ fn start_with(
         bin = bin.display(),
         model = common::minilm_dir().display(),
     );
-    let started = Instant::now();
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        &size.0.to_string(),
-        "-y",
-        &size.1.to_string(),
-        "sh",
-        "-c",
-        &command,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    started
+    tmux.start(&command, size)
 }
 
 /// Text that must never reach the user's terminal.

@@ -146,6 +146,27 @@ pub trait Embedder: Send {
     }
 }
 
+/// A boxed encoder is an encoder (a pane can share one of any kind).
+impl<E: Embedder + ?Sized> Embedder for Box<E> {
+    fn identity(&self) -> String {
+        (**self).identity()
+    }
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn embed(
+        &mut self,
+        side: Side,
+        texts: &[&str],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Embeddings> {
+        (**self).embed(side, texts, progress)
+    }
+    fn usage(&self) -> Option<Usage> {
+        (**self).usage()
+    }
+}
+
 /// A cross-encoder: scores (query, passage) pairs. Returns raw logits; see [`sigmoid`].
 pub trait Reranker: Send {
     fn identity(&self) -> String;

@@ -30,51 +30,36 @@ pub enum ModelJob {
     Repool(Pooling),
 }
 
-/// The bi-encoder, shared by the worker (query embeddings), the evaluation (question
-/// embeddings) and the model thread (the playground, re-embedding). The worker takes the
-/// dense index out of the pipeline before the model thread changes the pooling, so a query
-/// never meets passages pooled otherwise.
-#[derive(Clone)]
-pub struct SharedEncoder(Arc<Mutex<SentenceEncoder>>);
+/// An encoder shared by the worker (query embeddings), the evaluation (question embeddings)
+/// and the model thread, locked for each call.
+pub struct Shared<E>(Arc<Mutex<E>>);
 
-impl SharedEncoder {
-    fn lock(&self) -> MutexGuard<'_, SentenceEncoder> {
+/// The session's bi-encoder: the model thread also uses it for the playground and
+/// re-embedding. The worker takes the dense index out of the pipeline before the model thread
+/// changes the pooling, so a query never meets passages pooled otherwise.
+pub type SharedEncoder = Shared<SentenceEncoder>;
+
+/// Another dense pane's encoder (any [`Embedder`], local or remote).
+pub type SharedEmbedder = Shared<Box<dyn Embedder>>;
+
+impl<E> Shared<E> {
+    fn new(encoder: E) -> Self {
+        Self(Arc::new(Mutex::new(encoder)))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, E> {
         // A panic mid-embedding leaves the encoder's weights as they were.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl Embedder for SharedEncoder {
-    fn identity(&self) -> String {
-        self.lock().identity()
-    }
-
-    fn dim(&self) -> usize {
-        self.lock().dim()
-    }
-
-    fn embed(
-        &mut self,
-        side: Side,
-        texts: &[&str],
-        progress: &mut dyn FnMut(Progress),
-    ) -> crate::model::Result<Embeddings> {
-        self.lock().embed(side, texts, progress)
+impl<E> Clone for Shared<E> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
     }
 }
 
-/// Another dense pane's encoder (any [`Embedder`], local or remote), shared by the worker
-/// and the evaluation.
-#[derive(Clone)]
-pub struct SharedEmbedder(Arc<Mutex<Box<dyn Embedder>>>);
-
-impl SharedEmbedder {
-    fn lock(&self) -> MutexGuard<'_, Box<dyn Embedder>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Embedder for SharedEmbedder {
+impl<E: Embedder> Embedder for Shared<E> {
     fn identity(&self) -> String {
         self.lock().identity()
     }
@@ -180,7 +165,7 @@ impl ModelThread {
                 if let Some(w) = b.check_encoder(&self.opts.model.model, &encoder)? {
                     report(Event::Warning(w));
                 }
-                return Ok((SharedEncoder(Arc::new(Mutex::new(encoder))), None));
+                return Ok((Shared::new(encoder), None));
             }
             let cache = session::cache(&self.opts);
             let (index, stats) = session::build_dense(
@@ -196,7 +181,7 @@ impl ModelThread {
                 stats.seconds,
                 stats.from_cache
             );
-            Ok((SharedEncoder(Arc::new(Mutex::new(encoder))), Some(index)))
+            Ok((Shared::new(encoder), Some(index)))
         };
         // A remote --model embeds on its endpoint, like another dense pane's encoder (below);
         // the playground's dense column and the pooling switch need a local one.
@@ -292,7 +277,7 @@ impl ModelThread {
         };
         tracing::info!("{line}");
         Ok(Extra {
-            encoder: SharedEmbedder(Arc::new(Mutex::new(encoder))),
+            encoder: Shared::new(encoder),
             index,
             line,
         })

@@ -34,6 +34,32 @@ impl Tmux {
             .expect("tmux runs")
     }
 
+    /// Starts `command` (through `sh -c`) in a session named `e2e`, `size` columns x rows;
+    /// returns when it started.
+    pub fn start(&self, command: &str, size: (u16, u16)) -> Instant {
+        let started = Instant::now();
+        let (x, y) = (size.0.to_string(), size.1.to_string());
+        let out = self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            &x,
+            "-y",
+            &y,
+            "sh",
+            "-c",
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        started
+    }
+
     pub fn screen(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
     }
