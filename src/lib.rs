@@ -2,7 +2,12 @@
 //!
 //! Module map:
 //! - [`paths`]: cache, config, data and log directories (from `directories`, overridable by env).
-//! - [`options`]: the options every subcommand and the TUI share (models, data, retrieval).
+//! - [`options`]: what a session is asked to do, as plain values (models, data, retrieval, a
+//!   remote endpoint); the command line fills them from flags.
+//! - [`setting`]: settings by name ([`setting::Setting`]), so an error names a bad value as the
+//!   front end does (the explorer in words, the command line by flag).
+//! - [`plan`]: the panes and the start-up jobs the options ask for, checked before anything
+//!   loads; both front ends run the same plan.
 //! - [`session`]: options -> a running session (the panes, corpus, BM25, embeddings,
 //!   reranker), with progress events the CLI and the TUI both draw.
 //! - [`model`]: BERT-family sentence encoders and cross-encoders on libtorch (`tch`):
@@ -46,8 +51,10 @@ pub mod options;
 pub mod panes;
 pub mod paths;
 pub mod pipeline;
+pub mod plan;
 pub mod render;
 pub mod session;
+pub mod setting;
 pub mod teach;
 pub mod tui;
 pub mod tune;

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
-            eprintln!("bigyo: {err:#}");
+            eprintln!("bigyo: {}", cli::flagged(&err));
             ExitCode::FAILURE
         }
     }

@@ -1,11 +1,20 @@
-//! Options shared by every subcommand and the TUI: models, data, retrieval.
+//! What a session is asked to do, as plain values: the models, the data, retrieval and a
+//! remote encoder's endpoint. The command line (`src/cli/`) fills them from flags; the library
+//! and the explorer read them and name a bad value by its [`Setting`], never by a flag.
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
 
 use crate::bm25::AnalyzerKind;
 use crate::fusion::{Fusion, FusionMethod, Norm, RrfParams};
 use crate::model::cpu::KernelChoice;
+use crate::model::remote::{self, ApiKey, RemoteOptions, DEFAULT_API_BASE};
 use crate::model::{BatchOptions, DTypeChoice, DeviceChoice};
+use crate::model::{ModelDir, ModelSpec, Pooling, Runtime};
 use crate::pipeline::SearchParams;
+pub use crate::setting::{Invalid, Setting};
 
 /// The bi-encoder users get when online (REFERENCE.md).
 pub const DEFAULT_MODEL: &str = "snunlp/KR-SBERT-V40K-klueNLI-augSTS";
@@ -16,85 +25,75 @@ pub const DEFAULT_DATASET: &str = "klue/klue";
 pub const DEFAULT_CONFIG: &str = "mrc";
 pub const DEFAULT_SPLIT: &str = "validation";
 
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Models")]
-pub struct ModelArgs {
-    /// Bi-encoder: a hub id or a local directory.
-    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
+/// The models and how they run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOptions {
+    /// Bi-encoder: a hub id, a local directory, or `openai:NAME`.
     pub model: String,
     /// Cross-encoder reranker: a hub id, a local directory, or `none`.
-    #[arg(long, global = true, default_value = DEFAULT_RERANKER)]
     pub reranker: String,
-    /// Pin a hub revision (branch, tag or commit) for --model.
-    #[arg(long, global = true)]
+    /// A hub revision for the bi-encoder.
     pub revision: Option<String>,
-    /// auto (CUDA when present, else CPU), cpu, cuda or cuda:N.
-    #[arg(long, global = true, default_value = "auto")]
     pub device: DeviceChoice,
-    /// auto (bf16 on CUDA and on CPUs with avx512_bf16 or AMX, else f32), f32, bf16 or f16
-    /// (CUDA). `--dtype f32` forces full precision.
-    #[arg(long, global = true, default_value = "auto")]
     pub dtype: DTypeChoice,
-    /// Who computes fp32 dense layers on the CPU: auto (decided from the CPU, measured once
-    /// and cached where it is not a known case), libtorch (MKL/oneDNN), gemm (the gemm crate,
-    /// one core per stream) or calibrate (measure now on the model's shapes).
-    #[arg(long, global = true, default_value = "auto")]
     pub cpu_kernels: KernelChoice,
-    /// libtorch intra-op threads (default: libtorch's choice, one per core).
-    #[arg(long, global = true)]
+    /// libtorch intra-op threads (`None`: libtorch's choice).
     pub threads: Option<usize>,
-    /// Use only the local hub cache (models and dataset); never touch the network.
-    #[arg(long, global = true)]
+    /// Use only the local hub cache.
     pub offline: bool,
-    /// Override the bi-encoder's pooling: cls, mean, max or mean_sqrt_len (the model's own
-    /// setting is the default; each mode has its own embedding cache).
-    #[arg(long, global = true)]
+    /// The bi-encoder's pooling instead of the model's own.
     pub pooling: Option<String>,
     /// Token budget per batch (rows x longest row).
-    #[arg(long, global = true, default_value_t = BatchOptions::default().max_tokens)]
     pub batch_tokens: usize,
-    /// Prefix for queries, replacing the model's own `query` prompt ("" for none).
-    #[arg(long, global = true, value_name = "TEXT")]
+    /// Prefixes replacing the model's own query and passage prompts.
     pub query_prompt: Option<String>,
-    /// Prefix for passages, replacing the model's own `document`/`passage` prompt ("" for none).
-    #[arg(long, global = true, value_name = "TEXT")]
     pub passage_prompt: Option<String>,
 }
 
-/// A remote encoder's endpoint (`--model openai:NAME`). The key comes from `OPENAI_API_KEY`
-/// only, never from the command line.
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Remote encoders (--model openai:NAME)")]
-pub struct ApiArgs {
-    /// The OpenAI-compatible base URL; requests go to URL/embeddings
-    /// [default: https://api.openai.com/v1].
-    #[arg(long, global = true, env = "OPENAI_BASE_URL", value_name = "URL")]
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            model: DEFAULT_MODEL.to_owned(),
+            reranker: DEFAULT_RERANKER.to_owned(),
+            revision: None,
+            device: DeviceChoice::Auto,
+            dtype: DTypeChoice::Auto,
+            cpu_kernels: KernelChoice::Auto,
+            threads: None,
+            offline: false,
+            pooling: None,
+            batch_tokens: BatchOptions::default().max_tokens,
+            query_prompt: None,
+            passage_prompt: None,
+        }
+    }
+}
+
+impl ModelOptions {
+    pub fn reranker_enabled(&self) -> bool {
+        !self.reranker.eq_ignore_ascii_case("none")
+    }
+}
+
+/// A remote encoder's endpoint (`openai:NAME` models). The key comes from `OPENAI_API_KEY`
+/// only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiOptions {
+    /// The OpenAI-compatible base URL (`None`: OpenAI's).
     pub api_base: Option<String>,
-    /// `input_type` values for queries and passages, e.g. query,passage or
-    /// search_query,search_document (sent only when given).
-    #[arg(long, global = true, value_name = "Q,P")]
+    /// `input_type` values for queries and passages, `Q,P` (sent only when given).
     pub input_types: Option<String>,
-    /// Price in US dollars per million tokens; prints what the embedding cost.
-    #[arg(long, global = true, value_name = "USD")]
+    /// US dollars per million tokens.
     pub price_per_mtok: Option<f64>,
-    /// Inputs per request.
-    #[arg(long, global = true, default_value_t = 32)]
     pub api_batch: usize,
-    /// Characters per request (a longer single input goes alone).
-    #[arg(long, global = true, default_value_t = 100_000)]
     pub api_batch_chars: usize,
-    /// Requests in flight at once.
-    #[arg(long, global = true, default_value_t = 4)]
     pub api_concurrency: usize,
-    /// Seconds one request may take.
-    #[arg(long, global = true, default_value_t = 120.0)]
+    /// Seconds one request may take, and one batch may wait on retries.
     pub api_timeout: f64,
-    /// Seconds one batch may spend waiting on retries (429, 5xx) before bigyo gives up.
-    #[arg(long, global = true, default_value_t = 120.0)]
     pub api_max_wait: f64,
 }
 
-impl Default for ApiArgs {
+impl Default for ApiOptions {
     fn default() -> Self {
         Self {
             api_base: None,
@@ -109,9 +108,9 @@ impl Default for ApiArgs {
     }
 }
 
-impl ApiArgs {
-    /// `--input-types Q,P` split, checked.
-    pub fn input_types(&self) -> Result<Option<(String, String)>, String> {
+impl ApiOptions {
+    /// The input types `Q,P` split, checked.
+    pub fn input_types(&self) -> Result<Option<(String, String)>, Invalid> {
         let Some(raw) = &self.input_types else {
             return Ok(None);
         };
@@ -119,189 +118,146 @@ impl ApiArgs {
             [q, p] if !q.is_empty() && !p.is_empty() => {
                 Ok(Some(((*q).to_owned(), (*p).to_owned())))
             }
-            _ => Err(format!(
-                "--input-types {raw:?}: expected two names, query side first, e.g. query,passage"
+            _ => Err(Invalid::new(
+                Setting::InputTypes,
+                format!("{raw:?}: expected two names, query side first, e.g. query,passage"),
             )),
         }
     }
 
     /// Checks the values before any request.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         self.input_types()?;
         if let Some(base) = &self.api_base {
             if !(base.starts_with("http://") || base.starts_with("https://")) {
-                return Err(format!(
-                    "--api-base {base:?} (or OPENAI_BASE_URL): expected an http:// or https:// URL"
+                return Err(Invalid::new(
+                    Setting::ApiBase,
+                    format!("{base:?}: expected an http:// or https:// URL"),
                 ));
             }
         }
         if let Some(p) = self.price_per_mtok {
             if !p.is_finite() || p < 0.0 {
-                return Err(format!("--price-per-mtok {p}: expected dollars >= 0"));
+                return Err(Invalid::new(
+                    Setting::PricePerMtok,
+                    format!("{p}: expected dollars >= 0"),
+                ));
             }
         }
-        for (name, v) in [
-            ("--api-batch", self.api_batch),
-            ("--api-batch-chars", self.api_batch_chars),
-            ("--api-concurrency", self.api_concurrency),
+        for (setting, v) in [
+            (Setting::ApiBatch, self.api_batch),
+            (Setting::ApiBatchChars, self.api_batch_chars),
+            (Setting::ApiConcurrency, self.api_concurrency),
         ] {
             if v == 0 {
-                return Err(format!("{name} must be at least 1"));
+                return Err(Invalid::new(setting, "must be at least 1"));
             }
         }
-        for (name, v) in [
-            ("--api-timeout", self.api_timeout),
-            ("--api-max-wait", self.api_max_wait),
+        for (setting, v) in [
+            (Setting::ApiTimeout, self.api_timeout),
+            (Setting::ApiMaxWait, self.api_max_wait),
         ] {
             if !v.is_finite() || v <= 0.0 || v > 86_400.0 {
-                return Err(format!("{name} {v}: expected seconds in (0, 86400]"));
+                return Err(Invalid::new(
+                    setting,
+                    format!("{v}: expected seconds in (0, 86400]"),
+                ));
             }
         }
         Ok(())
     }
 }
 
-impl ModelArgs {
-    pub fn reranker_enabled(&self) -> bool {
-        !self.reranker.eq_ignore_ascii_case("none")
-    }
-}
-
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Data")]
-pub struct DataArgs {
-    /// A local parquet file, or `sample` for the bundled Korean sample corpus. Without it,
-    /// --dataset is downloaded (falling back to the sample when the hub cannot be reached).
-    #[arg(long, global = true, value_name = "PATH|sample")]
+/// Where the corpus comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataOptions {
+    /// A local parquet file, or `sample`; `None`: the hub dataset.
     pub data: Option<PathBuf>,
-    /// A hub dataset repository [default: klue/klue].
-    #[arg(long, global = true)]
+    /// A hub dataset repository (`None`: klue/klue).
     pub dataset: Option<String>,
-    /// The dataset's config (subset) folder.
-    #[arg(long, global = true, default_value = DEFAULT_CONFIG)]
     pub config: String,
-    /// The split: train or validation.
-    #[arg(long, global = true, default_value = DEFAULT_SPLIT)]
     pub split: String,
-    /// Pin a hub revision for --dataset.
-    #[arg(long, global = true)]
     pub dataset_revision: Option<String>,
-    /// Keep only the first N rows (the textbook demo uses the first 1,000 train rows).
-    #[arg(long, global = true)]
+    /// Only the first N rows.
     pub limit: Option<usize>,
-    /// The passage column.
-    #[arg(long, global = true, default_value = "context")]
     pub context_column: String,
-    /// The question column (optional in the data).
-    #[arg(long, global = true, default_value = "question")]
     pub question_column: String,
-    /// The title column (optional in the data).
-    #[arg(long, global = true, default_value = "title")]
     pub title_column: String,
-    /// The answers column, struct{answer_start, text} (optional in the data).
-    #[arg(long, global = true, default_value = "answers")]
     pub answers_column: String,
-    /// The relevance-judgments file (JSONL) to grade into and evaluate on [default:
-    /// <data dir>/judgments/<corpus hash>.jsonl].
-    #[arg(long, global = true, value_name = "FILE")]
+    /// The relevance-judgments file (`None`: the corpus's default one).
     pub judgments: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Retrieval")]
-pub struct RetrievalArgs {
-    /// The panes to show, in order: `KIND[:key=value,...]` entries, comma-separated, e.g.
-    /// `dense,bm25,hybrid,rerank` (the default), `bm25,bm25:whitespace,dense`,
-    /// `dense,dense:pooling=cls,hybrid`. Kinds: dense (model=, pooling=), bm25 (analyzer=),
-    /// hybrid (of=A+B, method=, k=, depth=, weights=, alpha=, norm=; `hybrid:server` is
-    /// Milvus's RRF, with --backend), rerank (of=, depth=); every kind takes title= and name=.
-    /// Two to six panes fit a screen.
-    #[arg(long, global = true, value_name = "SPEC")]
+impl Default for DataOptions {
+    fn default() -> Self {
+        Self {
+            data: None,
+            dataset: None,
+            config: DEFAULT_CONFIG.to_owned(),
+            split: DEFAULT_SPLIT.to_owned(),
+            dataset_revision: None,
+            limit: None,
+            context_column: "context".to_owned(),
+            question_column: "question".to_owned(),
+            title_column: "title".to_owned(),
+            answers_column: "answers".to_owned(),
+            judgments: None,
+        }
+    }
+}
+
+/// The panes and the session-wide retrieval settings (a pane's own options win).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrievalOptions {
+    /// The pane spec (`None`: the default four).
     pub panes: Option<String>,
-    /// BM25 analyzer: bigram (Hangul character bigrams), wordpiece (a model's tokenizer) or
-    /// whitespace.
-    #[arg(long, global = true, default_value = "bigram")]
     pub bm25_analyzer: AnalyzerKind,
-    /// Where the wordpiece analyzer takes its tokenizer: a hub id or directory
-    /// [default: --model].
-    #[arg(long, global = true, value_name = "ID|DIR")]
+    /// Where the wordpiece analyzer takes its tokenizer (`None`: the bi-encoder's).
     pub bm25_tokenizer: Option<String>,
-    /// Hits shown per method.
-    #[arg(long, global = true, default_value_t = 10)]
     pub top_k: usize,
-    /// RRF constant k in 1/(k + rank).
-    #[arg(
-        long,
-        global = true,
-        allow_negative_numbers = true,
-        default_value_t = 60.0
-    )]
     pub rrf_k: f64,
-    /// How many hits of each list the hybrid fusion reads (RRF and convex).
-    #[arg(
-        long,
-        global = true,
-        visible_alias = "fusion-depth",
-        default_value_t = 100
-    )]
+    /// How many hits of each list a fusion reads.
     pub rrf_depth: usize,
-    /// Hybrid fusion: rrf (reciprocal rank fusion) or convex
-    /// (alpha * norm(dense) + (1 - alpha) * norm(bm25)).
-    #[arg(long, global = true, default_value_t = FusionMethod::Rrf)]
     pub fusion: FusionMethod,
-    /// Convex fusion's per-list score normalisation: minmax or zscore.
-    #[arg(long, global = true, default_value_t = Norm::MinMax)]
     pub fusion_norm: Norm,
-    /// Convex fusion's dense weight, 0 to 1 (BM25 gets 1 - alpha).
-    #[arg(
-        long,
-        global = true,
-        allow_negative_numbers = true,
-        default_value_t = 0.5
-    )]
     pub alpha: f64,
-    /// The fusion settings file `bigyo tune --apply` writes and later runs read
-    /// [default: <config dir>/fusion.json]. Options given explicitly win over it.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// The saved fusion setting (`None`: `<config dir>/fusion.json`).
     pub config_file: Option<PathBuf>,
-    /// RRF weight of the dense list.
-    #[arg(
-        long,
-        global = true,
-        allow_negative_numbers = true,
-        default_value_t = 1.0
-    )]
     pub dense_weight: f64,
-    /// RRF weight of the BM25 list.
-    #[arg(
-        long,
-        global = true,
-        allow_negative_numbers = true,
-        default_value_t = 1.0
-    )]
     pub bm25_weight: f64,
-    /// How many hybrid hits the cross-encoder rescores.
-    #[arg(long, global = true, default_value_t = 30)]
     pub rerank_depth: usize,
     /// Neither read nor write the passage-embedding cache.
-    #[arg(long, global = true)]
     pub no_cache: bool,
-    /// A Milvus collection made by `bigyo index` (and where `bigyo index` writes): the dense
-    /// panes of --model and the BM25 panes of --bm25-analyzer query it instead of in-process
-    /// indexes (nothing is embedded locally); `hybrid:server` panes fuse on the server.
-    #[arg(
-        long,
-        global = true,
-        value_name = "milvus://HOST:PORT/COLLECTION",
-        help_heading = "Backend"
-    )]
+    /// A Milvus collection, `milvus://HOST:PORT/COLLECTION`.
     pub backend: Option<String>,
-    /// Seconds one request to the backend may take.
-    #[arg(long, global = true, default_value_t = 30.0, help_heading = "Backend")]
     pub backend_timeout: f64,
 }
 
-impl RetrievalArgs {
+impl Default for RetrievalOptions {
+    fn default() -> Self {
+        let p = SearchParams::default();
+        Self {
+            panes: None,
+            bm25_analyzer: AnalyzerKind::Bigram,
+            bm25_tokenizer: None,
+            top_k: p.top_k,
+            rrf_k: p.rrf.k,
+            rrf_depth: p.rrf.depth,
+            fusion: p.fusion,
+            fusion_norm: p.norm,
+            alpha: p.alpha,
+            config_file: None,
+            dense_weight: p.dense_weight,
+            bm25_weight: p.bm25_weight,
+            rerank_depth: p.rerank_depth,
+            no_cache: false,
+            backend: None,
+            backend_timeout: 30.0,
+        }
+    }
+}
+
+impl RetrievalOptions {
     pub fn params(&self) -> SearchParams {
         SearchParams {
             top_k: self.top_k,
@@ -356,12 +312,173 @@ impl RetrievalArgs {
     }
 }
 
+/// Everything the options say, in one place.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub model: ModelOptions,
+    pub data: DataOptions,
+    pub retrieval: RetrievalOptions,
+    /// The endpoint of a remote encoder (`openai:NAME` models).
+    pub api: ApiOptions,
+    /// Draw hf-hub's own download bars (CLI on a terminal).
+    pub download_progress: bool,
+}
+
+impl Options {
+    pub fn batch(&self) -> BatchOptions {
+        BatchOptions {
+            max_tokens: self.model.batch_tokens,
+            ..BatchOptions::default()
+        }
+    }
+
+    pub(crate) fn spec(&self, id: &str, revision: Option<String>) -> ModelSpec {
+        ModelSpec {
+            id: id.to_owned(),
+            revision,
+            offline: self.model.offline,
+            progress: self.download_progress,
+        }
+    }
+
+    /// The model name of `--model openai:NAME`, `None` for a local or hub model.
+    pub fn remote_model(&self) -> Option<&str> {
+        remote::remote_name(&self.model.model)
+    }
+
+    /// The remote encoder's settings: the base URL given (the command line reads
+    /// `OPENAI_BASE_URL` into it), else OpenAI's; the key from `OPENAI_API_KEY`.
+    pub fn remote_options(&self, name: &str) -> Result<RemoteOptions> {
+        let api = &self.api;
+        let mut o = RemoteOptions::new(
+            api.api_base
+                .clone()
+                .unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
+            name,
+        );
+        o.api_key = ApiKey::new(std::env::var("OPENAI_API_KEY").ok());
+        o.input_types = api.input_types()?;
+        o.query_prompt = self.model.query_prompt.clone().unwrap_or_default();
+        o.passage_prompt = self.model.passage_prompt.clone().unwrap_or_default();
+        o.batch_inputs = api.api_batch;
+        o.batch_chars = api.api_batch_chars;
+        o.in_flight = api.api_concurrency;
+        o.timeout = Duration::from_secs_f64(api.api_timeout);
+        o.max_wait = Duration::from_secs_f64(api.api_max_wait);
+        Ok(o)
+    }
+
+    /// Finds the bi-encoder's files (downloading when needed).
+    pub fn model_dir(&self) -> Result<ModelDir> {
+        if self.remote_model().is_some() {
+            bail!(
+                "{} is a remote model (OpenAI-compatible endpoint), not a directory or hub id",
+                self.model.model
+            );
+        }
+        let spec = self.spec(&self.model.model, self.model.revision.clone());
+        ModelDir::resolve(&spec).with_context(|| format!("finding model {}", self.model.model))
+    }
+
+    /// Finds the reranker's files, or `None` for `--reranker none`.
+    pub fn reranker_dir(&self) -> Result<Option<ModelDir>> {
+        if !self.model.reranker_enabled() {
+            return Ok(None);
+        }
+        let spec = self.spec(&self.model.reranker, None);
+        ModelDir::resolve(&spec)
+            .map(Some)
+            .with_context(|| format!("finding reranker {}", self.model.reranker))
+    }
+
+    /// The device, dtype and thread count the options ask for; fails before any heavy work
+    /// when they cannot be honoured (e.g. CUDA where none exists).
+    pub fn runtime(&self) -> Result<Runtime> {
+        Runtime::resolve(self.model.device, self.model.dtype, self.model.threads)
+            .map(|r| r.with_kernels(self.model.cpu_kernels))
+            .context("choosing the device")
+    }
+
+    /// The `--pooling` override, parsed.
+    pub fn pooling(&self) -> Result<Option<Pooling>> {
+        self.model
+            .pooling
+            .as_deref()
+            .map(|p| {
+                p.parse()
+                    .map(Pooling::single)
+                    .map_err(|e: String| Invalid::new(Setting::Pooling, format!(": {e}")).into())
+            })
+            .transpose()
+    }
+
+    /// The options as the bi-encoder of a dense pane's `key` needs them: the key's model and
+    /// pooling replace the session's.
+    pub fn for_dense(&self, key: &crate::panes::DenseKey) -> Options {
+        let mut o = self.clone();
+        if let Some(m) = &key.model {
+            o.model.model = m.clone();
+            o.model.revision = None;
+            if remote::remote_name(m).is_none() {
+                o.api.input_types = None;
+            }
+        }
+        if let Some(p) = key.pooling {
+            o.model.pooling = Some(p.name().to_owned());
+        }
+        o
+    }
+
+    /// Checks option values before any heavy work.
+    pub fn validate(&self) -> Result<()> {
+        self.retrieval.params().validate()?;
+        if self.data.limit == Some(0) {
+            return Err(Invalid::new(Setting::Limit, "must be at least 1").into());
+        }
+        if self.model.batch_tokens == 0 {
+            return Err(Invalid::new(Setting::BatchTokens, "must be at least 1").into());
+        }
+        self.pooling()?;
+        self.api.validate()?;
+        if let Some(name) = self.remote_model() {
+            if name.trim().is_empty() {
+                bail!("--model openai: needs a model name, e.g. openai:text-embedding-3-small");
+            }
+            if self.model.pooling.is_some() {
+                return Err(Invalid::new(
+                    Setting::Pooling,
+                    format!(
+                        "applies to local models; {} pools on the server",
+                        self.model.model
+                    ),
+                )
+                .into());
+            }
+        }
+        if self.data.split.trim().is_empty() {
+            return Err(Invalid::new(Setting::Split, "is empty").into());
+        }
+        Ok(())
+    }
+}
+
 /// Named bundles of defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
     /// The textbook chapter's demo: KLUE MRC train, first 1,000 rows, KR-SBERT, BM25 over
     /// klue/roberta-base subword tokens, RRF k = 20 over the top 100 of each list.
     Textbook,
+}
+
+impl FromStr for Preset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "textbook" => Ok(Self::Textbook),
+            _ => Err(format!("unknown preset {s:?}; known: textbook")),
+        }
+    }
 }
 
 /// The tokenizer the textbook's BM25 uses.
@@ -369,12 +486,12 @@ pub const TEXTBOOK_TOKENIZER: &str = "klue/roberta-base";
 
 impl Preset {
     /// Applies the preset to every option the user did not give explicitly
-    /// (`explicit(id)` says whether option `id`, clap's field name, was on the command line).
+    /// (`explicit(id)` says whether option `id`, the field's name, was given).
     pub fn apply(
         self,
-        model: &mut ModelArgs,
-        data: &mut DataArgs,
-        retrieval: &mut RetrievalArgs,
+        model: &mut ModelOptions,
+        data: &mut DataOptions,
+        retrieval: &mut RetrievalOptions,
         explicit: &dyn Fn(&str) -> bool,
     ) {
         match self {
@@ -412,61 +529,46 @@ impl Preset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        model: ModelArgs,
-        #[command(flatten)]
-        data: DataArgs,
-        #[command(flatten)]
-        retrieval: RetrievalArgs,
-    }
-
-    fn preset(args: &[&str]) -> Cli {
-        let mut argv = vec!["bigyo"];
-        argv.extend(args);
-        let mut cli = Cli::parse_from(&argv);
-        let given: Vec<String> = args
-            .iter()
-            .filter_map(|a| a.strip_prefix("--"))
-            .map(|a| a.replace('-', "_"))
-            .collect();
-        Preset::Textbook.apply(&mut cli.model, &mut cli.data, &mut cli.retrieval, &|id| {
-            given.iter().any(|g| g == id)
+    fn preset(given: &[&str]) -> (ModelOptions, DataOptions, RetrievalOptions) {
+        let mut model = ModelOptions::default();
+        let mut data = DataOptions::default();
+        let mut retrieval = RetrievalOptions::default();
+        for id in given {
+            match *id {
+                "limit" => data.limit = Some(50),
+                "rrf_k" => retrieval.rrf_k = 60.0,
+                "bm25_tokenizer" => retrieval.bm25_tokenizer = Some("/tmp/tok".into()),
+                _ => {}
+            }
+        }
+        Preset::Textbook.apply(&mut model, &mut data, &mut retrieval, &|id| {
+            given.contains(&id)
         });
-        cli
+        (model, data, retrieval)
     }
 
     #[test]
     fn textbook_preset_sets_the_chapter_configuration() {
-        let cli = preset(&[]);
-        assert_eq!(cli.data.split, "train");
-        assert_eq!(cli.data.limit, Some(1000));
-        assert_eq!(cli.model.model, DEFAULT_MODEL);
-        assert_eq!(cli.retrieval.bm25_analyzer, AnalyzerKind::Wordpiece);
+        let (model, data, retrieval) = preset(&[]);
+        assert_eq!(data.split, "train");
+        assert_eq!(data.limit, Some(1000));
+        assert_eq!(model.model, DEFAULT_MODEL);
+        assert_eq!(retrieval.bm25_analyzer, AnalyzerKind::Wordpiece);
         assert_eq!(
-            cli.retrieval.bm25_tokenizer.as_deref(),
+            retrieval.bm25_tokenizer.as_deref(),
             Some("klue/roberta-base")
         );
-        assert_eq!(cli.retrieval.rrf_k, 20.0);
-        assert_eq!(cli.retrieval.rrf_depth, 100);
+        assert_eq!(retrieval.rrf_k, 20.0);
+        assert_eq!(retrieval.rrf_depth, 100);
     }
 
     #[test]
     fn explicit_options_win_over_the_preset() {
-        let cli = preset(&[
-            "--limit",
-            "50",
-            "--rrf-k",
-            "60",
-            "--bm25-tokenizer",
-            "/tmp/tok",
-        ]);
-        assert_eq!(cli.data.limit, Some(50));
-        assert_eq!(cli.retrieval.rrf_k, 60.0);
-        assert_eq!(cli.retrieval.bm25_tokenizer.as_deref(), Some("/tmp/tok"));
-        assert_eq!(cli.data.split, "train");
+        let (_, data, retrieval) = preset(&["limit", "rrf_k", "bm25_tokenizer"]);
+        assert_eq!(data.limit, Some(50));
+        assert_eq!(retrieval.rrf_k, 60.0);
+        assert_eq!(retrieval.bm25_tokenizer.as_deref(), Some("/tmp/tok"));
+        assert_eq!(data.split, "train");
     }
 }

@@ -4,7 +4,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::data::Corpus;
 use crate::panes::Kind;
-use crate::pipeline::{Hit, MethodResult, SearchResults};
+use crate::pipeline::{Hit, MethodResult, Missing, SearchResults};
 use crate::session::ms;
 
 /// `s` cut to at most `width` display columns, with `…` when cut. Control characters become
@@ -133,8 +133,8 @@ fn header(results: &SearchResults, r: &MethodResult) -> String {
 /// cost at the measured rate.
 pub fn cost_line(results: &SearchResults, passages: usize) -> String {
     let passes = results.forward_passes;
-    let bi = match results.get(Kind::Dense).and_then(|r| r.error.as_deref()) {
-        Some(why) if why.starts_with("embedding") => "bi-encoder: embedding…".to_owned(),
+    let bi = match results.get(Kind::Dense).and_then(|r| r.error.as_ref()) {
+        Some(Missing::Pending(_)) => "bi-encoder: embedding…".to_owned(),
         Some(_) if passes.bi_encoder == 0 => "bi-encoder: not available".to_owned(),
         _ => format!(
             "bi-encoder {} forward pass ({:.1} ms)",
@@ -144,8 +144,8 @@ pub fn cost_line(results: &SearchResults, passages: usize) -> String {
     };
     let cross = match results.get(Kind::Rerank) {
         None => "cross-encoder: reranking…".to_owned(),
-        Some(r) => match r.error.as_deref() {
-            Some(why) if why.contains("--reranker none") => "no reranker".to_owned(),
+        Some(r) => match &r.error {
+            Some(Missing::Off(_)) => "no reranker".to_owned(),
             Some(_) => "cross-encoder: not available".to_owned(),
             None => {
                 let rerank_ms = ms(r.elapsed);
@@ -220,7 +220,7 @@ pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Va
                 "hits": hits,
             });
             if let Some(e) = &r.error {
-                m["error"] = json!(e);
+                m["error"] = json!(e.to_string());
             }
             if let Some(n) = &r.note {
                 m["note"] = json!(n);
@@ -295,9 +295,13 @@ mod tests {
             MethodResult::failed(
                 dense,
                 Kind::Dense,
-                "embedding the passages again with cls pooling".into(),
+                Missing::pending("embedding the passages again with cls pooling"),
             ),
-            MethodResult::failed(rerank, Kind::Rerank, "no reranker (--reranker none)".into()),
+            MethodResult::failed(
+                rerank,
+                Kind::Rerank,
+                Missing::Off("no reranker (--reranker none)".into()),
+            ),
         ];
         none.forward_passes = ForwardPasses::default();
         assert_eq!(

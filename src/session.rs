@@ -14,14 +14,15 @@ use crate::bm25::{Analyzer, AnalyzerKind, Bm25Index};
 use crate::data::hub::DatasetSpec;
 use crate::data::{Columns, Corpus, LoadOptions, SAMPLE_NAME};
 use crate::dense::{CacheMeta, CacheMiss, DenseIndex, EmbeddingCache};
-use crate::model::remote::{self, ApiKey, RemoteEncoder, RemoteOptions, DEFAULT_API_BASE};
+use crate::model::remote::RemoteEncoder;
 use crate::model::{
-    load_tokenizer, BatchOptions, CrossEncoder, Embedder, EncoderOptions, ModelDir, ModelSpec,
-    Pooling, Progress, Runtime, SentenceEncoder, Side, Usage,
+    load_tokenizer, CrossEncoder, Embedder, EncoderOptions, ModelDir, Pooling, Progress, Runtime,
+    SentenceEncoder, Side, Usage,
 };
-use crate::options::{ApiArgs, DataArgs, ModelArgs, RetrievalArgs, DEFAULT_DATASET};
-use crate::panes::{Bm25Key, DenseKey, Kind, Panes};
-use crate::pipeline::Pipeline;
+use crate::options::DEFAULT_DATASET;
+use crate::panes::{Bm25Key, DenseKey};
+use crate::pipeline::{Missing, Pipeline};
+use crate::plan::{Job, Plan};
 
 mod backend;
 pub use backend::{connect_backend, Backend};
@@ -68,188 +69,11 @@ impl std::fmt::Display for Step {
 
 pub type Report<'a> = &'a mut dyn FnMut(Event);
 
-/// Everything the options say, in one place.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub model: ModelArgs,
-    pub data: DataArgs,
-    pub retrieval: RetrievalArgs,
-    /// The endpoint of a remote encoder (`--model openai:NAME`).
-    pub api: ApiArgs,
-    /// Draw hf-hub's own download bars (CLI on a terminal).
-    pub download_progress: bool,
-}
+pub use crate::options::Options;
 
-impl Options {
-    pub fn batch(&self) -> BatchOptions {
-        BatchOptions {
-            max_tokens: self.model.batch_tokens,
-            ..BatchOptions::default()
-        }
-    }
-
-    fn spec(&self, id: &str, revision: Option<String>) -> ModelSpec {
-        ModelSpec {
-            id: id.to_owned(),
-            revision,
-            offline: self.model.offline,
-            progress: self.download_progress,
-        }
-    }
-
-    /// The model name of `--model openai:NAME`, `None` for a local or hub model.
-    pub fn remote_model(&self) -> Option<&str> {
-        remote::remote_name(&self.model.model)
-    }
-
-    /// The remote encoder's settings: base URL from `--api-base`, else `OPENAI_BASE_URL`
-    /// (clap reads it into the same field), else OpenAI's; the key from `OPENAI_API_KEY`.
-    pub fn remote_options(&self, name: &str) -> Result<RemoteOptions> {
-        let api = &self.api;
-        let mut o = RemoteOptions::new(
-            api.api_base
-                .clone()
-                .unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
-            name,
-        );
-        o.api_key = ApiKey::new(std::env::var("OPENAI_API_KEY").ok());
-        o.input_types = api.input_types().map_err(anyhow::Error::msg)?;
-        o.query_prompt = self.model.query_prompt.clone().unwrap_or_default();
-        o.passage_prompt = self.model.passage_prompt.clone().unwrap_or_default();
-        o.batch_inputs = api.api_batch;
-        o.batch_chars = api.api_batch_chars;
-        o.in_flight = api.api_concurrency;
-        o.timeout = Duration::from_secs_f64(api.api_timeout);
-        o.max_wait = Duration::from_secs_f64(api.api_max_wait);
-        Ok(o)
-    }
-
-    /// Finds the bi-encoder's files (downloading when needed).
-    pub fn model_dir(&self) -> Result<ModelDir> {
-        if self.remote_model().is_some() {
-            bail!(
-                "{} is a remote model (OpenAI-compatible endpoint), not a directory or hub id",
-                self.model.model
-            );
-        }
-        let spec = self.spec(&self.model.model, self.model.revision.clone());
-        ModelDir::resolve(&spec).with_context(|| format!("finding model {}", self.model.model))
-    }
-
-    /// Finds the reranker's files, or `None` for `--reranker none`.
-    pub fn reranker_dir(&self) -> Result<Option<ModelDir>> {
-        if !self.model.reranker_enabled() {
-            return Ok(None);
-        }
-        let spec = self.spec(&self.model.reranker, None);
-        ModelDir::resolve(&spec)
-            .map(Some)
-            .with_context(|| format!("finding reranker {}", self.model.reranker))
-    }
-
-    /// The device, dtype and thread count the options ask for; fails before any heavy work
-    /// when they cannot be honoured (e.g. CUDA where none exists).
-    pub fn runtime(&self) -> Result<Runtime> {
-        Runtime::resolve(self.model.device, self.model.dtype, self.model.threads)
-            .map(|r| r.with_kernels(self.model.cpu_kernels))
-            .context("choosing the device")
-    }
-
-    /// The `--pooling` override, parsed.
-    pub fn pooling(&self) -> Result<Option<Pooling>> {
-        self.model
-            .pooling
-            .as_deref()
-            .map(|p| {
-                p.parse()
-                    .map(Pooling::single)
-                    .map_err(|e: String| anyhow::anyhow!("--pooling: {e}"))
-            })
-            .transpose()
-    }
-
-    /// Checks option values before any heavy work.
-    pub fn validate(&self) -> Result<()> {
-        self.retrieval
-            .params()
-            .validate()
-            .map_err(anyhow::Error::msg)?;
-        if self.data.limit == Some(0) {
-            bail!("--limit must be at least 1");
-        }
-        if self.model.batch_tokens == 0 {
-            bail!("--batch-tokens must be at least 1");
-        }
-        self.pooling()?;
-        self.api.validate().map_err(anyhow::Error::msg)?;
-        if let Some(name) = self.remote_model() {
-            if name.trim().is_empty() {
-                bail!("--model openai: needs a model name, e.g. openai:text-embedding-3-small");
-            }
-            if self.model.pooling.is_some() {
-                bail!(
-                    "--pooling applies to local models; {} pools on the server",
-                    self.model.model
-                );
-            }
-        }
-        if self.data.split.trim().is_empty() {
-            bail!("--split is empty");
-        }
-        Ok(())
-    }
-}
-
-/// The panes the options ask for: `--panes`, else `methods` (`--methods`, the default kinds),
-/// else the default four (a rerank pane stays with `--reranker none` and says so). Checked
-/// before anything loads, including each dense pane's own model options.
-pub fn panes(opts: &Options, methods: Option<&str>) -> Result<Panes> {
-    let panes = match (&opts.retrieval.panes, methods) {
-        (Some(_), Some(_)) => bail!(
-            "--panes and --methods both given; --methods is the short form of --panes, keep one"
-        ),
-        (Some(spec), None) => Panes::parse(spec)?,
-        (None, Some(list)) => Panes::from_methods(list)?,
-        (None, None) => Panes::standard(),
-    };
-    let mut panes = panes;
-    // The backend serves the default keys; their panes say so, and `hybrid:server` needs it.
-    let served = DenseKey::default();
-    panes.on_backend(opts.retrieval.backend.is_some().then_some((&served, None)))?;
-    let remote = |key: &DenseKey| {
-        remote::remote_name(key.model.as_deref().unwrap_or(&opts.model.model)).is_some()
-    };
-    if opts.api.input_types.is_some() && !panes.dense_keys().iter().any(remote) {
-        bail!("--input-types applies to remote models (--model openai:NAME, or a dense:model=openai:NAME pane) only");
-    }
-    for key in panes.dense_keys() {
-        if key != DenseKey::default() {
-            options_for(opts, &key).validate().with_context(|| {
-                format!(
-                    "the dense pane with model {}",
-                    key.model.as_deref().unwrap_or(&opts.model.model)
-                )
-            })?;
-        }
-    }
-    Ok(panes)
-}
-
-/// `opts` as the bi-encoder of `key` needs them: the key's model and pooling replace the
-/// session's `--model` and `--pooling`.
+/// `opts` as the bi-encoder of `key` needs them ([`Options::for_dense`]).
 pub fn options_for(opts: &Options, key: &DenseKey) -> Options {
-    let mut o = opts.clone();
-    if let Some(m) = &key.model {
-        o.model.model = m.clone();
-        o.model.revision = None;
-        if remote::remote_name(m).is_none() {
-            o.api.input_types = None;
-        }
-    }
-    if let Some(p) = key.pooling {
-        o.model.pooling = Some(p.name().to_owned());
-    }
-    o
+    opts.for_dense(key)
 }
 
 /// The analyzer of a BM25 pane: its own, or `--bm25-analyzer`.
@@ -268,42 +92,39 @@ pub struct Built {
     pub embeds: Vec<(DenseKey, String, EmbedStats)>,
 }
 
-/// Builds what `panes` need over `corpus`: a BM25 index per analyzer (on a helper thread
-/// while the encoders load and embed), a bi-encoder and dense index per dense key, and the
-/// cross-encoder when a rerank pane is shown. The CLI draws `report` as progress bars; the
-/// explorer runs the same steps on its own threads.
+/// Runs `plan`'s jobs over `corpus` in one go: a BM25 index per analyzer key (on a helper
+/// thread while the encoders load and embed), a bi-encoder and dense index per dense key, and
+/// the cross-encoder. The CLI draws `report` as progress bars; the explorer runs the same
+/// jobs on its own threads.
 pub fn build(
     opts: &Options,
-    panes: Panes,
+    plan: &Plan,
     corpus: Arc<Corpus>,
     runtime: Runtime,
     report: Report,
 ) -> Result<Built> {
     let backend = connect_backend(opts, report)?;
-    build_on(opts, panes, corpus, runtime, backend, report)
+    build_on(opts, plan, corpus, runtime, backend, report)
 }
 
 /// [`build`] with the backend connected already ([`connect_backend`]; `None` for none): the
 /// CLI connects before it loads the corpus, so a wrong address fails before anything heavy.
 pub fn build_on(
     opts: &Options,
-    panes: Panes,
+    plan: &Plan,
     corpus: Arc<Corpus>,
     runtime: Runtime,
     backend: Option<Backend>,
     report: Report,
 ) -> Result<Built> {
     let served_dense = DenseKey::default();
-    let on_backend = |key: &Bm25Key| backend.is_some() && key.is_none();
-    let analyzers = panes
+    let analyzers = plan
         .bm25_keys()
         .into_iter()
-        .filter(|k| !on_backend(k))
         .map(|k| Ok((k, analyzer_for(opts, k)?)))
         .collect::<Result<Vec<_>>>()?;
-    let dense_keys = panes.dense_keys();
-    let uses_rerank = panes.uses(Kind::Rerank);
-    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes);
+    let dense_keys = plan.dense_keys();
+    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), plan.panes.clone());
     if let Some(b) = &backend {
         if let Some(w) = b
             .info
@@ -345,10 +166,10 @@ pub fn build_on(
             None => pipeline.set_backend_encoder(encoder),
         }
     }
-    if uses_rerank {
+    if plan.has(&Job::Reranker) {
         match load_reranker(opts, runtime, report)? {
             Some(r) => pipeline.set_reranker(Box::new(r)),
-            None => pipeline.set_reranker_missing("--reranker none"),
+            None => pipeline.set_reranker_missing(Missing::Off("--reranker none".into())),
         }
     }
     Ok(Built { pipeline, embeds })

@@ -12,19 +12,31 @@ use serde::Serialize;
 use crate::fusion::{Fusion, Norm, Prepared};
 use crate::metrics::{rank_of, MetricSums, Metrics};
 
-/// Why a tuning run cannot go ahead; the message names the option.
+/// Why a tuning run cannot go ahead; the message names the setting ([`TuneError::setting`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TuneError {
-    #[error("--split-ratio must be between 0 and 1 (the tuning share), not {0}")]
+    #[error("split ratio must be between 0 and 1 (the tuning share), not {0}")]
     Ratio(f64),
-    #[error("--folds must be at least 2, not {0}")]
+    #[error("folds must be at least 2, not {0}")]
     TooFewFolds(usize),
-    #[error("--folds {folds} is more than the {questions} questions")]
+    #[error("folds {folds} is more than the {questions} questions")]
     Folds { folds: usize, questions: usize },
     #[error("tuning needs at least 2 questions with a gold passage, found {0}")]
     TooFew(usize),
     #[error("the grid of fusion settings is empty")]
     EmptyGrid,
+}
+
+impl TuneError {
+    /// The setting the message starts with, if any.
+    pub fn setting(&self) -> Option<crate::options::Setting> {
+        use crate::options::Setting;
+        match self {
+            Self::Ratio(_) => Some(Setting::SplitRatio),
+            Self::TooFewFolds(_) | Self::Folds { .. } => Some(Setting::Folds),
+            Self::TooFew(_) | Self::EmptyGrid => None,
+        }
+    }
 }
 
 /// One question's cached lists, best first, as (passage, score), and its gold passage.
@@ -233,14 +245,14 @@ pub fn choose(table: &[Vec<Option<usize>>], idx: &[usize]) -> Option<usize> {
 
 /// Each question's dense and BM25 lists, `depth` deep, retrieved once: the questions are
 /// encoded by `encode` (all at once or in chunks, as the caller likes), then searched.
-/// `progress(done, total)` after each question.
+/// `progress(done, total)` after each question (breaking stops with [`crate::eval::Stopped`]).
 pub fn query_lists(
     questions: &[(&str, usize)],
     encode: &mut dyn FnMut(&[&str]) -> anyhow::Result<crate::model::Embeddings>,
     index: &crate::dense::DenseIndex,
     bm25: &crate::bm25::Bm25Index,
     depth: usize,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize) -> std::ops::ControlFlow<()>,
 ) -> anyhow::Result<Vec<QueryLists>> {
     let texts: Vec<&str> = questions.iter().map(|&(t, _)| t).collect();
     let vectors = encode(&texts)?;
@@ -259,7 +271,9 @@ pub fn query_lists(
                 .map(|h| (h.passage, h.score as f64))
                 .collect(),
         });
-        progress(i + 1, questions.len());
+        if progress(i + 1, questions.len()).is_break() {
+            return Err(crate::eval::Stopped.into());
+        }
     }
     Ok(out)
 }
@@ -512,7 +526,10 @@ mod tests {
         assert_eq!(holdout(3, 0.99, 1).unwrap().1.len(), 1);
         assert!(matches!(holdout(10, 1.0, 1), Err(TuneError::Ratio(_))));
         assert!(matches!(holdout(1, 0.5, 1), Err(TuneError::TooFew(1))));
-        assert!(folds(10, 1, 1).unwrap_err().to_string().contains("--folds"));
+        assert!(folds(10, 1, 1)
+            .unwrap_err()
+            .to_string()
+            .starts_with("folds"));
         assert!(folds(3, 4, 1).is_err());
     }
 

@@ -21,7 +21,7 @@ use bigyo::model::{
     Embedder, Embeddings, EncoderOptions, ModelDir, ModelSpec, Progress, SentenceEncoder, Side,
 };
 use bigyo::panes::{DenseKey, Kind, Panes};
-use bigyo::pipeline::{Pipeline, SearchParams};
+use bigyo::pipeline::{Missing, Pipeline, SearchParams};
 use common::{failed, minilm_dir, ok, root};
 
 /// A `milvus-lite server` on a loopback port; killed on drop.
@@ -634,7 +634,9 @@ fn timeout_and_restart_mid_session_are_reported_then_recovered() {
     lite.kill();
     let down = pipeline.search(query);
     for m in &down.results {
-        let e = m.error.as_deref().unwrap_or_else(|| panic!("{m:?}"));
+        let e = m.error.as_ref().unwrap_or_else(|| panic!("{m:?}"));
+        assert!(matches!(e, Missing::Failed(..)), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains(&format!("127.0.0.1:{}", lite.port)), "{e}");
     }
     lite.spawn();

@@ -272,6 +272,78 @@ fn five_panes_from_a_spec_at_three_sizes() {
     assert!(screen.contains("bigyo-exited-0"), "{screen}");
 }
 
+/// Settings are the focused pane's: with two BM25 panes, switching the first one's analyzer
+/// changes that pane alone (its title and list follow; the other BM25 pane, the dense pane
+/// and the hybrid keep theirs), so does the dense pane's pooling, and the evaluation lists
+/// every pane on screen. At 80x24 and 160x45.
+#[test]
+fn a_setting_changes_the_focused_pane_only() {
+    let _serial = one_at_a_time();
+    for size in [(160, 45), (80, 24)] {
+        let cache = tempfile::tempdir().expect("temp dir");
+        let tmux = Tmux {
+            socket: format!("bigyo-e2e-settings-{}-{}", std::process::id(), size.0),
+        };
+        let started = start_with(
+            &tmux,
+            cache.path(),
+            "none",
+            "--panes bm25,bm25:whitespace,dense,hybrid",
+            "",
+            size,
+        );
+        tmux.wait(started, "Ready", |s| s.contains("Ready"));
+        tmux.type_text(QUESTION);
+        tmux.keys(&["Enter"]);
+        tmux.wait(started, "the panes' lists", |s| s.matches('✓').count() >= 2);
+        // The first pane, its settings: the analyzer row, bigram → the next analyzer.
+        tmux.keys(&["Down", "F2"]);
+        tmux.wait(started, "the first pane's settings", |s| {
+            s.contains("Settings · BM25") && s.contains("analyzer")
+        });
+        tmux.keys(&["Down", "Right"]);
+        let screen = tmux.wait(started, "the first pane with its new analyzer", |s| {
+            s.contains("analyzer") && s.contains("‹ wordpiece ›")
+        });
+        assert!(
+            !screen.contains("--"),
+            "no flag names in the settings:\n{screen}"
+        );
+        tmux.keys(&["Right", "Escape"]);
+        // bigram → wordpiece → whitespace: the first pane now reads as the second one does.
+        let screen = tmux.wait(started, "two whitespace BM25 panes", |s| {
+            s.matches("BM25 · whitespace").count() == 2 && !s.contains("being built")
+        });
+        assert_no_crash_text(&screen);
+        assert!(
+            screen.contains("Semantic") && screen.contains("Hybrid (RRF)"),
+            "{screen}"
+        );
+        // The dense pane (3): Ctrl-P, the next pooling; only its title changes.
+        tmux.keys(&["3", "C-p"]);
+        let screen = tmux.wait(started, "the dense pane with cls pooling", |s| {
+            s.contains("Semantic · cls") && s.contains("Ready") && !s.contains("being built")
+        });
+        assert_eq!(screen.matches("BM25 · whitespace").count(), 2, "{screen}");
+        // The evaluation lists every pane on screen.
+        tmux.keys(&["F3"]);
+        let screen = tmux.wait(started, "the evaluation", |s| {
+            s.contains("MRR") && s.matches("BM25 · white").count() >= 2
+        });
+        assert!(
+            screen.contains("Semantic · cls") || screen.contains("dense"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("Hybrid") || screen.contains("hybrid"),
+            "{screen}"
+        );
+        tmux.keys(&["Escape", "C-c"]);
+        let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+        assert!(screen.contains("bigyo-exited-0"), "{screen}");
+    }
+}
+
 #[test]
 fn explorer_searches_opens_a_passage_and_quits_cleanly() {
     let _serial = one_at_a_time();
@@ -334,22 +406,21 @@ fn explorer_searches_opens_a_passage_and_quits_cleanly() {
         !s.contains("Similarity playground")
     });
 
-    // Pooling: settings, the pooling row, one step left (the model's mean → cls). The
-    // passages are embedded again; Ready comes back with the new pooling in the status bar.
+    // Pooling: the settings of the focused pane (Semantic), its pooling row, one step right
+    // (the model's own mean → cls). The passages are embedded with cls; the pane's title
+    // says so and its list comes back once they are.
     tmux.keys(&["F2"]);
-    tmux.wait(started, "the settings", |s| s.contains("Settings"));
-    for _ in 0..6 {
-        tmux.keys(&["Down"]);
-    }
-    tmux.keys(&["Left"]);
-    tmux.keys(&["Escape"]);
-    let screen = tmux.wait(started, "Ready with cls pooling", |s| {
-        s.contains("Ready") && s.contains("pooling cls") && !s.contains("Settings")
+    tmux.wait(started, "the settings", |s| {
+        s.contains("Settings · Semantic")
     });
-    assert!(
-        !screen.contains("embedding the passages again"),
-        "the query ran again once the passages were embedded:\n{screen}"
-    );
+    tmux.keys(&["Down", "Right", "Escape"]);
+    let screen = tmux.wait(started, "the Semantic pane with cls pooling", |s| {
+        s.contains("Semantic · cls")
+            && s.contains("Ready")
+            && !s.contains("Settings")
+            && !s.contains("being built")
+    });
+    assert!(screen.contains('✓'), "the query ran again:\n{screen}");
 
     // Resizing down to one cell and back: no crash, the four panes come back.
     for (x, y) in [("1", "1"), ("30", "8"), ("160", "45")] {

@@ -15,6 +15,7 @@ use bigyo::judgments::{self, Judgments};
 use bigyo::metrics::Gain;
 use bigyo::model::{Runtime, Usage};
 use bigyo::panes::PaneId;
+use bigyo::plan::Plan;
 use bigyo::session::{self, EmbedStats, Options};
 
 use super::{build, load, progress_bar, GainChoice, LabelChoice};
@@ -224,13 +225,13 @@ pub(super) fn eval(
     labels: LabelSource,
     settings: GradedSettings,
 ) -> Result<()> {
-    let panes = session::panes(opts, methods)?;
+    let plan = Plan::new(opts, methods)?;
     // `--reranker none`: the evaluation leaves the rerank panes out (a search shows them,
     // saying why they are empty).
-    let panes = if opts.model.reranker_enabled() {
-        panes
+    let plan = if opts.model.reranker_enabled() {
+        plan
     } else {
-        panes.without_rerank()?
+        plan.without_rerank()?
     };
     let (corpus, backend) = load(opts)?;
     // Labels are read before any model loads, so a bad qrels file fails fast.
@@ -243,7 +244,7 @@ pub(super) fn eval(
             labels.source
         );
     }
-    let (mut pipeline, embeds, runtime) = build(opts, panes, (corpus, backend))?;
+    let (mut pipeline, embeds, runtime) = build(opts, &plan, (corpus, backend))?;
     let all = pipeline.panes().clone();
     let shown: Vec<PaneId> = all.shown().collect();
     // The report's embedding section is the first encoder's; its key.
@@ -266,7 +267,10 @@ pub(super) fn eval(
         &queries,
         settings,
         trec.as_mut(),
-        &mut |done, _| bar.set_position(done as u64),
+        &mut |done, _| {
+            bar.set_position(done as u64);
+            std::ops::ControlFlow::Continue(())
+        },
     )?;
     bar.finish_and_clear();
     if let Some((path, file)) = per_query_file.as_mut() {

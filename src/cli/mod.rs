@@ -6,12 +6,16 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use bigyo::data::Corpus;
 use bigyo::model::{Runtime, Side};
-use bigyo::options::{ApiArgs, DataArgs, ModelArgs, Preset, RetrievalArgs};
-use bigyo::panes::Panes;
+use bigyo::options::{ApiOptions, DataOptions, ModelOptions, RetrievalOptions};
 use bigyo::pipeline::Pipeline;
+use bigyo::plan::Plan;
 use bigyo::session::{self, EmbedStats, Event, Options};
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use args::flagged;
+use args::{ApiArgs, DataArgs, ModelArgs, PresetArg, RetrievalArgs};
+
+mod args;
 mod doctor;
 mod embed;
 mod eval;
@@ -33,7 +37,7 @@ pub struct Args {
     /// 1,000 rows, KR-SBERT, BM25 over klue/roberta-base subwords, RRF k = 20 over the top 100).
     /// Options given explicitly win.
     #[arg(long, global = true, value_enum)]
-    pub preset: Option<Preset>,
+    pub preset: Option<PresetArg>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -44,8 +48,17 @@ pub struct Args {
     pub api: ApiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The command line read: the subcommand and the library's plain options.
+#[derive(Debug)]
+pub struct Parsed {
+    pub command: Option<Command>,
+    pub model: ModelOptions,
+    pub data: DataOptions,
+    pub retrieval: RetrievalOptions,
+    pub api: ApiOptions,
     /// The fusion options given on the command line (clap ids); they win over a saved setting.
-    #[arg(skip)]
     pub explicit_fusion: Vec<&'static str>,
 }
 
@@ -261,11 +274,12 @@ pub enum TableOrJson {
     Json,
 }
 
-/// Parses the command line and applies `--preset` to the options not given explicitly.
-pub fn parse() -> Args {
+/// Parses the command line into plain options and applies `--preset` to the options not
+/// given explicitly.
+pub fn parse() -> Parsed {
     use clap::{CommandFactory, FromArgMatches};
     let matches = Args::command().get_matches();
-    let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let explicit = |id: &str| {
         let from_cli = |m: &clap::ArgMatches| {
             m.try_get_raw(id).is_ok_and(|v| v.is_some())
@@ -273,19 +287,26 @@ pub fn parse() -> Args {
         };
         from_cli(&matches) || matches.subcommand().is_some_and(|(_, sub)| from_cli(sub))
     };
-    args.explicit_fusion = FUSION_IDS.into_iter().filter(|id| explicit(id)).collect();
+    let mut parsed = Parsed {
+        command: args.command,
+        model: args.model.into(),
+        data: args.data.into(),
+        retrieval: args.retrieval.into(),
+        api: args.api.into(),
+        explicit_fusion: FUSION_IDS.into_iter().filter(|id| explicit(id)).collect(),
+    };
     if let Some(preset) = args.preset {
-        preset.apply(
-            &mut args.model,
-            &mut args.data,
-            &mut args.retrieval,
+        bigyo::options::Preset::from(preset).apply(
+            &mut parsed.model,
+            &mut parsed.data,
+            &mut parsed.retrieval,
             &explicit,
         );
     }
-    args
+    parsed
 }
 
-pub fn run(mut args: Args) -> Result<()> {
+pub fn run(mut args: Parsed) -> Result<()> {
     if matches!(
         args.command,
         None | Some(Command::Tui) | Some(Command::Search { .. }) | Some(Command::Eval { .. })
@@ -483,9 +504,9 @@ fn load(opts: &Options) -> Result<Loaded> {
 type BuiltSession = (Pipeline, Vec<(String, EmbedStats)>, Runtime);
 
 /// Builds the pipeline `panes` need over `corpus` and prints what a remote encoder cost.
-fn build(opts: &Options, panes: Panes, (corpus, backend): Loaded) -> Result<BuiltSession> {
+fn build(opts: &Options, plan: &Plan, (corpus, backend): Loaded) -> Result<BuiltSession> {
     let runtime = opts.runtime()?;
-    let built = session::build_on(opts, panes, corpus, runtime, backend, &mut reporter())?;
+    let built = session::build_on(opts, plan, corpus, runtime, backend, &mut reporter())?;
     let mut embeds = Vec::new();
     for (key, model, s) in built.embeds {
         if bigyo::model::remote::remote_name(&model).is_some() {

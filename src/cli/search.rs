@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 use bigyo::model::Side;
+use bigyo::plan::Plan;
 use bigyo::session::{self, Options};
 use bigyo::{render, teach};
 
@@ -15,14 +16,14 @@ pub(super) fn search(
     methods: Option<&str>,
     format: TableOrJson,
 ) -> Result<()> {
-    let panes = session::panes(opts, methods)?;
+    let plan = Plan::new(opts, methods)?;
     if query.chars().count() > 30_000 {
         bail!(
             "the query is {} characters; bigyo searches at most 30000",
             query.chars().count()
         );
     }
-    let (mut pipeline, _, _) = build(opts, panes, load(opts)?)?;
+    let (mut pipeline, _, _) = build(opts, &plan, load(opts)?)?;
     let results = pipeline.search(query);
     let corpus = pipeline.corpus.clone();
     let gold = corpus.gold_for(query);

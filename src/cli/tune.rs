@@ -7,14 +7,16 @@ use anyhow::{bail, Context, Result};
 use bigyo::fusion::Fusion;
 use bigyo::metrics::Metrics;
 use bigyo::panes::Panes;
+use bigyo::pipeline::Missing;
+use bigyo::plan::Plan;
 use bigyo::session::Options;
 use bigyo::tune::{self, Split};
 
-use super::{build, load, progress_bar, Args};
+use super::{build, load, progress_bar, Parsed};
 
 /// Applies the saved fusion setting (`bigyo tune --apply`) to the fusion options not given on
 /// the command line, and says so on stderr.
-pub(super) fn apply_saved_fusion(args: &mut Args) -> Result<()> {
+pub(super) fn apply_saved_fusion(args: &mut Parsed) -> Result<()> {
     let r = &mut args.retrieval;
     let path = r
         .config_file
@@ -67,7 +69,11 @@ pub(super) fn split(split_ratio: f64, folds: Option<usize>, seed: u64) -> Split 
 pub(super) fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Result<()> {
     split.validate()?;
     let started = Instant::now();
-    let (mut pipeline, _, _) = build(opts, Panes::from_methods("dense,bm25")?, load(opts)?)?;
+    let (mut pipeline, _, _) = build(
+        opts,
+        &Plan::for_panes(opts, Panes::from_methods("dense,bm25")?)?,
+        load(opts)?,
+    )?;
     let depth = opts.retrieval.rrf_depth;
     let corpus = pipeline.corpus.clone();
     let questions: Vec<_> = corpus.eval_questions().collect();
@@ -77,7 +83,7 @@ pub(super) fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Res
         .clone();
     let key = Default::default();
     let dense = pipeline
-        .take_dense(&key, "taken by the tuner")
+        .take_dense(&key, Missing::pending("taken by the tuner"))
         .context("the dense index is not ready")?;
     let (mut encoder, index) = (dense.encoder, dense.index);
     let lists_started = Instant::now();
@@ -96,7 +102,10 @@ pub(super) fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Res
         &index,
         &bm25,
         depth,
-        &mut |done, _| bar.set_position(done as u64),
+        &mut |done, _| {
+            bar.set_position(done as u64);
+            std::ops::ControlFlow::Continue(())
+        },
     )?;
     bar.finish_and_clear();
     let lists_s = lists_started.elapsed().as_secs_f64();

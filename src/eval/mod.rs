@@ -8,6 +8,7 @@
 //! cross-encoder. Question embeddings are computed in one batched call and the time is
 //! shared out evenly, as a batch job would run.
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -376,14 +377,20 @@ struct Rankings {
     skipped: Skipped,
 }
 
+/// An evaluation its caller stopped (through `progress`) before the last question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the evaluation was stopped")]
+pub struct Stopped;
+
 /// Runs every query through `panes`; each bi-encoder a pane needs embeds the queries in
-/// one batch. `progress(done, total)` after each query.
+/// one batch. `progress(done, total)` after each query; it stops the run by breaking
+/// (the error is then [`Stopped`]).
 fn rank_all(
     pipeline: &mut Pipeline,
     panes: &[PaneId],
     queries: &[EvalQuery],
     mut trec: Option<&mut TrecRuns>,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
 ) -> anyhow::Result<Rankings> {
     let total = queries.len();
     if total == 0 {
@@ -402,7 +409,7 @@ fn rank_all(
         panes: all.clone(),
     };
     // Ranks deep enough for @10 whatever --top-k says; the guard puts --top-k back on every
-    // way out (an error, or a cancelled evaluation unwinding from `progress`).
+    // way out (an error, or a run stopped by `progress`).
     let guard = TopK::raise(pipeline, 10);
     let pipeline = &mut *guard.0;
     for (i, q) in queries.iter().enumerate() {
@@ -413,7 +420,7 @@ fn rank_all(
             if let Some(e) = &r.error {
                 out.skipped
                     .entry(all.get(r.pane).name.clone())
-                    .or_insert_with(|| e.clone());
+                    .or_insert_with(|| e.to_string());
                 continue;
             }
             out.ranked
@@ -430,7 +437,9 @@ fn rank_all(
         if let Some(t) = trec.as_deref_mut() {
             t.write(&q.id, &results)?;
         }
-        progress(i + 1, total);
+        if progress(i + 1, total).is_break() {
+            return Err(Stopped.into());
+        }
     }
     drop(guard);
     Ok(out)
@@ -510,7 +519,7 @@ pub fn evaluate(
     pipeline: &mut Pipeline,
     panes: &[PaneId],
     trec: Option<&mut TrecRuns>,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
 ) -> anyhow::Result<(MethodReports, Skipped)> {
     let queries = gold_queries(&pipeline.corpus.clone());
     match evaluate_on(
@@ -535,7 +544,7 @@ pub fn evaluate_on(
     queries: &[EvalQuery],
     settings: GradedSettings,
     trec: Option<&mut TrecRuns>,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
 ) -> anyhow::Result<(Methods, Skipped, Vec<QueryOutcome>)> {
     let rankings = rank_all(pipeline, panes, queries, trec, progress)?;
     let all_gold = queries.iter().all(|q| matches!(q.labels, Labels::Gold(_)));

@@ -26,22 +26,29 @@ fn evaluation_puts_top_k_back_when_it_fails_or_is_cancelled() {
     let mut seen = 0;
     let failed = evaluate(&mut pipeline, &methods, Some(&mut trec), &mut |done, _| {
         seen = done;
+        ControlFlow::Continue(())
     });
     assert!(failed.is_err());
     assert_eq!(seen, 0, "failed before the first question was done");
     assert_eq!(pipeline.params.top_k, 3);
 
-    // Cancelled: the progress callback unwinds, as the TUI's does.
-    let cancelled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        evaluate(&mut pipeline, &methods, None, &mut |_, _| {
-            std::panic::resume_unwind(Box::new("cancelled"))
-        })
-    }));
-    assert!(cancelled.is_err());
+    // Stopped: the progress callback breaks after the first question, as the explorer's
+    // does when an evaluation is cancelled.
+    let mut asked = 0;
+    let stopped = evaluate(&mut pipeline, &methods, None, &mut |_, _| {
+        asked += 1;
+        ControlFlow::Break(())
+    });
+    let err = stopped.err().expect("stopped");
+    assert!(err.downcast_ref::<Stopped>().is_some(), "{err:#}");
+    assert_eq!(asked, 1, "no question after the break");
     assert_eq!(pipeline.params.top_k, 3);
 
     // And a finished one puts it back too.
-    let (reports, _) = evaluate(&mut pipeline, &methods, None, &mut |_, _| {}).unwrap();
+    let (reports, _) = evaluate(&mut pipeline, &methods, None, &mut |_, _| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
     assert!(reports["bm25"].metrics.recall_10 > 0.5);
     assert_eq!(pipeline.params.top_k, 3);
 }

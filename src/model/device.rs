@@ -6,6 +6,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::cpu::{CpuInfo, KernelChoice};
 use super::{ModelError, Result};
+use crate::setting::{Invalid, Setting};
 
 /// `--device auto|cpu|cuda|cuda:N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -103,7 +104,10 @@ impl Runtime {
     ) -> Result<Self> {
         if let Some(n) = threads {
             if n == 0 {
-                return Err(ModelError::Device("--threads must be at least 1".into()));
+                return Err(ModelError::Device(Invalid::new(
+                    Setting::Threads,
+                    "must be at least 1",
+                )));
             }
             tch::set_num_threads(i32::try_from(n).unwrap_or(i32::MAX));
         }
@@ -113,8 +117,12 @@ impl Runtime {
             DeviceChoice::Cuda(n) => {
                 let count = tch::Cuda::device_count();
                 if !tch::Cuda::is_available() || n as i64 >= count {
-                    return Err(ModelError::Device(format!(
-                        "--device cuda:{n} was asked for but libtorch sees {count} CUDA device(s); use --device cpu or auto"
+                    return Err(ModelError::Device(Invalid::new(
+                        Setting::Device,
+                        format!(
+                            "cuda:{n} was asked for but libtorch sees {count} CUDA device(s); \
+                             use cpu or auto"
+                        ),
                     )));
                 }
                 Device::Cuda(n)
@@ -136,15 +144,18 @@ impl Runtime {
                 }
             }
             (DTypeChoice::F32, _) => Kind::Float,
-            (DTypeChoice::Bf16, Device::Cpu) if !cpu_has_bf16() => return Err(ModelError::Device(
-                "--dtype bf16 on the CPU needs avx512_bf16 (or AMX), which this CPU lacks; use f32"
-                    .into(),
-            )),
+            (DTypeChoice::Bf16, Device::Cpu) if !cpu_has_bf16() => {
+                return Err(ModelError::Device(Invalid::new(
+                    Setting::Dtype,
+                    "bf16 on the CPU needs avx512_bf16 (or AMX), which this CPU lacks; use f32",
+                )))
+            }
             (DTypeChoice::Bf16, _) => Kind::BFloat16,
             (DTypeChoice::F16, Device::Cpu) => {
-                return Err(ModelError::Device(
-                    "--dtype f16 needs CUDA; on the CPU use bf16 (with avx512_bf16) or f32".into(),
-                ))
+                return Err(ModelError::Device(Invalid::new(
+                    Setting::Dtype,
+                    "f16 needs CUDA; on the CPU use bf16 (with avx512_bf16) or f32",
+                )))
             }
             (DTypeChoice::F16, _) => Kind::Half,
         };

@@ -330,4 +330,13 @@ impl Embedder for SentenceEncoder {
         let prompt = self.prompts.get(side).to_owned();
         self.embed_prompted(texts, &prompt, &pooling, self.normalize, progress)
     }
+
+    fn pooling(&self) -> Option<(Pooling, Pooling)> {
+        Some((self.pooling.clone(), self.default_pooling.clone()))
+    }
+
+    fn set_pooling(&mut self, pooling: Pooling) -> bool {
+        self.pooling = pooling;
+        true
+    }
 }

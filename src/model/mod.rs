@@ -19,6 +19,7 @@ mod cross;
 mod device;
 mod encoder;
 mod files;
+pub mod owner;
 mod pooling;
 mod prompt;
 pub mod remote;
@@ -69,13 +70,17 @@ pub enum ModelError {
     Hub(String),
     #[error("tokenizer {path}: {message}")]
     Tokenizer { path: PathBuf, message: String },
+    /// The device, dtype or thread count asked for cannot be had.
     #[error("{0}")]
-    Device(String),
+    Device(crate::setting::Invalid),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     /// The model lives elsewhere (another thread) and could not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// The caller's cancel token stopped the job between two chunks.
+    #[error("cancelled")]
+    Cancelled,
     #[error(transparent)]
     Remote(RemoteError),
 }
@@ -144,6 +149,14 @@ pub trait Embedder: Send {
     fn usage(&self) -> Option<Usage> {
         None
     }
+    /// The pooling in use and the model's own, for encoders that pool locally.
+    fn pooling(&self) -> Option<(Pooling, Pooling)> {
+        None
+    }
+    /// Switches the pooling; false for an encoder that cannot (a remote model).
+    fn set_pooling(&mut self, _pooling: Pooling) -> bool {
+        false
+    }
 }
 
 /// A boxed encoder is an encoder (a pane can share one of any kind).
@@ -164,6 +177,12 @@ impl<E: Embedder + ?Sized> Embedder for Box<E> {
     }
     fn usage(&self) -> Option<Usage> {
         (**self).usage()
+    }
+    fn pooling(&self) -> Option<(Pooling, Pooling)> {
+        (**self).pooling()
+    }
+    fn set_pooling(&mut self, pooling: Pooling) -> bool {
+        (**self).set_pooling(pooling)
     }
 }
 

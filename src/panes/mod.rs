@@ -191,6 +191,36 @@ impl Retriever {
         }
     }
 
+    /// The title a pane of this retriever has when its spec names none: the kind's, with
+    /// what sets it apart (model, pooling, analyzer; convex or server fusion).
+    pub fn default_title(&self) -> String {
+        let base = match self {
+            Self::Fusion { opts, .. } if opts.server => SERVER_TITLE.to_owned(),
+            Self::Fusion { opts, .. } if opts.method == Some(FusionMethod::Convex) => {
+                "Hybrid (convex)".to_owned()
+            }
+            r => r.kind().title().to_owned(),
+        };
+        let mut extra = Vec::new();
+        match self {
+            Self::Dense(key) => {
+                if let Some(m) = &key.model {
+                    extra.push(m.rsplit(['/', ':']).next().unwrap_or(m).to_owned());
+                }
+                if let Some(p) = key.pooling {
+                    extra.push(p.name().to_owned());
+                }
+            }
+            Self::Bm25(Some(a)) => extra.push(a.name().to_owned()),
+            _ => {}
+        }
+        if extra.is_empty() {
+            base
+        } else {
+            format!("{base} · {}", extra.join(" "))
+        }
+    }
+
     /// The retrievers this one reads.
     pub fn inputs(&self) -> Vec<PaneId> {
         match self {
@@ -276,6 +306,25 @@ impl Panes {
             ));
         }
         resolve(entries)
+    }
+
+    /// Gives pane `id` another retriever of the same kind with the same inputs (a setting
+    /// changed in the explorer); a title that was the default follows the new settings.
+    pub fn set_retriever(&mut self, id: PaneId, retriever: Retriever) -> Result<(), SpecError> {
+        let Some(pane) = self.panes.get_mut(id.index()) else {
+            return err(format!("no pane {}", id.index() + 1));
+        };
+        if pane.kind() != retriever.kind() || pane.retriever.inputs() != retriever.inputs() {
+            return err(format!(
+                "{}: a setting keeps the pane's kind and inputs",
+                pane.name
+            ));
+        }
+        if pane.title == pane.retriever.default_title() {
+            pane.title = retriever.default_title();
+        }
+        pane.retriever = retriever;
+        Ok(())
     }
 
     /// Every retriever, shown ones first.

@@ -167,26 +167,20 @@ impl Entry {
         if let Some(t) = &self.title {
             return t.clone();
         }
-        let base = match (self.kind(), self.fusion.method) {
-            (Kind::Hybrid, _) if self.fusion.server => SERVER_TITLE.to_owned(),
-            (Kind::Hybrid, Some(FusionMethod::Convex)) => "Hybrid (convex)".to_owned(),
-            (kind, _) => kind.title().to_owned(),
+        // Only what sets the title apart matters here; inputs are resolved later.
+        let retriever = match self.kind() {
+            Kind::Dense => Retriever::Dense(self.dense.clone()),
+            Kind::Bm25 => Retriever::Bm25(self.analyzer),
+            Kind::Hybrid => Retriever::Fusion {
+                of: Vec::new(),
+                opts: self.fusion.clone(),
+            },
+            Kind::Rerank => Retriever::Rerank {
+                of: PaneId(0),
+                depth: self.depth,
+            },
         };
-        let mut extra = Vec::new();
-        if let Some(m) = &self.dense.model {
-            extra.push(m.rsplit(['/', ':']).next().unwrap_or(m).to_owned());
-        }
-        if let Some(p) = self.dense.pooling {
-            extra.push(p.name().to_owned());
-        }
-        if let Some(a) = self.analyzer {
-            extra.push(a.name().to_owned());
-        }
-        if extra.is_empty() {
-            base
-        } else {
-            format!("{base} · {}", extra.join(" "))
-        }
+        retriever.default_title()
     }
 }
 

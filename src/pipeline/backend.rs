@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{not_used, List, Missing, Part, Pipeline, Run, Source, Sources, Stage};
+use super::{List, Missing, Part, Phase, Pipeline, Run, Source, Sources, Stage};
 use crate::bm25::Analyzer;
 use crate::milvus::MilvusBackend;
 use crate::model::{Embedder, Side};
@@ -27,11 +27,11 @@ impl Pipeline {
     /// emptied; panes of other models and analyzers still run locally.
     pub fn set_backend(&mut self, milvus: Arc<MilvusBackend>, analyzer: Analyzer) {
         let served = format!("served by {}", milvus.url());
-        *self.dense_slot(&DenseKey::default()) = Err(Missing(served.clone()));
-        *self.bm25_slot(None) = Err(Missing(served));
+        *self.dense_slot(&DenseKey::default()) = Err(Missing::Off(served.clone()));
+        *self.bm25_slot(None) = Err(Missing::Off(served));
         self.backend = Some(BackendPart {
             milvus,
-            encoder: Err(Missing("the encoder is not loaded".into())),
+            encoder: Err(Missing::pending("the encoder is not loaded")),
             analyzer,
         });
     }
@@ -44,9 +44,9 @@ impl Pipeline {
     }
 
     /// Marks the backend's encoder missing (its dense panes say `why`).
-    pub fn set_backend_encoder_missing(&mut self, why: impl Into<String>) {
+    pub fn set_backend_encoder_missing(&mut self, why: Missing) {
         if let Some(b) = &mut self.backend {
-            b.encoder = Err(Missing(why.into()));
+            b.encoder = Err(why);
         }
     }
 
@@ -74,15 +74,15 @@ impl Pipeline {
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v.to_vec());
-        let backend = self.backend.as_mut().ok_or_else(|| not_used().0)?;
+        let backend = self.backend.as_mut().ok_or(Missing::Unused)?;
         let vector = match given {
             Some(v) => v,
             None => {
-                let encoder = backend.encoder.as_mut().map_err(|m| m.0.clone())?;
+                let encoder = backend.encoder.as_mut().map_err(|m| m.clone())?;
                 run.passes.bi_encoder += 1;
                 encoder
                     .embed(Side::Query, &[run.query], &mut |_| {})
-                    .map_err(|e| format!("encoding the query: {e}"))?
+                    .map_err(|e| Missing::failed(Phase::Embed, format!("encoding the query: {e}")))?
                     .data
             }
         };
@@ -90,20 +90,20 @@ impl Pipeline {
         let hits = backend
             .milvus
             .dense_search(&vector, run.depth)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Missing::failed(Phase::Backend, e))?;
         run.backend_vector = Some(vector);
         Ok(List::plain(hits, started.elapsed()))
     }
 
     /// The backend's BM25 list: the analysed query terms scored by Milvus.
     pub(super) fn backend_bm25_list(&self, run: &Run) -> Stage {
-        let backend = self.backend.as_ref().ok_or_else(|| not_used().0)?;
+        let backend = self.backend.as_ref().ok_or(Missing::Unused)?;
         let started = Instant::now();
         let terms = backend.analyzer.query_terms(run.query);
         let hits = backend
             .milvus
             .bm25_search(&terms, run.depth)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Missing::failed(Phase::Backend, e))?;
         Ok(List::plain(hits, started.elapsed()))
     }
 
@@ -111,19 +111,28 @@ impl Pipeline {
     /// already (here, on the backend), so the query vector is at hand and each hit's sources
     /// are its ranks in them.
     pub(super) fn server_fuse(&self, run: &Run, of: &[PaneId], opts: &FusionOpts) -> Stage {
-        let backend = self
-            .backend
-            .as_ref()
-            .ok_or("Milvus's RRF needs --backend milvus://HOST:PORT/COLLECTION")?;
+        let backend = self.backend.as_ref().ok_or_else(|| {
+            Missing::failed(
+                Phase::Backend,
+                "Milvus's RRF needs a Milvus backend (milvus://HOST:PORT/COLLECTION)",
+            )
+        })?;
         for &input in of {
             if !self.on_backend(&self.panes.get(input).retriever) {
-                return Err(format!(
-                    "Milvus's RRF fuses the lists Milvus serves; {} runs locally",
-                    self.label(input)
+                return Err(Missing::failed(
+                    Phase::Backend,
+                    format!(
+                        "Milvus's RRF fuses the lists Milvus serves; {} runs locally",
+                        self.label(input)
+                    ),
                 ));
             }
             if let Err(e) = &run.lists[&input] {
-                return Err(format!("no {} list from Milvus ({e})", self.label(input)));
+                let text = format!("no {} list from Milvus ({e})", self.label(input));
+                return Err(match e {
+                    Missing::Pending(_) => Missing::Pending(text),
+                    _ => Missing::Failed(Phase::Backend, text),
+                });
             }
         }
         let started = Instant::now();
@@ -137,7 +146,7 @@ impl Pipeline {
         let ranked = backend
             .milvus
             .server_rrf(vector, &terms, depth, limit, k)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Missing::failed(Phase::Backend, e))?;
         let inputs: Vec<(PaneId, Kind, &List)> = of
             .iter()
             .filter_map(|&id| {

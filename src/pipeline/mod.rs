@@ -19,24 +19,16 @@ use std::time::{Duration, Instant};
 
 pub use backend::BackendPart;
 pub use params::SearchParams;
-pub use results::{reranked, ForwardPasses, Hit, MethodResult, SearchResults, Source, Sources};
+pub use results::{
+    reranked, ForwardPasses, Hit, MethodResult, Missing, Phase, SearchResults, Source, Sources,
+};
 
 use crate::bm25::{term_matches, Analyzer, Bm25Index, TermMatches};
 use crate::data::Corpus;
 use crate::dense::DenseIndex;
 use crate::fusion::{self, Fused, FusionMethod, RrfParams};
 use crate::model::{Embedder, Reranker, Side};
-use crate::panes::{Bm25Key, DenseKey, FusionOpts, Kind, PaneId, Panes, Retriever};
-
-/// Why a part a retriever needs is not there; shown in the pane instead of results.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Missing(pub String);
-
-impl std::fmt::Display for Missing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::panes::{Bm25Key, DenseKey, FusionOpts, Kind, PaneId, Panes, Retriever, SpecError};
 
 /// A part: ready, or why not.
 pub type Part<T> = Result<T, Missing>;
@@ -83,7 +75,7 @@ impl List {
     }
 }
 
-type Stage = Result<List, String>;
+type Stage = Result<List, Missing>;
 
 /// The indexes and models, each a [`Part`], the panes and the search parameters.
 pub struct Pipeline {
@@ -108,16 +100,16 @@ impl Pipeline {
                 .map(|k| {
                     (
                         k,
-                        Err(Missing("the passage embeddings are not ready".into())),
+                        Err(Missing::pending("the passage embeddings are not ready")),
                     )
                 })
                 .collect(),
             bm25: panes
                 .bm25_keys()
                 .into_iter()
-                .map(|k| (k, Err(Missing("the BM25 index is not ready".into()))))
+                .map(|k| (k, Err(Missing::pending("the BM25 index is not ready"))))
                 .collect(),
-            reranker: Err(Missing("the reranker is not loaded".into())),
+            reranker: Err(Missing::pending("the reranker is not loaded")),
             panes: Arc::new(panes),
             backend: None,
         }
@@ -127,11 +119,32 @@ impl Pipeline {
         &self.panes
     }
 
+    /// Gives pane `id` another retriever (a setting changed in the explorer). A dense or BM25
+    /// key no part has yet gets a pending slot; what builds it is the caller's business.
+    /// Returns whether the pane's part must still be built.
+    pub fn set_retriever(&mut self, id: PaneId, retriever: Retriever) -> Result<bool, SpecError> {
+        Arc::make_mut(&mut self.panes).set_retriever(id, retriever.clone())?;
+        let pending = |what: &str| Missing::Pending(format!("{what} are being built"));
+        Ok(match retriever {
+            Retriever::Dense(key) if !self.dense.iter().any(|(k, _)| *k == key) => {
+                self.dense
+                    .push((key, Err(pending("the passage embeddings"))));
+                true
+            }
+            Retriever::Bm25(key) if !self.bm25.iter().any(|(k, _)| *k == key) => {
+                self.bm25
+                    .push((key, Err(pending("the BM25 index's terms"))));
+                true
+            }
+            _ => false,
+        })
+    }
+
     fn dense_slot(&mut self, key: &DenseKey) -> &mut Part<DensePart> {
         if let Some(i) = self.dense.iter().position(|(k, _)| k == key) {
             return &mut self.dense[i].1;
         }
-        self.dense.push((key.clone(), Err(not_used())));
+        self.dense.push((key.clone(), Err(Missing::Unused)));
         &mut self.dense.last_mut().expect("just pushed").1
     }
 
@@ -139,7 +152,7 @@ impl Pipeline {
         if let Some(i) = self.bm25.iter().position(|(k, _)| *k == key) {
             return &mut self.bm25[i].1;
         }
-        self.bm25.push((key, Err(not_used())));
+        self.bm25.push((key, Err(Missing::Unused)));
         &mut self.bm25.last_mut().expect("just pushed").1
     }
 
@@ -149,19 +162,19 @@ impl Pipeline {
     }
 
     /// Marks the encoder of `key` missing (and drops what was there).
-    pub fn set_dense_missing(&mut self, key: &DenseKey, why: impl Into<String>) {
-        *self.dense_slot(key) = Err(Missing(why.into()));
+    pub fn set_dense_missing(&mut self, key: &DenseKey, why: Missing) {
+        *self.dense_slot(key) = Err(why);
     }
 
     /// Takes the encoder of `key` out; its panes say `why` meanwhile.
-    pub fn take_dense(&mut self, key: &DenseKey, why: impl Into<String>) -> Option<DensePart> {
-        std::mem::replace(self.dense_slot(key), Err(Missing(why.into()))).ok()
+    pub fn take_dense(&mut self, key: &DenseKey, why: Missing) -> Option<DensePart> {
+        std::mem::replace(self.dense_slot(key), Err(why)).ok()
     }
 
     pub fn dense(&self, key: &DenseKey) -> Result<&DensePart, Missing> {
         match self.dense.iter().find(|(k, _)| k == key) {
             Some((_, part)) => part.as_ref().map_err(Missing::clone),
-            None => Err(not_used()),
+            None => Err(Missing::Unused),
         }
     }
 
@@ -190,19 +203,19 @@ impl Pipeline {
         *self.bm25_slot(key) = Ok(index);
     }
 
-    pub fn set_bm25_missing(&mut self, key: Bm25Key, why: impl Into<String>) {
-        *self.bm25_slot(key) = Err(Missing(why.into()));
+    pub fn set_bm25_missing(&mut self, key: Bm25Key, why: Missing) {
+        *self.bm25_slot(key) = Err(why);
     }
 
     /// Takes the BM25 index of `key` out (a rebuild is on its way); its panes say `why`.
-    pub fn take_bm25(&mut self, key: Bm25Key, why: impl Into<String>) -> Option<Arc<Bm25Index>> {
-        std::mem::replace(self.bm25_slot(key), Err(Missing(why.into()))).ok()
+    pub fn take_bm25(&mut self, key: Bm25Key, why: Missing) -> Option<Arc<Bm25Index>> {
+        std::mem::replace(self.bm25_slot(key), Err(why)).ok()
     }
 
     pub fn bm25(&self, key: Bm25Key) -> Result<&Arc<Bm25Index>, Missing> {
         match self.bm25.iter().find(|(k, _)| *k == key) {
             Some((_, part)) => part.as_ref().map_err(Missing::clone),
-            None => Err(not_used()),
+            None => Err(Missing::Unused),
         }
     }
 
@@ -220,8 +233,8 @@ impl Pipeline {
         self.reranker = Ok(reranker);
     }
 
-    pub fn set_reranker_missing(&mut self, why: impl Into<String>) {
-        self.reranker = Err(Missing(why.into()));
+    pub fn set_reranker_missing(&mut self, why: Missing) {
+        self.reranker = Err(why);
     }
 
     pub fn reranker(&self) -> Result<&dyn Reranker, &Missing> {
@@ -320,8 +333,8 @@ impl Pipeline {
             .iter_mut()
             .find(|(k, _)| k == key)
             .map(|(_, p)| p)
-            .ok_or_else(|| not_used().0)?;
-        let part = part.as_mut().map_err(|m| m.0.clone())?;
+            .ok_or(Missing::Unused)?;
+        let part = part.as_mut().map_err(|m| m.clone())?;
         let vector = match given {
             Some(v) => v,
             None => {
@@ -329,7 +342,9 @@ impl Pipeline {
                 let e = part
                     .encoder
                     .embed(Side::Query, &[run.query], &mut |_| {})
-                    .map_err(|e| format!("encoding the query: {e}"))?;
+                    .map_err(|e| {
+                        Missing::failed(Phase::Embed, format!("encoding the query: {e}"))
+                    })?;
                 e.data
             }
         };
@@ -337,7 +352,7 @@ impl Pipeline {
         let hits = part
             .index
             .search(&vector, run.depth)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Missing::failed(Phase::Search, e))?;
         Ok(List::plain(
             hits.into_iter()
                 .map(|h| (h.passage, h.score as f64))
@@ -347,12 +362,12 @@ impl Pipeline {
     }
 
     fn bm25_list(&self, query: &str, key: Bm25Key, depth: usize) -> Stage {
-        let index = self.bm25(key).map_err(|m| m.0.clone())?;
+        let index = self.bm25(key)?;
         let started = Instant::now();
         let terms = index.analyzer().query_terms(query);
         let hits = index
             .search_terms(&terms, depth)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Missing::failed(Phase::Search, e))?;
         Ok(List::plain(
             hits.into_iter()
                 .map(|h| (h.passage, h.score as f64))
@@ -373,7 +388,16 @@ impl Pipeline {
             }
         }
         if lists.is_empty() {
-            return Err(missing.join("; "));
+            // Nothing to fuse: pending while any input is on its way, else failed.
+            let why = missing.join("; ");
+            let pending = of
+                .iter()
+                .any(|i| matches!(&run.lists[i], Err(m) if m.is_pending()));
+            return Err(if pending {
+                Missing::Pending(why)
+            } else {
+                Missing::Failed(Phase::Search, why)
+            });
         }
         let weights = self.weights(of, opts);
         let weighted: Vec<(&[(usize, f64)], f64)> = lists
@@ -406,28 +430,8 @@ impl Pipeline {
         })
     }
 
-    /// The weight of each input: `weights=`, else the session's dense and BM25 weights by
-    /// kind (RRF) or alpha and 1 - alpha (convex, two inputs), else equal.
     fn weights(&self, of: &[PaneId], opts: &FusionOpts) -> Vec<f64> {
-        if let Some(w) = &opts.weights {
-            return w.clone();
-        }
-        let p = &self.params;
-        match opts.method.unwrap_or(p.fusion) {
-            FusionMethod::Rrf => of
-                .iter()
-                .map(|&id| match self.panes.get(id).kind() {
-                    Kind::Dense => p.dense_weight,
-                    Kind::Bm25 => p.bm25_weight,
-                    _ => 1.0,
-                })
-                .collect(),
-            FusionMethod::Convex if of.len() == 2 => {
-                let alpha = opts.alpha.unwrap_or(p.alpha);
-                vec![alpha, 1.0 - alpha]
-            }
-            FusionMethod::Convex => vec![1.0 / of.len() as f64; of.len()],
-        }
+        fusion_weights(&self.panes, &self.params, of, opts)
     }
 
     fn fusion_of(&self, opts: &FusionOpts, lists: &[(&[(usize, f64)], f64)]) -> Vec<Fused> {
@@ -482,7 +486,7 @@ impl Pipeline {
     fn rerank_list(&mut self, run: &mut Run, of: PaneId, depth: usize) -> Stage {
         let list = match &run.lists[&of] {
             Ok(l) => l,
-            Err(e) => return Err(format!("no {} list to rerank ({e})", self.label(of))),
+            Err(e) => return Err(nothing_to_rerank(&self.label(of), e)),
         };
         let candidates = self.candidates(of, list, depth);
         let from_backend = self
@@ -491,7 +495,7 @@ impl Pipeline {
             .iter()
             .any(|&id| self.on_backend(&self.panes.get(id).retriever));
         if let Err(m) = &self.reranker {
-            return Err(m.0.clone());
+            return Err(m.clone());
         }
         let started = Instant::now();
         // Candidates Milvus found are read from Milvus: the collection, not the local corpus,
@@ -503,7 +507,12 @@ impl Pipeline {
                 fetched = b
                     .milvus
                     .texts(&ids)
-                    .map_err(|e| format!("fetching the candidates' texts: {e}"))?
+                    .map_err(|e| {
+                        Missing::failed(
+                            Phase::Backend,
+                            format!("fetching the candidates' texts: {e}"),
+                        )
+                    })?
                     .into_iter()
                     .map(|(_, text)| text)
                     .collect();
@@ -514,11 +523,11 @@ impl Pipeline {
                 .filter_map(|h| self.corpus.passages.get(h.passage).map(|p| p.text.as_str()))
                 .collect(),
         };
-        let reranker = self.reranker.as_mut().map_err(|m| m.0.clone())?;
+        let reranker = self.reranker.as_mut().map_err(|m| m.clone())?;
         run.passes.cross_encoder += texts.len();
         let logits = reranker
             .score(run.query, &texts, &mut |_| {})
-            .map_err(|e| format!("cross-encoder failed: {e}"))?;
+            .map_err(|e| Missing::failed(Phase::Rerank, format!("cross-encoder failed: {e}")))?;
         let r = reranked(
             PaneId(0),
             &candidates,
@@ -561,18 +570,18 @@ impl Pipeline {
         &self,
         results: &SearchResults,
         pane: PaneId,
-    ) -> Result<Vec<Hit>, String> {
+    ) -> Result<Vec<Hit>, Missing> {
         let Retriever::Rerank { of, depth } = self.panes.get(pane).retriever else {
-            return Err(format!(
-                "{} is not a rerank pane",
-                self.panes.get(pane).name
+            return Err(Missing::failed(
+                Phase::Rerank,
+                format!("{} is not a rerank pane", self.panes.get(pane).name),
             ));
         };
-        let input = results
-            .pane(of)
-            .ok_or_else(|| format!("{} did not run", self.label(of)))?;
+        let input = results.pane(of).ok_or_else(|| {
+            Missing::failed(Phase::Search, format!("{} did not run", self.label(of)))
+        })?;
         if let Some(e) = &input.error {
-            return Err(format!("no {} list to rerank ({e})", self.label(of)));
+            return Err(nothing_to_rerank(&self.label(of), e));
         }
         let list = List {
             ranked: input.ranking.clone(),
@@ -625,9 +634,43 @@ impl Pipeline {
     }
 }
 
-/// What asking for a part no pane uses says.
-fn not_used() -> Missing {
-    Missing("no pane uses this part".into())
+/// The weight of each input of a fusion reading `of`: `weights=`, else the session's dense
+/// and BM25 weights by kind (RRF) or alpha and 1 - alpha (convex, two inputs), else equal.
+pub fn fusion_weights(
+    panes: &Panes,
+    params: &SearchParams,
+    of: &[PaneId],
+    opts: &FusionOpts,
+) -> Vec<f64> {
+    if let Some(w) = &opts.weights {
+        return w.clone();
+    }
+    let p = params;
+    match opts.method.unwrap_or(p.fusion) {
+        FusionMethod::Rrf => of
+            .iter()
+            .map(|&id| match panes.get(id).kind() {
+                Kind::Dense => p.dense_weight,
+                Kind::Bm25 => p.bm25_weight,
+                _ => 1.0,
+            })
+            .collect(),
+        FusionMethod::Convex if of.len() == 2 => {
+            let alpha = opts.alpha.unwrap_or(p.alpha);
+            vec![alpha, 1.0 - alpha]
+        }
+        FusionMethod::Convex => vec![1.0 / of.len() as f64; of.len()],
+    }
+}
+
+/// Why a rerank pane has no candidates: its input has no list (pending while the input is).
+fn nothing_to_rerank(input: &str, why: &Missing) -> Missing {
+    let text = format!("no {input} list to rerank ({why})");
+    match why {
+        Missing::Pending(_) => Missing::Pending(text),
+        Missing::Off(_) => Missing::Off(text),
+        _ => Missing::Failed(Phase::Search, text),
+    }
 }
 
 /// One search's shared state: the lists computed so far and what they cost.

@@ -1,5 +1,7 @@
-//! The knobs a user turns (CLI flags, the explorer's settings overlay), checked before use.
+//! The knobs a user turns (the command line, the explorer's settings overlay), checked before
+//! use.
 use crate::fusion::{Fusion, FusionMethod, Norm, RrfParams};
+use crate::options::{Invalid, Setting};
 
 /// Knobs the user can turn (CLI flags, TUI settings overlay).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,39 +38,51 @@ impl Default for SearchParams {
 }
 
 impl SearchParams {
-    /// Checks ranges; the message names the option.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks ranges; the error names the setting.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let bad = |setting, problem: String| Err(Invalid::new(setting, problem));
         if self.top_k == 0 {
-            return Err("--top-k must be at least 1".into());
+            return bad(Setting::TopK, "must be at least 1".into());
         }
         if self.top_k > 10_000 {
-            return Err(format!("--top-k {} is more than 10000", self.top_k));
+            return bad(Setting::TopK, format!("{} is more than 10000", self.top_k));
         }
         if !(self.rrf.k.is_finite() && self.rrf.k >= 0.0) {
-            return Err(format!("--rrf-k must be a number >= 0, not {}", self.rrf.k));
+            return bad(
+                Setting::RrfK,
+                format!("must be a number >= 0, not {}", self.rrf.k),
+            );
         }
         if self.rrf.depth == 0 {
-            return Err("--rrf-depth must be at least 1".into());
+            return bad(Setting::FusionDepth, "must be at least 1".into());
         }
-        for (name, w) in [
-            ("--dense-weight", self.dense_weight),
-            ("--bm25-weight", self.bm25_weight),
+        for (setting, w) in [
+            (Setting::DenseWeight, self.dense_weight),
+            (Setting::Bm25Weight, self.bm25_weight),
         ] {
             if !(w.is_finite() && w >= 0.0) {
-                return Err(format!("{name} must be a number >= 0, not {w}"));
+                return bad(setting, format!("must be a number >= 0, not {w}"));
             }
         }
         if self.dense_weight == 0.0 && self.bm25_weight == 0.0 {
-            return Err("--dense-weight and --bm25-weight are both 0: every hybrid score would be 0 and its order arbitrary; keep one above 0".into());
+            return Err(Invalid {
+                settings: vec![Setting::DenseWeight, Setting::Bm25Weight],
+                problem: "are both 0: every hybrid score would be 0 and its order arbitrary; \
+                          keep one above 0"
+                    .into(),
+            });
         }
         if self.rerank_depth == 0 {
-            return Err("--rerank-depth must be at least 1".into());
+            return bad(Setting::RerankDepth, "must be at least 1".into());
         }
         if !(self.alpha.is_finite() && (0.0..=1.0).contains(&self.alpha)) {
-            return Err(format!(
-                "--alpha must be a number from 0 to 1 (the dense weight), not {}",
-                self.alpha
-            ));
+            return bad(
+                Setting::Alpha,
+                format!(
+                    "must be a number from 0 to 1 (the dense weight), not {}",
+                    self.alpha
+                ),
+            );
         }
         Ok(())
     }

@@ -6,6 +6,62 @@ use std::time::Duration;
 use crate::model::sigmoid;
 use crate::panes::{Kind, PaneId, Panes};
 
+/// Why a pane has no list (a part it needs is not there, or a step failed), shown in the
+/// pane instead of results. Front ends read the kind, never the text: a pending part is
+/// "loading", a failed one names its phase.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    /// Not there yet (loading, embedding, rebuilding); the text says what it waits for.
+    #[error("{0}")]
+    Pending(String),
+    /// Switched off by the user (a reranker of `none`); the text says how.
+    #[error("{0}")]
+    Off(String),
+    /// No pane uses this part.
+    #[error("no pane uses this part")]
+    Unused,
+    /// There is no corpus to build it on (the corpus itself failed, and says why).
+    #[error("no corpus")]
+    NoCorpus,
+    /// A step failed: in which phase, and why.
+    #[error("{1}")]
+    Failed(Phase, String),
+}
+
+/// The phase a failure happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Loading a model, an index or the corpus.
+    Load,
+    /// Embedding passages or a query.
+    Embed,
+    /// Searching an index, or fusing lists.
+    Search,
+    /// Scoring candidates with the cross-encoder.
+    Rerank,
+    /// Talking to the Milvus backend.
+    Backend,
+    /// Running an evaluation or the fusion lab over the questions.
+    Evaluate,
+    /// Reading or writing relevance judgments.
+    Judgments,
+}
+
+impl Missing {
+    pub fn pending(why: impl Into<String>) -> Self {
+        Self::Pending(why.into())
+    }
+
+    pub fn failed(phase: Phase, why: impl std::fmt::Display) -> Self {
+        Self::Failed(phase, why.to_string())
+    }
+
+    /// Whether the part is on its way (the pane will fill without the user doing anything).
+    pub fn is_pending(&self) -> bool {
+        matches!(self, Self::Pending(_))
+    }
+}
+
 /// Where a hit stood in one list a fused or reranked list read (1-based rank).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Source {
@@ -79,7 +135,7 @@ pub struct MethodResult {
     /// rerank = cross-encoder only.
     pub elapsed: Duration,
     /// Why the pane could not run (then `hits` is empty).
-    pub error: Option<String>,
+    pub error: Option<Missing>,
     /// A remark that does not stop the pane (e.g. hybrid over BM25 alone).
     pub note: Option<String>,
     /// The whole ranked list behind `hits` (passage, score), as deep as the retriever went:
@@ -89,7 +145,7 @@ pub struct MethodResult {
 }
 
 impl MethodResult {
-    pub fn failed(pane: PaneId, method: Kind, error: String) -> Self {
+    pub fn failed(pane: PaneId, method: Kind, error: Missing) -> Self {
         Self {
             pane,
             method,
@@ -105,7 +161,7 @@ impl MethodResult {
     pub fn empty(pane: PaneId, method: Kind) -> Self {
         Self {
             error: None,
-            ..Self::failed(pane, method, String::new())
+            ..Self::failed(pane, method, Missing::Unused)
         }
     }
 

@@ -2,6 +2,7 @@ use super::*;
 use crate::bm25::Analyzer;
 use crate::data::{Passage, Question};
 use crate::model::{Embeddings, Progress};
+use crate::options::Setting;
 
 /// A bag-of-letters embedder: no libtorch model, deterministic.
 struct Letters;
@@ -193,11 +194,14 @@ fn missing_parts_explain_themselves() {
         None,
         Arc::new(Bm25Index::build(&texts, Analyzer::Bigram, &mut |_| {}).unwrap()),
     );
-    p.set_dense_missing(&DenseKey::default(), "offline: model not cached");
+    p.set_dense_missing(
+        &DenseKey::default(),
+        Missing::failed(Phase::Load, "offline: model not cached"),
+    );
     let r = p.search("장마");
     assert_eq!(
-        r.get(Kind::Dense).unwrap().error.as_deref(),
-        Some("offline: model not cached")
+        r.get(Kind::Dense).unwrap().error,
+        Some(Missing::failed(Phase::Load, "offline: model not cached"))
     );
     assert!(!r.get(Kind::Bm25).unwrap().hits.is_empty());
     let hybrid = r.get(Kind::Hybrid).unwrap();
@@ -226,7 +230,7 @@ fn params_validate() {
         top_k: 0,
         ..Default::default()
     };
-    assert!(bad.validate().unwrap_err().contains("--top-k"));
+    assert_eq!(bad.validate().unwrap_err().settings, [Setting::TopK]);
     let bad = SearchParams {
         rrf: RrfParams {
             k: f64::NAN,
@@ -234,5 +238,5 @@ fn params_validate() {
         },
         ..Default::default()
     };
-    assert!(bad.validate().unwrap_err().contains("--rrf-k"));
+    assert_eq!(bad.validate().unwrap_err().settings, [Setting::RrfK]);
 }

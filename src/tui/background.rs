@@ -1,14 +1,15 @@
 //! The explorer's background work off the search worker: an evaluation over a second
 //! pipeline that shares the indexes, and the fusion lab's grid. Each runs on a thread of its
-//! own; its bi-encoder is locked a few questions at a time and its cross-encoder pairs go
-//! through the rerank thread, so a query typed meanwhile is answered first.
+//! own; its encoders embed through their owner threads a chunk at a time and its
+//! cross-encoder pairs go through the rerank thread, so a query typed meanwhile is answered
+//! between two chunks. Cancelling sets the run's [`Cancel`] token: the run stops at its next
+//! chunk or question and returns.
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ops::ControlFlow;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
-use super::control::{Cancelled, Control};
-use super::models::SharedEncoder;
+use super::control::Control;
 use super::protocol::{Cmd, EvalLabels, EvalOutcome, FusionLab, Msg, Reply};
 use super::rerank::ProxyReranker;
 use super::worker::{say, Worker};
@@ -17,9 +18,10 @@ use crate::data::Corpus;
 use crate::dense::DenseIndex;
 use crate::eval::{EvalQuery, GradedSettings, LabelsReport, Methods};
 use crate::metrics::Gain;
-use crate::model::{Embedder, Embeddings, Progress, Side};
-use crate::panes::{DenseKey, PaneId};
-use crate::pipeline::Pipeline;
+use crate::model::owner::{Cancel, OwnedEmbedder};
+use crate::model::{Embedder, Side};
+use crate::panes::{PaneId, Retriever};
+use crate::pipeline::{Missing, Phase, Pipeline};
 
 impl Worker<'_> {
     /// Runs the evaluation on a thread of its own over a second pipeline that shares the
@@ -45,7 +47,10 @@ impl Worker<'_> {
                     self.ui,
                     Reply::EvalDone {
                         generation,
-                        outcome: Err(format!("no judgments: {why}")),
+                        outcome: Err(Missing::failed(
+                            Phase::Judgments,
+                            format!("no judgments: {why}"),
+                        )),
                     },
                 );
                 return;
@@ -66,66 +71,20 @@ impl Worker<'_> {
                 self.ui,
                 Reply::EvalDone {
                     generation,
-                    outcome: Err(format!(
-                        "nothing to evaluate on: {labels}; grade hits (m then 0-3 in a pane, or the judge view, F6)"
+                    outcome: Err(Missing::failed(
+                        Phase::Evaluate,
+                        format!(
+                            "nothing to evaluate on: {labels}; grade hits (m then 0-3 in a pane, \
+                             or the judge view, F6)"
+                        ),
                     )),
                 },
             );
             return;
         }
-        let cancel = Arc::new(AtomicBool::new(false));
+        let cancel = Cancel::new();
         self.eval_cancel = Some(cancel.clone());
-        let mut pipeline = Pipeline::new(
-            self.pipeline.corpus.clone(),
-            self.pipeline.params.clone(),
-            (**self.pipeline.panes()).clone(),
-        );
-        for key in self.pipeline.panes().bm25_keys() {
-            match self.pipeline.bm25(key) {
-                Ok(b) => pipeline.set_bm25(key, b.clone()),
-                Err(why) => pipeline.set_bm25_missing(key, why.0),
-            }
-        }
-        // Other dense panes' encoders are shared whole (a typed query may wait behind one
-        // of their batches); the session's own is locked a few questions at a time.
-        for (key, encoder) in &self.extras {
-            if let Ok(part) = self.pipeline.dense(key) {
-                pipeline.set_dense(key, Box::new(encoder.clone()), part.index.share());
-            }
-        }
-        let key = DenseKey::default();
-        let chunked = |encoder: &SharedEncoder| ChunkedEncoder {
-            inner: encoder.clone(),
-            cancel: cancel.clone(),
-            control: self.control.clone(),
-        };
-        // With --backend the session's panes query Milvus; the evaluation does too.
-        if let Some(b) = self.pipeline.backend() {
-            pipeline.set_backend(b.milvus.clone(), b.analyzer.clone());
-            match &self.encoder {
-                Some(encoder) => pipeline.set_backend_encoder(Box::new(chunked(encoder))),
-                None => pipeline.set_backend_encoder_missing(self.dense_missing()),
-            }
-        }
-        let shared_whole = self.extras.iter().any(|(k, _)| *k == key);
-        match (&self.encoder, self.pipeline.dense(&key)) {
-            // A remote --model, shared above like another pane's encoder.
-            _ if shared_whole => {}
-            (Some(encoder), Ok(part)) => {
-                pipeline.set_dense(&key, Box::new(chunked(encoder)), part.index.share());
-            }
-            (_, Err(why)) => pipeline.set_dense_missing(&key, why.0),
-            (None, Ok(_)) => pipeline.set_dense_missing(&key, "the encoder is not loaded"),
-        }
-        match &self.reranker_state {
-            Ok(identity) => pipeline.set_reranker(Box::new(ProxyReranker {
-                jobs: self.rerank.clone(),
-                cancel: cancel.clone(),
-                control: self.control.clone(),
-                identity: identity.clone(),
-            })),
-            Err(why) => pipeline.set_reranker_missing(why.clone()),
-        }
+        let pipeline = self.eval_pipeline(&cancel);
         let job = EvalJob {
             generation,
             queries,
@@ -143,7 +102,7 @@ impl Worker<'_> {
                     &failed,
                     Reply::EvalDone {
                         generation,
-                        outcome: Err(why),
+                        outcome: Err(Missing::failed(Phase::Evaluate, why)),
                     },
                 )
             },
@@ -153,50 +112,111 @@ impl Worker<'_> {
                 self.ui,
                 Reply::EvalDone {
                     generation,
-                    outcome: Err(format!("starting the evaluation thread: {e}")),
+                    outcome: Err(Missing::failed(
+                        Phase::Evaluate,
+                        format!("starting the evaluation thread: {e}"),
+                    )),
                 },
             );
         }
     }
 
-    /// The fusion lab on a thread of its own: each question's lists once (the questions are
-    /// encoded a few at a time, so a typed query is encoded between them), then the grid on a
-    /// seeded half, reported on the other half.
-    pub(super) fn tune(&mut self, generation: u64) {
-        if let Some(b) = self.pipeline.backend() {
-            let why = format!(
-                "the fusion lab reads the in-process lists; with --backend ({}) run it without --backend",
-                b.milvus.url()
-            );
-            say(
-                self.ui,
-                Reply::Tuned {
-                    generation,
-                    result: Err(why),
-                },
-            );
-            return;
+    /// A second pipeline over the same panes for an evaluation: it shares every index, its
+    /// encoders are handles that stop at `cancel`, and its cross-encoder pairs go through
+    /// the rerank thread.
+    fn eval_pipeline(&self, cancel: &Cancel) -> Pipeline {
+        let mut pipeline = Pipeline::new(
+            self.pipeline.corpus.clone(),
+            self.pipeline.params.clone(),
+            (**self.pipeline.panes()).clone(),
+        );
+        for key in self.pipeline.panes().bm25_keys() {
+            match self.pipeline.bm25(key) {
+                Ok(b) => pipeline.set_bm25(key, b.clone()),
+                Err(why) => pipeline.set_bm25_missing(key, why),
+            }
         }
-        let key = DenseKey::default();
-        let (Some(encoder), Ok(index), Ok(bm25)) = (
-            self.encoder.clone(),
-            self.pipeline.dense(&key).map(|p| p.index.share()),
-            self.pipeline.bm25(None).cloned(),
-        ) else {
-            say(
-                self.ui,
-                Reply::Tuned {
-                    generation,
-                    result: Err(format!(
-                        "the fusion lab needs both lists: {}",
-                        match self.pipeline.bm25(None) {
-                            Err(why) => why.0,
-                            Ok(_) => self.dense_missing(),
-                        }
-                    )),
-                },
-            );
-            return;
+        let handle = |e: &OwnedEmbedder| Box::new(e.cancelled_by(cancel.clone()));
+        for key in self.pipeline.panes().dense_keys() {
+            match (self.encoder_of(&key), self.pipeline.dense(&key)) {
+                (Some(e), Ok(part)) => pipeline.set_dense(&key, handle(e), part.index.share()),
+                (_, Err(why)) => pipeline.set_dense_missing(&key, why),
+                (None, Ok(_)) => {
+                    pipeline.set_dense_missing(&key, Missing::pending("the encoder is not loaded"))
+                }
+            }
+        }
+        // With a Milvus backend the session's panes query Milvus; the evaluation does too.
+        if let Some(b) = self.pipeline.backend() {
+            pipeline.set_backend(b.milvus.clone(), b.analyzer.clone());
+            match self.encoder() {
+                Some(e) => pipeline.set_backend_encoder(handle(e)),
+                None => pipeline.set_backend_encoder_missing(self.dense_missing()),
+            }
+        }
+        match &self.reranker_state {
+            Ok(identity) => pipeline.set_reranker(Box::new(ProxyReranker {
+                jobs: self.rerank.clone(),
+                cancel: cancel.clone(),
+                control: self.control.clone(),
+                identity: identity.clone(),
+            })),
+            Err(why) => pipeline.set_reranker_missing(why.clone()),
+        }
+        pipeline
+    }
+
+    /// The inputs the fusion lab fuses: hybrid pane `pane`'s dense and BM25 lists (their
+    /// encoder, dense index and BM25 index), or why there are none.
+    fn lab_inputs(&self, pane: PaneId) -> Result<LabInputs, Missing> {
+        if let Some(b) = self.pipeline.backend() {
+            return Err(Missing::Off(format!(
+                "the fusion lab reads the in-process lists; with a Milvus backend ({}) start \
+                 bigyo without it",
+                b.milvus.url()
+            )));
+        }
+        let panes = self.pipeline.panes();
+        let inputs = panes.get(pane).retriever.inputs();
+        let dense = inputs.iter().find_map(|&i| match &panes.get(i).retriever {
+            Retriever::Dense(key) => Some(key.clone()),
+            _ => None,
+        });
+        let bm25 = inputs.iter().find_map(|&i| match panes.get(i).retriever {
+            Retriever::Bm25(key) => Some(key),
+            _ => None,
+        });
+        let (Some(dense), Some(bm25)) = (dense, bm25) else {
+            return Err(Missing::Off(format!(
+                "the fusion lab tunes a hybrid of one dense and one BM25 list; {} fuses other \
+                 lists",
+                panes.get(pane).title
+            )));
+        };
+        let part = self.pipeline.dense(&dense)?;
+        let encoder = self
+            .encoder_of(&dense)
+            .ok_or_else(|| Missing::pending("the encoder is not loaded"))?;
+        let bm25 = self.pipeline.bm25(bm25)?;
+        Ok((encoder.clone(), part.index.share(), bm25.clone()))
+    }
+
+    /// The fusion lab on a thread of its own, for hybrid pane `pane`: each question's lists
+    /// once (the questions are encoded a chunk at a time, so a typed query is encoded between
+    /// chunks), then the grid on a seeded half, reported on the other half.
+    pub(super) fn tune(&mut self, generation: u64, pane: PaneId) {
+        let (encoder, index, bm25) = match self.lab_inputs(pane) {
+            Ok(inputs) => inputs,
+            Err(why) => {
+                let result = Err(match why {
+                    Missing::Pending(w) => {
+                        Missing::Pending(format!("the fusion lab needs both lists: {w}"))
+                    }
+                    other => other,
+                });
+                say(self.ui, Reply::Tuned { generation, result });
+                return;
+            }
         };
         let corpus = self.pipeline.corpus.clone();
         let depth = self.pipeline.params.rrf.depth;
@@ -206,19 +226,14 @@ impl Worker<'_> {
         let spawned = self.control.spawn(
             "bigyo-tune",
             move || {
-                let mut chunked = ChunkedEncoder {
-                    inner: encoder,
-                    cancel: Arc::new(AtomicBool::new(false)),
-                    control: control.clone(),
-                };
+                let mut encoder = encoder.cancelled_by(control.quit.clone());
                 let result = fusion_lab(
                     &corpus,
-                    &mut chunked,
+                    &mut encoder,
                     &index,
                     &bm25,
                     depth,
                     &mut |done, total| {
-                        control.check_quit();
                         say(
                             &ui,
                             Reply::TuneProgress {
@@ -227,6 +242,11 @@ impl Worker<'_> {
                                 total,
                             },
                         );
+                        if control.quitting() {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
                     },
                 );
                 say(&ui, Reply::Tuned { generation, result });
@@ -236,7 +256,7 @@ impl Worker<'_> {
                     &failed,
                     Reply::Tuned {
                         generation,
-                        result: Err(why),
+                        result: Err(Missing::failed(Phase::Evaluate, why)),
                     },
                 )
             },
@@ -246,52 +266,18 @@ impl Worker<'_> {
                 self.ui,
                 Reply::Tuned {
                     generation,
-                    result: Err(format!("starting the fusion lab: {e}")),
+                    result: Err(Missing::failed(
+                        Phase::Evaluate,
+                        format!("starting the fusion lab: {e}"),
+                    )),
                 },
             );
         }
     }
 }
 
-/// The evaluation's bi-encoder: the shared encoder, locked for a few questions at a time so
-/// that a query typed meanwhile is encoded between chunks.
-struct ChunkedEncoder {
-    inner: SharedEncoder,
-    cancel: Arc<AtomicBool>,
-    control: Arc<Control>,
-}
-
-impl Embedder for ChunkedEncoder {
-    fn identity(&self) -> String {
-        self.inner.identity()
-    }
-
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
-
-    fn embed(
-        &mut self,
-        side: Side,
-        texts: &[&str],
-        progress: &mut dyn FnMut(Progress),
-    ) -> crate::model::Result<Embeddings> {
-        let mut data = Vec::new();
-        let mut dim = self.inner.dim();
-        for (i, chunk) in texts.chunks(16).enumerate() {
-            super::control::check(&self.cancel);
-            self.control.check_quit();
-            let e = self.inner.embed(side, chunk, &mut |_| {})?;
-            dim = e.dim;
-            data.extend(e.data);
-            progress(Progress {
-                done: (i * 16 + chunk.len()).min(texts.len()),
-                total: texts.len(),
-            });
-        }
-        Ok(Embeddings { dim, data })
-    }
-}
+/// What the fusion lab reads: an encoder, its passages' dense index and a BM25 index.
+type LabInputs = (OwnedEmbedder, DenseIndex, Arc<Bm25Index>);
 
 /// The seeded half the fusion lab chooses on (the other half reports), as `bigyo tune`'s
 /// defaults.
@@ -302,12 +288,13 @@ const LAB_SPLIT: crate::tune::Split = crate::tune::Split::Holdout {
 
 fn fusion_lab(
     corpus: &Corpus,
-    encoder: &mut ChunkedEncoder,
+    encoder: &mut OwnedEmbedder,
     index: &DenseIndex,
     bm25: &Bm25Index,
     depth: usize,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<Box<FusionLab>, String> {
+    progress: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
+) -> Result<Box<FusionLab>, Missing> {
+    let failed = |e: String| Missing::failed(Phase::Evaluate, e);
     use crate::tune;
     let questions: Vec<(&str, usize)> = corpus
         .eval_questions()
@@ -321,12 +308,13 @@ fn fusion_lab(
         depth,
         progress,
     )
-    .map_err(|e| format!("{e:#}"))?;
-    let report = tune::tune(&queries, &tune::grid(depth), LAB_SPLIT).map_err(|e| e.to_string())?;
+    .map_err(|e| failed(format!("{e:#}")))?;
+    let report =
+        tune::tune(&queries, &tune::grid(depth), LAB_SPLIT).map_err(|e| failed(e.to_string()))?;
     let tune_idx = match LAB_SPLIT {
         tune::Split::Holdout { ratio, seed } => {
             tune::holdout(queries.len(), ratio, seed)
-                .map_err(|e| e.to_string())?
+                .map_err(|e| failed(e.to_string()))?
                 .0
         }
         tune::Split::Folds { .. } => (0..queries.len()).collect(),
@@ -337,7 +325,8 @@ fn fusion_lab(
         dense_weight: 1.0,
         bm25_weight: 1.0,
     };
-    let default_test = tune::held_out(&queries, &default, LAB_SPLIT).map_err(|e| e.to_string())?;
+    let default_test =
+        tune::held_out(&queries, &default, LAB_SPLIT).map_err(|e| failed(e.to_string()))?;
     Ok(Box::new(FusionLab {
         tune_baselines: tune::baselines_on(&queries, &tune_idx),
         report,
@@ -356,7 +345,7 @@ struct EvalJob {
 fn evaluate(
     mut pipeline: Pipeline,
     ui: &Sender<Msg>,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
     control: &Control,
     job: EvalJob,
 ) {
@@ -378,9 +367,6 @@ fn evaluate(
         GradedSettings::default(),
         None,
         &mut |done, total| {
-            if cancel.load(Ordering::Relaxed) || control.quitting() {
-                std::panic::resume_unwind(Box::new(Cancelled));
-            }
             say(
                 ui,
                 Reply::EvalProgress {
@@ -388,7 +374,12 @@ fn evaluate(
                     done,
                     total,
                 },
-            )
+            );
+            if cancel.either(&control.quit) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         },
     )
     .map(|(methods, skipped, outcomes)| {
@@ -433,7 +424,11 @@ fn evaluate(
             outcomes,
         }
     })
-    .map_err(|e| format!("{e:#}"));
+    .map_err(|e| Missing::failed(Phase::Evaluate, format!("{e:#}")));
+    if cancel.either(&control.quit) {
+        // Cancelled (or quitting): the explorer already shows how far it got.
+        return;
+    }
     say(
         ui,
         Reply::EvalDone {

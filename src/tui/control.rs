@@ -2,28 +2,21 @@
 //! generation (older reranks stop between batches), and every thread's handle, so that
 //! quitting joins them before libtorch is torn down.
 //!
-//! A long step stops by unwinding with [`Cancelled`] from its progress callback (between
-//! batches, never inside a libtorch call); [`Control::spawn`] catches it silently.
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+//! Stopping is cooperative: the quit flag is a [`Cancel`] token that every long step looks at
+//! between chunks (the encoders' owner handles carry it), and a step that sees it returns.
+//! Nothing unwinds on purpose; [`Control::spawn`] catches only real panics.
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// The unwind payload of a step stopped on purpose (quit, a newer query, a cancelled
-/// evaluation). `resume_unwind` does not run the panic hook, so nothing is printed.
-pub struct Cancelled;
-
-/// Stops the current thread's step when `flag` is set.
-pub fn check(flag: &AtomicBool) {
-    if flag.load(Ordering::Relaxed) {
-        resume_unwind(Box::new(Cancelled));
-    }
-}
+use crate::model::owner::Cancel;
 
 #[derive(Default)]
 pub struct Control {
-    pub quit: AtomicBool,
+    /// Set when the user quits; every thread's long steps stop at their next chunk.
+    pub quit: Cancel,
     /// The newest query's generation, set by the worker as a search arrives.
     pub latest: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -35,16 +28,11 @@ impl Control {
     }
 
     pub fn quitting(&self) -> bool {
-        self.quit.load(Ordering::Relaxed)
+        self.quit.is_cancelled()
     }
 
-    /// Unwinds the calling thread's step when the user quits.
-    pub fn check_quit(&self) {
-        check(&self.quit);
-    }
-
-    /// Starts a named thread that the quit sequence waits for. A [`Cancelled`] unwind ends
-    /// it quietly; any other panic is logged and handed to `on_panic`.
+    /// Starts a named thread that the quit sequence waits for; a panic is logged and handed
+    /// to `on_panic`.
     pub fn spawn(
         self: &Arc<Self>,
         name: &str,
@@ -57,10 +45,6 @@ impl Control {
         let thread_name = name.to_owned();
         let handle = thread::Builder::new().name(name.into()).spawn(move || {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
-                if payload.downcast_ref::<Cancelled>().is_some() {
-                    tracing::debug!("{thread_name}: stopped");
-                    return;
-                }
                 let why = crate::panic_message(payload.as_ref());
                 tracing::error!("{thread_name} stopped: {why}");
                 on_panic(why);
@@ -75,7 +59,7 @@ impl Control {
     /// Sets the quit flag and waits up to `bound` for every thread to end (each stops at
     /// its next batch boundary and drops its models itself). True when all have ended.
     pub fn shut_down(&self, bound: Duration) -> bool {
-        self.quit.store(true, Ordering::Relaxed);
+        self.quit.cancel();
         let deadline = Instant::now() + bound;
         loop {
             let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
@@ -103,19 +87,21 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     #[test]
-    fn cancelled_threads_end_quietly_and_shut_down_joins_them() {
+    fn threads_stop_at_the_quit_token_and_shut_down_joins_them() {
         let control = Control::new();
         let c = control.clone();
-        let panicked = Arc::new(AtomicBool::new(false));
+        let panicked = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let p = panicked.clone();
         control
             .spawn(
                 "test-loop",
-                move || loop {
-                    c.check_quit();
-                    thread::sleep(Duration::from_millis(1));
+                move || {
+                    while !c.quitting() {
+                        thread::sleep(Duration::from_millis(1));
+                    }
                 },
                 move |_| p.store(true, Ordering::Relaxed),
             )

@@ -10,7 +10,7 @@ use super::overlays::{
 };
 use super::protocol::{Cmd, EvalLabels};
 use super::settings::{settings_key, switch_pooling};
-use super::state::{App, EvalState, Focus, Overlay, PaneId, PaneRank};
+use super::state::{App, EvalState, Focus, Overlay, PaneId, PaneRank, Standing};
 use crate::panes::Kind;
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
@@ -315,13 +315,13 @@ pub(super) fn pane_ranks(app: &App, passage: usize) -> Vec<PaneRank> {
             let method = app.method(pane);
             let rank = match results.pane(pane) {
                 None if method == Kind::Rerank && app.rerank_progress.is_some() => {
-                    Err("reranking…".to_owned())
+                    Standing::Reranking
                 }
-                None => Err("did not run".to_owned()),
+                None => Standing::DidNotRun,
                 Some(r) => match (&r.error, r.rank_of(passage)) {
-                    (Some(e), _) => Err(format!("not available: {e}")),
-                    (None, Some(rank)) => Ok((rank, r.ranking[rank - 1].1)),
-                    (None, None) => Err(format!("not in its top {}", r.ranking.len())),
+                    (Some(e), _) => Standing::Unavailable(e.clone()),
+                    (None, Some(rank)) => Standing::Ranked(rank, r.ranking[rank - 1].1),
+                    (None, None) => Standing::Beyond(r.ranking.len()),
                 },
             };
             PaneRank { pane, method, rank }

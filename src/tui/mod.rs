@@ -32,6 +32,7 @@ mod control;
 mod editor;
 #[cfg(test)]
 mod fixture;
+mod inbox;
 mod keys;
 mod models;
 mod overlays;
@@ -50,10 +51,10 @@ mod tests;
 pub mod view;
 pub mod worker;
 
+use inbox::Inbox;
 use protocol::{Cmd, Msg};
 use reducer::update;
 use state::{App, Labels};
-use worker::Inbox;
 
 /// Runs the explorer until the user quits. The terminal is restored on return, on error and
 /// on panic.
@@ -68,8 +69,10 @@ pub fn run(mut opts: Options) -> Result<()> {
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
-    // A bad pane spec (or a pane's bad model options) ends here, before the screen changes.
-    let panes = std::sync::Arc::new(crate::session::panes(&opts, None)?);
+    // Bad options, a bad pane spec or a pane's bad model options end here, before the screen
+    // changes, as on the command line.
+    let plan = crate::plan::Plan::new(&opts, None)?;
+    let panes = std::sync::Arc::new(plan.panes.clone());
     let mut app = App::new(
         opts.retrieval.params(),
         opts.retrieval.bm25_analyzer,
@@ -82,7 +85,7 @@ pub fn run(mut opts: Options) -> Result<()> {
 
     let (tx, rx) = channel::<Msg>();
     let control = control::Control::new();
-    let worker = worker::spawn(opts, tx.clone(), control.clone())?;
+    let worker = startup::spawn(opts, plan, tx.clone(), control.clone())?;
     let mut screen = Screen::enter()?;
     spawn_input(tx)?;
 

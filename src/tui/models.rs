@@ -1,103 +1,45 @@
-//! The model thread: loads the bi-encoder and embeds the passages, then loads the
-//! cross-encoder (handed to the rerank thread), then the encoder of every other dense pane
-//! (another model, a pooling variant, a remote endpoint), then serves the playground's
-//! embeddings and pooling switches. Every long step stops at its next batch when the user
-//! quits.
+//! The model thread: loads each model once onto its own owner thread
+//! ([`OwnedEmbedder`]), embeds the passages for every dense pane's key (the session's encoder
+//! first, then the reranker, then every other pane's model, pooling or endpoint), and later
+//! builds the part of any key a pane switches to (a pooling asked for in the settings). It also
+//! serves the playground's dense column. A long step stops at its next chunk when the user quits
+//! (the handles carry the session's quit token).
+use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use anyhow::Result;
 
 use super::control::Control;
+use super::inbox::{DensePart, Inbox};
 use super::protocol::{DenseOutcome, Msg, PoolingState, Reply};
-use super::worker::Inbox;
 use crate::data::Corpus;
-use crate::dense::DenseIndex;
-use crate::model::{
-    Embedder, Embeddings, Pooling, Progress, Reranker, Runtime, SentenceEncoder, Side, Usage,
-};
-use crate::panes::{DenseKey, Kind, Panes};
+use crate::model::owner::OwnedEmbedder;
+use crate::model::{Embedder, Reranker, Runtime, Side};
+use crate::panes::DenseKey;
+use crate::pipeline::{Missing, Phase};
+use crate::plan::Job;
 use crate::session::{self, Event, Options};
 use crate::teach;
 
-/// What the worker asks of the model thread once the models are loaded.
+/// What the worker asks of the model thread once the start-up is done.
 pub enum ModelJob {
     Similar {
         generation: u64,
         sentences: Vec<String>,
     },
-    /// Embed the passages with this pooling and send the new dense index to the worker.
-    Repool(Pooling),
-}
-
-/// An encoder shared by the worker (query embeddings), the evaluation (question embeddings)
-/// and the model thread, locked for each call.
-pub struct Shared<E>(Arc<Mutex<E>>);
-
-/// The session's bi-encoder: the model thread also uses it for the playground and
-/// re-embedding. The worker takes the dense index out of the pipeline before the model thread
-/// changes the pooling, so a query never meets passages pooled otherwise.
-pub type SharedEncoder = Shared<SentenceEncoder>;
-
-/// Another dense pane's encoder (any [`Embedder`], local or remote).
-pub type SharedEmbedder = Shared<Box<dyn Embedder>>;
-
-impl<E> Shared<E> {
-    fn new(encoder: E) -> Self {
-        Self(Arc::new(Mutex::new(encoder)))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, E> {
-        // A panic mid-embedding leaves the encoder's weights as they were.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl<E> Clone for Shared<E> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<E: Embedder> Embedder for Shared<E> {
-    fn identity(&self) -> String {
-        self.lock().identity()
-    }
-
-    fn dim(&self) -> usize {
-        self.lock().dim()
-    }
-
-    fn embed(
-        &mut self,
-        side: Side,
-        texts: &[&str],
-        progress: &mut dyn FnMut(Progress),
-    ) -> crate::model::Result<Embeddings> {
-        self.lock().embed(side, texts, progress)
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.lock().usage()
-    }
-}
-
-/// A dense pane's encoder and index, ready, with the line the status bar shows for it.
-pub struct Extra {
-    pub encoder: SharedEmbedder,
-    pub index: DenseIndex,
-    pub line: String,
+    /// Build the part of `key` (load its model if no pane has yet, embed the passages or read
+    /// them from the cache) and send it to the worker.
+    Dense(DenseKey),
 }
 
 fn say(ui: &Sender<Msg>, reply: Reply) {
     let _ = ui.send(Msg::Worker(reply));
 }
 
-/// Session events to the status bar; every event is also a point where quitting stops the
-/// step in progress.
-pub fn reporter<'a>(ui: &'a Sender<Msg>, control: &'a Control) -> impl FnMut(Event) + 'a {
+/// Session events to the status bar (warnings to the log too).
+pub fn reporter(ui: &Sender<Msg>) -> impl FnMut(Event) + '_ {
     move |e| {
-        control.check_quit();
         if let Event::Warning(w) = &e {
             tracing::warn!("{w}");
         }
@@ -108,20 +50,23 @@ pub fn reporter<'a>(ui: &'a Sender<Msg>, control: &'a Control) -> impl FnMut(Eve
 /// The model thread's whole life.
 pub struct ModelThread {
     pub opts: Options,
-    pub panes: Arc<Panes>,
-    /// With `--backend`, Milvus holds the passages' vectors: the encoder loads, nothing is
-    /// embedded.
+    /// The plan's jobs; this thread runs the dense and reranker ones.
+    pub jobs: Vec<Job>,
+    /// With a Milvus backend, Milvus holds the session model's passage vectors: its encoder
+    /// loads, nothing is embedded.
     pub backend: Option<Arc<session::Backend>>,
     pub corpus: Arc<Corpus>,
     pub runtime: Runtime,
     pub ui: Sender<Msg>,
     pub inbox: Sender<Inbox>,
     pub control: Arc<Control>,
+    /// Each loaded model's owner, by model id: pooling variants share one.
+    pub loaded: HashMap<String, OwnedEmbedder>,
 }
 
 impl ModelThread {
-    pub fn run(self, jobs: Receiver<ModelJob>) {
-        let encoder = self.load();
+    pub fn run(mut self, jobs: Receiver<ModelJob>) {
+        self.start();
         while let Ok(job) = jobs.recv() {
             if self.control.quitting() {
                 return;
@@ -131,21 +76,12 @@ impl ModelThread {
                     generation,
                     sentences,
                 } => {
-                    let result = match &encoder {
-                        Ok(e) => dense_matrix(e, &sentences),
-                        Err(why) => Err(format!("no encoder: {why}")),
-                    };
+                    let result = self.dense_matrix(&sentences);
                     say(&self.ui, Reply::PlaygroundDense { generation, result });
                 }
-                ModelJob::Repool(pooling) => {
-                    let dense = match &encoder {
-                        Ok(e) => self.repool(e, pooling),
-                        Err(why) => Err(format!("no encoder: {why}")),
-                    };
-                    if let Ok(e) = &encoder {
-                        say(&self.ui, Reply::Pooling(pooling_state(e)));
-                    }
-                    if self.inbox.send(Inbox::Dense(dense)).is_err() {
+                ModelJob::Dense(key) => {
+                    let part = self.part(&key);
+                    if self.inbox.send(Inbox::Dense { key, part }).is_err() {
                         return;
                     }
                 }
@@ -153,211 +89,181 @@ impl ModelThread {
         }
     }
 
-    /// Bi-encoder and passage embeddings, then the reranker. Returns the encoder for later
-    /// jobs, or why there is none.
-    fn load(&self) -> Result<SharedEncoder, String> {
-        let mut report = reporter(&self.ui, &self.control);
-        let mut dense = || -> Result<(SharedEncoder, Option<DenseIndex>)> {
-            let pooling = self.opts.pooling()?;
-            let mut encoder =
-                session::load_encoder(&self.opts, self.runtime, pooling, &mut report)?;
-            if let Some(b) = &self.backend {
-                if let Some(w) = b.check_encoder(&self.opts.model.model, &encoder)? {
-                    report(Event::Warning(w));
-                }
-                return Ok((Shared::new(encoder), None));
+    /// The plan's model jobs, in its order: each dense key's part, the reranker.
+    fn start(&mut self) {
+        let mut reranker = Ok(None);
+        for job in self.jobs.clone() {
+            if self.control.quitting() {
+                return;
             }
-            let cache = session::cache(&self.opts);
-            let (index, stats) = session::build_dense(
-                &self.corpus,
-                &mut encoder,
-                self.runtime,
-                cache.as_ref(),
-                &mut report,
-            )?;
-            tracing::info!(
-                "dense index: {} passages in {:.2}s (cached: {})",
-                stats.passages,
-                stats.seconds,
-                stats.from_cache
-            );
-            Ok((Shared::new(encoder), Some(index)))
-        };
-        // A remote --model embeds on its endpoint, like another dense pane's encoder (below);
-        // the playground's dense column and the pooling switch need a local one.
-        let remote = self.opts.remote_model().is_some();
-        let wanted = self.panes.dense_keys().contains(&DenseKey::default()) && !remote;
-        let dense = if wanted {
-            dense().map_err(|e| format!("{e:#}"))
-        } else if remote {
-            Err(format!(
-                "{} embeds on its endpoint; the playground's dense column and the pooling \
-                 switch need a local --model",
-                self.opts.model.model
-            ))
-        } else {
-            Err(format!("no pane shows {}", self.opts.model.model))
-        };
-        let encoder = match dense {
-            Ok((encoder, index)) => {
-                say(&self.ui, Reply::Pooling(pooling_state(&encoder)));
-                let _ = self.inbox.send(Inbox::Dense(Ok((encoder.clone(), index))));
-                Ok(encoder)
-            }
-            Err(why) => {
-                if wanted {
-                    report(Event::Finish);
+            let sent = match job {
+                Job::Dense(key) => {
+                    let part = self.part(&key);
+                    self.inbox.send(Inbox::Dense { key, part })
                 }
-                if !remote {
-                    let _ = self.inbox.send(Inbox::Dense(Err(why.clone())));
+                Job::Reranker => {
+                    reranker = self.reranker();
+                    self.inbox
+                        .send(Inbox::Reranker(std::mem::replace(&mut reranker, Ok(None))))
                 }
-                Err(why)
-            }
-        };
-        let reranker = if self.panes.uses(Kind::Rerank) {
-            session::load_reranker(&self.opts, self.runtime, &mut report)
-                .map(|r| r.map(|r| Box::new(r) as Box<dyn Reranker>))
-                .map_err(|e| format!("{e:#}"))
-        } else {
-            Ok(None)
-        };
-        if reranker.is_err() {
-            report(Event::Finish);
-        }
-        let _ = self.inbox.send(Inbox::Reranker(reranker));
-        for key in self.panes.dense_keys() {
-            if key != DenseKey::default() || remote {
-                let extra = self.extra(&key, &mut report).map_err(|e| {
-                    report(Event::Finish);
-                    format!("{e:#}")
-                });
-                if self.inbox.send(Inbox::Extra { key, extra }).is_err() {
-                    break;
-                }
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                return;
             }
         }
-        encoder
+        if !self.jobs.contains(&Job::Reranker) {
+            // No rerank pane: the worker learns there is no reranker to wait for.
+            let _ = self.inbox.send(Inbox::Reranker(reranker));
+        }
     }
 
-    /// The encoder of another dense pane, and its passages embedded (or from the cache).
-    fn extra(&self, key: &DenseKey, report: &mut dyn FnMut(Event)) -> Result<Extra> {
+    fn reranker(&mut self) -> Result<Option<Box<dyn Reranker>>, Missing> {
+        let ui = self.ui.clone();
+        let mut report = reporter(&ui);
+        let loaded = session::load_reranker(&self.opts, self.runtime, &mut report)
+            .map(|r| r.map(|r| Box::new(r) as Box<dyn Reranker>));
+        loaded.map_err(|e| {
+            report(Event::Finish);
+            Missing::failed(Phase::Load, format!("{e:#}"))
+        })
+    }
+
+    /// The part of `key`: its model's owner (loaded now if no key had it yet) with the key's
+    /// pooling, and the passages embedded (or read from the cache).
+    fn part(&mut self, key: &DenseKey) -> Result<DensePart, Missing> {
+        let ui = self.ui.clone();
+        let mut report = reporter(&ui);
+        let built = self.build(key, &mut report);
+        built.map_err(|e| {
+            report(Event::Finish);
+            match e.downcast_ref::<crate::model::ModelError>() {
+                Some(crate::model::ModelError::Cancelled) => Missing::pending("quitting"),
+                _ => Missing::failed(Phase::Load, format!("{e:#}")),
+            }
+        })
+    }
+
+    fn build(&mut self, key: &DenseKey, report: &mut dyn FnMut(Event)) -> Result<DensePart> {
         let o = session::options_for(&self.opts, key);
-        let mut encoder = session::load_embedder(&o, self.runtime, o.pooling()?, report)?;
+        let model = o.model.model.clone();
+        let owner = match self.loaded.get(&model) {
+            Some(owner) => owner.clone(),
+            None => {
+                // Loaded with the model's own pooling: each handle names the pooling it embeds with.
+                let encoder = session::load_embedder(&o, self.runtime, None, report)?;
+                let control = self.control.clone();
+                let owner =
+                    OwnedEmbedder::start(&format!("the encoder {model}"), encoder, |body| {
+                        control.spawn("bigyo-encoder", body, |_| {})
+                    })?
+                    .cancelled_by(self.control.quit.clone());
+                self.loaded.insert(model.clone(), owner.clone());
+                owner
+            }
+        };
+        let mut encoder = owner.with_pooling(o.pooling()?)?;
+        if let (Some(b), true) = (&self.backend, *key == DenseKey::default()) {
+            if let Some(w) = b.check_encoder(&model, &encoder)? {
+                report(Event::Warning(w));
+            }
+            return Ok(DensePart {
+                encoder,
+                index: None,
+                line: None,
+            });
+        }
         let cache = session::cache(&o);
         let (index, stats) = session::build_dense(
             &self.corpus,
-            &mut *encoder,
+            &mut encoder,
             self.runtime,
             cache.as_ref(),
             report,
         )?;
-        let model = &o.model.model;
-        let endpoint = o
-            .api
-            .api_base
-            .clone()
-            .unwrap_or_else(|| crate::model::remote::DEFAULT_API_BASE.to_owned());
-        let line = match (stats.usage, crate::model::remote::remote_name(model)) {
-            (Some(u), Some(_)) => format!(
-                "{model} at {endpoint}: {}",
-                session::cost_line(&o, "passages", stats.passages, u)
-            ),
-            (None, Some(_)) => {
-                format!("{model} at {endpoint}: passages from the cache, no requests")
-            }
-            _ => format!(
-                "{model}: {} passages{}",
-                stats.passages,
-                if stats.from_cache {
-                    " from the cache"
-                } else {
-                    ""
-                }
-            ),
-        };
-        tracing::info!("{line}");
-        Ok(Extra {
-            encoder: Shared::new(encoder),
-            index,
+        tracing::info!(
+            "dense index {}: {} passages in {:.2}s (cached: {})",
+            encoder.identity(),
+            stats.passages,
+            stats.seconds,
+            stats.from_cache
+        );
+        let line = (*key != DenseKey::default() || o.remote_model().is_some())
+            .then(|| status_line(&o, &stats));
+        Ok(DensePart {
+            encoder,
+            index: Some(index),
             line,
         })
     }
 
-    /// Switches the encoder's pooling and embeds the passages again (each pooling has its
-    /// own cache entry, since the encoder's identity names it). On failure the previous
-    /// pooling comes back, from the cache when it was there.
-    fn repool(
-        &self,
-        encoder: &SharedEncoder,
-        pooling: Pooling,
-    ) -> Result<(SharedEncoder, Option<DenseIndex>), String> {
-        let mut report = reporter(&self.ui, &self.control);
-        let cache = session::cache(&self.opts);
-        let mut e = encoder.lock();
-        let previous = e.pooling().clone();
-        e.set_pooling(pooling.clone());
-        let built = session::build_dense(
-            &self.corpus,
-            &mut *e,
-            self.runtime,
-            cache.as_ref(),
-            &mut report,
-        );
-        let index = match built {
-            Ok((index, stats)) => {
-                tracing::info!(
-                    "re-embedded with {pooling} pooling: {} passages in {:.2}s (cached: {})",
-                    stats.passages,
-                    stats.seconds,
-                    stats.from_cache
-                );
-                index
-            }
-            Err(err) => {
-                report(Event::Finish);
-                report(Event::Warning(format!(
-                    "could not switch pooling to {pooling}: {err:#}"
-                )));
-                e.set_pooling(previous);
-                session::build_dense(
-                    &self.corpus,
-                    &mut *e,
-                    self.runtime,
-                    cache.as_ref(),
-                    &mut report,
-                )
-                .map_err(|e| format!("{e:#}"))?
-                .0
-            }
+    /// The playground's sentences' dense cosine matrix, with the session's encoder.
+    fn dense_matrix(&mut self, sentences: &[String]) -> Result<DenseOutcome, Missing> {
+        let key = DenseKey::default();
+        let o = session::options_for(&self.opts, &key);
+        if o.remote_model().is_some() {
+            return Err(Missing::Off(format!(
+                "{} embeds on its endpoint; the playground's dense column needs a local model",
+                o.model.model
+            )));
+        }
+        let Some(owner) = self.loaded.get(&o.model.model) else {
+            return Err(Missing::pending("the encoder is not loaded"));
         };
-        drop(e);
-        Ok((encoder.clone(), Some(index)))
+        let mut encoder = owner
+            .with_pooling(o.pooling().map_err(|e| Missing::failed(Phase::Load, e))?)
+            .map_err(|e| Missing::failed(Phase::Load, e))?;
+        let pooling = encoder
+            .pooling_state()
+            .map_or_else(String::new, |(current, _)| current.to_string());
+        let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+        let embeddings = encoder
+            .embed(Side::Plain, &refs, &mut |_| {})
+            .map_err(|e| Missing::failed(Phase::Embed, format!("embedding the sentences: {e}")))?;
+        let rows: Vec<Vec<f64>> = embeddings
+            .rows()
+            .map(|r| r.iter().map(|&x| f64::from(x)).collect())
+            .collect();
+        let matrix = rows
+            .iter()
+            .map(|a| rows.iter().map(|b| teach::cosine(a, b)).collect())
+            .collect();
+        Ok(DenseOutcome { matrix, pooling })
     }
 }
 
-pub fn pooling_state(encoder: &SharedEncoder) -> PoolingState {
-    let e = encoder.lock();
-    PoolingState {
-        current: e.pooling().clone(),
-        default: e.default_pooling().clone(),
-    }
+/// What the status bar says of a dense key's passages: a remote endpoint's cost, or where the
+/// vectors came from.
+fn status_line(o: &Options, stats: &session::EmbedStats) -> String {
+    let model = &o.model.model;
+    let endpoint = o
+        .api
+        .api_base
+        .clone()
+        .unwrap_or_else(|| crate::model::remote::DEFAULT_API_BASE.to_owned());
+    let line = match (stats.usage, o.remote_model()) {
+        (Some(u), Some(_)) => format!(
+            "{model} at {endpoint}: {}",
+            session::cost_line(o, "passages", stats.passages, u)
+        ),
+        (None, Some(_)) => format!("{model} at {endpoint}: passages from the cache, no requests"),
+        _ => format!(
+            "{model}: {} passages{}",
+            stats.passages,
+            if stats.from_cache {
+                " from the cache"
+            } else {
+                ""
+            }
+        ),
+    };
+    tracing::info!("{line}");
+    line
 }
 
-/// The sentences' dense cosine matrix.
-fn dense_matrix(encoder: &SharedEncoder, sentences: &[String]) -> Result<DenseOutcome, String> {
-    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    let mut e = encoder.lock();
-    let pooling = e.pooling().to_string();
-    let embeddings = e
-        .embed(Side::Plain, &refs, &mut |_| {})
-        .map_err(|e| format!("embedding the sentences: {e}"))?;
-    let rows: Vec<Vec<f64>> = embeddings
-        .rows()
-        .map(|r| r.iter().map(|&x| f64::from(x)).collect())
-        .collect();
-    let matrix = rows
-        .iter()
-        .map(|a| rows.iter().map(|b| teach::cosine(a, b)).collect())
-        .collect();
-    Ok(DenseOutcome { matrix, pooling })
+/// The pooling a handle embeds with, as the status bar and the settings show it.
+pub fn pooling_state(encoder: &OwnedEmbedder) -> Option<PoolingState> {
+    encoder
+        .pooling_state()
+        .map(|(current, default)| PoolingState { current, default })
 }

@@ -8,11 +8,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::editor::edit_lines;
 use super::keys::quit;
 use super::protocol::{Cmd, Part};
-use super::reducer::rerun;
+use super::settings::set_pane;
 use super::state::{
-    disagreements, method_pairs, App, DenseCell, EvalState, Focus, LabState, Overlay, PartState,
-    PLAYGROUND_MAX,
+    disagreements, method_pairs, App, DenseCell, EvalState, Focus, LabState, Overlay, PaneId,
+    PartState, PLAYGROUND_MAX,
 };
+use crate::panes::{Kind, Retriever};
+use crate::pipeline::Missing;
 
 /// Opens the playground; the first time, computes the chapter's example at once.
 pub(super) fn open_playground(app: &mut App) -> Vec<Cmd> {
@@ -123,10 +125,23 @@ pub(super) fn open_lab(app: &mut App) -> Vec<Cmd> {
     if !matches!(app.lab, LabState::NotRun) || app.part(Part::Bm25) != &PartState::Ready {
         return Vec::new();
     }
+    // The focused hybrid pane, else the first one.
+    let hybrid = |p: &PaneId| app.method(*p) == Kind::Hybrid;
+    let Some(pane) = Some(app.pane)
+        .filter(hybrid)
+        .or_else(|| app.pane_ids().find(hybrid))
+    else {
+        app.lab = LabState::Done(Err(Missing::Off(
+            "the fusion lab tunes a hybrid pane; none is shown".into(),
+        )));
+        return Vec::new();
+    };
+    app.lab_pane = pane;
     app.lab_generation += 1;
     app.lab = LabState::Running { done: 0, total: 0 };
     vec![Cmd::Tune {
         generation: app.lab_generation,
+        pane,
     }]
 }
 
@@ -143,39 +158,22 @@ pub(super) fn lab_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
             let LabState::Done(Ok(lab)) = &app.lab else {
                 return Vec::new();
             };
-            let mut p = app.params.clone();
-            match lab.report.best.fusion {
-                crate::fusion::Fusion::Rrf {
-                    k,
-                    depth,
-                    dense_weight,
-                    bm25_weight,
-                } => {
-                    p.fusion = crate::fusion::FusionMethod::Rrf;
-                    p.rrf.k = k;
-                    p.rrf.depth = depth;
-                    p.dense_weight = dense_weight;
-                    p.bm25_weight = bm25_weight;
-                }
-                crate::fusion::Fusion::Convex { alpha, norm, depth } => {
-                    p.fusion = crate::fusion::FusionMethod::Convex;
-                    p.alpha = alpha;
-                    p.norm = norm;
-                    p.rrf.depth = depth;
-                }
-            }
-            if let Err(why) = p.validate() {
-                app.notice = Some(why);
+            let fusion = lab.report.best.fusion;
+            let pane = app.lab_pane;
+            let Retriever::Fusion { of, opts } = app.spec.get(pane).retriever.clone() else {
                 return Vec::new();
-            }
-            app.params = p.clone();
+            };
+            let Some(opts) = lab_setting(&app.spec, &of, opts, fusion) else {
+                app.notice = Some("the lab's setting does not fit this pane's inputs".into());
+                return Vec::new();
+            };
             app.overlay = Overlay::None;
+            let cmds = set_pane(app, pane, Retriever::Fusion { of, opts });
             app.notice = Some(format!(
-                "hybrid now fuses with {}",
-                lab.report.best.fusion.describe()
+                "{} now fuses with {}",
+                app.title(pane),
+                fusion.describe()
             ));
-            let mut cmds = vec![Cmd::SetParams(p)];
-            cmds.extend(rerun(app));
             return cmds;
         }
         _ => {}
@@ -234,4 +232,61 @@ pub(super) fn judge_key(app: &mut App, key: KeyEvent, row: usize, queries: bool)
         _ => {}
     }
     Vec::new()
+}
+
+/// A hybrid pane's options set to the fusion lab's choice: the method and its numbers, the
+/// dense and BM25 weights in the order of the pane's inputs. `None` when the pane does not
+/// fuse one dense and one BM25 list.
+fn lab_setting(
+    spec: &crate::panes::Panes,
+    of: &[PaneId],
+    opts: crate::panes::FusionOpts,
+    fusion: crate::fusion::Fusion,
+) -> Option<crate::panes::FusionOpts> {
+    use crate::fusion::{Fusion, FusionMethod};
+    let kinds: Vec<Kind> = of.iter().map(|&i| spec.get(i).kind()).collect();
+    if kinds.len() != 2 || !kinds.contains(&Kind::Dense) || !kinds.contains(&Kind::Bm25) {
+        return None;
+    }
+    Some(match fusion {
+        Fusion::Rrf {
+            k,
+            depth,
+            dense_weight,
+            bm25_weight,
+        } => crate::panes::FusionOpts {
+            method: Some(FusionMethod::Rrf),
+            k: Some(k),
+            depth: Some(depth),
+            weights: Some(
+                kinds
+                    .iter()
+                    .map(|k| {
+                        if *k == Kind::Dense {
+                            dense_weight
+                        } else {
+                            bm25_weight
+                        }
+                    })
+                    .collect(),
+            ),
+            ..opts
+        },
+        Fusion::Convex { alpha, norm, depth } => {
+            // Convex weighs the first input by alpha: keep alpha the dense list's weight.
+            let alpha = if kinds[0] == Kind::Dense {
+                alpha
+            } else {
+                1.0 - alpha
+            };
+            crate::panes::FusionOpts {
+                method: Some(FusionMethod::Convex),
+                alpha: Some(alpha),
+                norm: Some(norm),
+                depth: Some(depth),
+                weights: None,
+                ..opts
+            }
+        }
+    })
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use crossterm::event::KeyEvent;
 
-use crate::bm25::{Analyzer, AnalyzerKind};
+use crate::bm25::Analyzer;
 use crate::data::Corpus;
 use crate::eval::{MethodReport, QueryOutcome};
 use crate::model::{PoolMode, Pooling};
-use crate::pipeline::{MethodResult, SearchParams, SearchResults};
+use crate::panes::{PaneId, Panes, Retriever};
+use crate::pipeline::{MethodResult, Missing, SearchParams, SearchResults};
 use crate::session::Event;
 use crate::teach::{Matrix, Representation};
 
@@ -31,8 +32,14 @@ pub enum Cmd {
         generation: u64,
         query: String,
     },
+    /// The session-wide settings (top-k, and the defaults of panes that set nothing).
     SetParams(SearchParams),
-    SetAnalyzer(AnalyzerKind),
+    /// A pane's own setting changed (analyzer, pooling, fusion, rerank depth): the pane gets
+    /// this retriever, of the same kind and inputs.
+    SetPane {
+        pane: PaneId,
+        retriever: Retriever,
+    },
     Evaluate {
         generation: u64,
         labels: EvalLabels,
@@ -43,6 +50,8 @@ pub enum Cmd {
     /// questions, reported on the other half.
     Tune {
         generation: u64,
+        /// The hybrid pane whose dense and BM25 inputs the lab fuses.
+        pane: PaneId,
     },
     /// Records a grade (0-3) for (query, passage), or removes it (`None`).
     Grade {
@@ -55,8 +64,6 @@ pub enum Cmd {
         generation: u64,
         sentences: Vec<String>,
     },
-    /// Re-embeds the passages with this pooling, then swaps the dense index.
-    SetPooling(Pooling),
     Quit,
 }
 
@@ -68,10 +75,12 @@ pub enum Reply {
     /// The device the models run on.
     Device(String),
     Corpus(Arc<Corpus>),
-    /// The BM25 index over the corpus is ready with this analyzer.
+    /// A BM25 index over the corpus is ready with this analyzer.
     Bm25Ready(Analyzer),
+    /// The panes as they are now (after a pane's setting changed).
+    Panes(Arc<Panes>),
     /// A part could not be built; the reason names what and why.
-    Failed(Part, String),
+    Failed(Part, Missing),
     /// The dense index (bi-encoder + passage embeddings) is ready.
     DenseReady,
     RerankerReady,
@@ -98,7 +107,7 @@ pub enum Reply {
     },
     Tuned {
         generation: u64,
-        result: Result<Box<FusionLab>, String>,
+        result: Result<Box<FusionLab>, Missing>,
     },
     /// The judgments file and its grades: normalised query -> passage -> grade.
     Judgments {
@@ -110,7 +119,7 @@ pub enum Reply {
         query: String,
         passage: usize,
         grade: Option<u8>,
-        result: Result<(), String>,
+        result: Result<(), Missing>,
     },
     /// The Rerank pane's list for query `generation`; `passes` pairs were scored anew
     /// (the rest came from the session's score cache).
@@ -126,19 +135,19 @@ pub enum Reply {
     },
     EvalDone {
         generation: u64,
-        outcome: Result<EvalOutcome, String>,
+        outcome: Result<EvalOutcome, Missing>,
     },
     /// The bi-encoder's pooling, once it is loaded and after each switch.
     Pooling(PoolingState),
     /// The playground's one-hot, bag-of-words and TF-IDF matrices.
     PlaygroundSparse {
         generation: u64,
-        result: Result<SparseOutcome, String>,
+        result: Result<SparseOutcome, Missing>,
     },
     /// The playground's dense matrix, or why there is none.
     PlaygroundDense {
         generation: u64,
-        result: Result<DenseOutcome, String>,
+        result: Result<DenseOutcome, Missing>,
     },
 }
 
@@ -216,14 +225,6 @@ impl PoolingState {
         } else {
             format!("{p} (default {default})")
         }
-    }
-
-    /// The choice `step` places after the current one, wrapping around.
-    pub(super) fn step(&self, step: i32) -> Pooling {
-        let choices = self.choices();
-        let at = choices.iter().position(|p| *p == self.current).unwrap_or(0);
-        let n = choices.len() as i32;
-        choices[(at as i32 + step).rem_euclid(n) as usize].clone()
     }
 }
 

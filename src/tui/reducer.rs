@@ -7,6 +7,7 @@ use crossterm::event::KeyEventKind;
 use super::keys::on_key;
 use super::protocol::{Cmd, EvalLabels, Msg, Part, Reply};
 use super::state::{App, DenseCell, EvalState, LabState, PartState, Stage};
+use crate::pipeline::Missing;
 use crate::session::{Event, Step};
 
 /// Applies one message; returns what the worker (or the loop) must do.
@@ -46,6 +47,11 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             app.analyzer = Some(analyzer);
             app.set_part(Part::Bm25, PartState::Ready);
             app.stage = None;
+            return rerun(app);
+        }
+        Reply::Panes(panes) => {
+            // The worker's word on the panes (its own keys, or a setting it refused).
+            app.spec = panes;
             return rerun(app);
         }
         Reply::Failed(part, why) => {
@@ -230,7 +236,7 @@ fn on_graded(
     query: &str,
     passage: usize,
     grade: Option<u8>,
-    result: Result<(), String>,
+    result: Result<(), Missing>,
 ) {
     match result {
         Ok(()) => {

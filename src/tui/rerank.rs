@@ -8,16 +8,18 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::control::{Cancelled, Control};
+use super::control::Control;
 use super::protocol::{Msg, Reply};
+use crate::model::owner::Cancel;
+use crate::model::ModelError;
 use crate::model::{Progress, Reranker};
 use crate::panes::{Kind, PaneId};
-use crate::pipeline::{reranked, Hit, MethodResult};
+use crate::pipeline::{reranked, Hit, MethodResult, Missing, Phase};
 
 /// Pairs scored between two looks at the inbox: small enough that a newer query waits at
 /// most one chunk, large enough to fill a batch of long passages (4 x 512 tokens).
@@ -28,7 +30,7 @@ const CACHE_MAX: usize = 100_000;
 
 pub enum Job {
     /// The loaded cross-encoder, or why there is none (`Ok(None)`: `--reranker none`).
-    Model(Result<Option<Box<dyn Reranker>>, String>),
+    Model(Result<Option<Box<dyn Reranker>>, Missing>),
     /// The explorer's query: candidates in hybrid order with their texts.
     Query {
         /// The rerank pane the answer is for.
@@ -42,8 +44,8 @@ pub enum Job {
     Batch {
         query: String,
         texts: Vec<String>,
-        cancel: Arc<AtomicBool>,
-        reply: Sender<Result<Vec<f32>, String>>,
+        cancel: Cancel,
+        reply: Sender<Result<Vec<f32>, Missing>>,
     },
 }
 
@@ -59,7 +61,7 @@ pub struct RerankThread {
     rx: Receiver<Job>,
     ui: Sender<Msg>,
     control: Arc<Control>,
-    reranker: Result<Box<dyn Reranker>, String>,
+    reranker: Result<Box<dyn Reranker>, Missing>,
     cache: HashMap<CacheKey, f32>,
     query: Option<Job>,
     batches: VecDeque<Job>,
@@ -71,7 +73,7 @@ impl RerankThread {
             rx,
             ui,
             control,
-            reranker: Err("the reranker is still loading".into()),
+            reranker: Err(Missing::pending("the reranker is still loading")),
             cache: HashMap::new(),
             query: None,
             batches: VecDeque::new(),
@@ -107,7 +109,7 @@ impl RerankThread {
                 self.cache.clear();
                 self.reranker = match m {
                     Ok(Some(r)) => Ok(r),
-                    Ok(None) => Err("--reranker none".into()),
+                    Ok(None) => Err(Missing::Off("--reranker none".into())),
                     Err(why) => Err(why),
                 };
             }
@@ -236,8 +238,8 @@ impl RerankThread {
             if let Some(q) = self.query.take() {
                 self.score_query(q);
             }
-            if cancel.load(Ordering::Relaxed) {
-                let _ = reply.send(Err("cancelled".into()));
+            if cancel.is_cancelled() {
+                let _ = reply.send(Err(Missing::pending("cancelled")));
                 return;
             }
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
@@ -259,7 +261,7 @@ impl RerankThread {
         query: &str,
         texts: &[&str],
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Vec<f32>, String> {
+    ) -> Result<Vec<f32>, Missing> {
         let mut scored: Vec<Option<f32>> = texts
             .iter()
             .map(|t| self.cache.get(&key(query, t)).copied())
@@ -268,9 +270,9 @@ impl RerankThread {
         if !missing.is_empty() {
             let refs: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
             let values = match &mut self.reranker {
-                Ok(r) => r
-                    .score(query, &refs, progress)
-                    .map_err(|e| format!("cross-encoder failed: {e}"))?,
+                Ok(r) => r.score(query, &refs, progress).map_err(|e| {
+                    Missing::failed(Phase::Rerank, format!("cross-encoder failed: {e}"))
+                })?,
                 Err(why) => return Err(why.clone()),
             };
             for (&i, v) in missing.iter().zip(values) {
@@ -286,10 +288,10 @@ impl RerankThread {
 }
 
 /// The evaluation's reranker: sends its pairs to the rerank thread and waits, stopping
-/// (by unwinding with [`Cancelled`]) when the evaluation is cancelled or the user quits.
+/// (with [`ModelError::Cancelled`]) when the evaluation is cancelled or the user quits.
 pub struct ProxyReranker {
     pub jobs: Sender<Job>,
-    pub cancel: Arc<AtomicBool>,
+    pub cancel: Cancel,
     pub control: Arc<Control>,
     pub identity: String,
 }
@@ -313,18 +315,22 @@ impl Reranker for ProxyReranker {
             reply: tx,
         });
         if sent.is_err() {
-            std::panic::resume_unwind(Box::new(Cancelled));
+            return Err(ModelError::Unavailable(
+                "the rerank thread has stopped".into(),
+            ));
         }
         loop {
-            if self.cancel.load(Ordering::Relaxed) || self.control.quitting() {
-                std::panic::resume_unwind(Box::new(Cancelled));
+            if self.cancel.either(&self.control.quit) {
+                return Err(ModelError::Cancelled);
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Ok(logits)) => return Ok(logits),
-                Ok(Err(why)) => return Err(crate::model::ModelError::Unavailable(why)),
+                Ok(Err(why)) => return Err(ModelError::Unavailable(why.to_string())),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    std::panic::resume_unwind(Box::new(Cancelled))
+                    return Err(ModelError::Unavailable(
+                        "the rerank thread has stopped".into(),
+                    ))
                 }
             }
         }

@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::model::Pooling;
 use crate::panes::{Kind, PaneId, Panes};
 use crate::pipeline::{
-    ForwardPasses, Hit, MethodResult, SearchParams, SearchResults, Source, Sources,
+    ForwardPasses, Hit, MethodResult, Missing, Phase, SearchParams, SearchResults, Source, Sources,
 };
 use crate::teach::{similarity_matrices, DocFreq};
 
@@ -212,8 +212,10 @@ fn help() -> App {
     app
 }
 
+/// The Hybrid pane's own settings (method, k, a weight per input, depth), then the session's.
 fn settings() -> App {
     let mut app = with_results();
+    app.pane = PaneId(2);
     app.overlay = Overlay::Settings { row: 2 };
     app
 }
@@ -344,13 +346,13 @@ fn evaluation_running() -> App {
 fn dense_error() -> App {
     let mut app = with_results();
     let why = "finding model snunlp/KR-SBERT-V40K-klueNLI-augSTS: not in the local hub cache and --offline was given";
-    app.parts[Part::Dense as usize] = PartState::Failed(why.into());
+    app.parts[Part::Dense as usize] = PartState::Failed(Missing::failed(Phase::Load, why));
     if let Some(r) = &mut app.results {
         for m in &mut r.results {
             match m.method {
                 Kind::Dense => {
                     m.hits.clear();
-                    m.error = Some(why.into());
+                    m.error = Some(Missing::failed(Phase::Load, why));
                 }
                 Kind::Hybrid => m.note = Some(format!("fused without dense: {why}")),
                 _ => {}

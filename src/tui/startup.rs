@@ -1,35 +1,64 @@
 //! The explorer's start-up on the worker thread: options checked, the corpus, the judgments,
 //! the pipeline of the panes with every BM25 index (or the Milvus backend), then the rerank
 //! and model threads; the worker then serves queries.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use super::control::Control;
+use super::inbox::Inbox;
 use super::models::{reporter, ModelJob, ModelThread};
 use super::protocol::{Msg, Part, Reply};
 use super::rerank::{Job, RerankThread};
-use super::worker::{say, Inbox, Worker};
+use super::worker::{say, warn_about_analyzer, Worker};
 use crate::bm25::Analyzer;
 use crate::data::Corpus;
 use crate::judgments::Judgments;
 use crate::panes::DenseKey;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Missing, Phase, Pipeline};
+use crate::plan::Plan;
 use crate::session::{self, Event, Options};
 
-pub(super) fn work(
+/// Starts the worker; it builds the session stage by stage, reporting to `ui`, then serves.
+pub fn spawn(
+    opts: Options,
+    plan: Plan,
+    ui: Sender<Msg>,
+    control: Arc<Control>,
+) -> anyhow::Result<Sender<Inbox>> {
+    let (tx, rx) = channel();
+    let inbox = tx.clone();
+    let c = control.clone();
+    let failed = ui.clone();
+    control
+        .spawn(
+            "bigyo-worker",
+            move || work(&opts, &plan, &ui, (inbox, rx), c),
+            move |why| {
+                let why = Missing::failed(Phase::Load, format!("the worker stopped: {why}"));
+                say(&failed, Reply::Failed(Part::Corpus, why))
+            },
+        )
+        .context("starting the worker thread")?;
+    Ok(tx)
+}
+
+/// Runs the plan's jobs on the explorer's threads: the backend, the corpus and every BM25
+/// index here (BM25 answers first), the dense keys and the reranker on the model thread; then
+/// serves queries. The options were checked when the plan was made.
+fn work(
     opts: &Options,
+    plan: &Plan,
     ui: &Sender<Msg>,
-    inbox: Sender<Inbox>,
-    rx: Receiver<Inbox>,
+    (inbox, rx): (Sender<Inbox>, Receiver<Inbox>),
     control: Arc<Control>,
 ) {
-    let mut report = reporter(ui, &control);
-    if let Err(e) = opts.validate() {
-        fail_all(ui, &format!("{e:#}"));
-        return;
-    }
-    let runtime = opts.runtime().map_err(|e| format!("{e:#}"));
+    let mut report = reporter(ui);
+    let runtime = opts
+        .runtime()
+        .map_err(|e| Missing::failed(Phase::Load, format!("{e:#}")));
     say(
         ui,
         Reply::Device(match &runtime {
@@ -41,14 +70,14 @@ pub(super) fn work(
         Ok(c) => Arc::new(c),
         Err(e) => {
             report(Event::Finish);
-            fail_all(ui, &format!("{e:#}"));
+            fail_all(ui, Missing::failed(Phase::Load, format!("{e:#}")));
             return;
         }
     };
     tracing::info!("{}", corpus.summary());
     say(ui, Reply::Corpus(corpus.clone()));
     let judgments = open_judgments(opts, &corpus, ui);
-    let Some((mut pipeline, backend)) = start_pipeline(opts, &corpus, ui, &mut report) else {
+    let Some((mut pipeline, backend)) = start_pipeline(opts, plan, &corpus, ui, &mut report) else {
         return;
     };
 
@@ -58,16 +87,19 @@ pub(super) fn work(
     if let Err(e) = control.spawn(
         "bigyo-rerank",
         move || rerank.run(),
-        move |why| say(&failed, Reply::Failed(Part::Reranker, why)),
+        move |why| {
+            say(
+                &failed,
+                Reply::Failed(Part::Reranker, Missing::failed(Phase::Rerank, why)),
+            )
+        },
     ) {
-        say(
-            ui,
-            Reply::Failed(Part::Reranker, format!("starting the rerank thread: {e}")),
-        );
+        let why = Missing::failed(Phase::Rerank, format!("starting the rerank thread: {e}"));
+        say(ui, Reply::Failed(Part::Reranker, why));
     }
 
     let models = start_models(
-        opts,
+        (opts, plan),
         &corpus,
         runtime,
         (&mut pipeline, backend),
@@ -83,12 +115,9 @@ pub(super) fn work(
         inbox,
         models,
         rerank: rerank_tx,
-        encoder: None,
-        extras: Vec::new(),
-        reranker_state: Err("the reranker is still loading".into()),
+        encoders: Vec::new(),
+        reranker_state: Err(Missing::pending("the reranker is still loading")),
         doc_freq: None,
-        bm25_generation: 0,
-        previous_bm25: None,
         eval_cancel: None,
         runtime: runtime_label(opts),
         judgments,
@@ -99,15 +128,14 @@ pub(super) fn work(
 /// Starts the model thread (the encoders, the passages' embeddings, the reranker); without a
 /// device or a thread, the dense and rerank panes say why.
 fn start_models(
-    opts: &Options,
+    (opts, plan): (&Options, &Plan),
     corpus: &Arc<Corpus>,
-    runtime: Result<crate::model::Runtime, String>,
+    runtime: Result<crate::model::Runtime, Missing>,
     (pipeline, backend): (&mut Pipeline, Option<Arc<session::Backend>>),
     (ui, inbox, control): (&Sender<Msg>, &Sender<Inbox>, &Arc<Control>),
     rerank: &Sender<Job>,
 ) -> Option<Sender<ModelJob>> {
-    let panes = pipeline.panes().clone();
-    let mut fail = |why: String| {
+    let mut fail = |why: Missing| {
         pipeline.set_dense_missing(&DenseKey::default(), why.clone());
         say(ui, Reply::Failed(Part::Dense, why.clone()));
         let _ = rerank.send(Job::Model(Err(why.clone())));
@@ -121,23 +149,32 @@ fn start_models(
     let (jobs_tx, jobs) = channel();
     let thread = ModelThread {
         opts: opts.clone(),
-        panes,
+        jobs: plan.jobs.clone(),
         backend,
         corpus: corpus.clone(),
         runtime,
         ui: ui.clone(),
         inbox: inbox.clone(),
         control: control.clone(),
+        loaded: HashMap::new(),
     };
     let failed = ui.clone();
     let spawned = control.spawn(
         "bigyo-models",
         move || thread.run(jobs),
-        move |why| say(&failed, Reply::Failed(Part::Dense, why)),
+        move |why| {
+            say(
+                &failed,
+                Reply::Failed(Part::Dense, Missing::failed(Phase::Load, why)),
+            )
+        },
     );
     match spawned {
         Ok(()) => Some(jobs_tx),
-        Err(e) => fail(format!("starting the model thread: {e}")),
+        Err(e) => fail(Missing::failed(
+            Phase::Load,
+            format!("starting the model thread: {e}"),
+        )),
     }
 }
 
@@ -150,7 +187,7 @@ fn runtime_label(opts: &Options) -> String {
 
 /// Opens the corpus's judgments file and sends its grades to the UI; a torn or malformed
 /// line is a warning, never fatal.
-fn open_judgments(opts: &Options, corpus: &Corpus, ui: &Sender<Msg>) -> Result<Judgments, String> {
+fn open_judgments(opts: &Options, corpus: &Corpus, ui: &Sender<Msg>) -> Result<Judgments, Missing> {
     let path = session::judgments_path(opts, corpus);
     match Judgments::open(&path) {
         Ok((store, warnings)) => {
@@ -185,7 +222,7 @@ fn open_judgments(opts: &Options, corpus: &Corpus, ui: &Sender<Msg>) -> Result<J
                 ui,
                 Reply::Session(Event::Warning(format!("judgments: {why}"))),
             );
-            Err(why)
+            Err(Missing::failed(Phase::Judgments, why))
         }
     }
 }
@@ -196,21 +233,21 @@ fn open_judgments(opts: &Options, corpus: &Corpus, ui: &Sender<Msg>) -> Result<J
 /// the panes or the backend are unusable (every part says why).
 fn start_pipeline(
     opts: &Options,
+    plan: &Plan,
     corpus: &Arc<Corpus>,
     ui: &Sender<Msg>,
     report: &mut impl FnMut(Event),
 ) -> Option<(Pipeline, Option<Arc<session::Backend>>)> {
-    let started = session::panes(opts, None)
-        .and_then(|panes| Ok((panes, session::connect_backend(opts, &mut *report)?)));
-    let (panes, backend) = match started {
-        Ok((panes, backend)) => (panes, backend.map(Arc::new)),
+    let backend = match session::connect_backend(opts, &mut *report) {
+        Ok(backend) => backend.map(Arc::new),
         Err(e) => {
             report(Event::Finish);
-            fail_all(ui, &format!("{e:#}"));
+            fail_all(ui, Missing::failed(Phase::Backend, format!("{e:#}")));
             return None;
         }
     };
-    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes.clone());
+    let panes = plan.panes.clone();
+    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes);
     let mut built = Vec::new();
     if let Some(b) = &backend {
         if let Some(w) = b
@@ -222,66 +259,51 @@ fn start_pipeline(
         pipeline.set_backend(b.milvus.clone(), b.analyzer.clone());
         built.push((None, Ok(b.analyzer.clone())));
     }
-    for key in panes.bm25_keys() {
-        if !(key.is_none() && backend.is_some()) {
-            built.push((key, build_bm25(opts, corpus, key, &mut pipeline, report)));
-        }
+    for key in plan.bm25_keys() {
+        built.push((key, build_bm25(opts, corpus, key, &mut pipeline, report)));
     }
     built.sort_by_key(|(key, _)| key.is_some());
     match built.into_iter().next() {
         Some((_, Ok(analyzer))) => say(ui, Reply::Bm25Ready(analyzer)),
         Some((_, Err(why))) => say(ui, Reply::Failed(Part::Bm25, why)),
-        None => say(ui, Reply::Failed(Part::Bm25, "no pane uses BM25".into())),
+        None => say(ui, Reply::Failed(Part::Bm25, Missing::Unused)),
     }
     Some((pipeline, backend))
 }
 
-/// Builds the BM25 index of one analyzer key into the pipeline; an analyzer that cannot be
-/// had falls back to bigram, with a warning.
+/// Runs one BM25 job of the plan into the pipeline. An analyzer that cannot be had is that
+/// job's failure, as on the command line (the panes of its key say why; no other analyzer
+/// stands in for it).
 fn build_bm25(
     opts: &Options,
     corpus: &Corpus,
     key: crate::panes::Bm25Key,
     pipeline: &mut Pipeline,
     report: &mut impl FnMut(Event),
-) -> Result<Analyzer, String> {
-    let analyzer = session::analyzer_for(opts, key).unwrap_or_else(|e| {
-        report(Event::Warning(format!(
-            "{e:#}; BM25 uses the bigram analyzer"
-        )));
-        Analyzer::Bigram
+) -> Result<Analyzer, Missing> {
+    let built = session::analyzer_for(opts, key).and_then(|analyzer| {
+        let index = session::build_bm25(corpus, analyzer.clone(), &mut *report)?;
+        Ok((analyzer, index))
     });
-    match session::build_bm25(corpus, analyzer.clone(), report) {
-        Ok(index) => {
+    match built {
+        Ok((analyzer, index)) => {
             warn_about_analyzer(&analyzer, corpus, report);
             pipeline.set_bm25(key, Arc::new(index));
             Ok(analyzer)
         }
         Err(e) => {
             report(Event::Finish);
-            pipeline.set_bm25_missing(key, format!("{e:#}"));
-            Err(format!("{e:#}"))
+            let why = Missing::failed(Phase::Load, format!("{e:#}"));
+            pipeline.set_bm25_missing(key, why.clone());
+            Err(why)
         }
     }
 }
 
 /// Marks every part failed when there is no corpus to work on.
-fn fail_all(ui: &Sender<Msg>, why: &str) {
-    say(ui, Reply::Failed(Part::Corpus, why.to_owned()));
+fn fail_all(ui: &Sender<Msg>, why: Missing) {
+    say(ui, Reply::Failed(Part::Corpus, why));
     for part in [Part::Bm25, Part::Dense, Part::Reranker] {
-        say(ui, Reply::Failed(part, "no corpus".into()));
-    }
-}
-
-/// The wordpiece analyzer over a tokenizer that does not know Korean ruins BM25 quietly:
-/// say so, naming the tokenizer.
-pub(super) fn warn_about_analyzer(
-    analyzer: &Analyzer,
-    corpus: &Corpus,
-    report: &mut impl FnMut(Event),
-) {
-    let texts: Vec<&str> = corpus.texts().into_iter().take(200).collect();
-    if let Some(w) = analyzer.coverage_warning(&texts) {
-        report(Event::Warning(w));
+        say(ui, Reply::Failed(part, Missing::NoCorpus));
     }
 }

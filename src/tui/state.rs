@@ -12,7 +12,7 @@ use super::protocol::{
 use crate::bm25::{Analyzer, AnalyzerKind};
 use crate::data::Corpus;
 use crate::panes::{Kind, Panes};
-use crate::pipeline::{SearchParams, SearchResults};
+use crate::pipeline::{Missing, SearchParams, SearchResults};
 
 /// How long typing must pause before a live search runs.
 pub const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -30,7 +30,7 @@ pub enum DenseCell {
     #[default]
     NotAsked,
     Waiting,
-    Done(Result<DenseOutcome, String>),
+    Done(Result<DenseOutcome, Missing>),
 }
 
 /// The similarity playground: sentences one per line and the matrices last computed.
@@ -42,7 +42,7 @@ pub struct Playground {
     pub generation: u64,
     /// The sentences the matrices on screen belong to.
     pub computed: Vec<String>,
-    pub sparse: Option<Result<SparseOutcome, String>>,
+    pub sparse: Option<Result<SparseOutcome, Missing>>,
     pub dense: DenseCell,
 }
 
@@ -153,7 +153,7 @@ pub enum LabState {
         done: usize,
         total: usize,
     },
-    Done(Result<Box<FusionLab>, String>),
+    Done(Result<Box<FusionLab>, Missing>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +161,7 @@ pub enum PartState {
     Loading,
     Ready,
     Disabled,
-    Failed(String),
+    Failed(Missing),
 }
 
 impl PartState {
@@ -245,9 +245,33 @@ pub enum Overlay {
 pub struct PaneRank {
     pub pane: PaneId,
     pub method: Kind,
-    /// 1-based rank and score in the method's whole list (as deep as hybrid fuses), or
-    /// why there is none (`not in the top N`, `reranking…`, the pane's error).
-    pub rank: Result<(usize, f64), String>,
+    pub rank: Standing,
+}
+
+/// A passage's place in one pane's whole list (as deep as hybrid fuses).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Standing {
+    /// 1-based rank and score.
+    Ranked(usize, f64),
+    /// The rerank pane's answer is on its way.
+    Reranking,
+    DidNotRun,
+    /// The pane has no list, and why.
+    Unavailable(Missing),
+    /// Not among the list's `n` passages.
+    Beyond(usize),
+}
+
+impl std::fmt::Display for Standing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ranked(rank, score) => write!(f, "#{rank} ({score:.3})"),
+            Self::Reranking => f.write_str("reranking…"),
+            Self::DidNotRun => f.write_str("did not run"),
+            Self::Unavailable(why) => write!(f, "not available: {why}"),
+            Self::Beyond(n) => write!(f, "not in its top {n}"),
+        }
+    }
 }
 
 /// The evaluation's state.
@@ -266,7 +290,7 @@ pub enum EvalState {
         done: usize,
         total: usize,
     },
-    Done(Result<EvalOutcome, String>),
+    Done(Result<EvalOutcome, Missing>),
 }
 
 impl EvalState {
@@ -327,6 +351,8 @@ pub struct App {
     pub eval_page: bool,
     pub lab: LabState,
     pub lab_generation: u64,
+    /// The hybrid pane the fusion lab tunes (the focused one when it was opened).
+    pub lab_pane: PaneId,
     /// The query text last sent, so a pause in typing does not search it twice.
     pub sent: Option<String>,
     pub results: Option<SearchResults>,
@@ -387,6 +413,7 @@ impl App {
             eval_page: false,
             lab: LabState::NotRun,
             lab_generation: 0,
+            lab_pane: PaneId::default(),
             sent: None,
             results: None,
             debounce: None,

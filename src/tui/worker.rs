@@ -13,70 +13,40 @@
 //! Quitting sets [`Control::quit`]; each thread stops at its next batch and drops its models
 //! itself, and the event loop joins them before the process ends.
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-
 use super::control::Control;
-use super::models::{reporter, Extra, ModelJob, SharedEmbedder, SharedEncoder};
+use super::inbox::{DensePart, Inbox};
+use super::models::{pooling_state, reporter, ModelJob};
 use super::protocol::{Cmd, Msg, Part, Reply, SparseOutcome};
 use super::rerank::Job;
-use super::startup::warn_about_analyzer;
 use crate::bm25::{Analyzer, Bm25Index};
-use crate::dense::DenseIndex;
 use crate::judgments::Judgments;
-use crate::model::{Embedder, Reranker};
-use crate::panes::{DenseKey, Kind, PaneId};
-use crate::pipeline::{MethodResult, Pipeline, SearchParams};
+use crate::model::owner::{Cancel, OwnedEmbedder};
+use crate::model::Reranker;
+use crate::panes::{Bm25Key, DenseKey, Kind, PaneId, Retriever};
+use crate::pipeline::{MethodResult, Missing, Phase, Pipeline, SearchParams};
 use crate::session::{self, Event, Options};
 use crate::teach::{self, DocFreq};
-
-/// What reaches the worker: the UI's commands and the other threads' results.
-pub enum Inbox {
-    Cmd(Cmd),
-    /// The session's bi-encoder with its passages' index, or without one when Milvus serves
-    /// its vectors (`--backend`).
-    Dense(Result<(SharedEncoder, Option<DenseIndex>), String>),
-    Reranker(Result<Option<Box<dyn Reranker>>, String>),
-    /// Another dense pane's encoder and index (a second model, a pooling variant, a remote
-    /// endpoint), or why it could not be had.
-    Extra {
-        key: DenseKey,
-        extra: Result<Extra, String>,
-    },
-    /// A BM25 index built with another analyzer, for switch number `generation`.
-    Bm25 {
-        generation: u64,
-        built: Result<(Analyzer, Bm25Index), String>,
-    },
-}
-
-/// Starts the worker; it builds the session stage by stage, reporting to `ui`.
-pub fn spawn(opts: Options, ui: Sender<Msg>, control: Arc<Control>) -> Result<Sender<Inbox>> {
-    let (tx, rx) = channel();
-    let inbox = tx.clone();
-    let c = control.clone();
-    let failed = ui.clone();
-    control
-        .spawn(
-            "bigyo-worker",
-            move || super::startup::work(&opts, &ui, inbox, rx, c),
-            move |why| {
-                say(
-                    &failed,
-                    Reply::Failed(Part::Corpus, format!("the worker stopped: {why}")),
-                )
-            },
-        )
-        .context("starting the worker thread")?;
-    Ok(tx)
-}
 
 pub(super) fn say(ui: &Sender<Msg>, reply: Reply) {
     // The UI is gone only when quitting; nothing to do then.
     let _ = ui.send(Msg::Worker(reply));
+}
+
+/// The wordpiece analyzer over a tokenizer that does not know Korean ruins BM25 quietly:
+/// say so, naming the tokenizer.
+pub(super) fn warn_about_analyzer(
+    analyzer: &Analyzer,
+    corpus: &crate::data::Corpus,
+    report: &mut impl FnMut(Event),
+) {
+    let texts: Vec<&str> = corpus.texts().into_iter().take(200).collect();
+    if let Some(w) = analyzer.coverage_warning(&texts) {
+        report(Event::Warning(w));
+    }
 }
 
 /// The worker's state: the pipeline and the ways to the other threads.
@@ -90,33 +60,37 @@ pub(super) struct Worker<'a> {
     /// `None` when the model thread could not start (no device).
     pub(super) models: Option<Sender<ModelJob>>,
     pub(super) rerank: Sender<Job>,
-    /// The bi-encoder, for the evaluation's question embeddings.
-    pub(super) encoder: Option<SharedEncoder>,
-    /// The other dense panes' encoders, shared with the evaluation.
-    pub(super) extras: Vec<(DenseKey, SharedEmbedder)>,
+    /// Each ready dense key's encoder (a handle to its model's owner thread), shared with
+    /// the evaluation and the fusion lab.
+    pub(super) encoders: Vec<(DenseKey, OwnedEmbedder)>,
     /// Whether a query's hybrid list goes to the rerank thread, or why not.
-    pub(super) reranker_state: Result<String, String>,
+    pub(super) reranker_state: Result<String, Missing>,
     /// Document frequencies for the playground's IDF, with the analyzer they were fitted with.
     pub(super) doc_freq: Option<(String, DocFreq)>,
-    /// The newest analyzer switch; older builds arriving late are dropped.
-    pub(super) bm25_generation: u64,
-    /// The index in use before a switch, put back when the new one cannot be built.
-    pub(super) previous_bm25: Option<Arc<Bm25Index>>,
-    /// The running evaluation's cancel flag.
-    pub(super) eval_cancel: Option<Arc<AtomicBool>>,
+    /// The running evaluation's cancel token.
+    pub(super) eval_cancel: Option<Cancel>,
     /// Device and dtype, for the evaluation header.
     pub(super) runtime: String,
     /// The corpus's relevance judgments, or why they cannot be kept.
-    pub(super) judgments: Result<Judgments, String>,
+    pub(super) judgments: Result<Judgments, Missing>,
 }
 
 impl Worker<'_> {
-    /// Why the dense panes cannot run, or that they can.
-    pub(super) fn dense_missing(&self) -> String {
+    /// Why the session's dense panes cannot run, or that they can.
+    pub(super) fn dense_missing(&self) -> Missing {
         match self.pipeline.dense(&DenseKey::default()) {
-            Ok(_) => "the encoder is busy".into(),
-            Err(why) => why.0,
+            Ok(_) => Missing::pending("the encoder is busy"),
+            Err(why) => why,
         }
+    }
+
+    /// The session's encoder (`--model`, the default dense key), once ready.
+    pub(super) fn encoder(&self) -> Option<&OwnedEmbedder> {
+        self.encoder_of(&DenseKey::default())
+    }
+
+    pub(super) fn encoder_of(&self, key: &DenseKey) -> Option<&OwnedEmbedder> {
+        self.encoders.iter().find(|(k, _)| k == key).map(|(_, e)| e)
     }
 
     /// Serves commands until the UI quits. Of several queued searches only the newest runs.
@@ -139,27 +113,9 @@ impl Worker<'_> {
                     }
                     Inbox::Cmd(Cmd::Quit) => return,
                     Inbox::Cmd(cmd) => self.command(cmd),
-                    Inbox::Dense(Ok((encoder, index))) => {
-                        match index {
-                            Some(index) => self.pipeline.set_dense(
-                                &DenseKey::default(),
-                                Box::new(encoder.clone()),
-                                index,
-                            ),
-                            None => self.pipeline.set_backend_encoder(Box::new(encoder.clone())),
-                        }
-                        self.encoder = Some(encoder);
-                        say(self.ui, Reply::DenseReady);
-                    }
-                    Inbox::Dense(Err(why)) => {
-                        self.pipeline
-                            .set_dense_missing(&DenseKey::default(), why.clone());
-                        self.pipeline.set_backend_encoder_missing(why.clone());
-                        say(self.ui, Reply::Failed(Part::Dense, why));
-                    }
+                    Inbox::Dense { key, part } => self.set_dense(key, part),
                     Inbox::Reranker(r) => self.set_reranker(r),
-                    Inbox::Extra { key, extra } => self.set_extra(key, extra),
-                    Inbox::Bm25 { generation, built } => self.bm25_built(generation, built),
+                    Inbox::Bm25 { key, built } => self.bm25_built(key, built),
                 }
             }
         }
@@ -168,9 +124,9 @@ impl Worker<'_> {
     pub(super) fn command(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::SetParams(p) => self.pipeline.params = p,
-            Cmd::SetAnalyzer(kind) => self.rebuild_bm25(kind),
+            Cmd::SetPane { pane, retriever } => self.set_pane(pane, retriever),
             Cmd::Evaluate { generation, labels } => self.evaluate(generation, labels),
-            Cmd::Tune { generation } => self.tune(generation),
+            Cmd::Tune { generation, pane } => self.tune(generation, pane),
             Cmd::Grade {
                 query,
                 passage,
@@ -178,14 +134,13 @@ impl Worker<'_> {
             } => self.grade(query, passage, grade),
             Cmd::CancelEval => {
                 if let Some(c) = self.eval_cancel.take() {
-                    c.store(true, Ordering::Relaxed);
+                    c.cancel();
                 }
             }
             Cmd::Similar {
                 generation,
                 sentences,
             } => self.similar(generation, sentences),
-            Cmd::SetPooling(p) => self.set_pooling(p),
             Cmd::Search { .. } | Cmd::Quit => {}
         }
     }
@@ -270,7 +225,7 @@ impl Worker<'_> {
                     result: MethodResult::failed(
                         rerank,
                         Kind::Rerank,
-                        "the rerank thread has stopped".into(),
+                        Missing::failed(Phase::Rerank, "the rerank thread has stopped"),
                     ),
                     passes: 0,
                 },
@@ -278,34 +233,54 @@ impl Worker<'_> {
         }
     }
 
-    fn set_extra(&mut self, key: DenseKey, extra: Result<Extra, String>) {
-        match extra {
-            Ok(e) => {
-                self.pipeline
-                    .set_dense(&key, Box::new(e.encoder.clone()), e.index);
-                let session_model = key == DenseKey::default();
-                self.extras.push((key, e.encoder));
-                say(self.ui, Reply::Session(Event::Note(e.line)));
-                if session_model {
-                    // A remote --model: its panes are ready now.
-                    say(self.ui, Reply::DenseReady);
+    /// A dense key's part arrived: its panes answer from now on. The session's key tells
+    /// the status bar (ready, or why not); another key's line or failure is a note.
+    fn set_dense(&mut self, key: DenseKey, part: Result<DensePart, Missing>) {
+        let session_key = key == DenseKey::default();
+        match part {
+            Ok(DensePart {
+                encoder,
+                index,
+                line,
+            }) => {
+                match index {
+                    Some(index) => self
+                        .pipeline
+                        .set_dense(&key, Box::new(encoder.clone()), index),
+                    None => self.pipeline.set_backend_encoder(Box::new(encoder.clone())),
                 }
+                if session_key {
+                    if let Some(state) = pooling_state(&encoder) {
+                        say(self.ui, Reply::Pooling(state));
+                    }
+                }
+                self.encoders.retain(|(k, _)| *k != key);
+                self.encoders.push((key, encoder));
+                if let Some(line) = line {
+                    say(self.ui, Reply::Session(Event::Note(line)));
+                }
+                say(self.ui, Reply::DenseReady);
             }
             Err(why) => {
                 self.pipeline.set_dense_missing(&key, why.clone());
-                if key == DenseKey::default() {
+                if session_key {
+                    self.pipeline.set_backend_encoder_missing(why.clone());
                     say(self.ui, Reply::Failed(Part::Dense, why));
                 } else {
-                    say(self.ui, Reply::Session(Event::Warning(why)));
+                    say(self.ui, Reply::Session(Event::Warning(why.to_string())));
+                    say(self.ui, Reply::DenseReady);
                 }
             }
         }
     }
 
-    fn set_reranker(&mut self, r: Result<Option<Box<dyn Reranker>>, String>) {
+    fn set_reranker(&mut self, r: Result<Option<Box<dyn Reranker>>, Missing>) {
         let (state, reply) = match &r {
             Ok(Some(m)) => (Ok(m.identity()), Reply::RerankerReady),
-            Ok(None) => (Err("--reranker none".to_owned()), Reply::RerankerDisabled),
+            Ok(None) => (
+                Err(Missing::Off("--reranker none".to_owned())),
+                Reply::RerankerDisabled,
+            ),
             Err(why) => (Err(why.clone()), Reply::Failed(Part::Reranker, why.clone())),
         };
         self.reranker_state = state;
@@ -336,12 +311,15 @@ impl Worker<'_> {
         say(self.ui, Reply::PlaygroundSparse { generation, result });
     }
 
-    fn sparse(&mut self, sentences: &[String]) -> Result<SparseOutcome, String> {
+    fn sparse(&mut self, sentences: &[String]) -> Result<SparseOutcome, Missing> {
         let analyzer = self
             .pipeline
             .bm25(None)
             .map(|b| b.analyzer().clone())
-            .map_err(|m| format!("no BM25 analyzer: {m}"))?;
+            .map_err(|m| match m {
+                Missing::Pending(why) => Missing::Pending(format!("no BM25 analyzer yet: {why}")),
+                m => Missing::failed(Phase::Load, format!("no BM25 analyzer: {m}")),
+            })?;
         let key = analyzer.describe();
         if self.doc_freq.as_ref().is_none_or(|(k, _)| *k != key) {
             let corpus = self.pipeline.corpus.clone();
@@ -349,7 +327,7 @@ impl Worker<'_> {
             self.doc_freq = Some((key.clone(), DocFreq::fit(&texts, &analyzer)));
         }
         let Some((_, df)) = &self.doc_freq else {
-            return Err("no document frequencies".into());
+            return Err(Missing::failed(Phase::Load, "no document frequencies"));
         };
         let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
         let matrices: BTreeMap<_, _> = teach::similarity_matrices(&refs, &analyzer, df, None);
@@ -361,71 +339,69 @@ impl Worker<'_> {
         })
     }
 
-    /// Takes the dense index out of the pipeline (dense and the dense half of hybrid say why
-    /// meanwhile; BM25 answers) and asks the model thread for one built with `pooling`.
-    fn set_pooling(&mut self, pooling: crate::model::Pooling) {
+    /// A setting of pane `pane` changed: the pane gets `retriever`, and a dense or BM25 key
+    /// no part has yet is built (the model thread embeds, a BM25 thread indexes) while every
+    /// other pane keeps answering. Panes Milvus serves keep their keys.
+    fn set_pane(&mut self, pane: PaneId, retriever: Retriever) {
+        let current = self.pipeline.panes().get(pane).retriever.clone();
         if let Some(b) = self.pipeline.backend() {
-            let why = format!(
-                "the passages' vectors live in {}: switch pooling with `bigyo index --drop` and another --pooling",
-                b.milvus.url()
-            );
-            say(self.ui, Reply::Session(Event::Warning(why)));
-            say(self.ui, Reply::DenseReady);
-            return;
-        }
-        // The evaluation's vectors would mix two poolings.
-        self.command(Cmd::CancelEval);
-        let key = DenseKey::default();
-        let models = match &self.models {
-            Some(m) if self.pipeline.dense(&key).is_ok() => m,
-            // The UI switches only a ready encoder; whatever happened, it must not wait.
-            _ => {
-                say(self.ui, Reply::Failed(Part::Dense, self.dense_missing()));
+            if self.pipeline.on_backend(&current) {
+                let why = format!(
+                    "{} lives in {}: its terms and vectors change with `bigyo index --drop`",
+                    self.pipeline.panes().get(pane).title,
+                    b.milvus.url()
+                );
+                say(self.ui, Reply::Session(Event::Warning(why)));
+                say(self.ui, Reply::Panes(self.pipeline.panes().clone()));
                 return;
             }
-        };
-        let taken = self.pipeline.take_dense(
-            &key,
-            format!("embedding the passages again with {pooling} pooling"),
-        );
-        if models.send(ModelJob::Repool(pooling)).is_err() {
-            if let Some(part) = taken {
-                self.pipeline.set_dense(&key, part.encoder, part.index);
+        }
+        if matches!(retriever, Retriever::Dense(_)) {
+            // The evaluation's vectors would mix two settings.
+            self.command(Cmd::CancelEval);
+        }
+        match self.pipeline.set_retriever(pane, retriever.clone()) {
+            Ok(true) => match retriever {
+                Retriever::Dense(key) => self.build_dense(key),
+                Retriever::Bm25(key) => self.build_bm25(key),
+                _ => {}
+            },
+            Ok(false) => {}
+            Err(e) => {
+                say(self.ui, Reply::Session(Event::Warning(e.to_string())));
+                say(self.ui, Reply::Panes(self.pipeline.panes().clone()));
             }
-            say(self.ui, Reply::DenseReady);
         }
     }
 
-    /// Builds BM25 with another analyzer on a thread of its own; queries meanwhile run
-    /// without BM25 (the pane says why), and the old index comes back if the build fails.
-    fn rebuild_bm25(&mut self, kind: crate::bm25::AnalyzerKind) {
-        if let Some(b) = self.pipeline.backend() {
-            let why = format!(
-                "the BM25 terms live in {}: switch analyzers with `bigyo index --drop` and another --bm25-analyzer",
-                b.milvus.url()
-            );
-            let analyzer = b.analyzer.clone();
-            say(self.ui, Reply::Session(Event::Warning(why)));
-            say(self.ui, Reply::Bm25Ready(analyzer));
-            return;
+    /// Asks the model thread for the part of `key`.
+    fn build_dense(&mut self, key: DenseKey) {
+        let asked = self
+            .models
+            .as_ref()
+            .is_some_and(|m| m.send(ModelJob::Dense(key.clone())).is_ok());
+        if !asked {
+            let why = Missing::failed(Phase::Load, "the model thread is not running");
+            self.pipeline.set_dense_missing(&key, why);
         }
-        self.bm25_generation += 1;
-        let generation = self.bm25_generation;
-        let why = format!("rebuilding the BM25 index with the {kind} analyzer");
-        if let Some(old) = self.pipeline.take_bm25(None, why) {
-            self.previous_bm25 = Some(old);
-        }
+    }
+
+    /// Builds the BM25 index of `key` on a thread of its own; queries meanwhile run (the
+    /// panes of that key say it is being built).
+    fn build_bm25(&mut self, key: Bm25Key) {
         let mut o = self.opts.clone();
-        o.retrieval.bm25_analyzer = kind;
+        if let Some(kind) = key {
+            o.retrieval.bm25_analyzer = kind;
+        }
+        let kind = o.retrieval.bm25_analyzer;
         let corpus = self.pipeline.corpus.clone();
         let ui = self.ui.clone();
-        let control = self.control.clone();
         let inbox = self.inbox.clone();
         let failed = self.ui.clone();
         let spawned = self.control.spawn(
             "bigyo-bm25",
             move || {
-                let mut report = reporter(&ui, &control);
+                let mut report = reporter(&ui);
                 let built = session::analyzer(&o)
                     .and_then(|a| {
                         let index = session::build_bm25(&corpus, a.clone(), &mut report)?;
@@ -434,40 +410,36 @@ impl Worker<'_> {
                     })
                     .map_err(|e| {
                         report(Event::Finish);
-                        format!("could not switch BM25 to {kind}: {e:#}")
+                        Missing::failed(
+                            Phase::Load,
+                            format!("could not build BM25 with the {kind} analyzer: {e:#}"),
+                        )
                     });
-                let _ = inbox.send(Inbox::Bm25 { generation, built });
+                let _ = inbox.send(Inbox::Bm25 { key, built });
             },
-            move |why| say(&failed, Reply::Failed(Part::Bm25, why)),
+            move |why| {
+                let why = Missing::failed(Phase::Load, why);
+                say(&failed, Reply::Session(Event::Warning(why.to_string())))
+            },
         );
         if let Err(e) = spawned {
-            self.bm25_built(generation, Err(format!("starting the BM25 thread: {e}")));
+            let why = Missing::failed(Phase::Load, format!("starting the BM25 thread: {e}"));
+            self.bm25_built(key, Err(why));
         }
     }
 
-    fn bm25_built(&mut self, generation: u64, built: Result<(Analyzer, Bm25Index), String>) {
-        if generation != self.bm25_generation {
-            return;
-        }
+    fn bm25_built(&mut self, key: Bm25Key, built: Result<(Analyzer, Bm25Index), Missing>) {
         match built {
             Ok((analyzer, index)) => {
-                self.previous_bm25 = None;
-                self.pipeline.set_bm25(None, Arc::new(index));
-                say(self.ui, Reply::Bm25Ready(analyzer));
+                tracing::info!("BM25 index with {} ready", analyzer.describe());
+                self.pipeline.set_bm25(key, Arc::new(index));
+                // Its panes answer now: the query runs again.
+                say(self.ui, Reply::Panes(self.pipeline.panes().clone()));
             }
             Err(why) => {
-                say(self.ui, Reply::Session(Event::Warning(why.clone())));
-                match self.previous_bm25.take() {
-                    Some(old) => {
-                        let analyzer = old.analyzer().clone();
-                        self.pipeline.set_bm25(None, old);
-                        say(self.ui, Reply::Bm25Ready(analyzer));
-                    }
-                    None => {
-                        self.pipeline.set_bm25_missing(None, why.clone());
-                        say(self.ui, Reply::Failed(Part::Bm25, why));
-                    }
-                }
+                say(self.ui, Reply::Session(Event::Warning(why.to_string())));
+                self.pipeline.set_bm25_missing(key, why);
+                say(self.ui, Reply::Panes(self.pipeline.panes().clone()));
             }
         }
     }
@@ -482,9 +454,12 @@ impl Worker<'_> {
                     Some(g) => store.grade(&query, &id, g),
                     None => store.remove(&query, &id),
                 }
-                .map_err(|e| format!("{e}"))
+                .map_err(|e| Missing::failed(Phase::Judgments, e))
             }
-            Err(why) => Err(format!("judgments unavailable: {why}")),
+            Err(why) => Err(Missing::failed(
+                Phase::Judgments,
+                format!("judgments unavailable: {why}"),
+            )),
         };
         say(
             self.ui,
@@ -497,33 +472,51 @@ impl Worker<'_> {
         );
     }
 
-    /// Every setting that shapes the evaluation's numbers, for its header.
+    /// Every setting that shapes the evaluation's numbers, for its header: each shown
+    /// pane's (analyzer, encoder and pooling, fusion, rerank depth) and the device.
     pub(super) fn settings_line(&self) -> String {
+        let panes = self.pipeline.panes();
         let p: &SearchParams = &self.pipeline.params;
-        let analyzer = self
-            .pipeline
-            .bm25(None)
-            .map_or_else(|_| "none".into(), |b| b.analyzer().describe());
-        let pooling = self
-            .encoder
-            .as_ref()
-            .map_or_else(|| "-".into(), |e| e.identity());
-        let fusion = match p.fusion {
-            crate::fusion::FusionMethod::Rrf => format!(
-                "RRF k {} over top {} · weights dense {} BM25 {}",
-                p.rrf.k, p.rrf.depth, p.dense_weight, p.bm25_weight
-            ),
-            crate::fusion::FusionMethod::Convex => format!(
-                "convex alpha {} {} over top {}",
-                p.alpha,
-                p.norm.name(),
-                p.rrf.depth
-            ),
-        };
-        format!(
-            "{fusion} · rerank depth {} · BM25 {} · encoder {} · {}",
-            p.rerank_depth, analyzer, pooling, self.runtime
-        )
+        let mut parts: Vec<String> = Vec::new();
+        for id in panes.shown() {
+            let pane = panes.get(id);
+            let what = match &pane.retriever {
+                Retriever::Dense(key) => match self.encoder_of(key) {
+                    Some(e) => format!("encoder {}", crate::model::Embedder::identity(e)),
+                    None => "encoder -".into(),
+                },
+                Retriever::Bm25(key) => match self.pipeline.bm25(*key) {
+                    Ok(b) => format!("BM25 {}", b.analyzer().describe()),
+                    Err(_) => "BM25 -".into(),
+                },
+                Retriever::Fusion { of, opts } => {
+                    let depth = opts.depth.unwrap_or(p.rrf.depth);
+                    match opts.method.unwrap_or(p.fusion) {
+                        _ if opts.server => "Milvus RRF".into(),
+                        crate::fusion::FusionMethod::Rrf => {
+                            let w = crate::pipeline::fusion_weights(panes, p, of, opts);
+                            let w: Vec<String> = w.iter().map(|x| x.to_string()).collect();
+                            format!(
+                                "RRF k {} over top {depth} · weights {}",
+                                opts.k.unwrap_or(p.rrf.k),
+                                w.join("+")
+                            )
+                        }
+                        crate::fusion::FusionMethod::Convex => format!(
+                            "convex alpha {} {} over top {depth}",
+                            opts.alpha.unwrap_or(p.alpha),
+                            opts.norm.unwrap_or(p.norm).name()
+                        ),
+                    }
+                }
+                Retriever::Rerank { depth, .. } => {
+                    format!("rerank depth {}", depth.unwrap_or(p.rerank_depth))
+                }
+            };
+            parts.push(format!("{}: {what}", pane.title));
+        }
+        parts.push(self.runtime.clone());
+        parts.join(" · ")
     }
 }
 

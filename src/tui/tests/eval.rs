@@ -41,7 +41,7 @@ fn evaluation_runs_once_per_request_and_reports_progress() {
         &mut app,
         Msg::Worker(Reply::EvalDone {
             generation: 1,
-            outcome: Err("no questions".into()),
+            outcome: Err(Missing::failed(Phase::Evaluate, "no questions")),
         }),
         t0,
     );
@@ -102,7 +102,7 @@ fn a_running_evaluation_never_holds_up_a_query_and_can_be_cancelled() {
         &mut app,
         Msg::Worker(Reply::EvalDone {
             generation: 1,
-            outcome: Err("stale".into()),
+            outcome: Err(Missing::failed(Phase::Evaluate, "stale")),
         }),
         t0,
     );
@@ -125,7 +125,7 @@ fn a_corpus_without_questions_evaluates_on_judgments_and_l_switches_labels() {
         &mut app,
         Msg::Worker(Reply::EvalDone {
             generation: 1,
-            outcome: Err("x".into()),
+            outcome: Err(Missing::failed(Phase::Evaluate, "x")),
         }),
         t0,
     );
@@ -211,7 +211,14 @@ fn the_fusion_lab_runs_once_and_applies_its_choice_to_the_hybrid_pane() {
     let t0 = Instant::now();
     app.input.set("장마");
     let cmds = update(&mut app, key(KeyCode::F(7)), t0);
-    assert_eq!(cmds, [Cmd::Tune { generation: 1 }]);
+    // The lab tunes the Hybrid pane (the focused pane is not one: the first hybrid).
+    assert_eq!(
+        cmds,
+        [Cmd::Tune {
+            generation: 1,
+            pane: PaneId(2)
+        }]
+    );
     assert!(
         update(&mut app, key(KeyCode::F(7)), t0).is_empty(),
         "running"
@@ -244,10 +251,24 @@ fn the_fusion_lab_runs_once_and_applies_its_choice_to_the_hybrid_pane() {
         t0,
     );
     let cmds = update(&mut app, key(KeyCode::Char('a')), t0);
-    let Some(Cmd::SetParams(p)) = cmds.first() else {
+    let Some(Cmd::SetPane {
+        pane: PaneId(2),
+        retriever: crate::panes::Retriever::Fusion { opts, .. },
+    }) = cmds.first()
+    else {
         panic!("{cmds:?}");
     };
-    assert_eq!(p.fusion, chosen.method());
+    assert_eq!(opts.method, Some(chosen.method()));
+    assert_eq!(opts.depth, Some(chosen.depth()));
+    assert_eq!(
+        app.params,
+        SearchParams::default(),
+        "the session's settings stay"
+    );
     assert_eq!(app.overlay, Overlay::None);
-    assert!(app.notice.as_deref().unwrap().contains("hybrid now fuses"));
+    assert!(
+        app.notice.as_deref().unwrap().contains("now fuses with"),
+        "{:?}",
+        app.notice
+    );
 }

@@ -37,8 +37,13 @@ fn the_detail_view_ranks_the_passage_in_each_whole_list_and_holds_still() {
     else {
         panic!("{:?}", app.overlay);
     };
-    assert_eq!(ranks[0].rank, Ok((3, 0.7)), "rank in the whole dense list");
-    assert_eq!(ranks[1].rank, Err("not in its top 2".into()));
+    assert_eq!(
+        ranks[0].rank,
+        Standing::Ranked(3, 0.7),
+        "rank in the whole dense list"
+    );
+    assert_eq!(ranks[1].rank, Standing::Beyond(2));
+    assert_eq!(ranks[1].rank.to_string(), "not in its top 2");
     // A search finishing underneath does not change what the reader sees.
     let cmds = app.search();
     let [Cmd::Search { generation: g, .. }] = cmds[..] else {
@@ -174,7 +179,7 @@ fn a_grade_that_could_not_be_written_is_not_shown_and_says_why() {
             query: "장마".into(),
             passage: 0,
             grade: Some(1),
-            result: Err("disk full".into()),
+            result: Err(Missing::failed(Phase::Judgments, "disk full")),
         }),
         t0,
     );

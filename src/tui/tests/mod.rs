@@ -14,6 +14,7 @@ use crate::bm25::{Analyzer, AnalyzerKind};
 use crate::data::Corpus;
 use crate::model::Pooling;
 use crate::panes::Kind;
+use crate::pipeline::{Missing, Phase};
 use crate::pipeline::{SearchParams, SearchResults};
 use crate::session::{Event, Step};
 

@@ -64,18 +64,18 @@ fn playground_lines_edit_like_a_small_text_area() {
     // A late answer for the first computation is dropped.
     let stale = Reply::PlaygroundDense {
         generation: 1,
-        result: Err("old".into()),
+        result: Err(Missing::failed(Phase::Load, "old")),
     };
     update(&mut app, Msg::Worker(stale), t0);
     assert_eq!(app.playground.dense, DenseCell::Waiting);
     let fresh = Reply::PlaygroundDense {
         generation: 2,
-        result: Err("no encoder".into()),
+        result: Err(Missing::failed(Phase::Load, "no encoder")),
     };
     update(&mut app, Msg::Worker(fresh), t0);
     assert_eq!(
         app.playground.dense,
-        DenseCell::Done(Err("no encoder".into()))
+        DenseCell::Done(Err(Missing::failed(Phase::Load, "no encoder")))
     );
     assert_eq!(
         update(&mut app, ctrl('g'), t0).len(),

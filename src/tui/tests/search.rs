@@ -381,7 +381,10 @@ fn progress_gives_an_eta_and_ready_waits_for_every_part() {
     update(&mut app, Msg::Worker(Reply::DenseReady), t0);
     update(
         &mut app,
-        Msg::Worker(Reply::Failed(Part::Reranker, "offline".into())),
+        Msg::Worker(Reply::Failed(
+            Part::Reranker,
+            Missing::failed(Phase::Load, "offline"),
+        )),
         t0,
     );
     assert!(app.ready());

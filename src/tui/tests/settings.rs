@@ -1,83 +1,187 @@
-//! The settings overlay and the pooling switch.
+//! The settings overlay (one pane's settings, then the session's) and the pooling switch.
 use super::*;
+use crate::panes::{DenseKey, Panes, Retriever};
+
+/// Opens the settings on pane `pane` at row `setting`.
+fn open_at(app: &mut App, pane: PaneId, setting: Setting) {
+    app.pane = pane;
+    let rows = Setting::rows(app, pane);
+    let row = rows.iter().position(|s| *s == setting).unwrap();
+    app.overlay = Overlay::Settings { row };
+}
+
+fn app_with(spec: &str) -> App {
+    let mut app = ready_app();
+    app.spec = Arc::new(Panes::parse(spec).unwrap());
+    app
+}
 
 #[test]
-fn settings_change_params_and_rerun_the_query() {
+fn the_rows_are_the_panes_own_options_then_the_sessions() {
+    let app = ready_app();
+    let labels = |pane: u8| -> Vec<String> {
+        Setting::rows(&app, PaneId(pane))
+            .into_iter()
+            .map(|s| s.label(&app, PaneId(pane)))
+            .collect()
+    };
+    assert_eq!(labels(0), ["pane", "pooling", "top-k", "live search"]);
+    assert_eq!(labels(1), ["pane", "analyzer", "top-k", "live search"]);
+    assert_eq!(
+        labels(2),
+        [
+            "pane",
+            "method",
+            "k",
+            "weight dense",
+            "weight bm25",
+            "depth",
+            "top-k",
+            "live search"
+        ]
+    );
+    assert_eq!(labels(3), ["pane", "depth", "top-k", "live search"]);
+    // No flag names on the explorer's screens.
+    for pane in 0..4 {
+        assert!(labels(pane).iter().all(|l| !l.starts_with("--")));
+    }
+}
+
+#[test]
+fn top_k_is_the_sessions_and_reruns_the_query() {
     let mut app = ready_app();
     let t0 = Instant::now();
     app.input.set("장마");
     update(&mut app, key(KeyCode::Enter), t0);
-    update(&mut app, key(KeyCode::F(2)), t0);
+    open_at(&mut app, PaneId(1), Setting::TopK);
     let cmds = update(&mut app, key(KeyCode::Right), t0);
     assert_eq!(app.params.top_k, 11);
     assert!(matches!(cmds[0], Cmd::SetParams(_)));
     assert!(matches!(cmds[1], Cmd::Search { .. }));
-    for _ in 0..5 {
-        update(&mut app, key(KeyCode::Down), t0);
-    }
-    let cmds = update(&mut app, key(KeyCode::Right), t0);
-    assert_eq!(cmds[0], Cmd::SetAnalyzer(AnalyzerKind::Whitespace));
-    assert_eq!(app.part(Part::Bm25), &PartState::Loading);
 }
 
 #[test]
-fn both_rrf_weights_at_zero_are_refused_with_a_reason() {
+fn switching_the_analyzer_changes_the_focused_bm25_pane_only() {
+    let mut app = app_with("bm25,bm25:whitespace,dense,hybrid");
+    let t0 = Instant::now();
+    app.input.set("장마");
+    update(&mut app, key(KeyCode::Enter), t0);
+    open_at(&mut app, PaneId(0), Setting::Analyzer);
+    let cmds = update(&mut app, key(KeyCode::Right), t0);
+    let Cmd::SetPane { pane, retriever } = &cmds[0] else {
+        panic!("{cmds:?}");
+    };
+    assert_eq!(*pane, PaneId(0));
+    let Retriever::Bm25(Some(kind)) = retriever else {
+        panic!("{retriever:?}");
+    };
+    assert_ne!(*kind, AnalyzerKind::Bigram);
+    assert!(
+        matches!(cmds[1], Cmd::Search { .. }),
+        "the query runs again"
+    );
+    // The pane's default title follows its analyzer; the others keep theirs.
+    assert_eq!(app.title(PaneId(0)), format!("BM25 · {}", kind.name()));
+    assert_eq!(app.title(PaneId(1)), "BM25 · whitespace");
+    assert_eq!(
+        app.spec.get(PaneId(1)).retriever,
+        Retriever::Bm25(Some(AnalyzerKind::Whitespace))
+    );
+    assert_eq!(
+        app.spec.get(PaneId(2)).retriever,
+        Retriever::Dense(DenseKey::default())
+    );
+    // Back to the session's analyzer: the key every pane without its own shares.
+    let cmds = update(&mut app, key(KeyCode::Left), t0);
+    assert!(matches!(
+        &cmds[0],
+        Cmd::SetPane {
+            retriever: Retriever::Bm25(None),
+            ..
+        }
+    ));
+    assert_eq!(app.title(PaneId(0)), "BM25");
+}
+
+#[test]
+fn a_hybrid_panes_weights_k_and_method_are_its_own() {
     let mut app = ready_app();
     let t0 = Instant::now();
-    update(&mut app, key(KeyCode::F(2)), t0);
-    let row = |s: Setting| Setting::ALL.iter().position(|x| *x == s).unwrap();
-    app.overlay = Overlay::Settings {
-        row: row(Setting::DenseWeight),
-    };
+    open_at(&mut app, PaneId(2), Setting::Weight(0));
     for _ in 0..10 {
         update(&mut app, key(KeyCode::Left), t0);
     }
-    assert_eq!(app.params.dense_weight, 0.0);
-    app.overlay = Overlay::Settings {
-        row: row(Setting::Bm25Weight),
+    let opts = |app: &App| match &app.spec.get(PaneId(2)).retriever {
+        Retriever::Fusion { opts, .. } => opts.clone(),
+        r => panic!("{r:?}"),
     };
+    assert_eq!(opts(&app).weights, Some(vec![0.0, 1.0]));
+    assert_eq!(app.params.dense_weight, 1.0, "the session's weights stay");
+    // Both at 0 is refused with a reason.
+    open_at(&mut app, PaneId(2), Setting::Weight(1));
     for _ in 0..9 {
         update(&mut app, key(KeyCode::Left), t0);
     }
-    assert!((app.params.bm25_weight - 0.1).abs() < 1e-9);
     let cmds = update(&mut app, key(KeyCode::Left), t0);
     assert!(cmds.is_empty(), "{cmds:?}");
-    assert!((app.params.bm25_weight - 0.1).abs() < 1e-9, "kept");
-    assert!(app.notice.as_deref().unwrap().contains("both 0"));
-}
-
-#[test]
-fn settings_switch_the_hybrid_pane_to_convex_fusion_and_step_alpha() {
-    let mut app = ready_app();
-    let t0 = Instant::now();
-    let row = |s: Setting| Setting::ALL.iter().position(|x| *x == s).unwrap();
-    app.overlay = Overlay::Settings {
-        row: row(Setting::Fusion),
-    };
+    assert_eq!(opts(&app).weights, Some(vec![0.0, 0.1]), "kept");
+    assert!(app.notice.as_deref().unwrap().contains("all 0"));
+    open_at(&mut app, PaneId(2), Setting::K);
+    update(&mut app, key(KeyCode::Left), t0);
+    assert_eq!(opts(&app).k, Some(50.0));
+    open_at(&mut app, PaneId(2), Setting::Method);
     let cmds = update(&mut app, key(KeyCode::Right), t0);
-    assert!(
-        matches!(&cmds[..], [Cmd::SetParams(p)] if p.fusion == crate::fusion::FusionMethod::Convex)
-    );
-    app.overlay = Overlay::Settings {
-        row: row(Setting::Alpha),
-    };
-    let before = app.params.alpha;
+    assert!(matches!(
+        &cmds[0],
+        Cmd::SetPane {
+            pane: PaneId(2),
+            ..
+        }
+    ));
+    assert_eq!(opts(&app).method, Some(crate::fusion::FusionMethod::Convex));
+    assert_eq!(app.title(PaneId(2)), "Hybrid (convex)");
+    // Convex rows: alpha and norm instead of k and weights.
+    open_at(&mut app, PaneId(2), Setting::Alpha);
     update(&mut app, key(KeyCode::Right), t0);
-    assert!((app.params.alpha - (before + 0.05).min(1.0)).abs() < 1e-9);
+    assert_eq!(opts(&app).alpha, Some(0.55));
     for _ in 0..40 {
         update(&mut app, key(KeyCode::Left), t0);
     }
-    assert_eq!(app.params.alpha, 0.0, "clamped at 0");
-    app.overlay = Overlay::Settings {
-        row: row(Setting::Norm),
-    };
+    assert_eq!(opts(&app).alpha, Some(0.0), "clamped at 0");
+    open_at(&mut app, PaneId(2), Setting::Norm);
     update(&mut app, key(KeyCode::Right), t0);
-    assert_eq!(app.params.norm, crate::fusion::Norm::ZScore);
+    assert_eq!(opts(&app).norm, Some(crate::fusion::Norm::ZScore));
 }
 
 #[test]
-fn pooling_switch_waits_for_the_encoder_then_re_embeds_and_reruns_the_query() {
+fn the_rerank_panes_depth_is_its_own() {
     let mut app = ready_app();
+    open_at(&mut app, PaneId(3), Setting::Depth);
+    update(&mut app, key(KeyCode::Right), Instant::now());
+    assert!(matches!(
+        app.spec.get(PaneId(3)).retriever,
+        Retriever::Rerank {
+            depth: Some(35),
+            ..
+        }
+    ));
+    assert_eq!(app.params.rerank_depth, 30);
+}
+
+#[test]
+fn the_pane_row_picks_which_pane_the_rows_are_for() {
+    let mut app = ready_app();
+    open_at(&mut app, PaneId(0), Setting::Pane);
+    update(&mut app, key(KeyCode::Right), Instant::now());
+    assert_eq!(app.pane, PaneId(1));
+    update(&mut app, key(KeyCode::Left), Instant::now());
+    update(&mut app, key(KeyCode::Left), Instant::now());
+    assert_eq!(app.pane, PaneId(3), "wraps round");
+}
+
+#[test]
+fn pooling_switch_waits_for_the_encoder_then_re_embeds_the_focused_dense_pane() {
+    let mut app = app_with("dense,dense:pooling=cls,bm25,hybrid");
     let t0 = Instant::now();
     app.input.set("장마");
     update(&mut app, key(KeyCode::Enter), t0);
@@ -88,33 +192,48 @@ fn pooling_switch_waits_for_the_encoder_then_re_embeds_and_reruns_the_query() {
     };
     update(&mut app, Msg::Worker(Reply::Pooling(state)), t0);
     update(&mut app, Msg::Worker(Reply::DenseReady), t0);
-    app.eval = EvalState::Done(Err("old".into()));
+    app.eval = EvalState::Done(Err(Missing::failed(Phase::Evaluate, "old")));
+    // Not on a dense pane: the first dense pane switches. mean is the model's own, so the
+    // choices are: own (mean), cls, max.
+    app.pane = PaneId(2);
     let cmds = update(&mut app, ctrl('p'), t0);
-    assert_eq!(cmds[0], Cmd::SetPooling(pooling("max")));
+    let want = Retriever::Dense(DenseKey {
+        model: None,
+        pooling: Some(crate::model::PoolMode::Cls),
+    });
+    assert_eq!(
+        cmds[0],
+        Cmd::SetPane {
+            pane: PaneId(0),
+            retriever: want
+        }
+    );
     assert!(
         matches!(&cmds[1], Cmd::Search { query, .. } if query == "장마"),
-        "BM25 answers while the passages are embedded again"
+        "the other panes answer while the passages are embedded"
     );
-    assert_eq!(app.part(Part::Dense), &PartState::Loading);
-    assert_eq!(app.pooling.as_ref().unwrap().current, pooling("max"));
+    assert_eq!(app.title(PaneId(0)), "Semantic · cls");
+    assert_eq!(
+        app.title(PaneId(1)),
+        "Semantic · cls",
+        "the other pane had cls already"
+    );
     assert!(matches!(app.eval, EvalState::NotRun), "evaluation is stale");
+    // The focused dense pane is the one that switches.
+    app.pane = PaneId(1);
+    let cmds = update(&mut app, ctrl('p'), t0);
     assert!(
-        update(&mut app, ctrl('p'), t0).is_empty(),
-        "one switch at a time"
+        matches!(&cmds[0], Cmd::SetPane { pane: PaneId(1), retriever: Retriever::Dense(k) }
+        if k.pooling == Some(crate::model::PoolMode::Max))
     );
-    let cmds = update(&mut app, Msg::Worker(Reply::DenseReady), t0);
-    assert!(matches!(&cmds[..], [Cmd::Search { .. }]), "{cmds:?}");
-    // The settings row goes the other way round: max, mean, cls.
-    update(&mut app, key(KeyCode::F(2)), t0);
-    let row = Setting::ALL
-        .iter()
-        .position(|s| *s == Setting::Pooling)
-        .unwrap();
-    for _ in 0..row {
-        update(&mut app, key(KeyCode::Down), t0);
-    }
+    // The settings row goes the other way round.
+    open_at(&mut app, PaneId(0), Setting::Pooling);
     let cmds = update(&mut app, key(KeyCode::Left), t0);
-    assert_eq!(cmds[0], Cmd::SetPooling(pooling("mean")));
+    assert!(
+        matches!(&cmds[0], Cmd::SetPane { pane: PaneId(0), retriever: Retriever::Dense(k) }
+        if k.pooling.is_none())
+    );
+    assert_eq!(app.title(PaneId(0)), "Semantic");
 }
 
 #[test]

@@ -1,29 +1,21 @@
 //! The worker answers a query while an evaluation runs.
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use std::sync::mpsc::channel;
 
 use super::*;
-use crate::options::{ApiArgs, DataArgs, ModelArgs, RetrievalArgs};
+use crate::options::{ApiOptions, DataOptions, ModelOptions, RetrievalOptions};
 use crate::tui::protocol::EvalLabels;
 
-#[derive(Debug, Parser)]
-struct Cli {
-    #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    retrieval: RetrievalArgs,
-}
-
 fn options() -> Options {
-    let cli = Cli::parse_from(["bigyo", "--data", "sample"]);
     Options {
-        model: cli.model,
-        data: cli.data,
-        retrieval: cli.retrieval,
-        api: ApiArgs::default(),
+        model: ModelOptions::default(),
+        data: DataOptions {
+            data: Some("sample".into()),
+            ..DataOptions::default()
+        },
+        retrieval: RetrievalOptions::default(),
+        api: ApiOptions::default(),
         download_progress: false,
     }
 }
@@ -50,7 +42,10 @@ fn a_query_sent_during_an_evaluation_is_answered_before_it_ends() {
     );
     let index = session::build_bm25(&corpus, Analyzer::Bigram, &mut |_| {}).unwrap();
     pipeline.set_bm25(None, Arc::new(index));
-    pipeline.set_dense_missing(&DenseKey::default(), "no model in this test");
+    pipeline.set_dense_missing(
+        &DenseKey::default(),
+        Missing::failed(Phase::Load, "no model in this test"),
+    );
     let (ui_tx, ui) = channel();
     let (inbox, rx) = channel();
     let (rerank, stalled) = channel();
@@ -66,15 +61,12 @@ fn a_query_sent_during_an_evaluation_is_answered_before_it_ends() {
                 inbox: own_inbox,
                 models: None,
                 rerank,
-                encoder: None,
-                extras: Vec::new(),
+                encoders: Vec::new(),
                 reranker_state: Ok("a cross-encoder that never answers".into()),
                 doc_freq: None,
-                bm25_generation: 0,
-                previous_bm25: None,
                 eval_cancel: None,
                 runtime: "test".into(),
-                judgments: Err("none in this test".into()),
+                judgments: Err(Missing::failed(Phase::Judgments, "none in this test")),
             };
             worker.serve(&rx);
         });

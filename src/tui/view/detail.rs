@@ -9,7 +9,7 @@ use super::text::{marked, wrap};
 use super::{popup, Theme};
 use crate::data::char_span_to_bytes;
 use crate::panes::Kind;
-use crate::tui::state::{App, PaneRank};
+use crate::tui::state::{App, PaneRank, Standing};
 
 pub(super) fn draw_detail(
     frame: &mut Frame,
@@ -43,13 +43,15 @@ pub(super) fn draw_detail(
     // The passage's place in every method's whole list, as it was when the view opened.
     for r in ranks {
         let text = match &r.rank {
-            Ok((rank, score)) if r.method == Kind::Rerank => format!(
+            Standing::Ranked(rank, score) if r.method == Kind::Rerank => format!(
                 "{:<13} #{rank} logit {score:.4} (sigmoid {:.4})",
                 app.title(r.pane),
                 crate::model::sigmoid(*score as f32)
             ),
-            Ok((rank, score)) => format!("{:<13} #{rank} score {score:.4}", app.title(r.pane)),
-            Err(why) => format!("{:<13} {why}", app.title(r.pane)),
+            Standing::Ranked(rank, score) => {
+                format!("{:<13} #{rank} score {score:.4}", app.title(r.pane))
+            }
+            why => format!("{:<13} {why}", app.title(r.pane)),
         };
         lines.push(vec![Span::raw(text)]);
     }

@@ -9,7 +9,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use super::text::{clip, snippet, wrap};
 use super::{grade_style, pane_layout, PaneLayout, Theme};
 use crate::panes::Kind;
-use crate::pipeline::MethodResult;
+use crate::pipeline::{MethodResult, Missing};
 use crate::render::{fit, provenance};
 use crate::session::ms;
 use crate::tui::protocol::Part;
@@ -155,8 +155,17 @@ pub(super) fn pane_title(app: &App, pane: PaneId) -> String {
     }
 }
 
+/// What a pane without a result waits for, or why it cannot run.
+pub(super) enum PaneWait {
+    /// What it waits for ("" when nothing is loading).
+    Waiting(&'static str),
+    /// The part it needs failed or is off; the message says which and why.
+    Unavailable(String),
+}
+
 /// Why a pane has nothing yet, before any query ran.
-pub(super) fn pane_state(app: &App, method: Kind) -> Result<&'static str, String> {
+pub(super) fn pane_state(app: &App, method: Kind) -> PaneWait {
+    use PaneWait::{Unavailable, Waiting};
     let failed = |p: Part| match app.part(p) {
         PartState::Failed(why) => Some(format!("{} unavailable: {why}", p.name())),
         PartState::Disabled => Some(format!("{} disabled (--reranker none)", p.name())),
@@ -165,26 +174,26 @@ pub(super) fn pane_state(app: &App, method: Kind) -> Result<&'static str, String
     let loading = |p: Part| app.part(p) == &PartState::Loading;
     match method {
         Kind::Dense => match failed(Part::Dense) {
-            Some(e) => Err(e),
-            None if loading(Part::Dense) => Ok("loading the model and embeddings…"),
-            None => Ok(""),
+            Some(e) => Unavailable(e),
+            None if loading(Part::Dense) => Waiting("loading the model and embeddings…"),
+            None => Waiting(""),
         },
         Kind::Bm25 => match failed(Part::Bm25) {
-            Some(e) => Err(e),
-            None if loading(Part::Bm25) => Ok("building the BM25 index…"),
-            None => Ok(""),
+            Some(e) => Unavailable(e),
+            None if loading(Part::Bm25) => Waiting("building the BM25 index…"),
+            None => Waiting(""),
         },
         Kind::Hybrid => {
             if loading(Part::Bm25) && loading(Part::Dense) {
-                Ok("waiting for BM25 or dense…")
+                Waiting("waiting for BM25 or dense…")
             } else {
-                Ok("")
+                Waiting("")
             }
         }
         Kind::Rerank => match failed(Part::Reranker) {
-            Some(e) => Err(e),
-            None if loading(Part::Reranker) => Ok("waiting for the reranker…"),
-            None => Ok(""),
+            Some(e) => Unavailable(e),
+            None if loading(Part::Reranker) => Waiting("waiting for the reranker…"),
+            None => Waiting(""),
         },
     }
 }
@@ -224,9 +233,17 @@ pub(super) fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect,
         frame.render_widget(message(text, style), inner);
         return;
     };
-    if let Some(e) = &result.error {
-        frame.render_widget(message(format!("not available: {e}"), theme.error()), inner);
-        return;
+    match &result.error {
+        // On its way (an index or embeddings this pane's setting needs): no error.
+        Some(e @ Missing::Pending(_)) => {
+            frame.render_widget(message(format!("{e}…"), theme.dim()), inner);
+            return;
+        }
+        Some(e) => {
+            frame.render_widget(message(format!("not available: {e}"), theme.error()), inner);
+            return;
+        }
+        None => {}
     }
     let mut lines = pane_header(app, result, theme, width);
     let per_hit = 2usize;
@@ -252,14 +269,13 @@ pub(super) fn draw_pane(frame: &mut Frame, app: &App, theme: &Theme, area: Rect,
 /// What a pane with no result yet says: why it cannot run, or what it waits for.
 fn waiting_message(app: &App, method: Kind, theme: &Theme) -> (String, Style) {
     match pane_state(app, method) {
-        Err(e) => (e, theme.error()),
-        Ok(_) if method == Kind::Rerank && app.rerank_progress.is_some() => {
+        PaneWait::Unavailable(e) => (e, theme.error()),
+        PaneWait::Waiting(_) if method == Kind::Rerank && app.rerank_progress.is_some() => {
             let (done, total) = app.rerank_progress.unwrap_or_default();
             (format!("reranking {done}/{total}…"), theme.dim())
         }
-        Ok("") if app.searching => ("searching…".to_owned(), theme.dim()),
-        Ok("") => (String::new(), theme.dim()),
-        Ok(s) => (s.to_owned(), theme.dim()),
+        PaneWait::Waiting("") if app.searching => ("searching…".to_owned(), theme.dim()),
+        PaneWait::Waiting(s) => (s.to_owned(), theme.dim()),
     }
 }
 

@@ -7,57 +7,38 @@ use ratatui::Frame;
 use super::text::wrap;
 use super::{popup, Theme};
 use crate::render::fit;
-use crate::tui::protocol::{Part, PoolingState};
-use crate::tui::settings::Setting;
+use crate::tui::protocol::Part;
+use crate::tui::settings::{value, Setting};
 use crate::tui::state::{App, PartState};
 
-pub(super) fn setting_value(app: &App, s: Setting) -> String {
-    let p = &app.params;
-    match s {
-        Setting::TopK => p.top_k.to_string(),
-        Setting::RrfK => format!("{}", p.rrf.k),
-        Setting::DenseWeight => format!("{:.1}", p.dense_weight),
-        Setting::Bm25Weight => format!("{:.1}", p.bm25_weight),
-        Setting::RerankDepth => p.rerank_depth.to_string(),
-        Setting::Analyzer => app.analyzer_kind.to_string(),
-        Setting::Pooling => app.pooling.as_ref().map_or("(loading)".to_owned(), |p| {
-            PoolingState::describe(&p.current, &p.default)
-        }),
-        Setting::LiveSearch => if app.live { "on" } else { "off" }.to_owned(),
-        Setting::Fusion => p.fusion.name().to_owned(),
-        Setting::Alpha => format!("{:.2}", p.alpha),
-        Setting::Norm => p.norm.name().to_owned(),
-    }
-}
-
 pub(super) fn draw_settings(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, row: usize) {
+    let pane = app.pane;
+    let rows = Setting::rows(app, pane);
     let inner = popup(
         frame,
         area,
         48,
-        Setting::ALL.len() as u16 + 5,
-        " Settings ",
+        rows.len() as u16 + 6,
+        &format!(" Settings · {} ", app.title(pane)),
         theme,
     );
     let width = inner.width as usize;
     // On a short terminal the rows scroll with the cursor; the footer keeps two lines.
     let room = (inner.height as usize).saturating_sub(2).max(1);
     let first = (row + 1).saturating_sub(room);
-    let mut lines: Vec<Line> = Setting::ALL
-        .iter()
-        .enumerate()
-        .skip(first)
-        .take(room)
-        .map(|(i, s)| {
-            let text = format!("{:<14} ‹ {} ›", s.label(), setting_value(app, *s));
-            let line = Line::raw(fit(&text, width));
-            if i == row {
-                line.style(theme.selected())
-            } else {
-                line
-            }
-        })
-        .collect();
+    let mut lines: Vec<Line> = Vec::new();
+    for (i, s) in rows.iter().enumerate().skip(first).take(room) {
+        if s.is_session() && i > 0 && !rows[i - 1].is_session() {
+            lines.push(Line::styled(fit("every pane", width), theme.dim()));
+        }
+        let text = format!("{:<14} ‹ {} ›", s.label(app, pane), value(app, pane, *s));
+        let line = Line::raw(fit(&text, width));
+        lines.push(if i == row {
+            line.style(theme.selected())
+        } else {
+            line
+        });
+    }
     lines.push(Line::raw(""));
     lines.extend(wrap(
         vec![Span::styled(
@@ -69,12 +50,9 @@ pub(super) fn draw_settings(frame: &mut Frame, app: &App, theme: &Theme, area: R
     if let Some(n) = &app.notice {
         lines.extend(wrap(vec![Span::styled(n.clone(), theme.error())], width));
     }
-    if app.part(Part::Bm25) == &PartState::Loading {
-        lines.push(Line::styled(fit("rebuilding BM25…", width), theme.dim()));
-    }
-    if app.pooling.is_some() && app.part(Part::Dense) == &PartState::Loading {
+    if app.part(Part::Dense) == &PartState::Loading && app.pooling.is_some() {
         lines.push(Line::styled(
-            fit("embedding the passages again…", width),
+            fit("embedding the passages…", width),
             theme.dim(),
         ));
     }

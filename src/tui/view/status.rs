@@ -6,6 +6,7 @@ use ratatui::Frame;
 
 use super::text::clip;
 use super::{human_secs, Theme};
+use crate::pipeline::Missing;
 use crate::render::{cost_line, fit};
 use crate::session::ms;
 use crate::tui::protocol::{Part, PoolingState};
@@ -53,7 +54,7 @@ pub(super) fn status_first_line(app: &App, theme: &Theme) -> Vec<Span<'static>> 
     for (i, state) in app.parts.iter().enumerate() {
         if let PartState::Failed(why) = state {
             let part = [Part::Corpus, Part::Bm25, Part::Dense, Part::Reranker][i];
-            if i > 0 && why == "no corpus" {
+            if i > 0 && *why == Missing::NoCorpus {
                 continue;
             }
             spans.push(Span::styled(
