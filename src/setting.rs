@@ -12,6 +12,8 @@ pub enum Setting {
     FusionDepth,
     DenseWeight,
     Bm25Weight,
+    /// A fusion pane's own weights, one per input (`weights=` in a pane spec).
+    FusionWeights,
     RerankDepth,
     Alpha,
     Limit,
@@ -44,6 +46,7 @@ impl Setting {
             Self::FusionDepth => "fusion depth",
             Self::DenseWeight => "dense weight",
             Self::Bm25Weight => "BM25 weight",
+            Self::FusionWeights => "weights",
             Self::RerankDepth => "rerank depth",
             Self::Alpha => "convex alpha",
             Self::Limit => "row limit",

@@ -39,6 +39,12 @@ impl TuneError {
     }
 }
 
+/// A run its caller stopped (through `progress`) before the last question: an evaluation
+/// or the fusion lab's retrieval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("stopped before the last question")]
+pub struct Stopped;
+
 /// One question's cached lists, best first, as (passage, score), and its gold passage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryLists {
@@ -245,7 +251,7 @@ pub fn choose(table: &[Vec<Option<usize>>], idx: &[usize]) -> Option<usize> {
 
 /// Each question's dense and BM25 lists, `depth` deep, retrieved once: the questions are
 /// encoded by `encode` (all at once or in chunks, as the caller likes), then searched.
-/// `progress(done, total)` after each question (breaking stops with [`crate::eval::Stopped`]).
+/// `progress(done, total)` after each question (breaking stops with [`Stopped`]).
 pub fn query_lists(
     questions: &[(&str, usize)],
     encode: &mut dyn FnMut(&[&str]) -> anyhow::Result<crate::model::Embeddings>,
@@ -272,7 +278,7 @@ pub fn query_lists(
                 .collect(),
         });
         if progress(i + 1, questions.len()).is_break() {
-            return Err(crate::eval::Stopped.into());
+            return Err(Stopped.into());
         }
     }
     Ok(out)

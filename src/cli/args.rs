@@ -324,6 +324,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::FusionDepth => "--rrf-depth",
         Setting::DenseWeight => "--dense-weight",
         Setting::Bm25Weight => "--bm25-weight",
+        Setting::FusionWeights => "weights= (in --panes)",
         Setting::RerankDepth => "--rerank-depth",
         Setting::Alpha => "--alpha",
         Setting::Limit => "--limit",

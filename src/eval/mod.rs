@@ -377,10 +377,7 @@ struct Rankings {
     skipped: Skipped,
 }
 
-/// An evaluation its caller stopped (through `progress`) before the last question.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the evaluation was stopped")]
-pub struct Stopped;
+pub use crate::tune::Stopped;
 
 /// Runs every query through `panes`; each bi-encoder a pane needs embeds the queries in
 /// one batch. `progress(done, total)` after each query; it stops the run by breaking

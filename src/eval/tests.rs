@@ -39,7 +39,9 @@ fn evaluation_puts_top_k_back_when_it_fails_or_is_cancelled() {
         asked += 1;
         ControlFlow::Break(())
     });
-    let err = stopped.err().expect("stopped");
+    let Err(err) = stopped else {
+        panic!("the evaluation was not stopped")
+    };
     assert!(err.downcast_ref::<Stopped>().is_some(), "{err:#}");
     assert_eq!(asked, 1, "no question after the break");
     assert_eq!(pipeline.params.top_k, 3);

@@ -15,6 +15,7 @@ use crate::fusion::{FusionMethod, Norm};
 use crate::model::PoolMode;
 use crate::panes::{DenseKey, FusionOpts, Kind, PaneId, Retriever};
 use crate::pipeline::fusion_weights;
+use crate::setting::{self, Invalid};
 
 /// A row of the settings overlay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +194,7 @@ pub(super) fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd>
                 Ok(Some(retriever)) => set_pane(app, id, retriever),
                 Ok(None) => Vec::new(),
                 Err(why) => {
-                    app.notice = Some(why);
+                    app.notice = Some(why.to_string());
                     Vec::new()
                 }
             }
@@ -244,7 +245,7 @@ fn stepped(
     id: PaneId,
     setting: Setting,
     step: i32,
-) -> Result<Option<Retriever>, String> {
+) -> Result<Option<Retriever>, Invalid> {
     let p = &app.params;
     let current = app.spec.get(id).retriever.clone();
     let next = match current.clone() {
@@ -277,7 +278,7 @@ fn step_fusion(
     setting: Setting,
     step: i32,
     (app, of): (&App, &[PaneId]),
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     let p = &app.params;
     let s = f64::from(step);
     match setting {
@@ -300,11 +301,11 @@ fn step_fusion(
                 *x = ((*x + 0.1 * s).clamp(0.0, 5.0) * 10.0).round() / 10.0;
             }
             if w.iter().all(|&x| x == 0.0) {
-                return Err(
-                    "weights are all 0: every hybrid score would be 0 and its order arbitrary; \
-                     keep one above 0"
-                        .into(),
-                );
+                return Err(Invalid::new(
+                    setting::Setting::FusionWeights,
+                    "are all 0: every hybrid score would be 0 and its order arbitrary; keep \
+                     one above 0",
+                ));
             }
             opts.weights = Some(w);
         }
