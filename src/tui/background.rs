@@ -27,6 +27,58 @@ impl Worker<'_> {
     /// which scores a query typed meanwhile first.
     pub(super) fn evaluate(&mut self, generation: u64, labels: EvalLabels) {
         self.command(Cmd::CancelEval);
+        let (queries, labels) = match self.eval_queries(labels) {
+            Ok(q) => q,
+            Err(why) => {
+                say(
+                    self.ui,
+                    Reply::EvalDone {
+                        generation,
+                        outcome: Err(why),
+                    },
+                );
+                return;
+            }
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.eval_cancel = Some(cancel.clone());
+        let pipeline = self.eval_pipeline(&cancel);
+        let job = EvalJob {
+            generation,
+            queries,
+            labels,
+            settings: self.settings_line(),
+        };
+        let ui = self.ui.clone();
+        let control = self.control.clone();
+        let failed = self.ui.clone();
+        let spawned = self.control.spawn(
+            "bigyo-eval",
+            move || evaluate(pipeline, &ui, &cancel, &control, job),
+            move |why| {
+                say(
+                    &failed,
+                    Reply::EvalDone {
+                        generation,
+                        outcome: Err(why),
+                    },
+                )
+            },
+        );
+        if let Err(e) = spawned {
+            say(
+                self.ui,
+                Reply::EvalDone {
+                    generation,
+                    outcome: Err(format!("starting the evaluation thread: {e}")),
+                },
+            );
+        }
+    }
+
+    /// The questions an evaluation on `labels` runs and the line describing the labels, or
+    /// why there are none.
+    fn eval_queries(&self, labels: EvalLabels) -> Result<(Vec<EvalQuery>, String), String> {
         let corpus = self.pipeline.corpus.clone();
         let (queries, labels) = match (labels, &self.judgments) {
             (EvalLabels::Judgments, Ok(store)) => {
@@ -40,16 +92,7 @@ impl Worker<'_> {
                 let queries = crate::eval::judged_queries(&corpus, store, &mut report);
                 (queries, report.describe())
             }
-            (EvalLabels::Judgments, Err(why)) => {
-                say(
-                    self.ui,
-                    Reply::EvalDone {
-                        generation,
-                        outcome: Err(format!("no judgments: {why}")),
-                    },
-                );
-                return;
-            }
+            (EvalLabels::Judgments, Err(why)) => return Err(format!("no judgments: {why}")),
             (EvalLabels::Gold, _) => {
                 let queries = crate::eval::gold_queries(&corpus);
                 let report = LabelsReport {
@@ -62,19 +105,16 @@ impl Worker<'_> {
             }
         };
         if queries.is_empty() {
-            say(
-                self.ui,
-                Reply::EvalDone {
-                    generation,
-                    outcome: Err(format!(
-                        "nothing to evaluate on: {labels}; grade hits (m then 0-3 in a pane, or the judge view, F6)"
-                    )),
-                },
-            );
-            return;
+            return Err(format!(
+                "nothing to evaluate on: {labels}; grade hits (m then 0-3 in a pane, or the judge view, F6)"
+            ));
         }
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.eval_cancel = Some(cancel.clone());
+        Ok((queries, labels))
+    }
+
+    /// A second pipeline for the evaluation: the session's indexes shared, its bi-encoder
+    /// locked a few questions at a time, its cross-encoder pairs through the rerank thread.
+    fn eval_pipeline(&self, cancel: &Arc<AtomicBool>) -> Pipeline {
         let mut pipeline = Pipeline::new(
             self.pipeline.corpus.clone(),
             self.pipeline.params.clone(),
@@ -126,37 +166,7 @@ impl Worker<'_> {
             })),
             Err(why) => pipeline.set_reranker_missing(why.clone()),
         }
-        let job = EvalJob {
-            generation,
-            queries,
-            labels,
-            settings: self.settings_line(),
-        };
-        let ui = self.ui.clone();
-        let control = self.control.clone();
-        let failed = self.ui.clone();
-        let spawned = self.control.spawn(
-            "bigyo-eval",
-            move || evaluate(pipeline, &ui, &cancel, &control, job),
-            move |why| {
-                say(
-                    &failed,
-                    Reply::EvalDone {
-                        generation,
-                        outcome: Err(why),
-                    },
-                )
-            },
-        );
-        if let Err(e) = spawned {
-            say(
-                self.ui,
-                Reply::EvalDone {
-                    generation,
-                    outcome: Err(format!("starting the evaluation thread: {e}")),
-                },
-            );
-        }
+        pipeline
     }
 
     /// The fusion lab on a thread of its own: each question's lists once (the questions are

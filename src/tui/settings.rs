@@ -3,10 +3,8 @@
 //! its own thread), the bi-encoder's pooling (passages embedded again) and live search.
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::keys::quit;
 use super::protocol::{Cmd, Part};
-use super::reducer::rerun;
-use super::state::{App, EvalState, Overlay, PartState};
+use super::state::{App, Overlay, PartState};
 use crate::bm25::AnalyzerKind;
 
 /// Rows of the settings overlay, in order.
@@ -63,7 +61,7 @@ pub(super) fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd>
             app.overlay = Overlay::None;
             return Vec::new();
         }
-        KeyCode::Char('q') => return quit(app),
+        KeyCode::Char('q') => return app.quit_now(),
         KeyCode::Up | KeyCode::Char('k') => {
             app.overlay = Overlay::Settings {
                 row: row.saturating_sub(1),
@@ -117,7 +115,7 @@ pub(super) fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd>
             app.analyzer_kind = next;
             app.set_part(Part::Bm25, PartState::Loading);
             let mut cmds = vec![Cmd::SetAnalyzer(next)];
-            cmds.extend(rerun(app));
+            cmds.extend(app.rerun());
             return cmds;
         }
         Setting::Pooling => return switch_pooling(app, step),
@@ -150,7 +148,7 @@ pub(super) fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd>
     }
     app.params = p.clone();
     let mut cmds = vec![Cmd::SetParams(p)];
-    cmds.extend(rerun(app));
+    cmds.extend(app.rerun());
     cmds
 }
 
@@ -172,8 +170,8 @@ pub(super) fn switch_pooling(app: &mut App, step: i32) -> Vec<Cmd> {
     app.set_part(Part::Dense, PartState::Loading);
     // The scores were for the old pooling (a running evaluation is cancelled by the
     // worker); opening the overlay runs it again.
-    app.eval = EvalState::NotRun;
+    app.eval.forget();
     let mut cmds = vec![Cmd::SetPooling(next)];
-    cmds.extend(rerun(app));
+    cmds.extend(app.rerun());
     cmds
 }

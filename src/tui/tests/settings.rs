@@ -88,7 +88,7 @@ fn pooling_switch_waits_for_the_encoder_then_re_embeds_and_reruns_the_query() {
     };
     update(&mut app, Msg::Worker(Reply::Pooling(state)), t0);
     update(&mut app, Msg::Worker(Reply::DenseReady), t0);
-    app.eval = EvalState::Done(Err("old".into()));
+    app.eval.state = EvalState::Done(Err("old".into()));
     let cmds = update(&mut app, ctrl('p'), t0);
     assert_eq!(cmds[0], Cmd::SetPooling(pooling("max")));
     assert!(
@@ -97,7 +97,10 @@ fn pooling_switch_waits_for_the_encoder_then_re_embeds_and_reruns_the_query() {
     );
     assert_eq!(app.part(Part::Dense), &PartState::Loading);
     assert_eq!(app.pooling.as_ref().unwrap().current, pooling("max"));
-    assert!(matches!(app.eval, EvalState::NotRun), "evaluation is stale");
+    assert!(
+        matches!(app.eval.state, EvalState::NotRun),
+        "evaluation is stale"
+    );
     assert!(
         update(&mut app, ctrl('p'), t0).is_empty(),
         "one switch at a time"
