@@ -29,59 +29,19 @@ impl Worker<'_> {
     /// which scores a query typed meanwhile first.
     pub(super) fn evaluate(&mut self, generation: u64, labels: EvalLabels) {
         self.command(Cmd::CancelEval);
-        let corpus = self.pipeline.corpus.clone();
-        let (queries, labels) = match (labels, &self.judgments) {
-            (EvalLabels::Judgments, Ok(store)) => {
-                let mut report = LabelsReport {
-                    source: "judgments",
-                    file: Some(store.path().display().to_string()),
-                    ndcg_gain: Some(Gain::Linear.name()),
-                    rel_threshold: Some(1),
-                    ..Default::default()
-                };
-                let queries = crate::eval::judged_queries(&corpus, store, &mut report);
-                (queries, report.describe())
-            }
-            (EvalLabels::Judgments, Err(why)) => {
+        let (queries, labels) = match self.eval_queries(labels) {
+            Ok(q) => q,
+            Err(why) => {
                 say(
                     self.ui,
                     Reply::EvalDone {
                         generation,
-                        outcome: Err(Missing::failed(
-                            Phase::Judgments,
-                            format!("no judgments: {why}"),
-                        )),
+                        outcome: Err(why),
                     },
                 );
                 return;
             }
-            (EvalLabels::Gold, _) => {
-                let queries = crate::eval::gold_queries(&corpus);
-                let report = LabelsReport {
-                    source: "gold",
-                    queries: queries.len(),
-                    judgments: queries.len(),
-                    ..Default::default()
-                };
-                (queries, report.describe())
-            }
         };
-        if queries.is_empty() {
-            say(
-                self.ui,
-                Reply::EvalDone {
-                    generation,
-                    outcome: Err(Missing::failed(
-                        Phase::Evaluate,
-                        format!(
-                            "nothing to evaluate on: {labels}; grade hits (m then 0-3 in a pane, \
-                             or the judge view, F6)"
-                        ),
-                    )),
-                },
-            );
-            return;
-        }
         let cancel = Cancel::new();
         self.eval_cancel = Some(cancel.clone());
         let pipeline = self.eval_pipeline(&cancel);
@@ -108,17 +68,58 @@ impl Worker<'_> {
             },
         );
         if let Err(e) = spawned {
+            let why = format!("starting the evaluation thread: {e}");
             say(
                 self.ui,
                 Reply::EvalDone {
                     generation,
-                    outcome: Err(Missing::failed(
-                        Phase::Evaluate,
-                        format!("starting the evaluation thread: {e}"),
-                    )),
+                    outcome: Err(Missing::failed(Phase::Evaluate, why)),
                 },
             );
         }
+    }
+
+    /// The questions an evaluation on `labels` runs and the line describing the labels, or
+    /// why there are none.
+    fn eval_queries(&self, labels: EvalLabels) -> Result<(Vec<EvalQuery>, String), Missing> {
+        let corpus = self.pipeline.corpus.clone();
+        let (queries, labels) = match (labels, &self.judgments) {
+            (EvalLabels::Judgments, Ok(store)) => {
+                let mut report = LabelsReport {
+                    source: "judgments",
+                    file: Some(store.path().display().to_string()),
+                    ndcg_gain: Some(Gain::Linear.name()),
+                    rel_threshold: Some(1),
+                    ..Default::default()
+                };
+                let queries = crate::eval::judged_queries(&corpus, store, &mut report);
+                (queries, report.describe())
+            }
+            (EvalLabels::Judgments, Err(why)) => {
+                let why = format!("no judgments: {why}");
+                return Err(Missing::failed(Phase::Judgments, why));
+            }
+            (EvalLabels::Gold, _) => {
+                let queries = crate::eval::gold_queries(&corpus);
+                let report = LabelsReport {
+                    source: "gold",
+                    queries: queries.len(),
+                    judgments: queries.len(),
+                    ..Default::default()
+                };
+                (queries, report.describe())
+            }
+        };
+        if queries.is_empty() {
+            return Err(Missing::failed(
+                Phase::Evaluate,
+                format!(
+                    "nothing to evaluate on: {labels}; grade hits (m then 0-3 in a pane, or \
+                     the judge view, F6)"
+                ),
+            ));
+        }
+        Ok((queries, labels))
     }
 
     /// A second pipeline over the same panes for an evaluation: it shares every index, its

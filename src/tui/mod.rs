@@ -3,9 +3,11 @@
 //!
 //! - [`protocol`]: the messages: [`protocol::Cmd`] to the worker, [`protocol::Reply`] back.
 //! - [`state`]: everything the screen shows; [`reducer`]: `update(&mut App, Msg, now) ->
-//!   Vec<Cmd>`, no IO; it hands keys to `keys` (global, query line, panes), `overlays`
-//!   (playground, evaluation, fusion lab, judge view) and `settings`; `editor` is the text
-//!   editing the query line and the playground share.
+//!   Vec<Cmd>`, no IO; it hands keys to `keys`, which dispatches through the key table
+//!   `keymap` (the help screen prints the same table): global keys first, then the open
+//!   overlay's, else the query line's or the focused pane's. Each overlay is a component
+//!   in `overlays/` (its state, keys and replies in one file; `settings` is the settings
+//!   overlay's); `editor` is the text editing the query line and the playground share.
 //! - [`view`]: `draw(frame, &App)`, a pure function of the state.
 //! - [`worker`]: the query worker, and the threads it starts: [`models`] (loading and
 //!   embedding), [`rerank`] (the cross-encoder), evaluation and BM25 rebuilds.
@@ -33,6 +35,7 @@ mod editor;
 #[cfg(test)]
 mod fixture;
 mod inbox;
+mod keymap;
 mod keys;
 mod models;
 mod overlays;

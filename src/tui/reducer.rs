@@ -6,7 +6,7 @@ use crossterm::event::KeyEventKind;
 
 use super::keys::on_key;
 use super::protocol::{Cmd, EvalLabels, Msg, Part, Reply};
-use super::state::{App, DenseCell, EvalState, LabState, PartState, Stage};
+use super::state::{App, PartState, Stage};
 use crate::pipeline::Missing;
 use crate::session::{Event, Step};
 
@@ -37,7 +37,7 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
         Reply::Corpus(c) => {
             // A corpus without questions is evaluated on the grades given here.
             if c.eval_questions().next().is_none() {
-                app.eval_labels = EvalLabels::Judgments;
+                app.eval.labels = EvalLabels::Judgments;
             }
             app.corpus = Some(c);
             app.set_part(Part::Corpus, PartState::Ready);
@@ -47,7 +47,7 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             app.analyzer = Some(analyzer);
             app.set_part(Part::Bm25, PartState::Ready);
             app.stage = None;
-            return rerun(app);
+            return app.rerun();
         }
         Reply::Panes(panes) => {
             // The worker's word on the panes (its own keys, or a setting it refused).
@@ -59,15 +59,15 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
                 app.stage = None;
             }
             app.set_part(part, PartState::Failed(why));
-            return rerun(app);
+            return app.rerun();
         }
         Reply::DenseReady => {
             app.set_part(Part::Dense, PartState::Ready);
-            return rerun(app);
+            return app.rerun();
         }
         Reply::RerankerReady => {
             app.set_part(Part::Reranker, PartState::Ready);
-            return rerun(app);
+            return app.rerun();
         }
         Reply::RerankerDisabled => app.set_part(Part::Reranker, PartState::Disabled),
         Reply::Results {
@@ -93,31 +93,18 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             generation,
             done,
             total,
-        } => on_eval_progress(app, generation, done, total, now),
+        } => app.eval.on_progress(generation, done, total, now),
         Reply::EvalDone {
             generation,
             outcome,
-        } => {
-            if generation == app.eval_generation && app.eval.running() {
-                app.eval = EvalState::Done(outcome);
-                app.eval_row = 0;
-            }
-        }
+        } => app.eval.on_done(generation, outcome),
         Reply::Pooling(state) => app.pooling = Some(state),
         Reply::TuneProgress {
             generation,
             done,
             total,
-        } => {
-            if generation == app.lab_generation {
-                app.lab = LabState::Running { done, total };
-            }
-        }
-        Reply::Tuned { generation, result } => {
-            if generation == app.lab_generation {
-                app.lab = LabState::Done(result);
-            }
-        }
+        } => app.lab.on_progress(generation, done, total),
+        Reply::Tuned { generation, result } => app.lab.on_tuned(generation, result),
         Reply::Judgments { file, grades } => {
             app.judgments_file = Some(file);
             app.judged = grades;
@@ -129,14 +116,10 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             result,
         } => on_graded(app, &query, passage, grade, result),
         Reply::PlaygroundSparse { generation, result } => {
-            if generation == app.playground.generation {
-                app.playground.sparse = Some(result);
-            }
+            app.playground.on_sparse(generation, result)
         }
         Reply::PlaygroundDense { generation, result } => {
-            if generation == app.playground.generation {
-                app.playground.dense = DenseCell::Done(result);
-            }
+            app.playground.on_dense(generation, result)
         }
     }
     Vec::new()
@@ -213,23 +196,6 @@ fn on_reranked(
     keep_selection(app, true);
 }
 
-fn on_eval_progress(app: &mut App, generation: u64, done: usize, total: usize, now: Instant) {
-    if generation != app.eval_generation {
-        return;
-    }
-    if let EvalState::Running { started, .. } = app.eval {
-        let spent = now.saturating_duration_since(started).as_secs_f64();
-        let eta = (done > 0 && total >= done)
-            .then(|| Duration::from_secs_f64(spent / done as f64 * (total - done) as f64));
-        app.eval = EvalState::Running {
-            done,
-            total,
-            started,
-            eta,
-        };
-    }
-}
-
 /// A grade the worker wrote to disk shows; one it could not write says why.
 fn on_graded(
     app: &mut App,
@@ -258,7 +224,7 @@ fn on_graded(
 }
 
 /// Keeps each pane's selection within its list; a new query starts at the top.
-pub(super) fn keep_selection(app: &mut App, same: bool) {
+fn keep_selection(app: &mut App, same: bool) {
     for pane in app.pane_ids().collect::<Vec<_>>() {
         let n = app.hits_in(pane);
         app.selected[pane] = if same {
@@ -267,16 +233,4 @@ pub(super) fn keep_selection(app: &mut App, same: bool) {
             0
         };
     }
-}
-
-/// Runs the query on screen again (a part became ready, a setting changed).
-pub(super) fn rerun(app: &mut App) -> Vec<Cmd> {
-    // Mid-typing, the debounce will search soon anyway.
-    if app.input.text.trim().is_empty()
-        || app.part(Part::Corpus) != &PartState::Ready
-        || app.debounce.is_some()
-    {
-        return Vec::new();
-    }
-    app.search()
 }

@@ -6,10 +6,8 @@
 //! every other pane keeps answering; nothing else changes.
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::keys::quit;
 use super::protocol::{Cmd, Part, PoolingState};
-use super::reducer::rerun;
-use super::state::{App, EvalState, Overlay, PartState};
+use super::state::{App, Overlay, PartState};
 use crate::bm25::AnalyzerKind;
 use crate::fusion::{FusionMethod, Norm};
 use crate::model::PoolMode;
@@ -148,7 +146,7 @@ pub(super) fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd>
             app.overlay = Overlay::None;
             return Vec::new();
         }
-        KeyCode::Char('q') => return quit(app),
+        KeyCode::Char('q') => return app.quit_now(),
         KeyCode::Up | KeyCode::Char('k') => {
             app.overlay = Overlay::Settings {
                 row: row.saturating_sub(1),
@@ -213,7 +211,7 @@ fn set_params(app: &mut App, p: crate::pipeline::SearchParams) -> Vec<Cmd> {
     }
     app.params = p.clone();
     let mut cmds = vec![Cmd::SetParams(p)];
-    cmds.extend(rerun(app));
+    cmds.extend(app.rerun());
     cmds
 }
 
@@ -227,14 +225,14 @@ pub(super) fn set_pane(app: &mut App, id: PaneId, retriever: Retriever) -> Vec<C
     }
     if matches!(retriever, Retriever::Dense(_)) {
         // The scores were for the old vectors (the worker cancels a running evaluation).
-        app.eval = EvalState::NotRun;
+        app.eval.forget();
     }
     app.spec = std::sync::Arc::new(spec);
     let mut cmds = vec![Cmd::SetPane {
         pane: id,
         retriever,
     }];
-    cmds.extend(rerun(app));
+    cmds.extend(app.rerun());
     cmds
 }
 

@@ -9,11 +9,11 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use super::fixture;
+use super::overlays::eval::EvalState;
+use super::overlays::playground::{DenseCell, Playground};
 use super::protocol::{DenseOutcome, EvalOutcome, Msg, Part, PoolingState, Reply, SparseOutcome};
 use super::reducer::update;
-use super::state::{
-    App, DenseCell, EvalState, Focus, Labels, Overlay, PartState, Playground, Stage,
-};
+use super::state::{App, Focus, Labels, Overlay, PartState, Stage};
 use super::view::draw;
 use crate::bm25::{term_matches, Analyzer, AnalyzerKind};
 use crate::eval::MethodReport;
@@ -197,7 +197,7 @@ fn with_results() -> App {
 
 fn detail() -> App {
     let mut app = with_results();
-    let ranks = super::keys::pane_ranks(&app, 0);
+    let ranks = super::overlays::detail::pane_ranks(&app, 0);
     app.overlay = Overlay::Detail {
         passage: 0,
         scroll: 0,
@@ -291,7 +291,7 @@ fn evaluation() -> App {
     ] {
         reports.insert(name.to_owned(), MethodReport { metrics: m, qps });
     }
-    app.eval = EvalState::Done(Ok(EvalOutcome {
+    app.eval.state = EvalState::Done(Ok(EvalOutcome {
         questions: 4,
         panes: Kind::ALL.iter().map(|k| k.name().to_owned()).collect(),
         reports,
@@ -334,7 +334,7 @@ fn fixture_outcomes() -> Vec<crate::eval::QueryOutcome> {
 fn evaluation_running() -> App {
     let mut app = with_results();
     app.overlay = Overlay::Eval;
-    app.eval = EvalState::Running {
+    app.eval.state = EvalState::Running {
         done: 3,
         total: 4,
         started: Instant::now(),

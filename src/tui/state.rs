@@ -1,14 +1,15 @@
 //! The explorer's state: everything the screen shows, and the small queries on it the view
-//! and the key handlers share. It changes only in the [`super::reducer`] and the key
-//! handlers ([`super::keys`], [`super::overlays`], [`super::settings`]).
+//! and the key handlers share. It changes only in the reducer and the key handlers (keys,
+//! overlays, settings); each overlay's own state is defined in its file under `overlays/`.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::editor::Input;
-use super::protocol::{
-    Cmd, DenseOutcome, EvalLabels, EvalOutcome, FusionLab, Part, PoolingState, SparseOutcome,
-};
+use super::overlays::eval::Evaluation;
+use super::overlays::fusion_lab::Lab;
+use super::overlays::playground::Playground;
+use super::protocol::{Cmd, Part, PoolingState};
 use crate::bm25::{Analyzer, AnalyzerKind};
 use crate::data::Corpus;
 use crate::panes::{Kind, Panes};
@@ -16,145 +17,6 @@ use crate::pipeline::{Missing, SearchParams, SearchResults};
 
 /// How long typing must pause before a live search runs.
 pub const DEBOUNCE: Duration = Duration::from_millis(250);
-
-/// At most this many sentences in the playground: the four matrices must fit side by side.
-pub const PLAYGROUND_MAX: usize = 8;
-
-/// The chapter's example: two sentences that mean nearly the same with no word in common
-/// but the ending, and one that shares only the ending.
-pub const PLAYGROUND_EXAMPLE: [&str; 3] = ["잠이 안 옵니다", "졸음이 옵니다", "기차가 옵니다"];
-
-/// The dense block's state.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum DenseCell {
-    #[default]
-    NotAsked,
-    Waiting,
-    Done(Result<DenseOutcome, Missing>),
-}
-
-/// The similarity playground: sentences one per line and the matrices last computed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Playground {
-    pub lines: Vec<Input>,
-    pub row: usize,
-    /// The newest computation asked for; answers with another generation are stale.
-    pub generation: u64,
-    /// The sentences the matrices on screen belong to.
-    pub computed: Vec<String>,
-    pub sparse: Option<Result<SparseOutcome, Missing>>,
-    pub dense: DenseCell,
-}
-
-impl Default for Playground {
-    fn default() -> Self {
-        Self {
-            lines: PLAYGROUND_EXAMPLE
-                .iter()
-                .map(|s| {
-                    let mut i = Input::default();
-                    i.set(s);
-                    i
-                })
-                .collect(),
-            row: PLAYGROUND_EXAMPLE.len() - 1,
-            generation: 0,
-            computed: Vec::new(),
-            sparse: None,
-            dense: DenseCell::NotAsked,
-        }
-    }
-}
-
-impl Playground {
-    /// The non-blank lines, trimmed: what a computation uses.
-    pub fn sentences(&self) -> Vec<String> {
-        self.lines
-            .iter()
-            .map(|l| l.text.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect()
-    }
-
-    /// Whether the lines differ from what the matrices were computed for.
-    pub fn edited(&self) -> bool {
-        self.sentences() != self.computed
-    }
-
-    pub fn waiting(&self) -> bool {
-        (self.sparse.is_none() && !self.computed.is_empty()) || self.dense == DenseCell::Waiting
-    }
-}
-
-/// The pairs of methods the disagreement list can be narrowed to: (winner, loser), both ways.
-pub fn method_pairs(outcome: &EvalOutcome) -> Vec<(&str, &str)> {
-    let ran: Vec<&str> = outcome
-        .panes
-        .iter()
-        .map(String::as_str)
-        .filter(|m| outcome.outcomes.iter().any(|o| o.ranks.contains_key(*m)))
-        .collect();
-    let mut out = Vec::new();
-    for &a in &ran {
-        for &b in &ran {
-            if a != b {
-                out.push((a, b));
-            }
-        }
-    }
-    out
-}
-
-/// A question where two panes disagree most: gold first in `winner`, missing from the top 10
-/// of `loser` (`loser_rank` its rank further down, or `None`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Disagreement<'a> {
-    pub question: usize,
-    pub winner: &'a str,
-    pub loser: &'a str,
-    pub loser_rank: Option<usize>,
-}
-
-/// The questions where one method ranks the gold passage first and another not in its top 10,
-/// for every pair or only `pair` (winner, loser).
-pub fn disagreements<'a>(
-    outcome: &'a EvalOutcome,
-    pair: Option<(&'a str, &'a str)>,
-) -> Vec<Disagreement<'a>> {
-    let pairs = match pair {
-        Some(p) => vec![p],
-        None => method_pairs(outcome),
-    };
-    let mut out = Vec::new();
-    for (i, o) in outcome.outcomes.iter().enumerate() {
-        for &(a, b) in &pairs {
-            let (Some(&ra), Some(&rb)) = (o.ranks.get(a), o.ranks.get(b)) else {
-                continue;
-            };
-            if ra == Some(1) && rb.is_none_or(|r| r >= 10) {
-                out.push(Disagreement {
-                    question: i,
-                    winner: a,
-                    loser: b,
-                    loser_rank: rb,
-                });
-            }
-        }
-    }
-    out
-}
-
-/// The fusion lab's state.
-#[derive(Debug, Clone, Default)]
-pub enum LabState {
-    #[default]
-    NotRun,
-    Running {
-        done: usize,
-        total: usize,
-    },
-    Done(Result<Box<FusionLab>, Missing>),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartState {
@@ -274,31 +136,6 @@ impl std::fmt::Display for Standing {
     }
 }
 
-/// The evaluation's state.
-#[derive(Debug, Clone, Default)]
-pub enum EvalState {
-    #[default]
-    NotRun,
-    Running {
-        done: usize,
-        total: usize,
-        started: Instant,
-        eta: Option<Duration>,
-    },
-    /// Cancelled by the user after `done` of `total` questions.
-    Cancelled {
-        done: usize,
-        total: usize,
-    },
-    Done(Result<EvalOutcome, Missing>),
-}
-
-impl EvalState {
-    pub fn running(&self) -> bool {
-        matches!(self, EvalState::Running { .. })
-    }
-}
-
 /// Fixed facts for the status bar.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Labels {
@@ -340,19 +177,10 @@ pub struct App {
     pub judgments_file: Option<String>,
     /// `m` was pressed in a pane: the next digit 0-3 is a grade.
     pub grading: bool,
-    /// The labels the next evaluation uses.
-    pub eval_labels: EvalLabels,
-    /// The evaluation overlay's disagreement list: which pair (0 = all, else index + 1 into
-    /// [`method_pairs`]) and the selected row.
-    pub eval_pair: usize,
-    pub eval_row: usize,
-    /// On a terminal too short for everything, the evaluation shows its curves and
-    /// disagreement list instead of the table (Tab switches).
-    pub eval_page: bool,
-    pub lab: LabState,
-    pub lab_generation: u64,
-    /// The hybrid pane the fusion lab tunes (the focused one when it was opened).
-    pub lab_pane: PaneId,
+    /// The evaluation overlay's state.
+    pub eval: Evaluation,
+    /// The fusion lab's state.
+    pub lab: Lab,
     /// The query text last sent, so a pause in typing does not search it twice.
     pub sent: Option<String>,
     pub results: Option<SearchResults>,
@@ -369,9 +197,6 @@ pub struct App {
     /// endpoint's passages cost (the status bar's encoder line).
     pub notes: Vec<String>,
     pub labels: Labels,
-    pub eval: EvalState,
-    /// The newest evaluation asked for; replies of another are dropped.
-    pub eval_generation: u64,
     /// Unknown until the bi-encoder is loaded.
     pub pooling: Option<PoolingState>,
     pub playground: Playground,
@@ -407,13 +232,8 @@ impl App {
             judged: BTreeMap::new(),
             judgments_file: None,
             grading: false,
-            eval_labels: EvalLabels::Gold,
-            eval_pair: 0,
-            eval_row: 0,
-            eval_page: false,
-            lab: LabState::NotRun,
-            lab_generation: 0,
-            lab_pane: PaneId::default(),
+            eval: Evaluation::default(),
+            lab: Lab::default(),
             sent: None,
             results: None,
             debounce: None,
@@ -432,8 +252,6 @@ impl App {
             warnings: Vec::new(),
             notes: Vec::new(),
             labels,
-            eval: EvalState::NotRun,
-            eval_generation: 0,
             pooling: None,
             playground: Playground::default(),
             color: true,
@@ -537,6 +355,24 @@ impl App {
             generation: self.generation,
             query,
         }]
+    }
+
+    /// Runs the query on screen again (a part became ready, a setting changed).
+    pub(super) fn rerun(&mut self) -> Vec<Cmd> {
+        // Mid-typing, the debounce will search soon anyway.
+        if self.input.text.trim().is_empty()
+            || self.part(Part::Corpus) != &PartState::Ready
+            || self.debounce.is_some()
+        {
+            return Vec::new();
+        }
+        self.search()
+    }
+
+    /// Quits: the loop stops and the worker is told to.
+    pub(super) fn quit_now(&mut self) -> Vec<Cmd> {
+        self.quit = true;
+        vec![Cmd::Quit]
     }
 
     /// Every query that ran is in the history once, newest last.

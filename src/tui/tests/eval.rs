@@ -13,7 +13,7 @@ fn evaluation_runs_once_per_request_and_reports_progress() {
         }]
     );
     assert!(matches!(
-        app.eval,
+        app.eval.state,
         EvalState::Running {
             done: 0,
             total: 4,
@@ -29,8 +29,8 @@ fn evaluation_runs_once_per_request_and_reports_progress() {
         }),
         t0 + Duration::from_secs(10),
     );
-    let EvalState::Running { done: 2, eta, .. } = app.eval else {
-        panic!("{:?}", app.eval);
+    let EvalState::Running { done: 2, eta, .. } = app.eval.state else {
+        panic!("{:?}", app.eval.state);
     };
     assert_eq!(eta, Some(Duration::from_secs(10)), "two more at 5 s each");
     assert!(
@@ -77,7 +77,7 @@ fn a_running_evaluation_never_holds_up_a_query_and_can_be_cancelled() {
         [Cmd::CancelEval]
     );
     assert!(matches!(
-        app.eval,
+        app.eval.state,
         EvalState::Cancelled { done: 0, total: 4 }
     ));
     // A late report of the cancelled run changes nothing.
@@ -90,7 +90,7 @@ fn a_running_evaluation_never_holds_up_a_query_and_can_be_cancelled() {
         }),
         t0,
     );
-    assert!(matches!(app.eval, EvalState::Cancelled { .. }));
+    assert!(matches!(app.eval.state, EvalState::Cancelled { .. }));
     assert_eq!(
         update(&mut app, key(KeyCode::Char('r')), t0),
         [Cmd::Evaluate {
@@ -194,10 +194,10 @@ fn the_disagreement_list_narrows_by_pair_and_enter_runs_the_question() {
         disagreements(&eval, Some(("bm25", "dense")))[0].loser_rank,
         Some(12)
     );
-    app.eval = EvalState::Done(Ok(eval));
+    app.eval.state = EvalState::Done(Ok(eval));
     app.overlay = Overlay::Eval;
     update(&mut app, key(KeyCode::Char('d')), t0);
-    assert_eq!(app.eval_pair, 1, "dense beats bm25 only");
+    assert_eq!(app.eval.pair, 1, "dense beats bm25 only");
     update(&mut app, key(KeyCode::Char('d')), t0);
     let cmds = update(&mut app, key(KeyCode::Enter), t0);
     assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "김장은?"));

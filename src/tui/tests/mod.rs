@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::overlays::eval::*;
+use super::overlays::playground::*;
 use super::protocol::*;
 use super::reducer::update;
 use super::settings::Setting;

@@ -192,7 +192,7 @@ fn pooling_switch_waits_for_the_encoder_then_re_embeds_the_focused_dense_pane() 
     };
     update(&mut app, Msg::Worker(Reply::Pooling(state)), t0);
     update(&mut app, Msg::Worker(Reply::DenseReady), t0);
-    app.eval = EvalState::Done(Err(Missing::failed(Phase::Evaluate, "old")));
+    app.eval.state = EvalState::Done(Err(Missing::failed(Phase::Evaluate, "old")));
     // Not on a dense pane: the first dense pane switches. mean is the model's own, so the
     // choices are: own (mean), cls, max.
     app.pane = PaneId(2);
@@ -218,7 +218,10 @@ fn pooling_switch_waits_for_the_encoder_then_re_embeds_the_focused_dense_pane() 
         "Semantic · cls",
         "the other pane had cls already"
     );
-    assert!(matches!(app.eval, EvalState::NotRun), "evaluation is stale");
+    assert!(
+        matches!(app.eval.state, EvalState::NotRun),
+        "evaluation is stale"
+    );
     // The focused dense pane is the one that switches.
     app.pane = PaneId(1);
     let cmds = update(&mut app, ctrl('p'), t0);

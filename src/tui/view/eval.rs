@@ -9,7 +9,9 @@ use super::text::{clip, wrap};
 use super::{human_secs, method_style, popup, Theme};
 use crate::panes::PaneId;
 use crate::render::fit;
-use crate::tui::state::{App, EvalState};
+use crate::tui::overlays::eval::{disagreements, method_pairs, EvalState};
+use crate::tui::protocol::EvalOutcome;
+use crate::tui::state::App;
 
 pub(super) fn bar(value: f64, cells: usize) -> String {
     let full = (value.clamp(0.0, 1.0) * cells as f64).round() as usize;
@@ -18,7 +20,7 @@ pub(super) fn bar(value: f64, cells: usize) -> String {
 
 pub(super) fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     // With per-question outcomes the overlay grows to hold the recall curves and the list.
-    let deep = matches!(&app.eval, EvalState::Done(Ok(o)) if !o.outcomes.is_empty());
+    let deep = matches!(&app.eval.state, EvalState::Done(Ok(o)) if !o.outcomes.is_empty());
     let (w, h) = if deep {
         (110, area.height.saturating_sub(2))
     } else {
@@ -36,15 +38,31 @@ pub(super) fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect)
     if width == 0 {
         return;
     }
-    let mut lines: Vec<Line> = Vec::new();
-    match &app.eval {
-        EvalState::NotRun => lines.push(Line::styled(
+    let mut lines = state_lines(app, theme, width);
+    lines.push(Line::raw(""));
+    if let EvalState::Done(Ok(outcome)) = &app.eval.state {
+        lines.extend(judged_line(app, theme, width, outcome));
+    }
+    let keys = if app.eval.running() {
+        "c cancel · Esc close (keeps running)"
+    } else if deep {
+        "d pair · ↑↓ choose · Enter run the question · r again · l gold / judgments · Esc"
+    } else {
+        "r run again · l gold / your judgments · Esc close"
+    };
+    lay_out(frame, app, theme, inner, lines, keys, deep);
+}
+
+/// Where the run stands, or (once done) the metrics table and the MRR@10 bars.
+fn state_lines(app: &App, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    match &app.eval.state {
+        EvalState::NotRun => vec![Line::styled(
             fit(
                 "waiting for the BM25 index; press e again when Ready",
                 width,
             ),
             theme.dim(),
-        )),
+        )],
         EvalState::Running {
             done, total, eta, ..
         } => {
@@ -54,149 +72,191 @@ pub(super) fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect)
                 *done as f64 / *total as f64
             };
             let eta = eta.map_or(String::new(), |e| format!(" · ETA {}", human_secs(e)));
-            lines.push(Line::raw(fit(
-                &format!("evaluating [{}] {done}/{total}{eta}", bar(frac, 30)),
-                width,
-            )));
-            lines.push(Line::styled(
-                fit("queries keep working meanwhile (Esc)", width),
-                theme.dim(),
-            ));
+            vec![
+                Line::raw(fit(
+                    &format!("evaluating [{}] {done}/{total}{eta}", bar(frac, 30)),
+                    width,
+                )),
+                Line::styled(
+                    fit("queries keep working meanwhile (Esc)", width),
+                    theme.dim(),
+                ),
+            ]
         }
-        EvalState::Cancelled { done, total } => lines.push(Line::styled(
+        EvalState::Cancelled { done, total } => vec![Line::styled(
             fit(
                 &format!("cancelled after {done}/{total} questions; r runs it again"),
                 width,
             ),
             theme.dim(),
-        )),
-        EvalState::Done(Err(e)) => lines.push(Line::styled(
+        )],
+        EvalState::Done(Err(e)) => vec![Line::styled(
             fit(&format!("evaluation failed: {e}"), width),
             theme.error(),
-        )),
+        )],
         EvalState::Done(Ok(outcome)) => {
-            let pooling = app.pooling.as_ref().map_or(String::new(), |p| {
-                format!(" · dense with {} pooling", p.current)
-            });
-            lines.push(Line::raw(fit(
-                &format!(
-                    "{} questions, gold passage known for each{pooling}",
-                    outcome.questions
-                ),
-                width,
-            )));
-            lines.extend(wrap(
-                vec![Span::styled(outcome.settings.clone(), theme.dim())],
-                width,
-            ));
-            lines.extend(wrap(
-                vec![Span::styled(outcome.labels.clone(), theme.dim())],
-                width,
-            ));
-            // Narrow terminals get short names and columns, so every number still shows.
-            let compact = width < 70;
-            let head = if compact {
+            let mut lines = summary_lines(app, theme, width, outcome);
+            lines.extend(table_lines(app, width, outcome));
+            lines.extend(mrr_bars(app, theme, width, outcome));
+            lines
+        }
+    }
+}
+
+/// What was evaluated: the questions, the pooling, the settings and the labels.
+fn summary_lines(
+    app: &App,
+    theme: &Theme,
+    width: usize,
+    outcome: &EvalOutcome,
+) -> Vec<Line<'static>> {
+    let pooling = app.pooling.as_ref().map_or(String::new(), |p| {
+        format!(" · dense with {} pooling", p.current)
+    });
+    let mut lines = vec![Line::raw(fit(
+        &format!(
+            "{} questions, gold passage known for each{pooling}",
+            outcome.questions
+        ),
+        width,
+    ))];
+    lines.extend(wrap(
+        vec![Span::styled(outcome.settings.clone(), theme.dim())],
+        width,
+    ));
+    lines.extend(wrap(
+        vec![Span::styled(outcome.labels.clone(), theme.dim())],
+        width,
+    ));
+    lines
+}
+
+/// The metrics table, one row per pane that ran.
+fn table_lines(app: &App, width: usize, outcome: &EvalOutcome) -> Vec<Line<'static>> {
+    // Narrow terminals get short names and columns, so every number still shows.
+    let compact = width < 70;
+    let head = if compact {
+        format!(
+            "{:<7}{:>6}{:>6}{:>6}{:>6}{:>6}{:>8}",
+            "method", "R@1", "R@5", "R@10", "MRR", "nDCG", "q/s"
+        )
+    } else {
+        format!(
+            "{:<13} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9}",
+            "method", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10", "queries/s"
+        )
+    };
+    let mut lines = vec![Line::styled(
+        fit(&head, width),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    for pane in app.pane_ids() {
+        let name = &app.spec.get(pane).name;
+        if let Some(r) = outcome.reports.get(name) {
+            let x = &r.metrics;
+            let row = if compact {
                 format!(
-                    "{:<7}{:>6}{:>6}{:>6}{:>6}{:>6}{:>8}",
-                    "method", "R@1", "R@5", "R@10", "MRR", "nDCG", "q/s"
+                    "{:<7}{:>6.3}{:>6.3}{:>6.3}{:>6.3}{:>6.3}{:>8.1}",
+                    fit(name, 6),
+                    x.recall_1,
+                    x.recall_5,
+                    x.recall_10,
+                    x.mrr_10,
+                    x.ndcg_10,
+                    r.qps
                 )
             } else {
                 format!(
-                    "{:<13} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9}",
-                    "method", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10", "queries/s"
+                    "{:<13} {:>6.3} {:>6.3} {:>6.3} {:>7.3} {:>8.3} {:>9.1}",
+                    fit(app.title(pane), 13),
+                    x.recall_1,
+                    x.recall_5,
+                    x.recall_10,
+                    x.mrr_10,
+                    x.ndcg_10,
+                    r.qps
                 )
             };
-            lines.push(Line::styled(
-                fit(&head, width),
-                Style::new().add_modifier(Modifier::BOLD),
-            ));
-            for pane in app.pane_ids() {
-                let name = &app.spec.get(pane).name;
-                if let Some(r) = outcome.reports.get(name) {
-                    let x = &r.metrics;
-                    let row = if compact {
-                        format!(
-                            "{:<7}{:>6.3}{:>6.3}{:>6.3}{:>6.3}{:>6.3}{:>8.1}",
-                            fit(name, 6),
-                            x.recall_1,
-                            x.recall_5,
-                            x.recall_10,
-                            x.mrr_10,
-                            x.ndcg_10,
-                            r.qps
-                        )
-                    } else {
-                        format!(
-                            "{:<13} {:>6.3} {:>6.3} {:>6.3} {:>7.3} {:>8.3} {:>9.1}",
-                            fit(app.title(pane), 13),
-                            x.recall_1,
-                            x.recall_5,
-                            x.recall_10,
-                            x.mrr_10,
-                            x.ndcg_10,
-                            r.qps
-                        )
-                    };
-                    lines.push(Line::raw(fit(&row, width)));
-                }
-            }
-            lines.push(Line::raw(""));
-            lines.push(Line::styled(
-                fit("MRR@10", width),
-                Style::new().add_modifier(Modifier::BOLD),
-            ));
-            let cells = width.saturating_sub(22).min(40);
-            for pane in app.pane_ids() {
-                if let Some(r) = outcome.reports.get(&app.spec.get(pane).name) {
-                    lines.push(clip(
-                        vec![
-                            Span::raw(format!("{:<13} ", fit(app.title(pane), 13))),
-                            Span::styled(bar(r.metrics.mrr_10, cells), theme.highlight()),
-                            Span::raw(format!(" {:.3}", r.metrics.mrr_10)),
-                        ],
-                        width,
-                    ));
-                }
-            }
-            for (m, why) in &outcome.skipped {
-                lines.push(Line::styled(
-                    fit(&format!("{m}: not run ({why})"), width),
-                    theme.error(),
-                ));
-            }
+            lines.push(Line::raw(fit(&row, width)));
         }
     }
-    lines.push(Line::raw(""));
-    if let EvalState::Done(Ok(outcome)) = &app.eval {
-        if !outcome.judged.is_empty() {
-            let judged: Vec<String> = app
-                .pane_ids()
-                .filter_map(|pane| {
-                    outcome
-                        .judged
-                        .get(&app.spec.get(pane).name)
-                        .map(|j| format!("{} {:.0}%", app.title(pane), j * 100.0))
-                })
-                .collect();
-            lines.push(Line::styled(
-                fit(&format!("judged@10: {}", judged.join(" · ")), width),
-                theme.dim(),
+    lines
+}
+
+/// MRR@10 as bars, then the methods that did not run and why.
+fn mrr_bars(app: &App, theme: &Theme, width: usize, outcome: &EvalOutcome) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::raw(""),
+        Line::styled(
+            fit("MRR@10", width),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+    ];
+    let cells = width.saturating_sub(22).min(40);
+    for pane in app.pane_ids() {
+        if let Some(r) = outcome.reports.get(&app.spec.get(pane).name) {
+            lines.push(clip(
+                vec![
+                    Span::raw(format!("{:<13} ", fit(app.title(pane), 13))),
+                    Span::styled(bar(r.metrics.mrr_10, cells), theme.highlight()),
+                    Span::raw(format!(" {:.3}", r.metrics.mrr_10)),
+                ],
+                width,
             ));
         }
     }
-    let keys = if app.eval.running() {
-        "c cancel · Esc close (keeps running)"
-    } else if deep {
-        "d pair · ↑↓ choose · Enter run the question · r again · l gold / judgments · Esc"
-    } else {
-        "r run again · l gold / your judgments · Esc close"
-    };
+    for (m, why) in &outcome.skipped {
+        lines.push(Line::styled(
+            fit(&format!("{m}: not run ({why})"), width),
+            theme.error(),
+        ));
+    }
+    lines
+}
+
+/// How much of each pane's top 10 is judged, when any grades were used.
+fn judged_line(
+    app: &App,
+    theme: &Theme,
+    width: usize,
+    outcome: &EvalOutcome,
+) -> Option<Line<'static>> {
+    if outcome.judged.is_empty() {
+        return None;
+    }
+    let judged: Vec<String> = app
+        .pane_ids()
+        .filter_map(|pane| {
+            outcome
+                .judged
+                .get(&app.spec.get(pane).name)
+                .map(|j| format!("{} {:.0}%", app.title(pane), j * 100.0))
+        })
+        .collect();
+    Some(Line::styled(
+        fit(&format!("judged@10: {}", judged.join(" · ")), width),
+        theme.dim(),
+    ))
+}
+
+/// The lines, the curves and the disagreement list in the box: all of them when they fit,
+/// else the table or (Tab) the curves and the list; the keys stay at the bottom.
+fn lay_out(
+    frame: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    inner: Rect,
+    mut lines: Vec<Line<'static>>,
+    keys: &str,
+    deep: bool,
+) {
+    let width = inner.width as usize;
     let footer = Line::styled(fit(keys, width), theme.dim());
     let height = inner.height as usize;
-    match &app.eval {
-        EvalState::Done(Ok(outcome)) if deep && height <= lines.len() + 6 && app.eval_page => {
+    match &app.eval.state {
+        EvalState::Done(Ok(outcome)) if deep && height <= lines.len() + 6 && app.eval.page => {
             // Too short for everything: this page holds the curves and the list.
-            let [chart, list, keys] = Layout::vertical([
+            let [chart, list, keys_area] = Layout::vertical([
                 Constraint::Length((height.saturating_sub(1) / 2) as u16),
                 Constraint::Min(0),
                 Constraint::Length(1),
@@ -205,7 +265,7 @@ pub(super) fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect)
             draw_recall_chart(frame, app, theme, chart, outcome);
             draw_disagreements(frame, app, theme, list, outcome);
             let keys_line = Line::styled(fit(&format!("Tab table · {keys}"), width), theme.dim());
-            frame.render_widget(Paragraph::new(keys_line), keys);
+            frame.render_widget(Paragraph::new(keys_line), keys_area);
         }
         EvalState::Done(Ok(_)) if deep && height <= lines.len() + 6 => {
             lines.truncate(height.saturating_sub(1));
@@ -219,7 +279,7 @@ pub(super) fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect)
             let top = lines.len().min(height);
             let rest = height - top - 1;
             let chart_h = (rest / 2).clamp(5, 14).min(rest);
-            let [table, chart, list, keys] = Layout::vertical([
+            let [table, chart, list, keys_area] = Layout::vertical([
                 Constraint::Length(top as u16),
                 Constraint::Length(chart_h as u16),
                 Constraint::Min(0),
@@ -229,7 +289,7 @@ pub(super) fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect)
             frame.render_widget(Paragraph::new(lines), table);
             draw_recall_chart(frame, app, theme, chart, outcome);
             draw_disagreements(frame, app, theme, list, outcome);
-            frame.render_widget(Paragraph::new(footer), keys);
+            frame.render_widget(Paragraph::new(footer), keys_area);
         }
         _ => {
             // The keys stay at the bottom; the table gives way on a short terminal.
@@ -246,7 +306,7 @@ pub(super) fn draw_recall_chart(
     app: &App,
     theme: &Theme,
     area: Rect,
-    outcome: &crate::tui::protocol::EvalOutcome,
+    outcome: &EvalOutcome,
 ) {
     use ratatui::symbols::Marker;
     use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
@@ -300,19 +360,20 @@ pub(super) fn draw_disagreements(
     app: &App,
     theme: &Theme,
     area: Rect,
-    outcome: &crate::tui::protocol::EvalOutcome,
+    outcome: &EvalOutcome,
 ) {
     let width = area.width as usize;
     let height = area.height as usize;
     if height == 0 || width == 0 {
         return;
     }
-    let pairs = crate::tui::state::method_pairs(outcome);
+    let pairs = method_pairs(outcome);
     let pair = app
-        .eval_pair
+        .eval
+        .pair
         .checked_sub(1)
         .and_then(|i| pairs.get(i).copied());
-    let list = crate::tui::state::disagreements(outcome, pair);
+    let list = disagreements(outcome, pair);
     let filter = pair.map_or("every pair".to_owned(), |(a, b)| format!("{a} beats {b}"));
     let mut lines = vec![Line::styled(
         fit(
@@ -325,7 +386,7 @@ pub(super) fn draw_disagreements(
         Style::new().add_modifier(Modifier::BOLD),
     )];
     let room = height.saturating_sub(1);
-    let first = (app.eval_row + 1).saturating_sub(room);
+    let first = (app.eval.row + 1).saturating_sub(room);
     for (i, d) in list.iter().enumerate().skip(first).take(room) {
         let q = outcome
             .outcomes
@@ -342,7 +403,7 @@ pub(super) fn draw_disagreements(
             ],
             width,
         );
-        lines.push(if i == app.eval_row {
+        lines.push(if i == app.eval.row {
             line.style(theme.selected())
         } else {
             line

@@ -1,27 +1,28 @@
 //! The fusion lab: MRR@10 against alpha and the RRF weights.
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
+use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 use super::text::clip;
 use super::{method_style, popup, Theme};
+use crate::fusion::{Fusion, Norm};
+use crate::metrics::Metrics;
 use crate::panes::Kind;
 use crate::render::fit;
+use crate::tui::overlays::fusion_lab::LabState;
+use crate::tui::protocol::FusionLab;
 use crate::tui::state::App;
 
 /// One line of the fusion lab's chart: its name, points, style and marker.
-pub(super) type Series<'a> = (String, &'a Vec<(f64, f64)>, Style, ratatui::symbols::Marker);
+pub(super) type Series<'a> = (String, &'a Vec<(f64, f64)>, Style, Marker);
 
 /// The fusion lab: MRR@10 on the tuning half against alpha (convex) and the dense share
 /// (RRF, at the best k), BM25 and dense alone as reference lines, and the chosen setting's
 /// held-out numbers.
 pub(super) fn draw_lab(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    use crate::fusion::{Fusion, Norm};
-    use crate::tui::state::LabState;
-    use ratatui::symbols::Marker;
-    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
     let inner = popup(
         frame,
         area,
@@ -36,7 +37,7 @@ pub(super) fn draw_lab(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) 
         return;
     }
     let keys = "a apply the chosen setting to Hybrid · r run again · Esc close";
-    let lab = match &app.lab {
+    let lab = match &app.lab.state {
         LabState::Done(Ok(lab)) => lab,
         other => {
             let text = match other {
@@ -55,10 +56,36 @@ pub(super) fn draw_lab(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) 
             return;
         }
     };
+    let mut lines = header_lines(lab, theme, width);
+    let curves = Curves::of(lab);
+    let series = curves.series(theme);
+    lines.push(legend(&series, lab, theme, width));
+    let chart = chart(&series);
+    let top = lines.len() as u16;
+    let [text, plot, footer] = Layout::vertical([
+        Constraint::Length(top),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    lines.truncate(text.height as usize);
+    frame.render_widget(Paragraph::new(lines), text);
+    frame.render_widget(chart, plot);
+    frame.render_widget(
+        Paragraph::new(Line::styled(fit(keys, width), theme.dim())),
+        footer,
+    );
+}
+
+fn mrr(m: &Metrics) -> f64 {
+    m.mrr_10
+}
+
+/// The split, and the chosen setting with its held-out numbers.
+fn header_lines(lab: &FusionLab, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let best = &lab.report.best;
     let s = &best.split;
-    let mrr = |m: &crate::metrics::Metrics| m.mrr_10;
-    let mut lines = vec![
+    vec![
         Line::raw(fit(
             &format!(
                 "{} questions, seeded half ({}) to choose on, the other {} held out; {} settings",
@@ -83,84 +110,107 @@ pub(super) fn draw_lab(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) 
             ],
             width,
         ),
-    ];
-    // Series: convex per norm against alpha; RRF at the k that does best, against the dense
-    // weight (its share: the BM25 weight is 1 - it).
-    let convex = |n: Norm| -> Vec<(f64, f64)> {
-        lab.report
+    ]
+}
+
+/// The chart's points: convex per norm against alpha; RRF at the k that does best, against
+/// the dense weight (its share: the BM25 weight is 1 - it); BM25 and dense alone as flat lines.
+struct Curves {
+    minmax: Vec<(f64, f64)>,
+    zscore: Vec<(f64, f64)>,
+    best_k: f64,
+    rrf: Vec<(f64, f64)>,
+    bm25: Vec<(f64, f64)>,
+    dense: Vec<(f64, f64)>,
+}
+
+impl Curves {
+    fn of(lab: &FusionLab) -> Self {
+        let convex = |n: Norm| -> Vec<(f64, f64)> {
+            lab.report
+                .grid
+                .iter()
+                .filter_map(|g| match g.fusion {
+                    Fusion::Convex { alpha, norm, .. } if norm == n => Some((alpha, g.tune.mrr_10)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let best_k = lab
+            .report
             .grid
             .iter()
             .filter_map(|g| match g.fusion {
-                Fusion::Convex { alpha, norm, .. } if norm == n => Some((alpha, g.tune.mrr_10)),
+                Fusion::Rrf { k, .. } => Some((k, g.tune.mrr_10)),
                 _ => None,
             })
-            .collect()
-    };
-    let best_k = lab
-        .report
-        .grid
-        .iter()
-        .filter_map(|g| match g.fusion {
-            Fusion::Rrf { k, .. } => Some((k, g.tune.mrr_10)),
-            _ => None,
-        })
-        .fold(None::<(f64, f64)>, |b, (k, m)| match b {
-            Some((_, bm)) if bm >= m => b,
-            _ => Some((k, m)),
-        })
-        .map_or(60.0, |(k, _)| k);
-    let rrf: Vec<(f64, f64)> = lab
-        .report
-        .grid
-        .iter()
-        .filter_map(|g| match g.fusion {
-            Fusion::Rrf {
-                k, dense_weight, ..
-            } if k == best_k => Some((dense_weight, g.tune.mrr_10)),
-            _ => None,
-        })
-        .collect();
-    let minmax = convex(Norm::MinMax);
-    let zscore = convex(Norm::ZScore);
-    let flat = |v: f64| vec![(0.0, v), (1.0, v)];
-    let bm25_line = flat(mrr(&lab.tune_baselines.bm25));
-    let dense_line = flat(mrr(&lab.tune_baselines.dense));
-    let rrf_name = format!("RRF k {best_k} (x: dense weight)");
-    let series: Vec<Series> = vec![
-        (
-            "convex minmax (x: alpha)".into(),
-            &minmax,
-            method_style(theme, Kind::Hybrid),
-            Marker::Braille,
-        ),
-        (
-            "convex zscore".into(),
-            &zscore,
-            method_style(theme, Kind::Rerank),
-            Marker::Dot,
-        ),
-        (
-            rrf_name,
-            &rrf,
-            method_style(theme, Kind::Dense),
-            Marker::Block,
-        ),
-        (
-            "BM25 alone".into(),
-            &bm25_line,
-            method_style(theme, Kind::Bm25),
-            Marker::Dot,
-        ),
-        ("dense alone".into(), &dense_line, theme.dim(), Marker::Dot),
-    ];
-    // The legend as a line of its own (the chart's own legend hides when space is short).
+            .fold(None::<(f64, f64)>, |b, (k, m)| match b {
+                Some((_, bm)) if bm >= m => b,
+                _ => Some((k, m)),
+            })
+            .map_or(60.0, |(k, _)| k);
+        let rrf: Vec<(f64, f64)> = lab
+            .report
+            .grid
+            .iter()
+            .filter_map(|g| match g.fusion {
+                Fusion::Rrf {
+                    k, dense_weight, ..
+                } if k == best_k => Some((dense_weight, g.tune.mrr_10)),
+                _ => None,
+            })
+            .collect();
+        let flat = |v: f64| vec![(0.0, v), (1.0, v)];
+        Self {
+            minmax: convex(Norm::MinMax),
+            zscore: convex(Norm::ZScore),
+            best_k,
+            rrf,
+            bm25: flat(mrr(&lab.tune_baselines.bm25)),
+            dense: flat(mrr(&lab.tune_baselines.dense)),
+        }
+    }
+
+    fn series(&self, theme: &Theme) -> Vec<Series<'_>> {
+        vec![
+            (
+                "convex minmax (x: alpha)".into(),
+                &self.minmax,
+                method_style(theme, Kind::Hybrid),
+                Marker::Braille,
+            ),
+            (
+                "convex zscore".into(),
+                &self.zscore,
+                method_style(theme, Kind::Rerank),
+                Marker::Dot,
+            ),
+            (
+                format!("RRF k {} (x: dense weight)", self.best_k),
+                &self.rrf,
+                method_style(theme, Kind::Dense),
+                Marker::Block,
+            ),
+            (
+                "BM25 alone".into(),
+                &self.bm25,
+                method_style(theme, Kind::Bm25),
+                Marker::Dot,
+            ),
+            ("dense alone".into(), &self.dense, theme.dim(), Marker::Dot),
+        ]
+    }
+}
+
+/// The legend as a line of its own (the chart's own legend hides when space is short).
+fn legend(series: &[Series], lab: &FusionLab, theme: &Theme, width: usize) -> Line<'static> {
     let glyph = |m: &Marker| match m {
         Marker::Braille => "⣿",
         Marker::Block => "█",
         _ => "•",
     };
     let mut legend: Vec<Span> = Vec::new();
-    for (name, _, style, marker) in &series {
+    for (name, _, style, marker) in series {
         legend.push(Span::styled(format!("{} {name}  ", glyph(marker)), *style));
     }
     legend.push(Span::styled(
@@ -171,7 +221,11 @@ pub(super) fn draw_lab(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) 
         ),
         theme.dim(),
     ));
-    lines.push(clip(legend, width));
+    clip(legend, width)
+}
+
+/// MRR@10 against x in [0, 1], the y axis from the lowest point's tenth.
+fn chart<'a>(series: &'a [Series]) -> Chart<'a> {
     let datasets: Vec<Dataset> = series
         .iter()
         .map(|(name, pts, style, marker)| {
@@ -188,7 +242,7 @@ pub(super) fn draw_lab(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) 
         .flat_map(|(_, p, _, _)| p.iter().map(|&(_, y)| y))
         .fold(1.0f64, f64::min);
     let lo = (lo * 10.0).floor() / 10.0;
-    let chart = Chart::new(datasets)
+    Chart::new(datasets)
         .block(Block::default().title(Line::styled(
             "MRR@10 on the tuning half",
             Style::new().add_modifier(Modifier::BOLD),
@@ -198,19 +252,5 @@ pub(super) fn draw_lab(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) 
             Axis::default()
                 .bounds([lo, 1.0])
                 .labels([format!("{lo:.1}"), "1".to_owned()]),
-        );
-    let top = lines.len() as u16;
-    let [text, plot, footer] = Layout::vertical([
-        Constraint::Length(top),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(inner);
-    lines.truncate(text.height as usize);
-    frame.render_widget(Paragraph::new(lines), text);
-    frame.render_widget(chart, plot);
-    frame.render_widget(
-        Paragraph::new(Line::styled(fit(keys, width), theme.dim())),
-        footer,
-    );
+        )
 }

@@ -8,76 +8,26 @@ use ratatui::Frame;
 use super::text::{clip, word_wrap};
 use super::{popup, Theme};
 use crate::render::fit;
+use crate::tui::keymap::KEYMAP;
 
-/// The keys, as the help overlay and the README list them.
-pub const KEYS: &[(&str, &str)] = &[
-    (
-        "typing",
-        "edits the query (live search after a 250 ms pause)",
-    ),
-    ("Enter", "search now (in a pane: open the hit)"),
-    (
-        "Up / Down",
-        "walk the query history; Down leaves the query line",
-    ),
-    (
-        "Tab / Shift-Tab",
-        "next / previous pane (then back to the query)",
-    ),
-    ("j k / ↑ ↓", "move within a pane; ↑ on the first hit: query"),
-    ("h l / ← →  1-6", "switch pane (--panes picks the panes)"),
-    ("/  i  Esc", "back to the query line"),
-    ("Ctrl-R", "ask a random dataset question"),
-    ("Ctrl-L", "live search on / off"),
-    ("Ctrl-U", "clear the query"),
-    ("? F1", "this help"),
-    ("s F2", "settings"),
-    (
-        "e F3",
-        "evaluate every method over the questions (r: again)",
-    ),
-    (
-        "F4  p",
-        "playground: one-hot, bag of words, TF-IDF, dense cosines",
-    ),
-    (
-        "Ctrl-P",
-        "next pooling, cls / mean / max (passages embedded again)",
-    ),
-    ("w  Tab in help", "walkthrough of the embedding chapter"),
-    (
-        "m 0-3  u",
-        "in a pane: grade the hit 0 (not) … 3 (perfect); u removes",
-    ),
-    (
-        "J  F6",
-        "judge view: every pane's hits pooled, one key per grade",
-    ),
-    (
-        "F7  f in F3",
-        "fusion lab: MRR@10 against alpha / weight; a applies it",
-    ),
-    ("Esc", "close an overlay"),
-    ("q / Ctrl-C", "quit (q outside the query line)"),
-];
-
+/// The keys page: one line per entry of the key table (`keymap.rs`), in its order.
 pub(super) fn draw_help(frame: &mut Frame, theme: &Theme, area: Rect) {
     let inner = popup(
         frame,
         area,
         76,
-        KEYS.len() as u16 + 4,
+        KEYMAP.len() as u16 + 4,
         " Keys · Tab: walkthrough ",
         theme,
     );
     let width = inner.width as usize;
-    let mut lines: Vec<Line> = KEYS
+    let mut lines: Vec<Line> = KEYMAP
         .iter()
-        .map(|(k, what)| {
+        .map(|entry| {
             clip(
                 vec![
-                    Span::styled(format!("{k:<16} "), theme.highlight()),
-                    Span::raw(*what),
+                    Span::styled(format!("{:<16} ", entry.keys), theme.highlight()),
+                    Span::raw(entry.description),
                 ],
                 width,
             )

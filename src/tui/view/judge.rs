@@ -42,80 +42,32 @@ pub(super) fn draw_judge(
     if width == 0 || height < 3 {
         return;
     }
-    let mut lines: Vec<Line> = Vec::new();
     let body = height - 2;
     let first = (row + 1).saturating_sub(body);
-    if queries {
-        let list = app.judged_queries();
-        if list.is_empty() {
-            lines.push(Line::styled(
-                fit("no judged queries yet", width),
-                theme.dim(),
-            ));
-        }
-        for (i, (q, n)) in list.iter().enumerate().skip(first).take(body) {
-            let line = clip(
-                vec![
-                    Span::raw(format!("{n:>3} judged  ")),
-                    Span::raw((*q).to_owned()),
-                ],
-                width,
-            );
-            lines.push(if i == row {
-                line.style(theme.selected())
-            } else {
-                line
-            });
-        }
+    let mut lines = if queries {
+        query_lines(app, theme, width, row, first, body)
     } else {
         let Some(results) = &app.results else {
-            lines.push(Line::styled(
+            let lines = vec![Line::styled(
                 fit(
                     "run a query first: the pool is every pane's hits for it",
                     width,
                 ),
                 theme.dim(),
-            ));
+            )];
             frame.render_widget(Paragraph::new(lines), inner);
             return;
         };
-        lines.push(clip(
+        let mut lines = vec![clip(
             vec![Span::styled(
                 format!("query: {}", results.query),
                 theme.highlight(),
             )],
             width,
-        ));
-        let corpus = app.corpus.as_deref();
-        for (i, p) in app
-            .pool()
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take(body.saturating_sub(1))
-        {
-            let (mark, style) = match app.grade_of(*p) {
-                Some(g) => (format!("[{g}]"), grade_style(theme, g)),
-                None => ("[·]".to_owned(), theme.dim()),
-            };
-            let title = corpus
-                .and_then(|c| c.passages.get(*p))
-                .map_or_else(String::new, |x| x.title.clone());
-            let line = clip(
-                vec![
-                    Span::styled(format!("{mark} "), style),
-                    Span::raw(format!("p{p:<5} ")),
-                    Span::raw(title),
-                ],
-                width,
-            );
-            lines.push(if i == row {
-                line.style(theme.selected())
-            } else {
-                line
-            });
-        }
-    }
+        )];
+        lines.extend(pool_lines(app, theme, width, row, first, body));
+        lines
+    };
     let keep = height.saturating_sub(1);
     lines.truncate(keep);
     while lines.len() < keep {
@@ -128,4 +80,80 @@ pub(super) fn draw_judge(
     };
     lines.push(Line::styled(fit(keys, width), theme.dim()));
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The judged queries from `first`, `body` of them, with how many passages each has graded.
+fn query_lines(
+    app: &App,
+    theme: &Theme,
+    width: usize,
+    row: usize,
+    first: usize,
+    body: usize,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let list = app.judged_queries();
+    if list.is_empty() {
+        lines.push(Line::styled(
+            fit("no judged queries yet", width),
+            theme.dim(),
+        ));
+    }
+    for (i, (q, n)) in list.iter().enumerate().skip(first).take(body) {
+        let line = clip(
+            vec![
+                Span::raw(format!("{n:>3} judged  ")),
+                Span::raw((*q).to_owned()),
+            ],
+            width,
+        );
+        lines.push(if i == row {
+            line.style(theme.selected())
+        } else {
+            line
+        });
+    }
+    lines
+}
+
+/// The pooled passages from `first` (under the query line), each with its grade and title.
+fn pool_lines(
+    app: &App,
+    theme: &Theme,
+    width: usize,
+    row: usize,
+    first: usize,
+    body: usize,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let corpus = app.corpus.as_deref();
+    for (i, p) in app
+        .pool()
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(body.saturating_sub(1))
+    {
+        let (mark, style) = match app.grade_of(*p) {
+            Some(g) => (format!("[{g}]"), grade_style(theme, g)),
+            None => ("[·]".to_owned(), theme.dim()),
+        };
+        let title = corpus
+            .and_then(|c| c.passages.get(*p))
+            .map_or_else(String::new, |x| x.title.clone());
+        let line = clip(
+            vec![
+                Span::styled(format!("{mark} "), style),
+                Span::raw(format!("p{p:<5} ")),
+                Span::raw(title),
+            ],
+            width,
+        );
+        lines.push(if i == row {
+            line.style(theme.selected())
+        } else {
+            line
+        });
+    }
+    lines
 }

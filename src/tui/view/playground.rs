@@ -10,8 +10,9 @@ use super::text::{clip, wrap};
 use super::{popup, Theme};
 use crate::render::fit;
 use crate::teach::{Matrix, Representation};
+use crate::tui::overlays::playground::{DenseCell, Playground};
 use crate::tui::protocol::Part;
-use crate::tui::state::{App, DenseCell, PartState};
+use crate::tui::state::{App, PartState};
 
 /// A cosine's style: a heat scale in colour; without colour the number carries it, with
 /// bold for the high band and dim for the low one.
@@ -119,11 +120,65 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
     if width < 6 || height == 0 {
         return;
     }
-    let mut lines: Vec<Line> = Vec::new();
     // On a short terminal the matrices come first: only the line being edited shows, and
     // the note and shared terms give way.
     let tight = height < pg.lines.len() + 4 + n + 2;
-    // The sentences, one per line; the one being edited marked.
+    let mut lines = sentence_lines(pg, theme, width, tight);
+    let cursor_row = if tight {
+        0
+    } else {
+        pg.row.min(pg.lines.len().saturating_sub(1))
+    };
+    if !tight {
+        lines.extend(note_lines(pg, theme, width));
+    }
+    let footer = footer_lines(theme, width);
+
+    // The four blocks: side by side when they fit, else two by two, else one column.
+    let per_row = per_row(width);
+    let block_rows = 4 / per_row;
+    let room = height.saturating_sub(lines.len() + footer.len());
+    let full = block_rows * (n + 2) + (block_rows - 1);
+    let compact = full + 1 > room;
+    let col_w = if per_row == 1 {
+        width
+    } else {
+        (width - (per_row - 1) * gap) / per_row
+    };
+    let blocks = matrix_blocks(app, theme, col_w, compact);
+    if !compact {
+        lines.push(Line::raw(""));
+    }
+    let block_h = if compact { n + 1 } else { n + 2 };
+    for (k, chunk) in blocks.chunks(per_row).enumerate() {
+        if k > 0 && !compact {
+            lines.push(Line::raw(""));
+        }
+        let tallest = chunk.iter().map(Vec::len).max().unwrap_or(0).max(block_h);
+        lines.extend(side_by_side(chunk, tallest, col_w, gap, width));
+    }
+    // The footer stays at the bottom; the blocks give way when the box is short.
+    let keep = height.saturating_sub(footer.len());
+    lines.truncate(keep);
+    while lines.len() < keep {
+        lines.push(Line::raw(""));
+    }
+    lines.extend(footer);
+    frame.render_widget(Paragraph::new(lines), inner);
+    if let Some(line) = pg.lines.get(pg.row.min(pg.lines.len().saturating_sub(1))) {
+        let x = 4 + line.before_cursor().width();
+        if x < width && cursor_row < height {
+            frame.set_cursor_position(Position::new(
+                inner.x + x as u16,
+                inner.y + cursor_row as u16,
+            ));
+        }
+    }
+}
+
+/// The sentences, one per line, the one being edited marked (only that one when `tight`).
+fn sentence_lines(pg: &Playground, theme: &Theme, width: usize, tight: bool) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
     for (i, line) in pg.lines.iter().enumerate() {
         if tight && i != pg.row {
             continue;
@@ -140,21 +195,19 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
             width,
         ));
     }
-    let cursor_row = if tight {
-        0
-    } else {
-        pg.row.min(pg.lines.len().saturating_sub(1))
-    };
+    lines
+}
+
+/// What to press or where the IDF came from, then the terms each pair of sentences shares.
+fn note_lines(pg: &Playground, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let note = match &pg.sparse {
         _ if pg.computed.is_empty() => "F5 or Ctrl-G computes the matrices".to_owned(),
         _ if pg.edited() => "edited: F5 computes again".to_owned(),
         Some(Ok(s)) => s.idf.clone(),
         _ => String::new(),
     };
-    if !tight {
-        lines.push(Line::styled(fit(&note, width), theme.dim()));
-    }
-    if let (Some(Ok(s)), false, false) = (&pg.sparse, pg.edited(), tight) {
+    let mut lines = vec![Line::styled(fit(&note, width), theme.dim())];
+    if let (Some(Ok(s)), false) = (&pg.sparse, pg.edited()) {
         // Why a sparse cosine is not 0: the terms the two sentences share.
         let pairs: Vec<String> = s
             .shared
@@ -176,28 +229,27 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
             width,
         ));
     }
+    lines
+}
+
+/// The heat scale's legend and the keys.
+fn footer_lines(theme: &Theme, width: usize) -> [Line<'static>; 2] {
     let keys = "Enter new line · ↑↓ line · Ctrl-D delete line · F5/Ctrl-G compute · Esc close";
     let mut legend = vec![Span::styled("cosine ", theme.dim())];
     for (label, v) in [("≥.75", 1.0), ("≥.50", 0.5), ("≥.25", 0.25), ("<.25", 0.0)] {
         legend.push(Span::styled(label, heat(theme, v)));
         legend.push(Span::raw(" "));
     }
-    let footer = [
+    [
         clip(legend, width),
         Line::styled(fit(keys, width), theme.dim()),
-    ];
+    ]
+}
 
-    // The four blocks: side by side when they fit, else two by two, else one column.
-    let per_row = per_row(width);
-    let block_rows = 4 / per_row;
-    let room = height.saturating_sub(lines.len() + footer.len());
-    let full = block_rows * (n + 2) + (block_rows - 1);
-    let compact = full + 1 > room;
-    let col_w = if per_row == 1 {
-        width
-    } else {
-        (width - (per_row - 1) * gap) / per_row
-    };
+/// One block per representation, `col_w` wide: its matrix, or why there is none yet.
+fn matrix_blocks(app: &App, theme: &Theme, col_w: usize, compact: bool) -> Vec<Vec<Line<'static>>> {
+    let pg = &app.playground;
+    let n = pg.computed.len();
     let dense_pooling = match &pg.dense {
         DenseCell::Done(Ok(d)) => Some(d.pooling.clone()),
         _ => app.pooling.as_ref().map(|p| p.current.to_string()),
@@ -236,43 +288,29 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
         };
         blocks.push(matrix_lines(theme, title, matrix, n, col_w, compact));
     }
-    if !compact {
-        lines.push(Line::raw(""));
-    }
-    let block_h = if compact { n + 1 } else { n + 2 };
-    for (k, chunk) in blocks.chunks(per_row).enumerate() {
-        if k > 0 && !compact {
-            lines.push(Line::raw(""));
-        }
-        let tallest = chunk.iter().map(Vec::len).max().unwrap_or(0).max(block_h);
-        for y in 0..tallest {
-            let mut spans: Vec<Span<'static>> = Vec::new();
-            for (c, block) in chunk.iter().enumerate() {
-                let line = block.get(y).cloned().unwrap_or_default();
-                let used = line.width();
-                spans.extend(line.spans);
-                if c + 1 < chunk.len() {
-                    spans.push(Span::raw(" ".repeat(col_w.saturating_sub(used) + gap)));
-                }
+    blocks
+}
+
+/// A row of blocks, `tallest` lines high, each padded to `col_w` and `gap` apart.
+fn side_by_side(
+    chunk: &[Vec<Line<'static>>],
+    tallest: usize,
+    col_w: usize,
+    gap: usize,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for y in 0..tallest {
+        let mut spans: Vec<Span<'static>> = Vec::new();
+        for (c, block) in chunk.iter().enumerate() {
+            let line = block.get(y).cloned().unwrap_or_default();
+            let used = line.width();
+            spans.extend(line.spans);
+            if c + 1 < chunk.len() {
+                spans.push(Span::raw(" ".repeat(col_w.saturating_sub(used) + gap)));
             }
-            lines.push(clip(spans, width));
         }
+        lines.push(clip(spans, width));
     }
-    // The footer stays at the bottom; the blocks give way when the box is short.
-    let keep = height.saturating_sub(footer.len());
-    lines.truncate(keep);
-    while lines.len() < keep {
-        lines.push(Line::raw(""));
-    }
-    lines.extend(footer);
-    frame.render_widget(Paragraph::new(lines), inner);
-    if let Some(line) = pg.lines.get(pg.row.min(pg.lines.len().saturating_sub(1))) {
-        let x = 4 + line.before_cursor().width();
-        if x < width && cursor_row < height {
-            frame.set_cursor_position(Position::new(
-                inner.x + x as u16,
-                inner.y + cursor_row as u16,
-            ));
-        }
-    }
+    lines
 }

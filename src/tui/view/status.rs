@@ -9,8 +9,9 @@ use super::{human_secs, Theme};
 use crate::pipeline::Missing;
 use crate::render::{cost_line, fit};
 use crate::session::ms;
+use crate::tui::overlays::eval::EvalState;
 use crate::tui::protocol::{Part, PoolingState};
-use crate::tui::state::{App, EvalState, PartState};
+use crate::tui::state::{App, PartState};
 
 pub(super) fn status_first_line(app: &App, theme: &Theme) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
@@ -43,7 +44,7 @@ pub(super) fn status_first_line(app: &App, theme: &Theme) -> Vec<Span<'static>> 
     }
     if let EvalState::Running {
         done, total, eta, ..
-    } = &app.eval
+    } = &app.eval.state
     {
         let eta = eta.map_or(String::new(), |e| format!(" · ETA {}", human_secs(e)));
         spans.push(Span::styled(

@@ -1,0 +1,65 @@
+//! The judge view (J in a pane, F6): relevance judging on the pool of every pane's hits for
+//! the query on screen, one key per grade (the cursor moves on to the next unjudged hit), or
+//! the list of judged queries (Tab; Enter runs one again). Its state is the cursor in
+//! [`Overlay::Judge`]; the grades are the explorer's. Drawn by `view/judge.rs`.
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::tui::protocol::Cmd;
+use crate::tui::state::{App, Overlay};
+
+/// The view on the pool, cursor at the top.
+pub fn open() -> Overlay {
+    Overlay::Judge {
+        row: 0,
+        queries: false,
+    }
+}
+
+/// The judge view's keys; `row` and `queries` are its state.
+pub fn key(app: &mut App, key: KeyEvent, row: usize, queries: bool) -> Vec<Cmd> {
+    let len = if queries {
+        app.judged_queries().len()
+    } else {
+        app.pool().len()
+    };
+    let set = |app: &mut App, row: usize, queries: bool| {
+        app.overlay = Overlay::Judge {
+            row: row.min(len.saturating_sub(1)),
+            queries,
+        }
+    };
+    match key.code {
+        KeyCode::Esc => app.overlay = Overlay::None,
+        KeyCode::Char('q') => return app.quit_now(),
+        KeyCode::Tab | KeyCode::BackTab => set(app, 0, !queries),
+        KeyCode::Down | KeyCode::Char('j') => set(app, row + 1, queries),
+        KeyCode::Up | KeyCode::Char('k') => set(app, row.saturating_sub(1), queries),
+        KeyCode::Enter if queries => {
+            let Some(text) = app.judged_queries().get(row).map(|(q, _)| (*q).to_owned()) else {
+                return Vec::new();
+            };
+            app.input.set(&text);
+            app.overlay = open();
+            return app.search();
+        }
+        KeyCode::Char(c @ '0'..='3') if !queries => {
+            let pool = app.pool();
+            let Some(&passage) = pool.get(row) else {
+                return Vec::new();
+            };
+            // Next: the first unjudged hit after this one, else the next row.
+            let next = (row + 1..pool.len())
+                .find(|&i| app.grade_of(pool[i]).is_none())
+                .unwrap_or(row + 1);
+            set(app, next, false);
+            return app.grade(passage, Some(c as u8 - b'0'));
+        }
+        KeyCode::Char('u') if !queries => {
+            if let Some(&passage) = app.pool().get(row) {
+                return app.grade(passage, None);
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
