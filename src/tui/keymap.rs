@@ -226,7 +226,7 @@ pub const KEYMAP: &[Entry] = &[
     },
     Entry {
         keys: "s F2",
-        description: "settings",
+        description: "settings of the focused pane, then top-k and live search",
         bindings: &[
             bind(Code(KeyCode::Char('s')), Pane, Settings),
             bind(Code(KeyCode::F(2)), Global, Settings),
@@ -250,7 +250,7 @@ pub const KEYMAP: &[Entry] = &[
     },
     Entry {
         keys: "Ctrl-P",
-        description: "next pooling, cls / mean / max (passages embedded again)",
+        description: "next pooling of the focused dense pane (re-embeds)",
         bindings: &[bind(Ctrl('p'), Global, NextPooling)],
     },
     Entry {

@@ -52,7 +52,7 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
         Reply::Panes(panes) => {
             // The worker's word on the panes (its own keys, or a setting it refused).
             app.spec = panes;
-            return rerun(app);
+            return app.rerun();
         }
         Reply::Failed(part, why) => {
             if part == Part::Corpus {
