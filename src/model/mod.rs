@@ -19,6 +19,7 @@ mod cross;
 mod device;
 mod encoder;
 mod files;
+mod json;
 mod pooling;
 mod prompt;
 pub mod remote;
