@@ -116,7 +116,11 @@ fn import(
             .map(String::as_str)
             .or_else(|| question_text.get(qid).copied())
     };
-    let (grades, unknown, textless) = importable(&rows, qrels, passages, text_of)?;
+    let Importable {
+        grades,
+        unknown,
+        textless,
+    } = importable(&rows, qrels, passages, text_of)?;
     if unknown > 0 {
         eprintln!(
             "bigyo: warning: skipped {unknown} judgments whose passage id is not one of \
@@ -153,14 +157,24 @@ fn import(
     Ok(())
 }
 
-/// The grades (query text, passage id, grade) that `rows` give, how many rows name an unknown
-/// passage, and the query ids without text. A grade past the scale is an error.
+/// What a qrels file gives: the grades to record, and what had to be skipped.
+struct Importable<'r> {
+    /// (query text, passage id, grade)
+    grades: Vec<(String, String, u8)>,
+    /// Rows whose passage id is not one of this corpus's.
+    unknown: usize,
+    /// Query ids with no text in the topics or the corpus.
+    textless: BTreeSet<&'r str>,
+}
+
+/// The grades that `rows` give, the rows that name an unknown passage, and the query ids
+/// without text. A grade past the scale is an error.
 fn importable<'r>(
     rows: &'r [judgments::Qrel],
     qrels: &Path,
     passages: usize,
     text_of: impl Fn(&str) -> Option<&'r str>,
-) -> Result<(Vec<(String, String, u8)>, usize, BTreeSet<&'r str>)> {
+) -> Result<Importable<'r>> {
     let (mut unknown, mut textless) = (0usize, BTreeSet::new());
     let mut grades = Vec::new();
     for r in rows {
@@ -187,7 +201,11 @@ fn importable<'r>(
         };
         grades.push((text.to_owned(), r.docid.clone(), grade));
     }
-    Ok((grades, unknown, textless))
+    Ok(Importable {
+        grades,
+        unknown,
+        textless,
+    })
 }
 
 /// `bigyo qrels grade`: one `query<TAB>p<N><TAB>grade` line at a time from standard input,
