@@ -129,63 +129,14 @@ pub(super) fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Res
     if json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
     } else {
-        let s = &report.best.split;
-        let how = match split {
-            Split::Holdout { ratio, seed } => format!(
-                "held-out split (ratio {ratio}, seed {seed}): {} to tune on, {} held out",
-                s.tune_questions, s.test_questions
-            ),
-            Split::Folds { folds, seed } => format!(
-                "{folds}-fold (seed {seed}): each fold scored by the setting chosen on the others"
-            ),
+        let run = Run {
+            split,
+            depth,
+            settings: grid.len(),
+            lists_s,
+            grid_s,
         };
-        writeln!(out, "tune: {} questions; {how}", s.questions)?;
-        writeln!(
-            out,
-            "lists: dense and BM25 top {depth} per question, retrieved once in {lists_s:.2}s; \
-             {} settings scored on them in {grid_s:.2}s",
-            grid.len()
-        )?;
-        let chosen_on = match split {
-            Split::Holdout { .. } => "on the tuning part",
-            Split::Folds { .. } => "on all questions (what --apply writes)",
-        };
-        writeln!(
-            out,
-            "best by MRR@10 {chosen_on} (ties: earlier grid entry): {} (MRR@10 there {:.4})",
-            best.describe(),
-            report.best.tune.mrr_10
-        )?;
-        for f in &s.folds {
-            writeln!(
-                out,
-                "  fold of {:>4}: {} -> held-out MRR@10 {:.4}",
-                f.test_questions,
-                f.fusion.describe(),
-                f.test.mrr_10
-            )?;
-        }
-        writeln!(out)?;
-        let row = |name: &str, m: &Metrics| {
-            format!(
-                "{name:<34} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4}\n",
-                m.recall_1, m.recall_5, m.recall_10, m.mrr_10, m.ndcg_10
-            )
-        };
-        write!(
-            out,
-            "{:<34} {:>8} {:>8} {:>9} {:>7} {:>8}\n{}{}{}{}",
-            format!("held out ({} questions)", s.test_questions),
-            "recall@1",
-            "recall@5",
-            "recall@10",
-            "mrr@10",
-            "ndcg@10",
-            row(&format!("best: {}", best.describe()), &report.best.test),
-            row("rrf k=60, equal weights (default)", &default_test),
-            row("bm25", &report.baselines.bm25),
-            row("dense", &report.baselines.dense),
-        )?;
+        print_report(&mut out, &report, &default_test, &run)?;
     }
     if apply {
         let path = opts
@@ -200,5 +151,90 @@ pub(super) fn tune(opts: &Options, split: Split, json: bool, apply: bool) -> Res
             best.describe()
         );
     }
+    Ok(())
+}
+
+/// How a tuning run went, for its text report.
+struct Run {
+    split: Split,
+    depth: usize,
+    /// Fusion settings in the grid.
+    settings: usize,
+    lists_s: f64,
+    grid_s: f64,
+}
+
+/// The text form of `bigyo tune`'s report: the split, the chosen setting, and the held-out
+/// metrics of it, the default RRF and both single methods.
+fn print_report(
+    out: &mut impl Write,
+    report: &tune::TuneReport,
+    default_test: &Metrics,
+    run: &Run,
+) -> Result<()> {
+    let Run {
+        split,
+        depth,
+        settings,
+        lists_s,
+        grid_s,
+    } = *run;
+    let best = report.best.fusion;
+    let s = &report.best.split;
+    let how = match split {
+        Split::Holdout { ratio, seed } => format!(
+            "held-out split (ratio {ratio}, seed {seed}): {} to tune on, {} held out",
+            s.tune_questions, s.test_questions
+        ),
+        Split::Folds { folds, seed } => format!(
+            "{folds}-fold (seed {seed}): each fold scored by the setting chosen on the others"
+        ),
+    };
+    writeln!(out, "tune: {} questions; {how}", s.questions)?;
+    writeln!(
+        out,
+        "lists: dense and BM25 top {depth} per question, retrieved once in {lists_s:.2}s; \
+         {settings} settings scored on them in {grid_s:.2}s",
+    )?;
+    let chosen_on = match split {
+        Split::Holdout { .. } => "on the tuning part",
+        Split::Folds { .. } => "on all questions (what --apply writes)",
+    };
+    writeln!(
+        out,
+        "best by MRR@10 {chosen_on} (ties: earlier grid entry): {} (MRR@10 there {:.4})",
+        best.describe(),
+        report.best.tune.mrr_10
+    )?;
+    for f in &s.folds {
+        writeln!(
+            out,
+            "  fold of {:>4}: {} -> held-out MRR@10 {:.4}",
+            f.test_questions,
+            f.fusion.describe(),
+            f.test.mrr_10
+        )?;
+    }
+    writeln!(out)?;
+    let row = |name: &str, m: &Metrics| {
+        format!(
+            "{name:<34} {:>8.4} {:>8.4} {:>9.4} {:>7.4} {:>8.4}\n",
+            m.recall_1, m.recall_5, m.recall_10, m.mrr_10, m.ndcg_10
+        )
+    };
+    write!(
+        out,
+        "{:<34} {:>8} {:>8} {:>9} {:>7} {:>8}\n{}{}{}{}",
+        format!("held out ({} questions)", s.test_questions),
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mrr@10",
+        "ndcg@10",
+        row(&format!("best: {}", best.describe()), &report.best.test),
+        row("rrf k=60, equal weights (default)", default_test),
+        row("bm25", &report.baselines.bm25),
+        row("dense", &report.baselines.dense),
+    )?;
     Ok(())
 }

@@ -9,29 +9,46 @@ pub fn table(report: &EvalReport) -> String {
         report.corpus.rows, report.corpus.passages, report.corpus.questions
     ));
     if let Some(e) = &report.embedding {
-        out.push_str(&format!(
-            "embedding: {} on {}, {:.2}s, {:.1} passages/s{}\n",
-            e.model,
-            e.device,
-            e.seconds,
-            e.passages_per_s,
-            if e.cached { " (from cache)" } else { "" }
-        ));
-        if let Some(b) = &e.billing {
-            out.push_str(&format!(
-                "endpoint: passages {} tokens in {} requests, questions {} tokens in {} requests{}\n",
-                b.passage_tokens,
-                b.passage_requests,
-                b.query_tokens,
-                b.query_requests,
-                b.cost_usd
-                    .map(|c| format!(", cost ${c:.4}"))
-                    .unwrap_or_default()
-            ));
-        }
+        embedding(&mut out, e);
     }
     out.push_str(&report.labels.describe());
     out.push('\n');
+    method_rows(&mut out, report);
+    for (m, why) in &report.skipped {
+        out.push_str(&format!("{m}: not run ({why})\n"));
+    }
+    if let Some(c) = &report.comparison {
+        comparison(&mut out, c);
+    }
+    out
+}
+
+/// The embedding run: model, device, speed, and an endpoint's billing.
+fn embedding(out: &mut String, e: &EmbeddingReport) {
+    out.push_str(&format!(
+        "embedding: {} on {}, {:.2}s, {:.1} passages/s{}\n",
+        e.model,
+        e.device,
+        e.seconds,
+        e.passages_per_s,
+        if e.cached { " (from cache)" } else { "" }
+    ));
+    if let Some(b) = &e.billing {
+        out.push_str(&format!(
+            "endpoint: passages {} tokens in {} requests, questions {} tokens in {} requests{}\n",
+            b.passage_tokens,
+            b.passage_requests,
+            b.query_tokens,
+            b.query_requests,
+            b.cost_usd
+                .map(|c| format!(", cost ${c:.4}"))
+                .unwrap_or_default()
+        ));
+    }
+}
+
+/// One row of metrics per pane: the dataset-gold columns, or the graded ones with judged@10.
+fn method_rows(out: &mut String, report: &EvalReport) {
     match &report.methods {
         Methods::Gold(methods) => {
             out.push_str(&format!(
@@ -83,24 +100,22 @@ pub fn table(report: &EvalReport) -> String {
             );
         }
     }
-    for (m, why) in &report.skipped {
-        out.push_str(&format!("{m}: not run ({why})\n"));
-    }
-    if let Some(c) = &report.comparison {
+}
+
+/// The per-question comparison: wins, ties, losses and the p-value of each pair.
+fn comparison(out: &mut String, c: &Comparison) {
+    out.push_str(&format!(
+        "\nper question, by RR@10: {} with {} seeded permutations (exact when 2^n is fewer)\n",
+        c.test, c.permutations
+    ));
+    out.push_str(&format!(
+        "{:<8} {:<8} {:>5} {:>5} {:>6} {:>10} {:>8}\n",
+        "a", "b", "wins", "ties", "losses", "mrr@10 a-b", "p-value"
+    ));
+    for p in &c.pairs {
         out.push_str(&format!(
-            "\nper question, by RR@10: {} with {} seeded permutations (exact when 2^n is fewer)\n",
-            c.test, c.permutations
+            "{:<8} {:<8} {:>5} {:>5} {:>6} {:>+10.4} {:>8.4}\n",
+            p.a, p.b, p.outcome.wins, p.outcome.ties, p.outcome.losses, p.mrr_diff, p.p_value
         ));
-        out.push_str(&format!(
-            "{:<8} {:<8} {:>5} {:>5} {:>6} {:>10} {:>8}\n",
-            "a", "b", "wins", "ties", "losses", "mrr@10 a-b", "p-value"
-        ));
-        for p in &c.pairs {
-            out.push_str(&format!(
-                "{:<8} {:<8} {:>5} {:>5} {:>6} {:>+10.4} {:>8.4}\n",
-                p.a, p.b, p.outcome.wins, p.outcome.ties, p.outcome.losses, p.mrr_diff, p.p_value
-            ));
-        }
     }
-    out
 }

@@ -121,6 +121,56 @@ pub fn passage_hash(title: &str, text: &str) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What the collection must match: the encoder's dimension and identity and the analyzer.
+struct Target {
+    dim: usize,
+    model: String,
+    analyzer: String,
+}
+
+/// Counts kept across batches.
+#[derive(Default)]
+struct Tally {
+    inserted: usize,
+    skipped: usize,
+    embed_seconds: f64,
+}
+
+/// One passage as a collection row; a field longer than Milvus's VARCHAR limit is refused.
+fn passage_row(
+    corpus: &Corpus,
+    analyzer: &Analyzer,
+    id: usize,
+    hash: &str,
+    vector: &[f32],
+) -> Result<serde_json::Value, Error> {
+    let p = &corpus.passages[id];
+    let bm25: Vec<String> = analyzer
+        .terms(&p.text)
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
+    let bm25 = terms::encode_terms(&bm25);
+    for (field, value) in [(TITLE, &p.title), (TEXT, &p.text), (TEXT_BM25, &bm25)] {
+        if value.len() > VARCHAR_MAX {
+            return Err(Error::TooLong {
+                id,
+                field,
+                bytes: value.len(),
+                limit: VARCHAR_MAX,
+            });
+        }
+    }
+    Ok(serde_json::json!({
+        ID: id as i64,
+        TITLE: p.title,
+        TEXT: p.text,
+        HASH: hash,
+        TEXT_BM25: bm25,
+        DENSE: vector,
+    }))
+}
+
 impl MilvusBackend {
     /// Writes `corpus` into the collection: creates it (or checks that it matches the
     /// encoder's dimension and identity and the analyzer), then upserts the passages whose
@@ -140,7 +190,7 @@ impl MilvusBackend {
         let batch = opts.batch.max(1);
         let model = encoder.identity();
         let analyzer_name = analyzer.describe();
-        let mut embed_seconds = 0.0;
+        let mut tally = Tally::default();
         let mut dim = encoder.dim();
         if dim == 0 {
             // A remote encoder learns its dimension from its first answer.
@@ -149,10 +199,45 @@ impl MilvusBackend {
             let e = encoder
                 .embed(Side::Passage, &[first.unwrap_or(" ")], &mut |_| {})
                 .map_err(|e| Error::Embed(e.to_string()))?;
-            embed_seconds += t.elapsed().as_secs_f64();
+            tally.embed_seconds += t.elapsed().as_secs_f64();
             dim = e.dim;
         }
 
+        let target = Target {
+            dim,
+            model,
+            analyzer: analyzer_name,
+        };
+        let (exists, tokenizer) = self.prepare(corpus, &target, opts)?;
+        for start in (0..n).step_by(batch) {
+            let ids: Vec<usize> = (start..(start + batch).min(n)).collect();
+            self.index_batch(corpus, encoder, analyzer, dim, &ids, &mut tally)?;
+            progress(Progress {
+                done: ids.last().map_or(0, |l| l + 1),
+                total: n,
+            });
+        }
+        let removed = self.finish(n)?;
+        Ok(IndexSummary {
+            inserted: tally.inserted,
+            skipped: tally.skipped,
+            removed,
+            created: !exists,
+            tokenizer,
+            seconds: started.elapsed().as_secs_f64(),
+            embed_seconds: tally.embed_seconds,
+        })
+    }
+
+    /// Drops the collection if asked, then checks the one there against `target` (and marks
+    /// it incomplete and loads it) or creates it. Returns whether a collection was kept and
+    /// its `text_bm25` tokenizer.
+    fn prepare(
+        &mut self,
+        corpus: &Corpus,
+        target: &Target,
+        opts: &IndexOptions,
+    ) -> Result<(bool, String), Error> {
         let mut exists = self.exists()?;
         if exists && opts.drop {
             let name = self.url.collection.clone();
@@ -168,133 +253,125 @@ impl MilvusBackend {
         }
         let marks = HashMap::from([
             (P_COMPLETE.to_owned(), "false".to_owned()),
-            (P_PASSAGES.to_owned(), n.to_string()),
+            (P_PASSAGES.to_owned(), corpus.passages.len().to_string()),
             (P_CORPUS.to_owned(), corpus.content_hash()),
         ]);
         let tokenizer = if exists {
-            let info = self.describe()?;
-            if info.dim != dim {
-                return Err(Error::DimensionMismatch {
-                    collection: info.collection,
-                    collection_dim: info.dim,
-                    model,
-                    model_dim: dim,
-                    built_with: info.model,
-                });
-            }
-            if info.analyzer != analyzer_name {
-                return Err(Error::AnalyzerMismatch {
-                    collection: info.collection,
-                    collection_analyzer: info.analyzer,
-                    analyzer: analyzer_name,
-                });
-            }
-            if info.model != model {
-                return Err(Error::NotBigyo {
-                    collection: info.collection,
-                    reason: format!(
-                        "its vectors come from {}, this encoder is {model}; mixing them would \
-                         rank nonsense, so rebuild it with --drop",
-                        info.model
-                    ),
-                });
-            }
+            let tokenizer = self.check_matches(target)?;
             self.alter(marks)?;
             self.load()?;
-            info.tokenizer
+            tokenizer
         } else {
             let mut props = marks;
             props.insert(P_FORMAT.into(), FORMAT.into());
-            props.insert(P_MODEL.into(), model.clone());
-            props.insert(P_ANALYZER.into(), analyzer_name.clone());
+            props.insert(P_MODEL.into(), target.model.clone());
+            props.insert(P_ANALYZER.into(), target.analyzer.clone());
             props.insert(P_INDEX.into(), opts.vector_index.name().into());
-            self.create(dim, props, opts.vector_index)?
+            self.create(target.dim, props, opts.vector_index)?
         };
+        Ok((exists, tokenizer))
+    }
 
-        let mut inserted = 0;
-        let mut skipped = 0;
-        for start in (0..n).step_by(batch) {
-            let ids: Vec<usize> = (start..(start + batch).min(n)).collect();
-            let present: HashMap<usize, String> = self
-                .query_rows("reading hashes", &ids, &[ID, HASH])?
-                .into_iter()
-                .map(|(id, mut f)| (id, f.pop().unwrap_or_default()))
-                .collect();
-            let mut todo = Vec::new();
-            for &id in &ids {
-                let p = &corpus.passages[id];
-                let hash = passage_hash(&p.title, &p.text);
-                if present.get(&id) == Some(&hash) {
-                    skipped += 1;
-                } else {
-                    todo.push((id, hash));
-                }
-            }
-            if !todo.is_empty() {
-                let texts: Vec<&str> = todo
-                    .iter()
-                    .map(|(id, _)| corpus.passages[*id].text.as_str())
-                    .collect();
-                let t = Instant::now();
-                let vectors = encoder
-                    .embed(Side::Passage, &texts, &mut |_| {})
-                    .map_err(|e| Error::Embed(e.to_string()))?;
-                embed_seconds += t.elapsed().as_secs_f64();
-                if vectors.dim != dim || vectors.len() != todo.len() {
-                    return Err(Error::Embed(format!(
-                        "the encoder returned {} vectors of dimension {} for {} passages of \
-                         dimension {dim}",
-                        vectors.len(),
-                        vectors.dim,
-                        todo.len()
-                    )));
-                }
-                let mut rows = Vec::with_capacity(todo.len());
-                for (i, (id, hash)) in todo.iter().enumerate() {
-                    let p = &corpus.passages[*id];
-                    let bm25: Vec<String> = analyzer
-                        .terms(&p.text)
-                        .into_iter()
-                        .map(|t| t.text)
-                        .collect();
-                    let bm25 = terms::encode_terms(&bm25);
-                    for (field, value) in [(TITLE, &p.title), (TEXT, &p.text), (TEXT_BM25, &bm25)] {
-                        if value.len() > VARCHAR_MAX {
-                            return Err(Error::TooLong {
-                                id: *id,
-                                field,
-                                bytes: value.len(),
-                                limit: VARCHAR_MAX,
-                            });
-                        }
-                    }
-                    rows.push(serde_json::json!({
-                        ID: *id as i64,
-                        TITLE: p.title,
-                        TEXT: p.text,
-                        HASH: hash,
-                        TEXT_BM25: bm25,
-                        DENSE: vectors.row(i),
-                    }));
-                }
-                inserted += rows.len();
-                let name = self.url.collection.clone();
-                self.call("upsert", |c| async move {
-                    let insert = InsertRequest::builder()
-                        .collection_name(name)
-                        .rows(rows)
-                        .build()?;
-                    c.upsert(UpsertRequest::builder().insert(insert).build()?)
-                        .await
-                        .map(|_| ())
-                })?;
-            }
-            progress(Progress {
-                done: ids.last().map_or(0, |l| l + 1),
-                total: n,
+    /// Refuses an existing collection built with another dimension, analyzer or encoder;
+    /// returns its tokenizer.
+    fn check_matches(&self, target: &Target) -> Result<String, Error> {
+        let info = self.describe()?;
+        if info.dim != target.dim {
+            return Err(Error::DimensionMismatch {
+                collection: info.collection,
+                collection_dim: info.dim,
+                model: target.model.clone(),
+                model_dim: target.dim,
+                built_with: info.model,
             });
         }
+        if info.analyzer != target.analyzer {
+            return Err(Error::AnalyzerMismatch {
+                collection: info.collection,
+                collection_analyzer: info.analyzer,
+                analyzer: target.analyzer.clone(),
+            });
+        }
+        if info.model != target.model {
+            return Err(Error::NotBigyo {
+                collection: info.collection,
+                reason: format!(
+                    "its vectors come from {}, this encoder is {}; mixing them would \
+                     rank nonsense, so rebuild it with --drop",
+                    info.model, target.model
+                ),
+            });
+        }
+        Ok(info.tokenizer)
+    }
 
+    /// One batch: reads the stored hashes of `ids`, then embeds and upserts the passages
+    /// that are new or changed.
+    fn index_batch(
+        &self,
+        corpus: &Corpus,
+        encoder: &mut dyn Embedder,
+        analyzer: &Analyzer,
+        dim: usize,
+        ids: &[usize],
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
+        let present: HashMap<usize, String> = self
+            .query_rows("reading hashes", ids, &[ID, HASH])?
+            .into_iter()
+            .map(|(id, mut f)| (id, f.pop().unwrap_or_default()))
+            .collect();
+        let mut todo = Vec::new();
+        for &id in ids {
+            let p = &corpus.passages[id];
+            let hash = passage_hash(&p.title, &p.text);
+            if present.get(&id) == Some(&hash) {
+                tally.skipped += 1;
+            } else {
+                todo.push((id, hash));
+            }
+        }
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<&str> = todo
+            .iter()
+            .map(|(id, _)| corpus.passages[*id].text.as_str())
+            .collect();
+        let t = Instant::now();
+        let vectors = encoder
+            .embed(Side::Passage, &texts, &mut |_| {})
+            .map_err(|e| Error::Embed(e.to_string()))?;
+        tally.embed_seconds += t.elapsed().as_secs_f64();
+        if vectors.dim != dim || vectors.len() != todo.len() {
+            return Err(Error::Embed(format!(
+                "the encoder returned {} vectors of dimension {} for {} passages of \
+                 dimension {dim}",
+                vectors.len(),
+                vectors.dim,
+                todo.len()
+            )));
+        }
+        let mut rows = Vec::with_capacity(todo.len());
+        for (i, (id, hash)) in todo.iter().enumerate() {
+            rows.push(passage_row(corpus, analyzer, *id, hash, vectors.row(i))?);
+        }
+        tally.inserted += rows.len();
+        let name = self.url.collection.clone();
+        self.call("upsert", |c| async move {
+            let insert = InsertRequest::builder()
+                .collection_name(name)
+                .rows(rows)
+                .build()?;
+            c.upsert(UpsertRequest::builder().insert(insert).build()?)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    /// Removes rows past the corpus's end, checks the count and marks the collection
+    /// complete. Returns how many rows were removed.
+    fn finish(&self, n: usize) -> Result<usize, Error> {
         // Rows past the corpus's end belong to an older, longer corpus.
         let before = self.count()?;
         let mut removed = 0;
@@ -317,15 +394,7 @@ impl MilvusBackend {
             });
         }
         self.alter(HashMap::from([(P_COMPLETE.to_owned(), "true".to_owned())]))?;
-        Ok(IndexSummary {
-            inserted,
-            skipped,
-            removed,
-            created: !exists,
-            tokenizer,
-            seconds: started.elapsed().as_secs_f64(),
-            embed_seconds,
-        })
+        Ok(removed)
     }
 
     fn alter(&self, properties: HashMap<String, String>) -> Result<(), Error> {

@@ -1,9 +1,9 @@
 //! The model's own files, parsed: `config.json` and the sentence-transformers metadata.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::json::read_json;
 use super::pooling::{PoolMode, Pooling};
 use super::prompt::Prompts;
 use super::{ModelError, Result};
@@ -308,12 +308,4 @@ fn load_pooling(path: &Path) -> Result<(Pooling, bool)> {
         return Err(ModelError::invalid(path, "no pooling mode is enabled"));
     }
     Ok((Pooling { modes }, config.include_prompt))
-}
-
-pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-        path: PathBuf::from(path),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| ModelError::invalid(path, format!("invalid JSON: {e}")))
 }

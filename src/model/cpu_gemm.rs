@@ -4,8 +4,8 @@
 //! encoder's shapes (2,048 × 384 × 1,536 and friends) `gemm` is 1.00–1.10x as fast on one
 //! core over two runs (`cargo bench --bench gemm`, BENCHMARKS.md). The bi-encoder spends
 //! about 80 % of its CPU time in these products, so on CPUs where this path wins (chosen per
-//! machine in [`super::cpu`]: AMD, or measured) the single-threaded streams of
-//! [`Transformer::run_batched_parallel`](super::transformer::Transformer) route their dense
+//! machine in `model::cpu`: AMD, or measured) the single-threaded streams of
+//! `Transformer::run_batched_parallel` (model::transformer) route their dense
 //! layers here. On Intel with AVX-512, MKL is about twice as fast (the `gemm` crate's AVX-512
 //! kernels need nightly Rust) and libtorch keeps them. Everything else (attention, layer norm, GELU, other dtypes and devices, and
 //! multi-threaded callers, whose threads libtorch manages) stays on libtorch.

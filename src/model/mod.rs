@@ -19,6 +19,7 @@ mod cross;
 mod device;
 mod encoder;
 mod files;
+mod json;
 pub mod owner;
 mod pooling;
 mod prompt;

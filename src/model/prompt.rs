@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::json::read_json;
 use super::{ModelError, Result};
 
 /// Which side of retrieval a text is on: it picks the prompt (and, for remote encoders, the
@@ -54,7 +55,7 @@ impl Prompts {
         if !path.exists() {
             return Ok(Self::default());
         }
-        let config: StConfig = super::config::read_json(&path)?;
+        let config: StConfig = read_json(&path)?;
         let prompts = Self {
             named: config.prompts.unwrap_or_default(),
             default_name: config.default_prompt_name,

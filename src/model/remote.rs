@@ -411,55 +411,7 @@ fn request(
                     ..answer
                 });
             }
-            Err(ureq::Error::Status(code, resp)) => {
-                let retry_after = resp.header("Retry-After").and_then(parse_retry_after);
-                let message = error_message(resp);
-                match code {
-                    401 | 403 => {
-                        return Err(RemoteError::Refused {
-                            url: url.to_owned(),
-                            status: code,
-                            message,
-                        })
-                    }
-                    404 => {
-                        return Err(RemoteError::NotFound {
-                            url: url.to_owned(),
-                            model: opts.model.clone(),
-                            message,
-                        })
-                    }
-                    429 => (code.to_string(), "rate limited", retry_after),
-                    500..=599 => (code.to_string(), "server error", retry_after),
-                    _ => {
-                        return Err(RemoteError::Status {
-                            url: url.to_owned(),
-                            status: code,
-                            message,
-                        })
-                    }
-                }
-            }
-            Err(ureq::Error::Transport(t)) => {
-                if is_timeout(&t) {
-                    return Err(RemoteError::Timeout {
-                        url: url.to_owned(),
-                        seconds: opts.timeout.as_secs(),
-                    });
-                }
-                match t.kind() {
-                    ureq::ErrorKind::Io => ("a broken connection".into(), "transport", None),
-                    kind => {
-                        let cause = std::error::Error::source(&t)
-                            .map(|s| format!(": {s}"))
-                            .unwrap_or_default();
-                        return Err(RemoteError::Connect {
-                            url: url.to_owned(),
-                            message: format!("{kind}{cause}"),
-                        });
-                    }
-                }
-            }
+            Err(e) => retryable(e, url, opts)?,
         };
         // Full jitter: a uniform wait in [0, min(cap, base * 2^attempt)]; a Retry-After wins.
         let backoff = Duration::from_millis(500)
@@ -479,6 +431,61 @@ fn request(
         }
         tracing::info!(%url, %status, attempt = attempts, wait_ms = wait.as_millis() as u64, "retrying");
         std::thread::sleep(wait);
+    }
+}
+
+/// A failed request as what a retry reports (the status, why, the server's Retry-After), or
+/// the error to give up with at once: refused keys, unknown models, other 4xx, timeouts and
+/// connections that could not be made are not retried.
+fn retryable(
+    error: ureq::Error,
+    url: &str,
+    opts: &RemoteOptions,
+) -> Result<(String, &'static str, Option<Duration>), RemoteError> {
+    match error {
+        ureq::Error::Status(code, resp) => {
+            let retry_after = resp.header("Retry-After").and_then(parse_retry_after);
+            let message = error_message(resp);
+            match code {
+                401 | 403 => Err(RemoteError::Refused {
+                    url: url.to_owned(),
+                    status: code,
+                    message,
+                }),
+                404 => Err(RemoteError::NotFound {
+                    url: url.to_owned(),
+                    model: opts.model.clone(),
+                    message,
+                }),
+                429 => Ok((code.to_string(), "rate limited", retry_after)),
+                500..=599 => Ok((code.to_string(), "server error", retry_after)),
+                _ => Err(RemoteError::Status {
+                    url: url.to_owned(),
+                    status: code,
+                    message,
+                }),
+            }
+        }
+        ureq::Error::Transport(t) => {
+            if is_timeout(&t) {
+                return Err(RemoteError::Timeout {
+                    url: url.to_owned(),
+                    seconds: opts.timeout.as_secs(),
+                });
+            }
+            match t.kind() {
+                ureq::ErrorKind::Io => Ok(("a broken connection".into(), "transport", None)),
+                kind => {
+                    let cause = std::error::Error::source(&t)
+                        .map(|s| format!(": {s}"))
+                        .unwrap_or_default();
+                    Err(RemoteError::Connect {
+                        url: url.to_owned(),
+                        message: format!("{kind}{cause}"),
+                    })
+                }
+            }
+        }
     }
 }
 

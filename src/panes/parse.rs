@@ -200,37 +200,7 @@ fn non_negative(value: &str) -> Result<f64, String> {
 
 /// Names the panes, resolves `of=`, adds hidden inputs and checks the graph.
 pub(super) fn resolve(entries: Vec<Entry>) -> Result<Panes, SpecError> {
-    let mut panes: Vec<Pane> = Vec::new();
-    for e in &entries {
-        let name = e.name.clone().unwrap_or_else(|| e.written.clone());
-        if panes.iter().any(|p| p.name == name) {
-            return err(format!(
-                "two panes are named `{name}`; give one of them name=…"
-            ));
-        }
-        let retriever = match e.kind() {
-            Kind::Dense => Retriever::Dense(e.dense.clone()),
-            Kind::Bm25 => Retriever::Bm25(e.analyzer),
-            // Inputs are filled in below, once every pane has its id.
-            Kind::Hybrid => Retriever::Fusion {
-                of: Vec::new(),
-                opts: FusionOpts {
-                    depth: e.depth,
-                    ..e.fusion.clone()
-                },
-            },
-            Kind::Rerank => Retriever::Rerank {
-                of: PaneId(0),
-                depth: e.depth,
-            },
-        };
-        panes.push(Pane {
-            name,
-            title: e.title(),
-            retriever,
-            shown: true,
-        });
-    }
+    let mut panes = unwired(&entries)?;
     // Fusions first: a rerank's default input is the first hybrid.
     let order = entries
         .iter()
@@ -254,47 +224,7 @@ pub(super) fn resolve(entries: Vec<Entry>) -> Result<Panes, SpecError> {
             None => default_inputs(&mut panes, e.kind()),
         };
         let kinds = panes_kinds(&panes, &inputs);
-        match &mut panes[i].retriever {
-            Retriever::Fusion { of, opts } => {
-                if inputs.len() < 2
-                    || inputs
-                        .iter()
-                        .any(|x| inputs.iter().filter(|y| *y == x).count() > 1)
-                {
-                    return err(format!(
-                        "{}: a fusion reads two or more different panes (of=A+B)",
-                        e.written
-                    ));
-                }
-                if opts.server {
-                    server_fusion_ok(&kinds, opts, &e.written)?;
-                }
-                if let Some(w) = &opts.weights {
-                    if w.len() != inputs.len() {
-                        return err(format!(
-                            "{}: weights= gives {} weights for {} inputs",
-                            e.written,
-                            w.len(),
-                            inputs.len()
-                        ));
-                    }
-                    if w.iter().all(|&w| w == 0.0) {
-                        return err(format!(
-                            "{}: every weight is 0; keep one above 0",
-                            e.written
-                        ));
-                    }
-                }
-                *of = inputs;
-            }
-            Retriever::Rerank { of, .. } => {
-                let [one] = inputs[..] else {
-                    return err(format!("{}: rerank reads one pane (of=NAME)", e.written));
-                };
-                *of = one;
-            }
-            _ => unreachable!("only fusions and reranks are resolved here"),
-        }
+        wire(&mut panes[i].retriever, inputs, &kinds, &e.written)?;
     }
     let resolved = Panes { panes };
     for id in resolved.ids() {
@@ -306,6 +236,90 @@ pub(super) fn resolve(entries: Vec<Entry>) -> Result<Panes, SpecError> {
         }
     }
     Ok(resolved)
+}
+
+/// One pane per entry, named, with fusions and reranks not yet connected to their inputs
+/// (every pane needs its id first).
+fn unwired(entries: &[Entry]) -> Result<Vec<Pane>, SpecError> {
+    let mut panes: Vec<Pane> = Vec::new();
+    for e in entries {
+        let name = e.name.clone().unwrap_or_else(|| e.written.clone());
+        if panes.iter().any(|p| p.name == name) {
+            return err(format!(
+                "two panes are named `{name}`; give one of them name=…"
+            ));
+        }
+        let retriever = match e.kind() {
+            Kind::Dense => Retriever::Dense(e.dense.clone()),
+            Kind::Bm25 => Retriever::Bm25(e.analyzer),
+            // Inputs are filled in by `wire`, once every pane has its id.
+            Kind::Hybrid => Retriever::Fusion {
+                of: Vec::new(),
+                opts: FusionOpts {
+                    depth: e.depth,
+                    ..e.fusion.clone()
+                },
+            },
+            Kind::Rerank => Retriever::Rerank {
+                of: PaneId(0),
+                depth: e.depth,
+            },
+        };
+        panes.push(Pane {
+            name,
+            title: e.title(),
+            retriever,
+            shown: true,
+        });
+    }
+    Ok(panes)
+}
+
+/// Connects a fusion or rerank (written as `written`) to `inputs`, of kinds `kinds`, after
+/// checking that they suit it.
+fn wire(
+    retriever: &mut Retriever,
+    inputs: Vec<PaneId>,
+    kinds: &[Kind],
+    written: &str,
+) -> Result<(), SpecError> {
+    match retriever {
+        Retriever::Fusion { of, opts } => {
+            if inputs.len() < 2
+                || inputs
+                    .iter()
+                    .any(|x| inputs.iter().filter(|y| *y == x).count() > 1)
+            {
+                return err(format!(
+                    "{written}: a fusion reads two or more different panes (of=A+B)"
+                ));
+            }
+            if opts.server {
+                server_fusion_ok(kinds, opts, written)?;
+            }
+            if let Some(w) = &opts.weights {
+                if w.len() != inputs.len() {
+                    return err(format!(
+                        "{written}: weights= gives {} weights for {} inputs",
+                        w.len(),
+                        inputs.len()
+                    ));
+                }
+                if w.iter().all(|&w| w == 0.0) {
+                    return err(format!("{written}: every weight is 0; keep one above 0"));
+                }
+            }
+            *of = inputs;
+        }
+        Retriever::Rerank { of, .. } => {
+            let [one] = inputs[..] else {
+                return err(format!("{written}: rerank reads one pane (of=NAME)"));
+            };
+            *of = one;
+        }
+        _ => unreachable!("only fusions and reranks are resolved here"),
+    }
+    Ok(())
 }
 
 impl Panes {
