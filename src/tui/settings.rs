@@ -106,6 +106,8 @@ pub(super) fn settings_key(app: &mut App, key: KeyEvent, row: usize) -> Vec<Cmd>
         Setting::Analyzer => {
             let all = [
                 AnalyzerKind::Bigram,
+                AnalyzerKind::MORPH,
+                AnalyzerKind::MORPH_BIGRAM,
                 AnalyzerKind::Whitespace,
                 AnalyzerKind::Wordpiece,
             ];

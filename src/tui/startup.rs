@@ -237,7 +237,8 @@ fn start_pipeline(
 }
 
 /// Builds the BM25 index of one analyzer key into the pipeline; an analyzer that cannot be
-/// had falls back to bigram, with a warning.
+/// had falls back to bigram, with a warning, except a morph analyzer without its dictionary:
+/// its panes say what to run.
 fn build_bm25(
     opts: &Options,
     corpus: &Corpus,
@@ -245,12 +246,21 @@ fn build_bm25(
     pipeline: &mut Pipeline,
     report: &mut impl FnMut(Event),
 ) -> Result<Analyzer, String> {
-    let analyzer = session::analyzer_for(opts, key).unwrap_or_else(|e| {
-        report(Event::Warning(format!(
-            "{e:#}; BM25 uses the bigram analyzer"
-        )));
-        Analyzer::Bigram
-    });
+    let kind = key.unwrap_or(opts.retrieval.bm25_analyzer);
+    let analyzer = match session::analyzer_for(opts, key) {
+        Ok(a) => a,
+        // A missing dictionary is the pane's message, never bigram under a morph title.
+        Err(e) if kind.needs_dictionary() => {
+            pipeline.set_bm25_missing(key, format!("{e:#}"));
+            return Err(format!("{e:#}"));
+        }
+        Err(e) => {
+            report(Event::Warning(format!(
+                "{e:#}; BM25 uses the bigram analyzer"
+            )));
+            Analyzer::Bigram
+        }
+    };
     match session::build_bm25(corpus, analyzer.clone(), report) {
         Ok(index) => {
             warn_about_analyzer(&analyzer, corpus, report);

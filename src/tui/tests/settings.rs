@@ -16,7 +16,7 @@ fn settings_change_params_and_rerun_the_query() {
         update(&mut app, key(KeyCode::Down), t0);
     }
     let cmds = update(&mut app, key(KeyCode::Right), t0);
-    assert_eq!(cmds[0], Cmd::SetAnalyzer(AnalyzerKind::Whitespace));
+    assert_eq!(cmds[0], Cmd::SetAnalyzer(AnalyzerKind::MORPH));
     assert_eq!(app.part(Part::Bm25), &PartState::Loading);
 }
 
