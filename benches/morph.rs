@@ -49,11 +49,19 @@ fn first_use(src: &Path) -> Result<(f64, f64)> {
 fn main() -> Result<()> {
     // `cargo test --all-targets` runs bench targets without arguments: nothing to measure.
     let argv: Vec<String> = std::env::args().collect();
-    let Some(corpus) = argv.iter().position(|a| a == "--corpus").map(|i| &argv[i + 1]) else {
+    let Some(corpus) = argv
+        .iter()
+        .position(|a| a == "--corpus")
+        .map(|i| &argv[i + 1])
+    else {
         eprintln!("morph bench: run it through benches/morph_bench.py (make bench)");
         return Ok(());
     };
-    let flag = |name: &str| argv.iter().position(|a| a == name).map(|i| argv[i + 1].clone());
+    let flag = |name: &str| {
+        argv.iter()
+            .position(|a| a == name)
+            .map(|i| argv[i + 1].clone())
+    };
     let queries: usize = flag("--queries").map_or(Ok(1000), |q| q.parse())?;
     let corpus = Corpus::from_parquet(Path::new(corpus), &LoadOptions::default())?;
     let dir = morph::installed_dir().context("mecab-ko-dic is not installed: run make setup")?;
@@ -75,8 +83,14 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
     for (name, analyzer) in [
         ("bigram", Analyzer::Bigram),
-        ("morph", Analyzer::morph_over(dic.clone(), Decompound::Discard, false)),
-        ("morph+bigram", Analyzer::morph_over(dic.clone(), Decompound::Discard, true)),
+        (
+            "morph",
+            Analyzer::morph_over(dic.clone(), Decompound::Discard, false),
+        ),
+        (
+            "morph+bigram",
+            Analyzer::morph_over(dic.clone(), Decompound::Discard, true),
+        ),
     ] {
         let t = Instant::now();
         let terms: usize = passages.iter().map(|p| analyzer.terms(p).len()).sum();

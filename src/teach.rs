@@ -196,7 +196,8 @@ pub struct Seen {
 }
 
 pub fn how_it_sees(analyzer: &Analyzer, text: &str) -> Seen {
-    let texts = |a: &Analyzer| -> Vec<String> { a.terms(text).into_iter().map(|t| t.text).collect() };
+    let texts =
+        |a: &Analyzer| -> Vec<String> { a.terms(text).into_iter().map(|t| t.text).collect() };
     let (morphemes, bigrams) = match analyzer {
         Analyzer::Morph(m) => {
             let morphemes = m

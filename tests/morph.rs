@@ -19,7 +19,11 @@ fn reference() -> Vec<Value> {
     let path = root().join("tests/golden/generated/mecab_ko.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}; run `make golden`", path.display()));
-    serde_json::from_str::<Value>(&text).unwrap().as_array().unwrap().clone()
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 #[test]
@@ -27,7 +31,10 @@ fn morphemes_and_pos_equal_mecab_with_the_same_dictionary() {
     let dic = dictionary();
     let cases = reference();
     let sentences = std::fs::read_to_string(root().join("tests/golden/ko_sentences.txt")).unwrap();
-    assert_eq!(cases.len(), sentences.lines().filter(|l| !l.trim().is_empty()).count());
+    assert_eq!(
+        cases.len(),
+        sentences.lines().filter(|l| !l.trim().is_empty()).count()
+    );
     let mut compounds = 0;
     for case in &cases {
         let sentence = case["sentence"].as_str().unwrap();
@@ -42,14 +49,28 @@ fn morphemes_and_pos_equal_mecab_with_the_same_dictionary() {
             .iter()
             .map(|m| {
                 let f: Vec<&str> = m[1].as_str().unwrap().split(',').collect();
-                let star = |s: &str| if s == "*" { String::new() } else { s.to_owned() };
-                (m[0].as_str().unwrap().to_owned(), f[0].to_owned(), star(f[4]), star(f[7]))
+                let star = |s: &str| {
+                    if s == "*" {
+                        String::new()
+                    } else {
+                        s.to_owned()
+                    }
+                };
+                (
+                    m[0].as_str().unwrap().to_owned(),
+                    f[0].to_owned(),
+                    star(f[4]),
+                    star(f[7]),
+                )
             })
             .collect();
         assert_eq!(ours, mecab, "{sentence}");
         compounds += ours.iter().filter(|m| m.2 == "Compound").count();
     }
-    assert!(compounds >= 5, "the sentences exercise compounds ({compounds})");
+    assert!(
+        compounds >= 5,
+        "the sentences exercise compounds ({compounds})"
+    );
 }
 
 fn terms(a: &Analyzer, text: &str) -> Vec<String> {
@@ -124,7 +145,10 @@ fn corrupt_dir() -> tempfile::TempDir {
 fn a_corrupt_compiled_dictionary_is_named() {
     let dir = corrupt_dir();
     let e = Dictionary::load(dir.path()).unwrap_err().to_string();
-    assert!(e.contains(&dir.path().join(COMPILED).display().to_string()), "{e}");
+    assert!(
+        e.contains(&dir.path().join(COMPILED).display().to_string()),
+        "{e}"
+    );
     assert!(e.contains("delete it"), "{e}");
 }
 
@@ -135,11 +159,16 @@ fn source_dir(broken: &str) -> tempfile::TempDir {
         ("lex.csv", "서울,0,0,100,NNP,*,T,서울,*,*,*,*\n"),
         ("matrix.def", "1 1\n0 0 0\n"),
         ("char.def", "DEFAULT 0 1 0\nSPACE 0 1 0\n0x0020 SPACE\n"),
-        ("unk.def", "DEFAULT,0,0,500,SY,*,*,*,*,*,*,*\nSPACE,0,0,500,SP,*,*,*,*,*,*,*\n"),
+        (
+            "unk.def",
+            "DEFAULT,0,0,500,SY,*,*,*,*,*,*,*\nSPACE,0,0,500,SP,*,*,*,*,*,*,*\n",
+        ),
     ];
     for (name, text) in files {
         let text = if name == broken {
-            text.replace(",0,0,", ",0,zero,").replace("0 0 0", "0 0 x").replace(" 0 1 0", " 7 1 0")
+            text.replace(",0,0,", ",0,zero,")
+                .replace("0 0 0", "0 0 x")
+                .replace(" 0 1 0", " 7 1 0")
         } else {
             text.to_owned()
         };
@@ -153,7 +182,10 @@ fn a_corrupt_source_file_is_named() {
     let good = source_dir("");
     let dic = Dictionary::load(good.path()).unwrap();
     assert_eq!(dic.morphemes("서울 서울")[1].surface, "서울");
-    assert!(good.path().join(COMPILED).is_file(), "compiled once, for next time");
+    assert!(
+        good.path().join(COMPILED).is_file(),
+        "compiled once, for next time"
+    );
     for broken in ["lex.csv", "matrix.def", "char.def", "unk.def"] {
         let dir = source_dir(broken);
         let e = Dictionary::load(dir.path()).unwrap_err().to_string();
@@ -178,10 +210,16 @@ fn asking_for_morph_without_the_dictionary_says_what_to_run() {
     let nowhere = PathBuf::from("/nonexistent/mecab-ko-dic");
     for analyzer in ["morph", "morph+bigram"] {
         let e = eval_with(&nowhere, analyzer);
-        assert!(e.contains("mecab-ko-dic") && e.contains("make setup"), "{e}");
+        assert!(
+            e.contains("mecab-ko-dic") && e.contains("make setup"),
+            "{e}"
+        );
         assert!(e.contains("/nonexistent/mecab-ko-dic"), "{e}");
     }
     let dir = corrupt_dir();
     let e = eval_with(dir.path(), "morph");
-    assert!(e.contains(&dir.path().join(COMPILED).display().to_string()), "{e}");
+    assert!(
+        e.contains(&dir.path().join(COMPILED).display().to_string()),
+        "{e}"
+    );
 }

@@ -115,9 +115,7 @@ impl Morpheme {
 
 /// Whether nori's default stop tags drop a morpheme with this first POS.
 pub fn is_stop_tag(first_pos: &str) -> bool {
-    first_pos.starts_with('E')
-        || first_pos.starts_with('J')
-        || STOP_TAGS[1..].contains(&first_pos)
+    first_pos.starts_with('E') || first_pos.starts_with('J') || STOP_TAGS[1..].contains(&first_pos)
 }
 
 /// The folders bigyo looks in, in order: the one `make build` baked in (set-up's link), then
@@ -213,7 +211,13 @@ impl Dictionary {
                 let pos = f.next().unwrap_or_default().to_owned();
                 let kind = f.nth(3).unwrap_or_default();
                 let expression = f.nth(2).unwrap_or_default();
-                let field = |s: &str| if s == "*" { String::new() } else { s.to_owned() };
+                let field = |s: &str| {
+                    if s == "*" {
+                        String::new()
+                    } else {
+                        s.to_owned()
+                    }
+                };
                 Morpheme {
                     surface: t.surface().to_owned(),
                     pos,
@@ -268,7 +272,11 @@ fn compile(dir: &Path) -> Result<vibrato::Dictionary, DicError> {
         let msg = e.to_string();
         let mut file = SOURCES[last.load(std::sync::atomic::Ordering::Relaxed)];
         if file == SOURCES[3] {
-            file = SOURCES.iter().find(|f| msg.contains(*f)).copied().unwrap_or(file);
+            file = SOURCES
+                .iter()
+                .find(|f| msg.contains(*f))
+                .copied()
+                .unwrap_or(file);
         }
         corrupt(&dir.join(file), msg)
     })
@@ -286,6 +294,9 @@ fn write_compiled(dict: &vibrato::Dictionary, path: &Path) {
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
-        tracing::warn!("could not save the compiled dictionary {}: {e}", path.display());
+        tracing::warn!(
+            "could not save the compiled dictionary {}: {e}",
+            path.display()
+        );
     }
 }

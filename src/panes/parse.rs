@@ -95,15 +95,14 @@ impl Entry {
             }
             (Kind::Bm25, "decompound") => {
                 let d = value.parse().map_err(|e: String| bad(&e))?;
-                self.analyzer = Some(match self.analyzer {
-                    Some(AnalyzerKind::Morph(_)) => AnalyzerKind::Morph(d),
-                    Some(AnalyzerKind::MorphBigram(_)) => AnalyzerKind::MorphBigram(d),
-                    _ => {
-                        return Err(bad(
+                self.analyzer =
+                    Some(match self.analyzer {
+                        Some(AnalyzerKind::Morph(_)) => AnalyzerKind::Morph(d),
+                        Some(AnalyzerKind::MorphBigram(_)) => AnalyzerKind::MorphBigram(d),
+                        _ => return Err(bad(
                             "decompound= follows a morph analyzer (bm25:morph,decompound=mixed)",
-                        ))
-                    }
-                });
+                        )),
+                    });
             }
             (Kind::Hybrid | Kind::Rerank, "of") => {
                 self.of = Some(value.split('+').map(|s| s.trim().to_owned()).collect())

@@ -131,7 +131,10 @@ fn bad_specs_name_the_entry_and_what_is_allowed() {
         ("title=x", "no pane comes before it"),
         ("dense,bm25,rerank:depth=0", "whole number >= 1"),
         ("dense,bm25,colour=red", "bm25 takes analyzer=, decompound="),
-        ("bm25,decompound=mixed", "decompound= follows a morph analyzer"),
+        (
+            "bm25,decompound=mixed",
+            "decompound= follows a morph analyzer",
+        ),
         ("bm25:morph/split", "morph takes /discard"),
         (
             "dense,bm25,hybrid,hybrid,hybrid,rerank,dense:pooling=cls",
@@ -218,8 +221,9 @@ fn dropping_rerank_keeps_the_rest_wired() {
 
 #[test]
 fn morph_panes_take_their_analyzer_and_decompound_mode() {
-    let p = Panes::parse("bm25:bigram,bm25:morph+bigram,bm25:morph,decompound=mixed,bm25:morph/none")
-        .unwrap();
+    let p =
+        Panes::parse("bm25:bigram,bm25:morph+bigram,bm25:morph,decompound=mixed,bm25:morph/none")
+            .unwrap();
     assert_eq!(
         p.bm25_keys(),
         [

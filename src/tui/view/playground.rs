@@ -306,7 +306,11 @@ fn seen_lines(theme: &Theme, seen: &[crate::teach::Seen]) -> Vec<Line<'static>> 
             out.push(Line::from(spans));
         }
         if !s.bigrams.is_empty() {
-            let lead = if s.morphemes.is_empty() { label } else { " ".repeat(4) };
+            let lead = if s.morphemes.is_empty() {
+                label
+            } else {
+                " ".repeat(4)
+            };
             out.push(Line::from(vec![
                 Span::styled(lead, theme.dim()),
                 Span::styled("bigrams ", theme.dim()),
