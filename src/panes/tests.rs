@@ -130,7 +130,12 @@ fn bad_specs_name_the_entry_and_what_is_allowed() {
         ("dense,bm25,hybrid,alpha=2", "alpha is the dense weight"),
         ("title=x", "no pane comes before it"),
         ("dense,bm25,rerank:depth=0", "whole number >= 1"),
-        ("dense,bm25,colour=red", "bm25 takes analyzer="),
+        ("dense,bm25,colour=red", "bm25 takes analyzer=, decompound="),
+        (
+            "bm25,decompound=mixed",
+            "decompound= follows a morph analyzer",
+        ),
+        ("bm25:morph/split", "morph takes /discard"),
         (
             "dense,bm25,hybrid,hybrid,hybrid,rerank,dense:pooling=cls",
             "at most 6",
@@ -212,4 +217,20 @@ fn dropping_rerank_keeps_the_rest_wired() {
     let h = kept.by_name("hybrid").unwrap();
     assert_eq!(kept.get(h).retriever.inputs(), [PaneId(0), PaneId(1)]);
     assert!(Panes::parse("rerank").unwrap().without_rerank().is_err());
+}
+
+#[test]
+fn morph_panes_take_their_analyzer_and_decompound_mode() {
+    let p =
+        Panes::parse("bm25:bigram,bm25:morph+bigram,bm25:morph,decompound=mixed,bm25:morph/none")
+            .unwrap();
+    assert_eq!(
+        p.bm25_keys(),
+        [
+            Some(AnalyzerKind::Bigram),
+            Some(AnalyzerKind::MORPH_BIGRAM),
+            Some(AnalyzerKind::Morph(crate::bm25::Decompound::Mixed)),
+            Some(AnalyzerKind::Morph(crate::bm25::Decompound::None)),
+        ]
+    );
 }

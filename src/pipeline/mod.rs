@@ -229,6 +229,24 @@ impl Pipeline {
             .or_else(|| self.backend.as_ref().map(|b| &b.analyzer))
     }
 
+    /// The analyzer a pane's hits are matched and highlighted with: that of the nearest BM25
+    /// retriever the pane is or reads (a `bm25:morph` pane its own, a hybrid its BM25
+    /// input's), else the first ready one's. Each BM25 pane thus shows its own terms.
+    fn pane_analyzer(&self, id: PaneId) -> Option<&Analyzer> {
+        self.panes
+            .closure(id)
+            .into_iter()
+            .rev()
+            .find_map(|step| match &self.panes.get(step).retriever {
+                r @ Retriever::Bm25(_) if self.on_backend(r) => {
+                    self.backend.as_ref().map(|b| &b.analyzer)
+                }
+                Retriever::Bm25(key) => self.bm25(*key).ok().map(|b| b.analyzer()),
+                _ => None,
+            })
+            .or_else(|| self.any_analyzer())
+    }
+
     pub fn set_reranker(&mut self, reranker: Box<dyn Reranker>) {
         self.reranker = Ok(reranker);
     }
@@ -602,9 +620,10 @@ impl Pipeline {
                     rank,
                 });
             }
-            if let Some(analyzer) = self.any_analyzer() {
+            if let Some(analyzer) = self.pane_analyzer(of) {
                 if let Some(p) = self.corpus.passages.get(h.passage) {
-                    let m = term_matches(analyzer, &results.terms, &p.text);
+                    let terms = analyzer.query_terms(&results.query);
+                    let m = term_matches(analyzer, &terms, &p.text);
                     h.matched = m.terms;
                     h.spans = m.spans;
                 }
@@ -613,19 +632,24 @@ impl Pipeline {
         Ok(hits)
     }
 
-    /// Matched terms and their spans for every shown hit; a passage in several lists is
-    /// analysed once.
+    /// Matched terms and their spans for every shown hit, under each pane's own analyzer
+    /// (`pane_analyzer`); a passage in several lists of one analyzer is analysed once.
     fn match_terms(&self, out: &mut SearchResults) {
-        let Some(analyzer) = self.any_analyzer() else {
-            return;
-        };
-        let mut seen: HashMap<usize, TermMatches> = HashMap::new();
+        let mut terms: HashMap<String, Vec<String>> = HashMap::new();
+        let mut seen: HashMap<(String, usize), TermMatches> = HashMap::new();
         for r in &mut out.results {
+            let Some(analyzer) = self.pane_analyzer(r.pane) else {
+                continue;
+            };
+            let name = analyzer.describe();
+            let query_terms = terms
+                .entry(name.clone())
+                .or_insert_with(|| analyzer.query_terms(&out.query));
             for h in &mut r.hits {
                 if let Some(p) = self.corpus.passages.get(h.passage) {
                     let m = seen
-                        .entry(h.passage)
-                        .or_insert_with(|| term_matches(analyzer, &out.terms, &p.text));
+                        .entry((name.clone(), h.passage))
+                        .or_insert_with(|| term_matches(analyzer, query_terms, &p.text));
                     h.matched = m.terms.clone();
                     h.spans = m.spans.clone();
                 }

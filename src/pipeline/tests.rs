@@ -240,3 +240,22 @@ fn params_validate() {
     };
     assert_eq!(bad.validate().unwrap_err().settings, [Setting::RrfK]);
 }
+
+#[test]
+fn each_bm25_pane_matches_and_highlights_with_its_own_analyzer() {
+    let mut p = pipeline_for("bm25,bm25:whitespace");
+    let r = p.search("장마철 비");
+    let [bigram, whitespace] = [PaneId(0), PaneId(1)].map(|id| r.pane(id).unwrap());
+    // Passage 3, "장마철 비 소식입니다": bigrams 장마 and 마철 against the whole word 장마철.
+    let hit = |m: &MethodResult| m.hits.iter().find(|h| h.passage == 3).unwrap().clone();
+    assert_eq!(hit(bigram).matched, ["장마", "마철", "비"]);
+    assert_eq!(hit(whitespace).matched, ["장마철", "비"]);
+    // Passage 2, "해가 뜬다 장마 끝": a bigram match only; the whitespace pane finds no term.
+    if let Some(h) = whitespace.hits.iter().find(|h| h.passage == 2) {
+        assert!(h.matched.is_empty(), "{h:?}");
+    }
+    assert_eq!(
+        bigram.hits.iter().find(|h| h.passage == 2).unwrap().matched,
+        ["장마"]
+    );
+}

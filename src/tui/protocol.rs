@@ -188,6 +188,8 @@ pub struct SparseOutcome {
     pub idf: String,
     /// The terms each pair of sentences shares under the analyzer, keyed `(i, j)`, `i < j`.
     pub shared: BTreeMap<(usize, usize), Vec<String>>,
+    /// How the analyzer sees each sentence (morphemes with POS, dropped ones, bigrams).
+    pub seen: Vec<crate::teach::Seen>,
 }
 
 /// The dense half: the cosine matrix and the pooling that made the vectors.

@@ -248,7 +248,14 @@ fn stepped(
     let current = app.spec.get(id).retriever.clone();
     let next = match current.clone() {
         Retriever::Bm25(key) if setting == Setting::Analyzer => {
-            let all = AnalyzerKind::ALL;
+            // The decompound variants are for pane specs; the switch steps through the five.
+            let all = [
+                AnalyzerKind::Bigram,
+                AnalyzerKind::MORPH,
+                AnalyzerKind::MORPH_BIGRAM,
+                AnalyzerKind::Whitespace,
+                AnalyzerKind::Wordpiece,
+            ];
             let now = key.unwrap_or(app.analyzer_kind);
             let at = all.iter().position(|k| *k == now).unwrap_or(0);
             let next = all[(at as i32 + step).rem_euclid(all.len() as i32) as usize];

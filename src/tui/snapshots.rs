@@ -237,6 +237,7 @@ fn playground() -> App {
         matrices: similarity_matrices(&refs, &Analyzer::Bigram, &df, None),
         idf: "IDF over 5 passages, analyzer bigram".into(),
         shared: crate::teach::shared_terms(&refs, &Analyzer::Bigram),
+        seen: Vec::new(),
     }));
     pg.dense = DenseCell::Done(Ok(DenseOutcome {
         matrix: vec![

@@ -332,10 +332,15 @@ impl Worker<'_> {
         let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
         let matrices: BTreeMap<_, _> = teach::similarity_matrices(&refs, &analyzer, df, None);
         let shared = teach::shared_terms(&refs, &analyzer);
+        let seen = refs
+            .iter()
+            .map(|s| teach::how_it_sees(&analyzer, s))
+            .collect();
         Ok(SparseOutcome {
             matrices,
             idf: format!("IDF over {} passages, analyzer {key}", df.documents),
             shared,
+            seen,
         })
     }
 

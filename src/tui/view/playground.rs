@@ -103,9 +103,14 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
             1
         }
     };
-    // As tall as the content: sentences, a note, the blocks with gaps, the footer, borders.
+    let seen = match (&pg.sparse, pg.edited()) {
+        (Some(Ok(s)), false) => seen_lines(theme, &s.seen),
+        _ => Vec::new(),
+    };
+    // As tall as the content: sentences, a note, how the analyzer sees them, the blocks with
+    // gaps, the footer, borders.
     let rows = 4 / per_row((w as usize).saturating_sub(2));
-    let want = pg.lines.len() + 2 + rows * (n.max(1) + 3) + 2 + 2;
+    let want = pg.lines.len() + 2 + seen.len() + rows * (n.max(1) + 3) + 2 + 2;
     let h = area.height.saturating_sub(2).min(want as u16);
     let inner = popup(
         frame,
@@ -131,6 +136,10 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
     };
     if !tight {
         lines.extend(note_lines(pg, theme, width));
+        // How the analyzer sees each sentence, when there is room beside the matrices.
+        if height >= pg.lines.len() + 4 + n + 2 + seen.len() {
+            lines.extend(seen.into_iter().map(|l| clip(l.spans, width)));
+        }
     }
     let footer = footer_lines(theme, width);
 
@@ -313,4 +322,39 @@ fn side_by_side(
         lines.push(clip(spans, width));
     }
     lines
+}
+
+/// `[1] 임종석/NNP (이/JKS) ...`: each sentence's morphemes, the dropped ones dim in
+/// brackets (stop tag, punctuation, a compound given as its parts), then its bigrams.
+fn seen_lines(theme: &Theme, seen: &[crate::teach::Seen]) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for (i, s) in seen.iter().enumerate() {
+        let label = format!("{:<4}", format!("[{}]", i + 1));
+        if !s.morphemes.is_empty() {
+            let mut spans = vec![Span::styled(label.clone(), theme.dim())];
+            for m in &s.morphemes {
+                let text = format!("{}/{}", m.surface, m.pos);
+                let text = if m.part { format!("+{text}") } else { text };
+                spans.push(match m.dropped {
+                    None => Span::raw(text),
+                    Some(_) => Span::styled(format!("({text})"), theme.dim()),
+                });
+                spans.push(Span::raw(" "));
+            }
+            out.push(Line::from(spans));
+        }
+        if !s.bigrams.is_empty() {
+            let lead = if s.morphemes.is_empty() {
+                label
+            } else {
+                " ".repeat(4)
+            };
+            out.push(Line::from(vec![
+                Span::styled(lead, theme.dim()),
+                Span::styled("bigrams ", theme.dim()),
+                Span::raw(s.bigrams.join(" ")),
+            ]));
+        }
+    }
+    out
 }
