@@ -312,7 +312,7 @@ fn a_setting_changes_the_focused_pane_only() {
         tmux.keys(&["Right", "Escape"]);
         // bigram → wordpiece → whitespace: the first pane now reads as the second one does.
         let screen = tmux.wait(started, "two whitespace BM25 panes", |s| {
-            s.matches("BM25 · whitespace").count() == 2 && !s.contains("being built")
+            s.matches("┌ BM25 · whitespace").count() == 2 && !s.contains("being built")
         });
         assert_no_crash_text(&screen);
         assert!(
@@ -324,7 +324,7 @@ fn a_setting_changes_the_focused_pane_only() {
         let screen = tmux.wait(started, "the dense pane with cls pooling", |s| {
             s.contains("Semantic · cls") && s.contains("Ready") && !s.contains("being built")
         });
-        assert_eq!(screen.matches("BM25 · whitespace").count(), 2, "{screen}");
+        assert_eq!(screen.matches("┌ BM25 · whitespace").count(), 2, "{screen}");
         // The evaluation lists every pane on screen.
         tmux.keys(&["F3"]);
         let screen = tmux.wait(started, "the evaluation", |s| {

@@ -356,12 +356,12 @@ pub fn flag(setting: Setting) -> &'static str {
 pub fn flagged(err: &anyhow::Error) -> String {
     let message = format!("{err:#}");
     for e in err.chain() {
-        let invalid = e.downcast_ref::<bigyo::options::Invalid>().or(
-            match e.downcast_ref::<bigyo::model::ModelError>() {
-                Some(bigyo::model::ModelError::Device(invalid)) => Some(invalid),
-                _ => None,
-            },
-        );
+        let invalid = e.downcast_ref::<bigyo::options::Invalid>().or(match e
+            .downcast_ref::<bigyo::model::ModelError>()
+        {
+            Some(bigyo::model::ModelError::Device(invalid)) => Some(invalid),
+            _ => None,
+        });
         if let Some(invalid) = invalid {
             let flagged = invalid.describe(|s| flag(s).to_owned());
             return message.replace(&invalid.to_string(), &flagged);

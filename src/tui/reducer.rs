@@ -129,7 +129,9 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
 fn on_session(app: &mut App, event: Event, now: Instant) {
     match event {
         Event::Start { step, total } => {
-            if step == Step::BuildBm25 {
+            // The session's BM25 is loading until its first index is ready; an index a pane
+            // switches to later is that pane's to wait for (its list says so).
+            if step == Step::BuildBm25 && app.analyzer.is_none() {
                 app.set_part(Part::Bm25, PartState::Loading);
             }
             app.stage = Some(Stage {
