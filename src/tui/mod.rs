@@ -48,6 +48,7 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 pub mod view;
+pub mod words;
 pub mod worker;
 
 use protocol::{Cmd, Msg};

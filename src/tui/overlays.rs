@@ -23,6 +23,24 @@ pub(super) fn open_playground(app: &mut App) -> Vec<Cmd> {
     Vec::new()
 }
 
+/// Puts the chapter's words (학교 / 공부 / 운동) in the playground's lines and computes the
+/// matrices and the word2vec section for them.
+fn chapter_words(app: &mut App) -> Vec<Cmd> {
+    let pg = &mut app.playground;
+    pg.lines = crate::word2vec::chapter::CHAPTER_WORDS
+        .iter()
+        .map(|w| {
+            let mut line = crate::tui::editor::Input::default();
+            line.set(w);
+            line
+        })
+        .collect();
+    pg.row = 0;
+    let mut cmds = compute_playground(app);
+    cmds.extend(crate::tui::words::ask(app));
+    cmds
+}
+
 /// Asks for the matrices of the playground's sentences.
 pub(super) fn compute_playground(app: &mut App) -> Vec<Cmd> {
     let sentences = app.playground.sentences();
@@ -48,6 +66,8 @@ pub(super) fn playground_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
         KeyCode::Esc => app.overlay = Overlay::None,
         KeyCode::F(5) => return compute_playground(app),
         KeyCode::Char('g') if ctrl => return compute_playground(app),
+        KeyCode::F(6) => return crate::tui::words::ask(app),
+        KeyCode::F(7) => return chapter_words(app),
         _ => {
             let pg = &mut app.playground;
             edit_lines(&mut pg.lines, &mut pg.row, key, PLAYGROUND_MAX);

@@ -55,6 +55,13 @@ pub enum Cmd {
         generation: u64,
         sentences: Vec<String>,
     },
+    /// The playground's word2vec section for these words; `trained` are the vectors the UI
+    /// holds (trained again when missing or of another analyzer).
+    Word2vec {
+        generation: u64,
+        words: Vec<String>,
+        trained: Option<Arc<crate::tui::words::Trained>>,
+    },
     /// Re-embeds the passages with this pooling, then swaps the dense index.
     SetPooling(Pooling),
     Quit,
@@ -139,6 +146,17 @@ pub enum Reply {
     PlaygroundDense {
         generation: u64,
         result: Result<DenseOutcome, String>,
+    },
+    /// Word2vec training: words processed over all epochs.
+    Word2vecProgress {
+        generation: u64,
+        done: usize,
+        total: usize,
+    },
+    /// The playground's word2vec section, or why there is none.
+    Word2vec {
+        generation: u64,
+        result: Result<crate::tui::words::WordsOutcome, String>,
     },
 }
 

@@ -132,6 +132,9 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
                 app.playground.dense = DenseCell::Done(result);
             }
         }
+        reply @ (Reply::Word2vecProgress { .. } | Reply::Word2vec { .. }) => {
+            crate::tui::words::on_reply(app, reply)
+        }
     }
     Vec::new()
 }

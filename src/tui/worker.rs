@@ -185,6 +185,11 @@ impl Worker<'_> {
                 generation,
                 sentences,
             } => self.similar(generation, sentences),
+            Cmd::Word2vec {
+                generation,
+                words,
+                trained,
+            } => super::words::serve(self, generation, words, trained),
             Cmd::SetPooling(p) => self.set_pooling(p),
             Cmd::Search { .. } | Cmd::Quit => {}
         }

@@ -41,6 +41,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "playground: one-hot, bag of words, TF-IDF, dense cosines",
     ),
     (
+        "F6  F7",
+        "in the playground: word2vec of the lines; the chapter's words",
+    ),
+    (
         "Ctrl-P",
         "next pooling, cls / mean / max (passages embedded again)",
     ),
@@ -107,6 +111,11 @@ pub const WALKTHROUGH: &[(&str, &str, &str)] = &[
         "TF-IDF",
         "F4 p",
         "playground, TF-IDF block: IDF from this corpus, BM25 analyzer",
+    ),
+    (
+        "word2vec",
+        "F4 F7",
+        "playground, word2vec: trained on this corpus; nearest words, analogy",
     ),
     (
         "sentence embeddings",

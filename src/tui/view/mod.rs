@@ -22,6 +22,7 @@ mod playground;
 mod settings;
 mod status;
 mod text;
+mod words;
 
 use detail::draw_detail;
 use eval::draw_eval;

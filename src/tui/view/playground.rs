@@ -104,7 +104,9 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
     };
     // As tall as the content: sentences, a note, the blocks with gaps, the footer, borders.
     let rows = 4 / per_row((w as usize).saturating_sub(2));
-    let want = pg.lines.len() + 2 + rows * (n.max(1) + 3) + 2 + 2;
+    // The word2vec section below the blocks: a gap, its title, a row per word, the analogy.
+    let words_h = 2 + n.max(1) + 2;
+    let want = pg.lines.len() + 2 + rows * (n.max(1) + 3) + words_h + 2 + 2;
     let h = area.height.saturating_sub(2).min(want as u16);
     let inner = popup(
         frame,
@@ -176,7 +178,10 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
             width,
         ));
     }
-    let keys = "Enter new line · ↑↓ line · Ctrl-D delete line · F5/Ctrl-G compute · Esc close";
+    let keys = format!(
+        "Enter new line · ↑↓ line · Ctrl-D delete line · F5/Ctrl-G compute · {} · Esc close",
+        super::words::KEYS
+    );
     let mut legend = vec![Span::styled("cosine ", theme.dim())];
     for (label, v) in [("≥.75", 1.0), ("≥.50", 0.5), ("≥.25", 0.25), ("<.25", 0.0)] {
         legend.push(Span::styled(label, heat(theme, v)));
@@ -184,7 +189,7 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
     }
     let footer = [
         clip(legend, width),
-        Line::styled(fit(keys, width), theme.dim()),
+        Line::styled(fit(&keys, width), theme.dim()),
     ];
 
     // The four blocks: side by side when they fit, else two by two, else one column.
@@ -258,6 +263,7 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
             lines.push(clip(spans, width));
         }
     }
+    lines.extend(super::words::section(app, theme, width));
     // The footer stays at the bottom; the blocks give way when the box is short.
     let keep = height.saturating_sub(footer.len());
     lines.truncate(keep);
