@@ -66,8 +66,8 @@ pub(super) fn playground_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
         KeyCode::Esc => app.overlay = Overlay::None,
         KeyCode::F(5) => return compute_playground(app),
         KeyCode::Char('g') if ctrl => return compute_playground(app),
-        KeyCode::F(6) => return crate::tui::words::ask(app),
-        KeyCode::F(7) => return chapter_words(app),
+        KeyCode::F(8) => return crate::tui::words::ask(app),
+        KeyCode::F(9) => return chapter_words(app),
         _ => {
             let pg = &mut app.playground;
             edit_lines(&mut pg.lines, &mut pg.row, key, PLAYGROUND_MAX);

@@ -13,25 +13,22 @@ impl Draw {
     }
 }
 
-/// Planted pairs: topic k has its own context words, and every sentence of topic k holds
-/// exactly one of the pair (`a{k}` or `b{k}`) among them, so the two words of a pair share
-/// every context and never each other's. Background filler words run across topics.
+/// Planted pairs: the k-th pair's words (`a{k}`, `b{k}`) always stand between the same two
+/// marker words (`l{k}` before, `r{k}` after) among background fillers, one of the pair per
+/// sentence: the two share every context and never meet each other.
 fn planted_corpus(topics: usize, sentences: usize) -> Vec<Vec<String>> {
     let mut draw = Draw(7);
     (0..sentences)
         .map(|n| {
             let k = n % topics;
-            let mut s: Vec<String> = (0..8)
-                .map(|_| {
-                    if draw.below(4) == 0 {
-                        format!("filler{}", draw.below(30))
-                    } else {
-                        format!("t{k}c{}", draw.below(6))
-                    }
-                })
+            let mut s: Vec<String> = (0..10)
+                .map(|_| format!("filler{}", draw.below(50)))
                 .collect();
             let planted = if draw.below(2) == 0 { "a" } else { "b" };
-            s.insert(4, format!("{planted}{k}"));
+            s.splice(
+                4..4,
+                [format!("l{k}"), format!("{planted}{k}"), format!("r{k}")],
+            );
             s
         })
         .collect()
@@ -88,7 +85,7 @@ fn progress_counts_every_word_of_every_epoch_and_cancel_stops() {
     train(&corpus, &p, &mut |pr| last = Some(pr), &|| false).unwrap();
     let last = last.unwrap();
     assert_eq!(last.done, last.total);
-    assert_eq!(last.total, 50 * 9 * p.epochs);
+    assert_eq!(last.total, 50 * 13 * p.epochs);
     let err = train(&corpus, &p, &mut |_| {}, &|| true).unwrap_err();
     assert!(matches!(err, Word2VecError::Cancelled));
 }

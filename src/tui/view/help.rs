@@ -41,8 +41,8 @@ pub const KEYS: &[(&str, &str)] = &[
         "playground: one-hot, bag of words, TF-IDF, dense cosines",
     ),
     (
-        "F6  F7",
-        "in the playground: word2vec of the lines; the chapter's words",
+        "F8  F9",
+        "playground: word2vec of the lines; the chapter's words",
     ),
     (
         "Ctrl-P",
@@ -114,8 +114,8 @@ pub const WALKTHROUGH: &[(&str, &str, &str)] = &[
     ),
     (
         "word2vec",
-        "F4 F7",
-        "playground, word2vec: trained on this corpus; nearest words, analogy",
+        "F4 F9",
+        "playground, word2vec section: nearest words, analogy",
     ),
     (
         "sentence embeddings",

@@ -12,7 +12,7 @@ use crate::tui::words::WordsStage;
 use crate::word2vec::chapter::neighbours;
 
 /// The keys the section adds to the playground's footer.
-pub(super) const KEYS: &str = "F6 word2vec · F7 the chapter's words";
+pub(super) const KEYS: &str = "F8 word2vec · F9 the chapter's words";
 
 /// The section's lines, `width` wide.
 pub(super) fn section(app: &App, theme: &Theme, width: usize) -> Vec<Line<'static>> {
@@ -28,7 +28,7 @@ pub(super) fn section(app: &App, theme: &Theme, width: usize) -> Vec<Line<'stati
             lines.push(title("word2vec".into()));
             lines.push(Line::styled(
                 fit(
-                    "F6 trains word vectors on the corpus and compares the lines as words; F7 \
+                    "F8 trains word vectors on the corpus and compares the lines as words; F9 \
                      puts the chapter's 학교 / 공부 / 운동 in the lines",
                     width,
                 ),
@@ -62,7 +62,7 @@ pub(super) fn section(app: &App, theme: &Theme, width: usize) -> Vec<Line<'stati
             lines.push(title(format!("word2vec ({})", o.trained.about)));
             if r.words != app.playground.sentences() {
                 lines.push(Line::styled(
-                    fit("edited: F6 computes again", width),
+                    fit("edited: F8 computes again", width),
                     theme.dim(),
                 ));
             }
