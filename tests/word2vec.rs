@@ -298,7 +298,7 @@ fn similar_on_the_bundled_sample_says_which_words_it_has_never_seen() {
 
 /// A screen line without the borders of the boxes it sits in.
 fn inside_box(line: &str) -> &str {
-    line.trim_start_matches(|c| c == '│' || c == ' ')
+    line.trim_start_matches(['│', ' '])
 }
 
 /// The explorer's playground in tmux on the two-topic corpus (loaded offline from a local

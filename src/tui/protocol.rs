@@ -156,7 +156,7 @@ pub enum Reply {
     /// The playground's word2vec section, or why there is none.
     Word2vec {
         generation: u64,
-        result: Result<crate::tui::words::WordsOutcome, String>,
+        result: Result<Box<crate::tui::words::WordsOutcome>, String>,
     },
 }
 

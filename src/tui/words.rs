@@ -92,7 +92,7 @@ pub fn on_reply(app: &mut App, reply: Reply) {
                 w.trained = Some(o.trained.clone());
             }
             if generation == w.generation {
-                w.stage = WordsStage::Done(result);
+                w.stage = WordsStage::Done(result.map(|o| *o));
             }
         }
         _ => {}
@@ -125,7 +125,7 @@ pub(super) fn serve(
         let report = chapter::compare(&words, &analyzer, &t.vectors, None, 5);
         return say(Reply::Word2vec {
             generation,
-            result: Ok(WordsOutcome { trained: t, report }),
+            result: Ok(Box::new(WordsOutcome { trained: t, report })),
         });
     }
     let corpus = worker.pipeline.corpus.clone();
@@ -167,7 +167,7 @@ pub(super) fn serve(
                 analyzer: describe,
                 about,
             });
-            WordsOutcome { trained, report }
+            Box::new(WordsOutcome { trained, report })
         });
         say(Reply::Word2vec { generation, result });
     };

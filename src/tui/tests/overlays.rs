@@ -147,7 +147,7 @@ fn f9_in_the_playground_asks_for_the_chapter_words_and_word2vec_replies_are_kept
         &mut app,
         Msg::Worker(Reply::Word2vec {
             generation: 0,
-            result: Ok(outcome.clone()),
+            result: Ok(Box::new(outcome.clone())),
         }),
         t0,
     );
@@ -157,7 +157,7 @@ fn f9_in_the_playground_asks_for_the_chapter_words_and_word2vec_replies_are_kept
         &mut app,
         Msg::Worker(Reply::Word2vec {
             generation: 1,
-            result: Ok(outcome),
+            result: Ok(Box::new(outcome)),
         }),
         t0,
     );
