@@ -34,6 +34,10 @@
 //!   default dense and BM25 keys), shared work, the hits.
 //! - [`render`]: `bigyo search` output, an aligned table (Korean by display width) or JSON.
 //! - [`teach`]: the chapter's similarity playground (one-hot, BoW, TF-IDF, dense).
+//! - [`word2vec`]: CBOW and skip-gram (negative sampling, gensim's defaults) on the corpus's
+//!   terms; cosine, nearest words, analogy; word2vec text/binary and fastText `.vec` files.
+//! - [`serve`]: `bigyo serve`, an OpenAI-compatible embedding service (and a search route)
+//!   over bigyo's encoders, the model owned by one thread.
 //! - [`tui`]: the four-pane explorer (state + reducer, view, worker thread, event loop).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
@@ -54,11 +58,13 @@ pub mod paths;
 pub mod pipeline;
 pub mod plan;
 pub mod render;
+pub mod serve;
 pub mod session;
 pub mod setting;
 pub mod teach;
 pub mod tui;
 pub mod tune;
+pub mod word2vec;
 
 /// The text of a caught panic (`panic!` with a message gives a `String` or a `&str`).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

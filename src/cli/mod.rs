@@ -22,7 +22,9 @@ mod eval;
 mod index;
 mod qrels;
 mod search;
+mod serve;
 mod tune;
+mod word2vec;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -200,6 +202,15 @@ pub enum Command {
         #[command(subcommand)]
         action: QrelsAction,
     },
+    /// word2vec (CBOW, skip-gram) on the corpus's terms: train and save, or ask for cosines,
+    /// nearest words and analogies (also of vectors read from a word2vec/fastText file).
+    Word2vec {
+        #[command(subcommand)]
+        action: word2vec::Word2vecAction,
+    },
+    /// An OpenAI-compatible embedding service over the local encoder (POST /v1/embeddings,
+    /// GET /v1/models; POST /v1/search with --search), on loopback by default.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -381,6 +392,8 @@ pub fn run(mut args: Parsed) -> Result<()> {
         Some(Command::Similar { sentences, format }) => {
             return search::similar(&opts, sentences, *format)
         }
+        Some(Command::Word2vec { action }) => return word2vec::word2vec(&opts, action),
+        Some(Command::Serve(serve_args)) => return serve::serve(&opts, serve_args),
         _ => {}
     }
     let command = match args.command {
@@ -425,6 +438,8 @@ fn model_command(opts: &Options, command: Command) -> Result<()> {
         | Command::Tune { .. }
         | Command::Similar { .. }
         | Command::Qrels { .. }
+        | Command::Word2vec { .. }
+        | Command::Serve(_)
         | Command::Tui => {}
         Command::ModelInfo => doctor::model_info(opts, runtime)?,
     }

@@ -45,6 +45,8 @@ pub enum Phase {
     Evaluate,
     /// Reading or writing relevance judgments.
     Judgments,
+    /// Training word vectors (the playground's word2vec section).
+    Train,
 }
 
 impl Missing {

@@ -249,6 +249,11 @@ pub const KEYMAP: &[Entry] = &[
         ],
     },
     Entry {
+        keys: "F8  F9",
+        description: "in the playground: word2vec; the chapter's three words",
+        bindings: &[],
+    },
+    Entry {
         keys: "Ctrl-P",
         description: "next pooling of the focused dense pane (re-embeds)",
         bindings: &[bind(Ctrl('p'), Global, NextPooling)],

@@ -51,7 +51,9 @@ mod startup;
 pub mod state;
 #[cfg(test)]
 mod tests;
+pub mod trainer;
 pub mod view;
+pub mod words;
 pub mod worker;
 
 use inbox::Inbox;

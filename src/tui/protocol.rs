@@ -64,6 +64,13 @@ pub enum Cmd {
         generation: u64,
         sentences: Vec<String>,
     },
+    /// The playground's word2vec section for these words; `trained` are the vectors the UI
+    /// holds (trained again when missing or of another analyzer).
+    Word2vec {
+        generation: u64,
+        words: Vec<String>,
+        trained: Option<Arc<crate::tui::words::Trained>>,
+    },
     Quit,
 }
 
@@ -148,6 +155,17 @@ pub enum Reply {
     PlaygroundDense {
         generation: u64,
         result: Result<DenseOutcome, Missing>,
+    },
+    /// Word2vec training: words processed over all epochs.
+    Word2vecProgress {
+        generation: u64,
+        done: usize,
+        total: usize,
+    },
+    /// The playground's word2vec section, or why there is none.
+    Word2vec {
+        generation: u64,
+        result: Result<Box<crate::tui::words::WordsOutcome>, Missing>,
     },
 }
 

@@ -121,6 +121,9 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
         Reply::PlaygroundDense { generation, result } => {
             app.playground.on_dense(generation, result)
         }
+        reply @ (Reply::Word2vecProgress { .. } | Reply::Word2vec { .. }) => {
+            crate::tui::overlays::words::on_reply(app, reply)
+        }
     }
     Vec::new()
 }

@@ -200,6 +200,8 @@ pub struct App {
     /// Unknown until the bi-encoder is loaded.
     pub pooling: Option<PoolingState>,
     pub playground: Playground,
+    /// The playground's word2vec section.
+    pub words: crate::tui::words::Words,
     pub color: bool,
     pub quit: bool,
     /// xorshift state for Ctrl-R; seeded by the caller so tests are repeatable.
@@ -254,6 +256,7 @@ impl App {
             labels,
             pooling: None,
             playground: Playground::default(),
+            words: Default::default(),
             color: true,
             quit: false,
             rng: seed | 1,

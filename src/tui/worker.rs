@@ -141,6 +141,16 @@ impl Worker<'_> {
                 generation,
                 sentences,
             } => self.similar(generation, sentences),
+            Cmd::Word2vec {
+                generation,
+                words,
+                trained,
+            } => super::trainer::serve(
+                (self.ui, &self.pipeline, &self.control),
+                generation,
+                words,
+                trained,
+            ),
             Cmd::Search { .. } | Cmd::Quit => {}
         }
     }

@@ -16,7 +16,7 @@
 //! explorer; the `open_*` functions open the overlays that start work.
 use std::time::Instant;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 
 use self::component::Reaction;
 use super::protocol::{Cmd, Part};
@@ -31,6 +31,7 @@ pub mod fusion_lab;
 pub mod help;
 pub mod judge;
 pub mod playground;
+pub mod words;
 
 /// The open overlay's answer to `key`; `None` when no overlay is open or the overlay lets
 /// the key go on to the query line or the focused pane.
@@ -49,7 +50,11 @@ pub(super) fn key(app: &mut App, key: KeyEvent, now: Instant) -> Option<Vec<Cmd>
             let ready = bm25_ready(app);
             app.lab.key(key, &app.spec, ready)
         }
-        Overlay::Playground => app.playground.key(key),
+        Overlay::Playground => match key.code {
+            KeyCode::F(8) => return Some(words::ask(app)),
+            KeyCode::F(9) => return Some(words::chapter_words(app)),
+            _ => app.playground.key(key),
+        },
     };
     react(app, reaction)
 }

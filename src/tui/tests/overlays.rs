@@ -111,3 +111,64 @@ fn help_has_a_walkthrough_page_behind_tab() {
     update(&mut app, key(KeyCode::Esc), t0);
     assert_eq!(app.overlay, Overlay::None);
 }
+
+#[test]
+fn f9_in_the_playground_asks_for_the_chapter_words_and_word2vec_replies_are_kept() {
+    use crate::tui::words::{Trained, WordsOutcome, WordsStage};
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    update(&mut app, key(KeyCode::F(4)), t0);
+    let cmds = update(&mut app, key(KeyCode::F(9)), t0);
+    let words: Vec<String> = ["학교", "공부", "운동"].map(String::from).to_vec();
+    assert_eq!(app.playground.sentences(), words);
+    assert!(cmds.contains(&Cmd::Word2vec {
+        generation: 1,
+        words: words.clone(),
+        trained: None,
+    }));
+    assert!(matches!(app.words.stage, WordsStage::Training { .. }));
+    let vectors =
+        crate::word2vec::WordVectors::new(words.clone(), 1, vec![1.0, 0.5, -1.0]).unwrap();
+    let report = crate::word2vec::chapter::compare(
+        &words,
+        &crate::bm25::Analyzer::Bigram,
+        &vectors,
+        None,
+        2,
+    );
+    let trained = std::sync::Arc::new(Trained {
+        vectors,
+        analyzer: "bigram".into(),
+        about: "test".into(),
+    });
+    let outcome = WordsOutcome { trained, report };
+    // A stale generation's vectors are kept, its report is not shown.
+    update(
+        &mut app,
+        Msg::Worker(Reply::Word2vec {
+            generation: 0,
+            result: Ok(Box::new(outcome.clone())),
+        }),
+        t0,
+    );
+    assert!(app.words.trained.is_some());
+    assert!(matches!(app.words.stage, WordsStage::Training { .. }));
+    update(
+        &mut app,
+        Msg::Worker(Reply::Word2vec {
+            generation: 1,
+            result: Ok(Box::new(outcome)),
+        }),
+        t0,
+    );
+    assert!(matches!(app.words.stage, WordsStage::Done(Ok(_))));
+    // F8 asks again with the vectors it holds: no training this time.
+    let cmds = update(&mut app, key(KeyCode::F(8)), t0);
+    assert!(matches!(
+        &cmds[..],
+        [Cmd::Word2vec {
+            trained: Some(_),
+            ..
+        }]
+    ));
+}

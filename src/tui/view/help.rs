@@ -59,6 +59,11 @@ pub const WALKTHROUGH: &[(&str, &str, &str)] = &[
         "playground, TF-IDF block: IDF from this corpus, BM25 analyzer",
     ),
     (
+        "word2vec",
+        "F4 F9",
+        "playground, word2vec section: nearest words, analogy",
+    ),
+    (
         "sentence embeddings",
         "F4 p",
         "playground, dense block: similar with no shared term",

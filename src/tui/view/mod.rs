@@ -22,6 +22,7 @@ mod playground;
 mod settings;
 mod status;
 mod text;
+mod words;
 
 use detail::draw_detail;
 use eval::draw_eval;
@@ -206,4 +207,34 @@ fn method_style(theme: &Theme, m: Kind) -> Style {
         Kind::Rerank => Color::Green,
     };
     theme.pick(Style::new().fg(colour), Style::new())
+}
+
+/// A cosine's style: a heat scale in colour; without colour the number carries it, with
+/// bold for the high band and dim for the low one.
+fn heat(theme: &Theme, v: f64) -> Style {
+    let band = if v >= 0.75 {
+        3
+    } else if v >= 0.5 {
+        2
+    } else if v >= 0.25 {
+        1
+    } else {
+        0
+    };
+    if theme.color {
+        let color = [Color::DarkGray, Color::Cyan, Color::Yellow, Color::LightRed][band];
+        let style = Style::new().fg(color);
+        if band == 3 {
+            style.add_modifier(Modifier::BOLD)
+        } else {
+            style
+        }
+    } else {
+        match band {
+            3 => Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            2 => Style::new().add_modifier(Modifier::BOLD),
+            1 => Style::new(),
+            _ => Style::new().add_modifier(Modifier::DIM),
+        }
+    }
 }

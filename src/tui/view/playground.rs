@@ -1,48 +1,18 @@
 //! The similarity playground: cosine matrices under four representations.
 use ratatui::layout::{Position, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::text::{clip, wrap};
-use super::{popup, Theme};
+use super::{heat, popup, Theme};
 use crate::render::fit;
 use crate::teach::{Matrix, Representation};
 use crate::tui::overlays::playground::{DenseCell, Playground};
 use crate::tui::protocol::Part;
 use crate::tui::state::{App, PartState};
-
-/// A cosine's style: a heat scale in colour; without colour the number carries it, with
-/// bold for the high band and dim for the low one.
-pub(super) fn heat(theme: &Theme, v: f64) -> Style {
-    let band = if v >= 0.75 {
-        3
-    } else if v >= 0.5 {
-        2
-    } else if v >= 0.25 {
-        1
-    } else {
-        0
-    };
-    if theme.color {
-        let color = [Color::DarkGray, Color::Cyan, Color::Yellow, Color::LightRed][band];
-        let style = Style::new().fg(color);
-        if band == 3 {
-            style.add_modifier(Modifier::BOLD)
-        } else {
-            style
-        }
-    } else {
-        match band {
-            3 => Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
-            2 => Style::new().add_modifier(Modifier::BOLD),
-            1 => Style::new(),
-            _ => Style::new().add_modifier(Modifier::DIM),
-        }
-    }
-}
 
 /// One representation's block: title, column labels (unless `compact`), one row per
 /// sentence; or the title and why there is no matrix.
@@ -110,7 +80,9 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
     // As tall as the content: sentences, a note, how the analyzer sees them, the blocks with
     // gaps, the footer, borders.
     let rows = 4 / per_row((w as usize).saturating_sub(2));
-    let want = pg.lines.len() + 2 + seen.len() + rows * (n.max(1) + 3) + 2 + 2;
+    // The word2vec section below the blocks: a gap, its title, a row per word, the analogy.
+    let words_h = 2 + n.max(1) + 2;
+    let want = pg.lines.len() + 2 + seen.len() + rows * (n.max(1) + 3) + words_h + 2 + 2;
     let h = area.height.saturating_sub(2).min(want as u16);
     let inner = popup(
         frame,
@@ -166,6 +138,7 @@ pub(super) fn draw_playground(frame: &mut Frame, app: &App, theme: &Theme, area:
         let tallest = chunk.iter().map(Vec::len).max().unwrap_or(0).max(block_h);
         lines.extend(side_by_side(chunk, tallest, col_w, gap, width));
     }
+    lines.extend(super::words::section(app, theme, width));
     // The footer stays at the bottom; the blocks give way when the box is short.
     let keep = height.saturating_sub(footer.len());
     lines.truncate(keep);
@@ -243,7 +216,10 @@ fn note_lines(pg: &Playground, theme: &Theme, width: usize) -> Vec<Line<'static>
 
 /// The heat scale's legend and the keys.
 fn footer_lines(theme: &Theme, width: usize) -> [Line<'static>; 2] {
-    let keys = "Enter new line · ↑↓ line · Ctrl-D delete line · F5/Ctrl-G compute · Esc close";
+    let keys = format!(
+        "Enter new line · ↑↓ line · Ctrl-D delete line · F5/Ctrl-G compute · {} · Esc close",
+        super::words::KEYS
+    );
     let mut legend = vec![Span::styled("cosine ", theme.dim())];
     for (label, v) in [("≥.75", 1.0), ("≥.50", 0.5), ("≥.25", 0.25), ("<.25", 0.0)] {
         legend.push(Span::styled(label, heat(theme, v)));
@@ -251,7 +227,7 @@ fn footer_lines(theme: &Theme, width: usize) -> [Line<'static>; 2] {
     }
     [
         clip(legend, width),
-        Line::styled(fit(keys, width), theme.dim()),
+        Line::styled(fit(&keys, width), theme.dim()),
     ]
 }
 
