@@ -12,14 +12,18 @@ use crate::data::char_span_to_bytes;
 use crate::panes::Kind;
 use crate::tui::state::{Analysis, App, Overlay, Standing};
 
-/// `BM25 · morph+bigram (morph+bigram) sees the query as` with the query's morphemes, dropped
+/// `BM25 (morph+bigram) sees the query as` with the query's morphemes, dropped
 /// ones dim in brackets, its bigrams, and the query terms the passage holds.
 fn analysis_lines(app: &App, theme: &Theme, a: &Analysis) -> Vec<Vec<Span<'static>>> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let mut lines = vec![vec![Span::styled(
-        format!("{} ({}) sees the query as", app.title(a.pane), a.analyzer),
-        bold,
-    )]];
+    // The pane's title names its analyzer when the pane has its own (`BM25 · morph`).
+    let title = app.title(a.pane);
+    let who = if title.contains(a.analyzer.as_str()) {
+        title.to_owned()
+    } else {
+        format!("{title} ({})", a.analyzer)
+    };
+    let mut lines = vec![vec![Span::styled(format!("{who} sees the query as"), bold)]];
     match &a.query {
         Err(why) => lines.push(vec![Span::styled(format!("  {why}"), theme.dim())]),
         Ok(seen) => {
