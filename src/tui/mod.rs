@@ -31,6 +31,8 @@ use crate::session::Options;
 
 mod background;
 mod control;
+#[cfg(test)]
+mod detail_snapshots;
 mod editor;
 #[cfg(test)]
 mod fixture;

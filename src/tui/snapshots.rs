@@ -183,7 +183,7 @@ fn results() -> SearchResults {
     }
 }
 
-fn with_results() -> App {
+pub(super) fn with_results() -> App {
     let mut app = ready();
     app.input.set(QUESTION);
     app.sent = Some(QUESTION.into());
@@ -198,10 +198,12 @@ fn with_results() -> App {
 fn detail() -> App {
     let mut app = with_results();
     let ranks = super::overlays::detail::pane_ranks(&app, 0);
+    let analysis = super::overlays::detail::analysis(&app, 0);
     app.overlay = Overlay::Detail {
         passage: 0,
         scroll: 0,
         ranks,
+        analysis,
     };
     app
 }

@@ -77,12 +77,13 @@ impl<T> std::ops::IndexMut<PaneId> for PerPane<T> {
 pub enum Overlay {
     None,
     Help,
-    /// The selected hit's passage; `scroll` in wrapped lines. `ranks` are taken when it
-    /// opens, so they do not change under the reader while a newer search runs.
+    /// The selected hit's passage; `scroll` in wrapped lines. `ranks` and `analysis` are
+    /// taken when it opens, so they do not change under the reader while a newer search runs.
     Detail {
         passage: usize,
         scroll: u16,
         ranks: Vec<PaneRank>,
+        analysis: Option<Analysis>,
     },
     Settings {
         row: usize,
@@ -100,6 +101,19 @@ pub enum Overlay {
         row: usize,
         queries: bool,
     },
+}
+
+/// How one BM25 pane's analyzer sees the query on screen and the detail view's passage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// The pane whose analyzer this is.
+    pub pane: PaneId,
+    /// The analyzer's name (`morph+bigram`).
+    pub analyzer: String,
+    /// The query's morphemes, bigrams and terms, or why they could not be had.
+    pub query: Result<crate::teach::Seen, String>,
+    /// The query's distinct terms the passage holds, with how often it holds each.
+    pub matched: Vec<(String, usize)>,
 }
 
 /// Where the detail view's passage stood in one pane's whole list when it opened.

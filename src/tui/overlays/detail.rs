@@ -1,11 +1,15 @@
 //! The detail overlay (Enter on a hit): the passage with the query's terms and the answers
-//! marked, its rank in every pane's whole list, and the dataset questions about it; j/k,
-//! PageUp/PageDown and g scroll, Esc or Enter close. Drawn by `view/detail.rs`.
+//! marked, its rank in every pane's whole list, how the focused BM25 pane's analyzer sees the
+//! query (morphemes with POS, stop tags dropped, bigrams) and which of its terms the passage
+//! holds, and the dataset questions about it; j/k, PageUp/PageDown and g scroll, Esc or Enter
+//! close. Drawn by `view/detail.rs`.
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::component::Reaction;
-use crate::panes::Kind;
-use crate::tui::state::{App, Overlay, PaneRank, Standing};
+use crate::bm25::{Analyzer, AnalyzerKind};
+use crate::panes::{Kind, PaneId, Retriever};
+use crate::teach::how_it_sees;
+use crate::tui::state::{Analysis, App, Overlay, PaneRank, Standing};
 
 /// The overlay on the selected hit of the focused pane, with its ranks as they are now (so
 /// they do not change under the reader while a newer search runs); `None` without a hit.
@@ -15,6 +19,66 @@ pub fn open(app: &App) -> Option<Overlay> {
         passage,
         scroll: 0,
         ranks: pane_ranks(app, passage),
+        analysis: analysis(app, passage),
+    })
+}
+
+/// The BM25 pane the detail view explains: the focused pane if it is one, else the first
+/// BM25 pane it reads (a hybrid's, a reranker's input), else the first BM25 pane.
+fn bm25_pane(app: &App) -> Option<PaneId> {
+    let spec = &app.spec;
+    spec.closure(app.pane)
+        .into_iter()
+        .rev()
+        .find(|&p| spec.get(p).retriever.kind() == Kind::Bm25)
+        .or_else(|| spec.first(Kind::Bm25))
+}
+
+/// The analyzer of a BM25 pane: the session's when the pane uses it (a loaded wordpiece
+/// tokenizer included), else built here (the morph ones share the process's dictionary).
+fn analyzer_of(app: &App, kind: AnalyzerKind) -> Result<Analyzer, String> {
+    if let Some(a) = app.analyzer.as_ref().filter(|a| a.kind() == kind) {
+        return Ok(a.clone());
+    }
+    match kind {
+        AnalyzerKind::Bigram => Ok(Analyzer::Bigram),
+        AnalyzerKind::Whitespace => Ok(Analyzer::Whitespace),
+        AnalyzerKind::Morph(d) => Analyzer::morph(d, false).map_err(|e| e.to_string()),
+        AnalyzerKind::MorphBigram(d) => Analyzer::morph(d, true).map_err(|e| e.to_string()),
+        AnalyzerKind::Wordpiece => Err("the wordpiece tokenizer is not loaded yet".into()),
+    }
+}
+
+/// How the explained BM25 pane's analyzer sees the query on screen and `passage`; `None`
+/// without a query or a BM25 pane.
+pub fn analysis(app: &App, passage: usize) -> Option<Analysis> {
+    let query = &app.results.as_ref()?.query;
+    let pane = bm25_pane(app)?;
+    let Retriever::Bm25(key) = &app.spec.get(pane).retriever else {
+        return None;
+    };
+    let kind = key.unwrap_or(app.analyzer_kind);
+    let text = &app.corpus.as_deref()?.passages.get(passage)?.text;
+    let (seen, matched) = match analyzer_of(app, kind) {
+        Ok(a) => {
+            let terms = a.terms(text);
+            let matched = a
+                .query_terms(query)
+                .into_iter()
+                .filter_map(|q| {
+                    let n = terms.iter().filter(|t| t.text == q).count();
+                    (n > 0).then_some((q, n))
+                })
+                .collect();
+            (Ok(how_it_sees(&a, query)), matched)
+        }
+        Err(e) => (Err(e), Vec::new()),
+    };
+    Some(Analysis {
+        pane,
+        analyzer: kind.name().to_owned(),
+        query: seen,
+        matched,
     })
 }
 

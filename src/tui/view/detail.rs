@@ -1,4 +1,5 @@
-//! The detail overlay: a passage with the query's terms and the answers marked.
+//! The detail overlay: a passage with the query's terms and the answers marked, and how the
+//! explained BM25 pane's analyzer sees the query.
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -9,17 +10,69 @@ use super::text::{marked, wrap};
 use super::{popup, Theme};
 use crate::data::char_span_to_bytes;
 use crate::panes::Kind;
-use crate::tui::state::{App, PaneRank, Standing};
+use crate::tui::state::{Analysis, App, Overlay, Standing};
 
-pub(super) fn draw_detail(
-    frame: &mut Frame,
-    app: &App,
-    theme: &Theme,
-    area: Rect,
-    passage: usize,
-    scroll: u16,
-    ranks: &[PaneRank],
-) {
+/// `BM25 (morph+bigram) sees the query as` with the query's morphemes, dropped
+/// ones dim in brackets, its bigrams, and the query terms the passage holds.
+fn analysis_lines(app: &App, theme: &Theme, a: &Analysis) -> Vec<Vec<Span<'static>>> {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    // The pane's title names its analyzer when the pane has its own (`BM25 · morph`).
+    let title = app.title(a.pane);
+    let who = if title.contains(a.analyzer.as_str()) {
+        title.to_owned()
+    } else {
+        format!("{title} ({})", a.analyzer)
+    };
+    let mut lines = vec![vec![Span::styled(format!("{who} sees the query as"), bold)]];
+    match &a.query {
+        Err(why) => lines.push(vec![Span::styled(format!("  {why}"), theme.dim())]),
+        Ok(seen) => {
+            let shown = super::playground::seen_text(theme, "  ".into(), seen);
+            if shown.is_empty() {
+                lines.push(vec![Span::raw(format!("  terms {}", seen.terms.join(" ")))]);
+            }
+            lines.extend(shown.into_iter().map(|l| l.spans));
+            let matched: Vec<String> = a
+                .matched
+                .iter()
+                .map(|(t, n)| {
+                    if *n > 1 {
+                        format!("{t}×{n}")
+                    } else {
+                        t.clone()
+                    }
+                })
+                .collect();
+            let total = {
+                let mut seen_terms = seen.terms.clone();
+                seen_terms.sort();
+                seen_terms.dedup();
+                seen_terms.len()
+            };
+            lines.push(vec![
+                Span::styled(
+                    format!("  in this passage {}/{total}: ", matched.len()),
+                    theme.dim(),
+                ),
+                Span::styled(matched.join(" "), theme.highlight()),
+            ]);
+        }
+    }
+    lines.push(vec![]);
+    lines
+}
+
+pub(super) fn draw_detail(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let Overlay::Detail {
+        passage,
+        scroll,
+        ranks,
+        analysis,
+    } = &app.overlay
+    else {
+        return;
+    };
+    let (passage, scroll) = (*passage, *scroll);
     let Some(corpus) = app.corpus.as_deref() else {
         return;
     };
@@ -57,6 +110,9 @@ pub(super) fn draw_detail(
     }
     if !ranks.is_empty() {
         lines.push(vec![]);
+    }
+    if let Some(a) = analysis {
+        lines.extend(analysis_lines(app, theme, a));
     }
     let mut marks: Vec<(usize, usize, Style)> = app
         .spans_of(passage)

@@ -137,11 +137,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Help => draw_help(frame, &theme, area),
         Overlay::Walkthrough => draw_walkthrough(frame, &theme, area),
         Overlay::Playground => draw_playground(frame, app, &theme, area),
-        Overlay::Detail {
-            passage,
-            scroll,
-            ranks,
-        } => draw_detail(frame, app, &theme, area, *passage, *scroll, ranks),
+        Overlay::Detail { .. } => draw_detail(frame, app, &theme, area),
         Overlay::Settings { row } => draw_settings(frame, app, &theme, area, *row),
         Overlay::Eval => draw_eval(frame, app, &theme, area),
         Overlay::Judge { row, queries } => draw_judge(frame, app, &theme, area, *row, *queries),

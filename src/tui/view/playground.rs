@@ -303,34 +303,45 @@ fn side_by_side(
 /// `[1] 임종석/NNP (이/JKS) ...`: each sentence's morphemes, the dropped ones dim in
 /// brackets (stop tag, punctuation, a compound given as its parts), then its bigrams.
 fn seen_lines(theme: &Theme, seen: &[crate::teach::Seen]) -> Vec<Line<'static>> {
+    seen.iter()
+        .enumerate()
+        .flat_map(|(i, s)| seen_text(theme, format!("{:<4}", format!("[{}]", i + 1)), s))
+        .collect()
+}
+
+/// One text as an analyzer sees it, `label` before its first line: its morphemes with their
+/// POS, the dropped ones dim in brackets, then its bigrams (the detail view shows the query so).
+pub(super) fn seen_text(
+    theme: &Theme,
+    label: String,
+    s: &crate::teach::Seen,
+) -> Vec<Line<'static>> {
     let mut out = Vec::new();
-    for (i, s) in seen.iter().enumerate() {
-        let label = format!("{:<4}", format!("[{}]", i + 1));
-        if !s.morphemes.is_empty() {
-            let mut spans = vec![Span::styled(label.clone(), theme.dim())];
-            for m in &s.morphemes {
-                let text = format!("{}/{}", m.surface, m.pos);
-                let text = if m.part { format!("+{text}") } else { text };
-                spans.push(match m.dropped {
-                    None => Span::raw(text),
-                    Some(_) => Span::styled(format!("({text})"), theme.dim()),
-                });
-                spans.push(Span::raw(" "));
-            }
-            out.push(Line::from(spans));
+    let indent = " ".repeat(label.chars().count());
+    if !s.morphemes.is_empty() {
+        let mut spans = vec![Span::styled(label.clone(), theme.dim())];
+        for m in &s.morphemes {
+            let text = format!("{}/{}", m.surface, m.pos);
+            let text = if m.part { format!("+{text}") } else { text };
+            spans.push(match m.dropped {
+                None => Span::raw(text),
+                Some(_) => Span::styled(format!("({text})"), theme.dim()),
+            });
+            spans.push(Span::raw(" "));
         }
-        if !s.bigrams.is_empty() {
-            let lead = if s.morphemes.is_empty() {
-                label
-            } else {
-                " ".repeat(4)
-            };
-            out.push(Line::from(vec![
-                Span::styled(lead, theme.dim()),
-                Span::styled("bigrams ", theme.dim()),
-                Span::raw(s.bigrams.join(" ")),
-            ]));
-        }
+        out.push(Line::from(spans));
+    }
+    if !s.bigrams.is_empty() {
+        let lead = if s.morphemes.is_empty() {
+            label
+        } else {
+            indent
+        };
+        out.push(Line::from(vec![
+            Span::styled(lead, theme.dim()),
+            Span::styled("bigrams ", theme.dim()),
+            Span::raw(s.bigrams.join(" ")),
+        ]));
     }
     out
 }
