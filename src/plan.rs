@@ -126,6 +126,11 @@ impl Plan {
             .collect()
     }
 
+    /// Whether a pane embeds with the session's bi-encoder (`--model`), in any pooling.
+    pub fn uses_session_model(&self) -> bool {
+        self.dense_keys().iter().any(|k| k.model.is_none())
+    }
+
     pub fn has(&self, job: &Job) -> bool {
         self.jobs.contains(job)
     }

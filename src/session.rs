@@ -16,11 +16,12 @@ use crate::data::{Columns, Corpus, LoadOptions, SAMPLE_NAME};
 use crate::dense::{CacheMeta, CacheMiss, DenseIndex, EmbeddingCache};
 use crate::model::remote::RemoteEncoder;
 use crate::model::{
-    load_tokenizer, CrossEncoder, Embedder, EncoderOptions, ModelDir, Pooling, Progress, Runtime,
-    SentenceEncoder, Side, Usage,
+    load_tokenizer, CrossEncoder, Embedder, EncoderOptions, ModelDir, Pooling, Progress, Reach,
+    Runtime, SentenceEncoder, Side, Usage,
 };
 use crate::options::DEFAULT_DATASET;
 use crate::panes::{Bm25Key, DenseKey};
+use crate::paths;
 use crate::pipeline::{Missing, Pipeline};
 use crate::plan::{Job, Plan};
 
@@ -305,6 +306,36 @@ pub fn load_embedder(
         return Ok(Box::new(remote));
     }
     Ok(Box::new(load_encoder(opts, runtime, pooling, report)?))
+}
+
+/// With no `--model` given, the session's bi-encoder is the default hub model. When the hub
+/// cannot provide it (not cached, and offline or unreachable) and the set-up installed its
+/// local multilingual-e5-small ([`paths::offline_model_dir`]), the session uses that instead:
+/// `opts` then names it, so every title and line says which model runs, and the returned
+/// notice says why. Nothing changes for a model the user named, or when the default can be
+/// had. Both front ends call this before their plan's model jobs.
+pub fn settle_model(opts: &mut Options) -> Option<String> {
+    if opts.model.model_given || opts.remote_model().is_some() {
+        return None;
+    }
+    let spec = opts.spec(&opts.model.model, opts.model.revision.clone());
+    let why = match ModelDir::reach(&spec) {
+        Reach::Here | Reach::Hub => return None,
+        Reach::Unreachable(why) => why,
+    };
+    let Some(dir) = paths::offline_model_dir() else {
+        tracing::warn!("{}: {why}; no local model installed", opts.model.model);
+        return None;
+    };
+    let notice = format!(
+        "using the local multilingual-e5-small: {} {why} (the set-up's model, {})",
+        opts.model.model,
+        dir.display(),
+    );
+    tracing::warn!("{notice}");
+    opts.model.model = dir.display().to_string();
+    opts.model.revision = None;
+    Some(notice)
 }
 
 /// Loads the local bi-encoder.

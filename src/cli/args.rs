@@ -62,6 +62,8 @@ impl From<ModelArgs> for ModelOptions {
     fn from(a: ModelArgs) -> Self {
         Self {
             model: a.model,
+            // Set by `cli::parse` from where the value came from.
+            model_given: false,
             reranker: a.reranker,
             revision: a.revision,
             device: a.device,

@@ -306,6 +306,7 @@ pub fn parse() -> Parsed {
         api: args.api.into(),
         explicit_fusion: FUSION_IDS.into_iter().filter(|id| explicit(id)).collect(),
     };
+    parsed.model.model_given = explicit("model");
     if let Some(preset) = args.preset {
         bigyo::options::Preset::from(preset).apply(
             &mut parsed.model,
@@ -324,7 +325,7 @@ pub fn run(mut args: Parsed) -> Result<()> {
     ) {
         tune::apply_saved_fusion(&mut args)?;
     }
-    let opts = Options {
+    let mut opts = Options {
         model: args.model.clone(),
         data: args.data.clone(),
         retrieval: args.retrieval.clone(),
@@ -333,6 +334,16 @@ pub fn run(mut args: Parsed) -> Result<()> {
     };
     if opts.retrieval.backend.is_some() {
         refuse_backend(args.command.as_ref())?;
+    }
+    // The explorer settles its model itself (tui::run) and says so on its status bar.
+    if args
+        .command
+        .as_ref()
+        .is_some_and(|c| uses_session_model(&opts, c))
+    {
+        if let Some(notice) = session::settle_model(&mut opts) {
+            eprintln!("bigyo: {notice}");
+        }
     }
     match &args.command {
         Some(Command::Search {
@@ -401,6 +412,29 @@ pub fn run(mut args: Parsed) -> Result<()> {
         Some(command) => command,
     };
     model_command(&opts, command)
+}
+
+/// Whether `command` embeds with the session's bi-encoder (so that the default model may be
+/// replaced by the set-up's local one when the hub cannot provide it).
+fn uses_session_model(opts: &Options, command: &Command) -> bool {
+    let plan_uses = |methods: Option<&str>| {
+        bigyo::plan::Plan::new(opts, methods).is_ok_and(|p| p.uses_session_model())
+    };
+    match command {
+        Command::Search { methods, .. } | Command::Eval { methods, .. } => {
+            plan_uses(methods.as_deref())
+        }
+        Command::Tune { .. } | Command::Index { .. } => plan_uses(None),
+        Command::Embed { .. }
+        | Command::Similar { .. }
+        | Command::Serve(_)
+        | Command::ModelInfo
+        | Command::Doctor => true,
+        Command::Rerank { .. }
+        | Command::Qrels { .. }
+        | Command::Word2vec { .. }
+        | Command::Tui => false,
+    }
 }
 
 /// `--backend` where the command does not read Milvus.

@@ -33,6 +33,17 @@ impl ModelSpec {
     }
 }
 
+/// Where a model can come from ([`ModelDir::reach`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// A local directory, or a complete copy in the hub cache.
+    Here,
+    /// Not cached, but the hub lists it: it downloads on first use.
+    Hub,
+    /// Neither: why.
+    Unreachable(String),
+}
+
 /// A model directory on disk with everything the loaders read, and a stable identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelDir {
@@ -113,7 +124,8 @@ impl ModelDir {
                     return Ok(cached);
                 }
                 return Err(ModelError::Hub(format!(
-                    "cannot list {} on the hub ({e}); check the id, or use --offline with a cached copy",
+                    "cannot list {} on the hub ({e}); check the id and the network, or name a \
+                     local model with --model DIR, or search without one (--methods bm25)",
                     spec.id
                 )));
             }
@@ -176,6 +188,31 @@ impl ModelDir {
         Ok(Self { identity, root })
     }
 
+    /// Whether `spec` can be had without downloading it now, from the hub, or not at all
+    /// (and why), without downloading anything: a local directory or a cached hub copy is
+    /// `Here`; otherwise the hub is asked for the repository's listing (bounded wait).
+    pub fn reach(spec: &ModelSpec) -> Reach {
+        if Path::new(&spec.id).is_dir() {
+            return Reach::Here;
+        }
+        let repo = match &spec.revision {
+            Some(rev) => Repo::with_revision(spec.id.clone(), RepoType::Model, rev.clone()),
+            None => Repo::new(spec.id.clone(), RepoType::Model),
+        };
+        if Self::from_cache(spec, repo.clone()).is_ok() {
+            return Reach::Here;
+        }
+        if spec.offline {
+            return Reach::Unreachable("is not cached and --offline was given".into());
+        }
+        match HubRepo::new(repo, false).and_then(|hub| hub.info()) {
+            Ok(_) => Reach::Hub,
+            Err(e) => {
+                Reach::Unreachable(format!("is not cached and the hub cannot be reached: {e}"))
+            }
+        }
+    }
+
     fn from_cache(spec: &ModelSpec, repo: Repo) -> Result<Self> {
         let cache = Cache::from_env().repo(repo);
         let config = cache
@@ -183,7 +220,8 @@ impl ModelDir {
             .or_else(|| cache.get("modules.json"));
         let Some(config) = config else {
             return Err(ModelError::Hub(format!(
-                "{} is not in the hub cache ({}) and --offline forbids downloading it",
+                "{} is not in the hub cache ({}) and --offline forbids downloading it; name a \
+                 local model with --model DIR, or search without one (--methods bm25)",
                 spec.id,
                 Cache::from_env().path().display()
             )));

@@ -35,7 +35,7 @@ pub use config::{Architecture, HfConfig, SentenceConfig};
 pub use cross::CrossEncoder;
 pub use device::{cpu_has_bf16, kind_name, DTypeChoice, DeviceChoice, Runtime};
 pub use encoder::{EncoderOptions, SentenceEncoder};
-pub use files::{ModelDir, ModelSpec};
+pub use files::{ModelDir, ModelSpec, Reach};
 pub use pooling::{PoolMode, Pooling};
 pub use prompt::{Prompts, Side, SidePrompts};
 pub use remote::{RemoteEncoder, RemoteError, RemoteOptions, Usage};

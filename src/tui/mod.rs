@@ -68,17 +68,23 @@ use state::{App, Labels};
 pub fn run(mut opts: Options) -> Result<()> {
     // hf-hub's own download bars would write over the screen.
     opts.download_progress = false;
-    let labels = Labels {
-        model: opts.model.model.clone(),
-        reranker: opts.model.reranker.clone(),
-        device: String::new(),
-    };
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
     // Bad options, a bad pane spec or a pane's bad model options end here, before the screen
     // changes, as on the command line.
     let plan = crate::plan::Plan::new(&opts, None)?;
+    // Offline with no --model: the set-up's local Korean model, said on the status bar.
+    let settled = if plan.uses_session_model() {
+        crate::session::settle_model(&mut opts)
+    } else {
+        None
+    };
+    let labels = Labels {
+        model: opts.model.model.clone(),
+        reranker: opts.model.reranker.clone(),
+        device: String::new(),
+    };
     let panes = std::sync::Arc::new(plan.panes.clone());
     let mut app = App::new(
         opts.retrieval.params(),
@@ -89,6 +95,7 @@ pub fn run(mut opts: Options) -> Result<()> {
     );
     // https://no-color.org: set and not empty.
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    app.warnings.extend(settled);
 
     let (tx, rx) = channel::<Msg>();
     let control = control::Control::new();
