@@ -148,7 +148,7 @@ impl Evaluation {
     }
 
     /// The disagreement list: Tab switches pages, d narrows it to the next pair, ↑/↓
-    /// choose, Enter asks the question.
+    /// choose, Enter asks the question; Esc closes the overlay, as its footer says.
     fn list_key(&mut self, key: KeyEvent) -> Reaction {
         let EvalState::Done(Ok(outcome)) = &self.state else {
             return Reaction::Pass;
@@ -157,6 +157,7 @@ impl Evaluation {
         let pair = self.pair.checked_sub(1).and_then(|i| pairs.get(i).copied());
         let list = disagreements(outcome, pair);
         match key.code {
+            KeyCode::Esc => return Reaction::Close,
             KeyCode::Tab | KeyCode::BackTab => self.page = !self.page,
             KeyCode::Char('d') => {
                 self.pair = (self.pair + 1) % (pairs.len() + 1);

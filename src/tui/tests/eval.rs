@@ -205,6 +205,34 @@ fn the_disagreement_list_narrows_by_pair_and_enter_runs_the_question() {
 }
 
 #[test]
+fn esc_closes_a_finished_evaluation() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    update(&mut app, key(KeyCode::F(3)), t0);
+    let outcome = EvalOutcome {
+        questions: 1,
+        panes: vec!["dense".into()],
+        reports: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+        settings: String::new(),
+        labels: String::new(),
+        judged: BTreeMap::new(),
+        outcomes: vec![],
+    };
+    update(
+        &mut app,
+        Msg::Worker(Reply::EvalDone {
+            generation: 1,
+            outcome: Ok(outcome),
+        }),
+        t0,
+    );
+    assert!(matches!(app.eval.state, EvalState::Done(Ok(_))));
+    update(&mut app, key(KeyCode::Esc), t0);
+    assert_eq!(app.overlay, Overlay::None, "the footer says Esc closes");
+}
+
+#[test]
 fn the_fusion_lab_runs_once_and_applies_its_choice_to_the_hybrid_pane() {
     use crate::tune::{self, QueryLists, Split};
     let mut app = ready_app();
