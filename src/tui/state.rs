@@ -375,10 +375,16 @@ impl App {
         vec![Cmd::Quit]
     }
 
-    /// Every query that ran is in the history once, newest last.
+    /// Every query that ran is in the history once, newest last. A query recalled from the
+    /// history runs where it stands: browsing never reorders the history, and the next Up
+    /// goes on from there.
     pub(super) fn remember(&mut self, query: &str) {
         let q = query.trim().to_owned();
         if q.is_empty() {
+            return;
+        }
+        let browsing = self.history_pos.and_then(|p| self.history.get(p));
+        if browsing.is_some_and(|h| *h == q) {
             return;
         }
         self.history.retain(|h| *h != q);

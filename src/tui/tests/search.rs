@@ -321,15 +321,40 @@ fn history_holds_each_query_that_ran_once_newest_last_and_recalling_runs_it() {
     // The recalled query runs after the pause, like typing.
     let cmds = update(&mut app, Msg::Tick, t0 + DEBOUNCE * 2);
     assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "태풍"));
-    assert_eq!(app.history, ["장마", "태풍"]);
+    assert_eq!(app.history, ["태풍", "장마"], "browsing does not rewrite it");
 
     // Without live search the panes say they show another query until Enter.
     app.live = false;
     app.results = Some(results("태풍", &[0]));
-    update(&mut app, key(KeyCode::Up), t0);
+    update(&mut app, key(KeyCode::Down), t0);
     assert_eq!(app.input.text, "장마");
     assert!(update(&mut app, Msg::Tick, t0 + DEBOUNCE * 4).is_empty());
     assert!(app.showing_other_query());
+}
+
+#[test]
+fn walking_back_slowly_reaches_every_query_and_keeps_their_order() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    for q in ["AAA", "BBB", "CCC", "DDD"] {
+        searched(&mut app, q, t0);
+    }
+    // Up once a second: each recalled query runs after the pause, and the walk goes on.
+    let mut seen = Vec::new();
+    for i in 1..=3u32 {
+        let at = t0 + Duration::from_secs(i.into());
+        update(&mut app, key(KeyCode::Up), at);
+        let cmds = update(&mut app, Msg::Tick, at + DEBOUNCE * 2);
+        assert!(matches!(&cmds[..], [Cmd::Search { .. }]), "{cmds:?}");
+        seen.push(app.input.text.clone());
+    }
+    assert_eq!(seen, ["CCC", "BBB", "AAA"]);
+    assert!(update(&mut app, key(KeyCode::Up), t0).is_empty(), "nothing older");
+    assert_eq!(app.input.text, "AAA");
+    assert_eq!(app.history, ["AAA", "BBB", "CCC", "DDD"]);
+    // Typing a new query ends the walk: it becomes the newest.
+    searched(&mut app, "EEE", t0);
+    assert_eq!(app.history, ["AAA", "BBB", "CCC", "DDD", "EEE"]);
 }
 
 #[test]
