@@ -317,7 +317,13 @@ fn bm25_runs_without_a_model() {
                 "bm25",
             ],
         );
-        assert!(ok(&out).contains("BM25 (bm25"));
+        let text = ok(&out);
+        assert!(text.contains("BM25 (bm25"), "{text}");
+        // No pane waits for a model: the cost line says so instead of "reranking…".
+        assert!(
+            text.contains("cost: no dense pane; no rerank pane"),
+            "{text}"
+        );
     }
 }
 

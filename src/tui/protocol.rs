@@ -126,7 +126,9 @@ pub enum Reply {
     Reranked {
         generation: u64,
         result: MethodResult,
+        /// One per candidate, the design's cost; `cached` of them came from the session cache.
         passes: usize,
+        cached: usize,
     },
     EvalProgress {
         generation: u64,

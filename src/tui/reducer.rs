@@ -88,7 +88,8 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             generation,
             result,
             passes,
-        } => on_reranked(app, generation, result, passes),
+            cached,
+        } => on_reranked(app, generation, result, (passes, cached)),
         Reply::EvalProgress {
             generation,
             done,
@@ -184,7 +185,7 @@ fn on_reranked(
     app: &mut App,
     generation: u64,
     result: crate::pipeline::MethodResult,
-    passes: usize,
+    (passes, cached): (usize, usize),
 ) {
     if generation != app.generation {
         return;
@@ -193,6 +194,7 @@ fn on_reranked(
         r.results.retain(|m| m.pane != result.pane);
         r.results.push(result);
         r.forward_passes.cross_encoder = passes;
+        r.forward_passes.cross_cached = cached;
     }
     app.rerank_progress = None;
     keep_selection(app, true);

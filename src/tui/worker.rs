@@ -228,6 +228,7 @@ impl Worker<'_> {
                         Missing::failed(Phase::Rerank, "the rerank thread has stopped"),
                     ),
                     passes: 0,
+                    cached: 0,
                 },
             );
         }

@@ -255,6 +255,7 @@ fn fast_panes_fill_before_the_reranker_and_an_older_query_never_stays_on_screen(
             generation: g1,
             result: rerank.clone(),
             passes: 30,
+            cached: 0,
         },
     ] {
         update(&mut app, Msg::Worker(late), t0);
@@ -275,6 +276,7 @@ fn fast_panes_fill_before_the_reranker_and_an_older_query_never_stays_on_screen(
             generation: g2,
             result: rerank,
             passes: 1,
+            cached: 1,
         }),
         t0,
     );
@@ -282,6 +284,9 @@ fn fast_panes_fill_before_the_reranker_and_an_older_query_never_stays_on_screen(
     assert_eq!(r.query, "태풍");
     assert!(r.get(Kind::Rerank).is_some());
     assert_eq!(r.forward_passes.cross_encoder, 1);
+    // Its one pair came from the session's cache: no cross-encoder time is claimed.
+    let cost = crate::render::cost_line(r, 10);
+    assert!(cost.ends_with("cross-encoder: 1 pair from memory (scored earlier, no pass now)"), "{cost}");
     assert_eq!(app.rerank_progress, None);
 
     // The same query again (a setting changed): its lists stay, marked as updating.
