@@ -629,6 +629,10 @@ fn unusable_data_files_are_named_with_the_cause() {
             ],
         );
         let stderr = failed(&out);
+        assert!(
+            stderr.matches("(os error").count() <= 1,
+            "the OS error once: {stderr}"
+        );
         for n in needles {
             assert!(
                 stderr.contains(n),
