@@ -393,7 +393,10 @@ mod tests {
             forward_passes: ForwardPasses::default(),
             results: vec![],
         };
-        assert_eq!(cost_line(&results, 10), "cost: no dense pane; no rerank pane");
+        assert_eq!(
+            cost_line(&results, 10),
+            "cost: no dense pane; no rerank pane"
+        );
     }
 
     #[test]

@@ -286,7 +286,10 @@ fn fast_panes_fill_before_the_reranker_and_an_older_query_never_stays_on_screen(
     assert_eq!(r.forward_passes.cross_encoder, 1);
     // Its one pair came from the session's cache: no cross-encoder time is claimed.
     let cost = crate::render::cost_line(r, 10);
-    assert!(cost.ends_with("cross-encoder: 1 pair from memory (scored earlier, no pass now)"), "{cost}");
+    assert!(
+        cost.ends_with("cross-encoder: 1 pair from memory (scored earlier, no pass now)"),
+        "{cost}"
+    );
     assert_eq!(app.rerank_progress, None);
 
     // The same query again (a setting changed): its lists stay, marked as updating.
@@ -326,7 +329,11 @@ fn history_holds_each_query_that_ran_once_newest_last_and_recalling_runs_it() {
     // The recalled query runs after the pause, like typing.
     let cmds = update(&mut app, Msg::Tick, t0 + DEBOUNCE * 2);
     assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "태풍"));
-    assert_eq!(app.history, ["태풍", "장마"], "browsing does not rewrite it");
+    assert_eq!(
+        app.history,
+        ["태풍", "장마"],
+        "browsing does not rewrite it"
+    );
 
     // Without live search the panes say they show another query until Enter.
     app.live = false;
@@ -354,7 +361,10 @@ fn walking_back_slowly_reaches_every_query_and_keeps_their_order() {
         seen.push(app.input.text.clone());
     }
     assert_eq!(seen, ["CCC", "BBB", "AAA"]);
-    assert!(update(&mut app, key(KeyCode::Up), t0).is_empty(), "nothing older");
+    assert!(
+        update(&mut app, key(KeyCode::Up), t0).is_empty(),
+        "nothing older"
+    );
     assert_eq!(app.input.text, "AAA");
     assert_eq!(app.history, ["AAA", "BBB", "CCC", "DDD"]);
     // Typing a new query ends the walk: it becomes the newest.
