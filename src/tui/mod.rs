@@ -75,6 +75,15 @@ pub fn run(mut opts: Options) -> Result<()> {
     // Bad options, a bad pane spec or a pane's bad model options end here, before the screen
     // changes, as on the command line.
     let plan = crate::plan::Plan::new(&opts, None)?;
+    // So does an unusable local data file (read in a moment); a hub dataset, which may take
+    // minutes to download, loads behind the screen with its progress shown.
+    let corpus = match &opts.data.data {
+        Some(_) => Some(std::sync::Arc::new(crate::session::load_corpus(
+            &opts,
+            &mut |_| {},
+        )?)),
+        None => None,
+    };
     let panes = std::sync::Arc::new(plan.panes.clone());
     let mut app = App::new(
         opts.retrieval.params(),
@@ -88,7 +97,7 @@ pub fn run(mut opts: Options) -> Result<()> {
 
     let (tx, rx) = channel::<Msg>();
     let control = control::Control::new();
-    let worker = startup::spawn(opts, plan, tx.clone(), control.clone())?;
+    let worker = startup::spawn(opts, (plan, corpus), tx.clone(), control.clone())?;
     let mut screen = Screen::enter()?;
     spawn_input(tx)?;
 
