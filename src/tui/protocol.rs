@@ -146,6 +146,12 @@ pub enum Reply {
         generation: u64,
         result: Result<SparseOutcome, Missing>,
     },
+    /// What `analyzer` warns about the corpus (a wordpiece tokenizer that does not know
+    /// Korean), or nothing: the status bar shows it while a BM25 pane uses that analyzer.
+    AnalyzerChecked {
+        analyzer: crate::bm25::AnalyzerKind,
+        warning: Option<String>,
+    },
     /// The playground's dense matrix, or why there is none.
     PlaygroundDense {
         generation: u64,

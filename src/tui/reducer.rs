@@ -100,6 +100,10 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             outcome,
         } => app.eval.on_done(generation, outcome),
         Reply::Pooling(state) => app.pooling = Some(state),
+        Reply::AnalyzerChecked { analyzer, warning } => {
+            app.analyzer_warnings.retain(|(k, _)| *k != analyzer);
+            app.analyzer_warnings.extend(warning.map(|w| (analyzer, w)));
+        }
         Reply::TuneProgress {
             generation,
             done,

@@ -120,6 +120,7 @@ fn work(
         encoders: Vec::new(),
         reranker_state: Err(Missing::pending("the reranker is still loading")),
         doc_freq: None,
+        playground: None,
         eval_cancel: None,
         runtime: runtime_label(opts),
         judgments,
@@ -262,7 +263,10 @@ fn start_pipeline(
         built.push((None, Ok(b.analyzer.clone())));
     }
     for key in plan.bm25_keys() {
-        built.push((key, build_bm25(opts, corpus, key, &mut pipeline, report)));
+        built.push((
+            key,
+            build_bm25(opts, corpus, key, (&mut pipeline, ui), report),
+        ));
     }
     built.sort_by_key(|(key, _)| key.is_some());
     match built.into_iter().next() {
@@ -280,7 +284,7 @@ fn build_bm25(
     opts: &Options,
     corpus: &Corpus,
     key: crate::panes::Bm25Key,
-    pipeline: &mut Pipeline,
+    (pipeline, ui): (&mut Pipeline, &Sender<Msg>),
     report: &mut impl FnMut(Event),
 ) -> Result<Analyzer, Missing> {
     let built = session::analyzer_for(opts, key).and_then(|analyzer| {
@@ -289,7 +293,7 @@ fn build_bm25(
     });
     match built {
         Ok((analyzer, index)) => {
-            warn_about_analyzer(&analyzer, corpus, report);
+            warn_about_analyzer(&analyzer, corpus, ui);
             pipeline.set_bm25(key, Arc::new(index));
             Ok(analyzer)
         }

@@ -193,6 +193,8 @@ pub struct App {
     pub stage: Option<Stage>,
     pub parts: [PartState; 4],
     pub warnings: Vec<String>,
+    /// Each analyzer's warning about the corpus, shown while a BM25 pane uses it.
+    pub analyzer_warnings: Vec<(AnalyzerKind, String)>,
     /// What the other dense panes' encoders did: their model, passages, and what a remote
     /// endpoint's passages cost (the status bar's encoder line).
     pub notes: Vec<String>,
@@ -250,6 +252,7 @@ impl App {
                 PartState::Loading,
             ],
             warnings: Vec::new(),
+            analyzer_warnings: Vec::new(),
             notes: Vec::new(),
             labels,
             pooling: None,
@@ -390,6 +393,25 @@ impl App {
         self.history.retain(|h| *h != q);
         self.history.push(q);
         self.history_pos = None;
+    }
+
+    /// The warnings of the analyzers some BM25 pane (shown or read by a fusion) uses now: a
+    /// pane switched to another analyzer leaves its old one's warning behind.
+    pub fn analyzer_warnings_in_use(&self) -> Vec<&str> {
+        let used: Vec<AnalyzerKind> = self
+            .spec
+            .all()
+            .iter()
+            .filter_map(|p| match p.retriever {
+                crate::panes::Retriever::Bm25(key) => Some(key.unwrap_or(self.analyzer_kind)),
+                _ => None,
+            })
+            .collect();
+        self.analyzer_warnings
+            .iter()
+            .filter(|(k, _)| used.contains(k))
+            .map(|(_, w)| w.as_str())
+            .collect()
     }
 
     /// Where the query on screen occurs in `passage`'s text: the byte spans its hit carries
