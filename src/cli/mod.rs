@@ -38,6 +38,11 @@ pub struct Args {
     /// Options given explicitly win.
     #[arg(long, global = true, value_enum)]
     pub preset: Option<PresetArg>,
+    /// Comma-separated default panes: dense, bm25, hybrid, rerank [default: all four; eval
+    /// skips rerank with --reranker none]; the short form of --panes, for search, eval and
+    /// the explorer. Like every option, before or after the subcommand.
+    #[arg(long, global = true, value_name = "LIST")]
+    pub methods: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -54,6 +59,8 @@ pub struct Args {
 #[derive(Debug)]
 pub struct Parsed {
     pub command: Option<Command>,
+    /// `--methods`: the panes of search, eval and the explorer, in short.
+    pub methods: Option<String>,
     pub model: ModelOptions,
     pub data: DataOptions,
     pub retrieval: RetrievalOptions,
@@ -106,10 +113,6 @@ pub enum Command {
     /// Search the corpus with every method and print the ranked lists.
     Search {
         query: String,
-        /// Comma-separated default panes: dense, bm25, hybrid, rerank [default: all four];
-        /// the short form of --panes.
-        #[arg(long)]
-        methods: Option<String>,
         #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
         format: TableOrJson,
     },
@@ -139,10 +142,6 @@ pub enum Command {
     },
     /// Evaluate every method over the corpus's questions (recall@1/5/10, MRR@10, nDCG@10, q/s).
     Eval {
-        /// Comma-separated default panes: dense, bm25, hybrid, rerank [default: all four;
-        /// rerank is skipped with --reranker none]; the short form of --panes.
-        #[arg(long)]
-        methods: Option<String>,
         /// Print exactly one JSON object on the last line of stdout.
         #[arg(long)]
         json: bool,
@@ -289,6 +288,7 @@ pub fn parse() -> Parsed {
     };
     let mut parsed = Parsed {
         command: args.command,
+        methods: args.methods,
         model: args.model.into(),
         data: args.data.into(),
         retrieval: args.retrieval.into(),
@@ -323,12 +323,18 @@ pub fn run(mut args: Parsed) -> Result<()> {
     if opts.retrieval.backend.is_some() {
         refuse_backend(args.command.as_ref())?;
     }
+    let methods = args.methods.as_deref();
+    let has_panes = matches!(
+        args.command,
+        None | Some(Command::Tui | Command::Search { .. } | Command::Eval { .. })
+    );
+    if methods.is_some() && !has_panes {
+        bail!("--methods chooses the panes of search, eval and the explorer; this command has none");
+    }
     match &args.command {
-        Some(Command::Search {
-            query,
-            methods,
-            format,
-        }) => return search::search(&opts, query, methods.as_deref(), *format),
+        Some(Command::Search { query, format }) => {
+            return search::search(&opts, query, methods, *format)
+        }
         Some(Command::Index {
             drop,
             batch,
@@ -347,7 +353,6 @@ pub fn run(mut args: Parsed) -> Result<()> {
             );
         }
         Some(Command::Eval {
-            methods,
             json,
             trec_run,
             per_query,
@@ -359,7 +364,7 @@ pub fn run(mut args: Parsed) -> Result<()> {
         }) => {
             return eval::eval(
                 &opts,
-                methods.as_deref(),
+                methods,
                 *json,
                 trec_run.as_deref(),
                 per_query.as_deref(),
@@ -384,7 +389,7 @@ pub fn run(mut args: Parsed) -> Result<()> {
         _ => {}
     }
     let command = match args.command {
-        None | Some(Command::Tui) => return bigyo::tui::run(opts),
+        None | Some(Command::Tui) => return bigyo::tui::run(opts, methods),
         Some(command) => command,
     };
     model_command(&opts, command)

@@ -61,7 +61,8 @@ use state::{App, Labels};
 
 /// Runs the explorer until the user quits. The terminal is restored on return, on error and
 /// on panic.
-pub fn run(mut opts: Options) -> Result<()> {
+/// `methods` is `--methods`, the short form of the pane spec.
+pub fn run(mut opts: Options, methods: Option<&str>) -> Result<()> {
     // hf-hub's own download bars would write over the screen.
     opts.download_progress = false;
     let labels = Labels {
@@ -74,7 +75,7 @@ pub fn run(mut opts: Options) -> Result<()> {
         .map_or(1, |d| d.as_nanos() as u64);
     // Bad options, a bad pane spec or a pane's bad model options end here, before the screen
     // changes, as on the command line.
-    let plan = crate::plan::Plan::new(&opts, None)?;
+    let plan = crate::plan::Plan::new(&opts, methods)?;
     // So does an unusable local data file (read in a moment); a hub dataset, which may take
     // minutes to download, loads behind the screen with its progress shown.
     let corpus = match &opts.data.data {
