@@ -329,7 +329,9 @@ pub fn run(mut args: Parsed) -> Result<()> {
         None | Some(Command::Tui | Command::Search { .. } | Command::Eval { .. })
     );
     if methods.is_some() && !has_panes {
-        bail!("--methods chooses the panes of search, eval and the explorer; this command has none");
+        bail!(
+            "--methods chooses the panes of search, eval and the explorer; this command has none"
+        );
     }
     match &args.command {
         Some(Command::Search { query, format }) => {

@@ -530,7 +530,7 @@ impl Worker<'_> {
             let pane = panes.get(id);
             let what = match &pane.retriever {
                 Retriever::Dense(key) => match self.encoder_of(key) {
-                    Some(e) => format!("encoder {}", crate::model::Embedder::identity(e)),
+                    Some(e) => encoder_in_words(&crate::model::Embedder::identity(e)),
                     None => "encoder -".into(),
                 },
                 Retriever::Bm25(key) => match self.pipeline.bm25(*key) {
@@ -565,6 +565,28 @@ impl Worker<'_> {
         }
         parts.push(self.runtime.clone());
         parts.join(" · ")
+    }
+}
+
+/// An encoder's passage-cache identity in words for the evaluation's header: the model's
+/// name (a local directory's last part, a hub id without its revision), its pooling and
+/// dtype; a remote model's name and endpoint. `<dir>#802c…|max|norm|max256|BFloat16-mixed`
+/// reads `encoder <dir's name>, max pooling, BFloat16-mixed`.
+pub(super) fn encoder_in_words(identity: &str) -> String {
+    let parts: Vec<&str> = identity.split('|').collect();
+    match parts.as_slice() {
+        ["openai", url, model, ..] => format!("encoder {model} at {url}"),
+        [model, pooling, _norm, _length, dtype, ..] => {
+            let model = model.rsplit_once('#').map_or(*model, |(m, _)| m);
+            let model = model.rsplit_once('@').map_or(model, |(m, _)| m);
+            let local = std::path::Path::new(model);
+            let name = match local.file_name() {
+                Some(n) if local.is_absolute() || local.exists() => n.to_string_lossy(),
+                _ => model.into(),
+            };
+            format!("encoder {name}, {pooling} pooling, {dtype}")
+        }
+        _ => format!("encoder {identity}"),
     }
 }
 

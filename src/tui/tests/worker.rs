@@ -190,3 +190,21 @@ fn the_playground_follows_an_analyzer_switch_without_f5() {
         assert!(control.shut_down(Duration::from_secs(5)));
     });
 }
+
+#[test]
+fn the_evaluation_names_an_encoder_in_words_not_by_its_cache_key() {
+    assert_eq!(
+        encoder_in_words(
+            "/home/u/models/multilingual-e5-small#802c41f0a1b2c3d4|max|norm|max256|BFloat16-mixed"
+        ),
+        "encoder multilingual-e5-small, max pooling, BFloat16-mixed"
+    );
+    assert_eq!(
+        encoder_in_words("snunlp/KR-SBERT-V40K-klueNLI-augSTS@0123abcd|mean|norm|max128|Float"),
+        "encoder snunlp/KR-SBERT-V40K-klueNLI-augSTS, mean pooling, Float"
+    );
+    assert_eq!(
+        encoder_in_words("openai|http://127.0.0.1:8080/v1|e5|input_type=-|prompt=\"\""),
+        "encoder e5 at http://127.0.0.1:8080/v1"
+    );
+}
