@@ -218,7 +218,7 @@ pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Va
                     let p = &corpus.passages[h.passage];
                     let mut v = json!({
                         "rank": i + 1,
-                        "passage": h.passage,
+                        "passage": crate::judgments::passage_id(h.passage),
                         "title": p.title,
                         "score": h.score,
                         "gold": gold == Some(h.passage),
@@ -256,7 +256,7 @@ pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Va
     json!({
         "query": results.query,
         "terms": results.terms,
-        "gold": gold,
+        "gold": gold.map(crate::judgments::passage_id),
         "encode_ms": ms(results.encode),
         "forward_passes": {
             "bi_encoder": results.forward_passes.bi_encoder,

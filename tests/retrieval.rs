@@ -80,7 +80,9 @@ fn ranked_lists_on_the_sample_with_minilm() {
             ],
         );
         let json: Value = serde_json::from_str(ok(&out).trim()).unwrap();
-        snapshot.push_str(&format!("query: {q}\ngold: {}\n", json["gold"]));
+        // Passage ids are `p<N>` strings, as in TREC runs and qrels.
+        let id = |v: &Value| v.as_str().unwrap()[1..].to_owned();
+        snapshot.push_str(&format!("query: {q}\ngold: {}\n", id(&json["gold"])));
         for m in ["dense", "bm25", "hybrid"] {
             let hits = json["methods"][m]["hits"].as_array().unwrap();
             let line: Vec<String> = hits
@@ -88,7 +90,7 @@ fn ranked_lists_on_the_sample_with_minilm() {
                 .map(|h| {
                     format!(
                         "p{}{}",
-                        h["passage"],
+                        id(&h["passage"]),
                         if h["gold"] == true { "✓" } else { "" }
                     )
                 })
@@ -870,8 +872,14 @@ fn options_work_before_and_after_the_subcommand() {
     };
     let (b, a) = (last(&before), last(&after));
     assert_eq!(b["methods"].as_object().unwrap().len(), 1, "{b}");
-    assert!(b["methods"]["bm25"]["mrr@10"].as_f64().unwrap() > 0.5, "{b}");
-    assert_eq!(b["methods"]["bm25"]["mrr@10"], a["methods"]["bm25"]["mrr@10"]);
+    assert!(
+        b["methods"]["bm25"]["mrr@10"].as_f64().unwrap() > 0.5,
+        "{b}"
+    );
+    assert_eq!(
+        b["methods"]["bm25"]["mrr@10"],
+        a["methods"]["bm25"]["mrr@10"]
+    );
     let search = bigyo_in(
         home.path(),
         &["--methods", "bm25", "search", "서울", "--data", "sample"],
@@ -880,7 +888,9 @@ fn options_work_before_and_after_the_subcommand() {
     let refused = bigyo_in(home.path(), &["--methods", "bm25", "doctor"]);
     assert!(failed(&refused).contains("--methods"));
     // A subcommand that defined a global option again would list it twice in its help.
-    for sub in ["search", "eval", "embed", "rerank", "tune", "similar", "index", "tui"] {
+    for sub in [
+        "search", "eval", "embed", "rerank", "tune", "similar", "index", "tui",
+    ] {
         let help = ok(&bigyo_in(home.path(), &[sub, "--help"]));
         // Option lines start within six columns with a dash; their text is indented more.
         let mut flags: Vec<&str> = help
@@ -894,7 +904,11 @@ fn options_work_before_and_after_the_subcommand() {
         let all = flags.len();
         flags.sort_unstable();
         flags.dedup();
-        assert_eq!(flags.len(), all, "a flag twice in `bigyo {sub} --help`:\n{help}");
+        assert_eq!(
+            flags.len(),
+            all,
+            "a flag twice in `bigyo {sub} --help`:\n{help}"
+        );
         assert!(help.contains("--methods"), "{sub}: {help}");
     }
 }
