@@ -429,3 +429,19 @@ fn progress_gives_an_eta_and_ready_waits_for_every_part() {
     );
     assert!(app.ready());
 }
+
+#[test]
+fn a_gold_mark_never_runs_into_a_two_digit_rank() {
+    let mut app = ready_app();
+    let corpus = app.corpus.clone().unwrap();
+    let question = corpus.eval_questions().next().unwrap().text.clone();
+    let gold = corpus.gold_for(&question).unwrap();
+    let other = (gold + 1) % corpus.passages.len();
+    let mut passages = vec![other; 9];
+    passages.push(gold);
+    app.input.set(&question);
+    app.results = Some(results(&question, &passages));
+    let screen = crate::tui::snapshots::render(&app, 200, 50);
+    assert!(screen.contains("✓ 10 1.0000"), "{screen}");
+    assert!(!screen.contains("✓10"), "{screen}");
+}
