@@ -6,7 +6,7 @@ use crossterm::event::KeyEventKind;
 
 use super::keys::on_key;
 use super::protocol::{Cmd, EvalLabels, Msg, Part, Reply};
-use super::state::{App, PartState, Stage};
+use super::state::{App, Overlay, PartState, Stage};
 use crate::pipeline::Missing;
 use crate::session::{Event, Step};
 
@@ -182,6 +182,10 @@ fn on_results(
     app.rerank_progress = rerank_total.map(|t| (0, t));
     app.results = Some(results);
     keep_selection(app, same);
+    if !same && matches!(app.overlay, Overlay::Judge { queries: false, .. }) {
+        // A new query's pool: the cursor starts on its first hit not graded yet.
+        app.overlay = super::overlays::judge::open(app);
+    }
 }
 
 /// The rerank pane's answer joins the other panes' (by its pane id).
