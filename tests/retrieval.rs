@@ -82,8 +82,10 @@ fn ranked_lists_on_the_sample_with_minilm() {
         let json: Value = serde_json::from_str(ok(&out).trim()).unwrap();
         // Passage ids are `p<N>` strings, as in TREC runs and qrels (no gold: null).
         let id = |v: &Value| {
-            v.as_str()
-                .map_or_else(|| v.to_string(), |s| s.strip_prefix('p').unwrap().to_owned())
+            v.as_str().map_or_else(
+                || v.to_string(),
+                |s| s.strip_prefix('p').unwrap().to_owned(),
+            )
         };
         snapshot.push_str(&format!("query: {q}\ngold: {}\n", id(&json["gold"])));
         for m in ["dense", "bm25", "hybrid"] {

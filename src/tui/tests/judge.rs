@@ -227,7 +227,10 @@ fn the_judge_view_starts_on_the_first_unjudged_hit_and_enter_opens_it() {
     let screen = crate::tui::snapshots::render(&app, 200, 50);
     let words: Vec<&str> = corpus.passages[1].text.split_whitespace().take(2).collect();
     assert!(screen.contains(&words.join(" ")), "{screen}");
-    assert!(!screen.contains('✓'), "장마 is no dataset question: {screen}");
+    assert!(
+        !screen.contains('✓'),
+        "장마 is no dataset question: {screen}"
+    );
     update(&mut app, key(KeyCode::Enter), t0);
     assert!(
         matches!(app.overlay, Overlay::Detail { passage: 1, .. }),
