@@ -28,10 +28,11 @@ pub const SAMPLE_NAME: &str = "sample";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
+    // The OS error is in the message, not a source too: `{:#}` would print it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: not a readable parquet file ({detail})")]
     NotParquet { path: PathBuf, detail: String },
@@ -151,9 +152,9 @@ impl Corpus {
                     detail: "it is a directory".into(),
                 });
             }
-            let file = File::open(path).map_err(|source| DataError::Io {
+            let file = File::open(path).map_err(|error| DataError::Io {
                 path: path.clone(),
-                source,
+                error,
             })?;
             builder.read_contained(path, file)?;
         }

@@ -4,7 +4,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::data::Corpus;
 use crate::panes::Kind;
-use crate::pipeline::{Hit, MethodResult, Missing, SearchResults};
+use crate::pipeline::{ForwardPasses, Hit, MethodResult, Missing, SearchResults};
 use crate::session::ms;
 
 /// `s` cut to at most `width` display columns, with `…` when cut. Control characters become
@@ -130,42 +130,67 @@ fn header(results: &SearchResults, r: &MethodResult) -> String {
 
 /// The per-query cost of the two encoder designs: the bi-encoder's one forward pass against
 /// the cross-encoder's one pass per reranked pair, and what reranking all `passages` would
-/// cost at the measured rate.
+/// cost at the measured rate. Pairs the explorer's session cache answered cost no pass and
+/// are said to come from memory (their time says nothing of the cross-encoder's).
 pub fn cost_line(results: &SearchResults, passages: usize) -> String {
     let passes = results.forward_passes;
-    let bi = match results.get(Kind::Dense).and_then(|r| r.error.as_ref()) {
-        Some(Missing::Pending(_)) => "bi-encoder: embedding…".to_owned(),
-        Some(_) if passes.bi_encoder == 0 => "bi-encoder: not available".to_owned(),
+    let bi = match results.get(Kind::Dense).map(|r| r.error.as_ref()) {
+        Some(Some(Missing::Pending(_))) => "bi-encoder: embedding…".to_owned(),
+        Some(Some(_)) if passes.bi_encoder == 0 => "bi-encoder: not available".to_owned(),
+        None if passes.bi_encoder == 0 => "no dense pane".to_owned(),
         _ => format!(
-            "bi-encoder {} forward pass ({:.1} ms)",
-            passes.bi_encoder,
+            "bi-encoder {} ({:.1} ms)",
+            plural(passes.bi_encoder, "forward pass", "forward passes"),
             ms(results.encode)
         ),
     };
     let cross = match results.get(Kind::Rerank) {
-        None => "cross-encoder: reranking…".to_owned(),
+        None if results.panes.first(Kind::Rerank).is_some() => {
+            "cross-encoder: reranking…".to_owned()
+        }
+        None => "no rerank pane".to_owned(),
         Some(r) => match &r.error {
             Some(Missing::Off(_)) => "no reranker".to_owned(),
             Some(_) => "cross-encoder: not available".to_owned(),
-            None => {
-                let rerank_ms = ms(r.elapsed);
-                let whole = if passes.cross_encoder > 0 {
-                    let per_pair = rerank_ms / passes.cross_encoder as f64;
-                    format!(
-                        "; reranking all {passages} passages would take ~{}",
-                        human_ms(per_pair * passages as f64)
-                    )
-                } else {
-                    String::new()
-                };
-                format!(
-                    "cross-encoder {} passes ({rerank_ms:.1} ms){whole}",
-                    passes.cross_encoder
-                )
-            }
+            None => cross_cost(r.elapsed, passes, passages),
         },
     };
     format!("cost: {bi}; {cross}")
+}
+
+/// The cross-encoder's part of the cost line: the passes run now and their time, the pairs
+/// served from memory, and the whole corpus at the rate of the passes run now.
+fn cross_cost(elapsed: std::time::Duration, passes: ForwardPasses, passages: usize) -> String {
+    let cached = passes.cross_cached.min(passes.cross_encoder);
+    let fresh = passes.cross_encoder - cached;
+    let memory = plural(cached, "pair", "pairs");
+    if fresh == 0 && cached > 0 {
+        return format!("cross-encoder: {memory} from memory (scored earlier, no pass now)");
+    }
+    let rerank_ms = ms(elapsed);
+    let whole = if fresh > 0 {
+        let per_pair = rerank_ms / fresh as f64;
+        format!(
+            "; reranking all {passages} passages would take ~{}",
+            human_ms(per_pair * passages as f64)
+        )
+    } else {
+        String::new()
+    };
+    let memory = if cached > 0 {
+        format!(", {memory} from memory")
+    } else {
+        String::new()
+    };
+    format!(
+        "cross-encoder {} ({rerank_ms:.1} ms){memory}{whole}",
+        plural(fresh, "pass", "passes")
+    )
+}
+
+/// `1 pass`, `2 passes`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Milliseconds as `850 ms`, `12.3 s` or `4.1 min`.
@@ -193,7 +218,7 @@ pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Va
                     let p = &corpus.passages[h.passage];
                     let mut v = json!({
                         "rank": i + 1,
-                        "passage": h.passage,
+                        "passage": crate::judgments::passage_id(h.passage),
                         "title": p.title,
                         "score": h.score,
                         "gold": gold == Some(h.passage),
@@ -231,7 +256,7 @@ pub fn json(corpus: &Corpus, results: &SearchResults, gold: Option<usize>) -> Va
     json!({
         "query": results.query,
         "terms": results.terms,
-        "gold": gold,
+        "gold": gold.map(crate::judgments::passage_id),
         "encode_ms": ms(results.encode),
         "forward_passes": {
             "bi_encoder": results.forward_passes.bi_encoder,
@@ -272,6 +297,7 @@ mod tests {
             forward_passes: ForwardPasses {
                 bi_encoder: 1,
                 cross_encoder: 30,
+                cross_cached: 0,
             },
             results: vec![MethodResult {
                 pane: rerank,
@@ -312,6 +338,64 @@ mod tests {
         assert_eq!(
             cost_line(&none, 10),
             "cost: bi-encoder: embedding…; cross-encoder: reranking…"
+        );
+    }
+
+    #[test]
+    fn cost_line_never_times_the_session_cache_as_the_cross_encoder() {
+        use std::time::Duration;
+        let panes = std::sync::Arc::new(crate::panes::Panes::standard());
+        let rerank = panes.first(Kind::Rerank).unwrap();
+        let mut results = SearchResults {
+            query: "q".into(),
+            panes,
+            inputs: vec![],
+            terms: vec![],
+            encode: Duration::from_millis(8),
+            forward_passes: ForwardPasses {
+                bi_encoder: 2,
+                cross_encoder: 30,
+                cross_cached: 30,
+            },
+            results: vec![MethodResult {
+                pane: rerank,
+                method: Kind::Rerank,
+                hits: vec![],
+                elapsed: Duration::from_micros(100),
+                error: None,
+                note: None,
+                ranking: vec![],
+            }],
+        };
+        assert_eq!(
+            cost_line(&results, 67),
+            "cost: bi-encoder 2 forward passes (8.0 ms); \
+             cross-encoder: 30 pairs from memory (scored earlier, no pass now)"
+        );
+        // Some scored now: the corpus estimate is at the rate of those alone.
+        results.forward_passes.cross_cached = 20;
+        results.results[0].elapsed = Duration::from_millis(100);
+        assert_eq!(
+            cost_line(&results, 100),
+            "cost: bi-encoder 2 forward passes (8.0 ms); cross-encoder 10 passes (100.0 ms), \
+             20 pairs from memory; reranking all 100 passages would take ~1.0 s"
+        );
+    }
+
+    #[test]
+    fn cost_line_without_a_rerank_or_dense_pane_says_so() {
+        let results = SearchResults {
+            query: "q".into(),
+            panes: std::sync::Arc::new(crate::panes::Panes::from_methods("bm25").unwrap()),
+            inputs: vec![],
+            terms: vec![],
+            encode: std::time::Duration::ZERO,
+            forward_passes: ForwardPasses::default(),
+            results: vec![],
+        };
+        assert_eq!(
+            cost_line(&results, 10),
+            "cost: no dense pane; no rerank pane"
         );
     }
 

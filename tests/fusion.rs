@@ -196,6 +196,13 @@ fn eval_per_query_agrees_with_the_averages() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 143);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["gold"].as_str().is_some_and(|g| g.starts_with('p'))),
+        "passage ids are p<N>: {}",
+        lines[0]
+    );
     let methods = ["dense", "bm25", "hybrid"];
     let rr = |line: &Value, m: &str| line["rr@10"][m].as_f64().unwrap();
     for m in methods {

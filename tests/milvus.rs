@@ -801,7 +801,7 @@ fn index_and_search_through_the_cli() {
     let ids = |m: &str| -> Vec<u64> {
         hits(m)
             .iter()
-            .map(|h| h["passage"].as_u64().unwrap())
+            .map(|h| h["passage"].as_str().unwrap()[1..].parse::<u64>().unwrap())
             .collect()
     };
     for (m, title) in [

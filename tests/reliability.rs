@@ -164,7 +164,12 @@ fn corrupt_caches_are_rebuilt_and_concurrent_builders_both_finish() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|h| (h["passage"].as_u64().unwrap(), h["score"].as_f64().unwrap()))
+            .map(|h| {
+                (
+                    h["passage"].as_str().unwrap()[1..].parse::<u64>().unwrap(),
+                    h["score"].as_f64().unwrap(),
+                )
+            })
             .collect()
     };
     let same = |a: &str, b: &str| {

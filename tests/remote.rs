@@ -342,7 +342,7 @@ fn a_local_and_a_remote_dense_pane_side_by_side() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|h| h["passage"].as_u64().unwrap())
+            .map(|h| h["passage"].as_str().unwrap()[1..].parse::<u64>().unwrap())
             .collect()
     };
     let both = search(

@@ -80,7 +80,14 @@ fn ranked_lists_on_the_sample_with_minilm() {
             ],
         );
         let json: Value = serde_json::from_str(ok(&out).trim()).unwrap();
-        snapshot.push_str(&format!("query: {q}\ngold: {}\n", json["gold"]));
+        // Passage ids are `p<N>` strings, as in TREC runs and qrels (no gold: null).
+        let id = |v: &Value| {
+            v.as_str().map_or_else(
+                || v.to_string(),
+                |s| s.strip_prefix('p').unwrap().to_owned(),
+            )
+        };
+        snapshot.push_str(&format!("query: {q}\ngold: {}\n", id(&json["gold"])));
         for m in ["dense", "bm25", "hybrid"] {
             let hits = json["methods"][m]["hits"].as_array().unwrap();
             let line: Vec<String> = hits
@@ -88,7 +95,7 @@ fn ranked_lists_on_the_sample_with_minilm() {
                 .map(|h| {
                     format!(
                         "p{}{}",
-                        h["passage"],
+                        id(&h["passage"]),
                         if h["gold"] == true { "✓" } else { "" }
                     )
                 })
@@ -317,7 +324,13 @@ fn bm25_runs_without_a_model() {
                 "bm25",
             ],
         );
-        assert!(ok(&out).contains("BM25 (bm25"));
+        let text = ok(&out);
+        assert!(text.contains("BM25 (bm25"), "{text}");
+        // No pane waits for a model: the cost line says so instead of "reranking…".
+        assert!(
+            text.contains("cost: no dense pane; no rerank pane"),
+            "{text}"
+        );
     }
 }
 
@@ -623,6 +636,10 @@ fn unusable_data_files_are_named_with_the_cause() {
             ],
         );
         let stderr = failed(&out);
+        assert!(
+            stderr.matches("(os error").count() <= 1,
+            "the OS error once: {stderr}"
+        );
         for n in needles {
             assert!(
                 stderr.contains(n),
@@ -840,4 +857,63 @@ fn similar_shows_sparse_zeros_and_dense_similarity() {
         text.contains("not available") && text.contains("/nonexistent/model"),
         "{text}"
     );
+}
+
+/// Every option works on either side of the subcommand (`--methods` included), no
+/// subcommand redefines a global option, and `--methods` is refused where there are no panes.
+#[test]
+fn options_work_before_and_after_the_subcommand() {
+    let home = tempfile::tempdir().unwrap();
+    let before = bigyo_in(
+        home.path(),
+        &["--data", "sample", "--methods", "bm25", "eval", "--json"],
+    );
+    let after = bigyo_in(
+        home.path(),
+        &["eval", "--json", "--methods", "bm25", "--data", "sample"],
+    );
+    let last = |out: &std::process::Output| -> Value {
+        serde_json::from_str(ok(out).lines().last().unwrap()).unwrap()
+    };
+    let (b, a) = (last(&before), last(&after));
+    assert_eq!(b["methods"].as_object().unwrap().len(), 1, "{b}");
+    assert!(
+        b["methods"]["bm25"]["mrr@10"].as_f64().unwrap() > 0.5,
+        "{b}"
+    );
+    assert_eq!(
+        b["methods"]["bm25"]["mrr@10"],
+        a["methods"]["bm25"]["mrr@10"]
+    );
+    let search = bigyo_in(
+        home.path(),
+        &["--methods", "bm25", "search", "서울", "--data", "sample"],
+    );
+    assert!(ok(&search).contains("BM25 (bm25"));
+    let refused = bigyo_in(home.path(), &["--methods", "bm25", "doctor"]);
+    assert!(failed(&refused).contains("--methods"));
+    // A subcommand that defined a global option again would list it twice in its help.
+    for sub in [
+        "search", "eval", "embed", "rerank", "tune", "similar", "index", "tui",
+    ] {
+        let help = ok(&bigyo_in(home.path(), &[sub, "--help"]));
+        // Option lines start within six columns with a dash; their text is indented more.
+        let mut flags: Vec<&str> = help
+            .lines()
+            .filter(|l| {
+                let t = l.trim_start();
+                t.starts_with('-') && l.len() - t.len() <= 6
+            })
+            .filter_map(|l| l.split([' ', ',', '=']).find(|w| w.starts_with("--")))
+            .collect();
+        let all = flags.len();
+        flags.sort_unstable();
+        flags.dedup();
+        assert_eq!(
+            flags.len(),
+            all,
+            "a flag twice in `bigyo {sub} --help`:\n{help}"
+        );
+        assert!(help.contains("--methods"), "{sub}: {help}");
+    }
 }

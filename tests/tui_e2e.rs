@@ -457,3 +457,54 @@ fn explorer_searches_opens_a_passage_and_quits_cleanly() {
         "the alternate screen was not left:\n{screen}"
     );
 }
+
+/// An unusable data file stops the explorer as it stops the command line: before the screen
+/// opens, exit 1, the file named with the cause (`bigyo search` prints the same line).
+#[test]
+fn an_unusable_data_file_stops_the_explorer_with_the_cli_message() {
+    let _serial = one_at_a_time();
+    let Some(bin) = release_binary() else {
+        panic!("no release binary: run `make build` (make test does), or set BIGYO_BIN");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("notparquet.parquet");
+    std::fs::write(&data, "context,question\n서울,비\n").expect("writing the data file");
+    let cli = Command::new(&bin)
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "search",
+            "서울",
+            "--methods",
+            "bm25",
+        ])
+        .env("BIGYO_CACHE_DIR", dir.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("running bigyo search");
+    let cli_line = String::from_utf8_lossy(&cli.stderr)
+        .lines()
+        .find(|l| l.contains("notparquet.parquet") && l.contains("not a readable parquet file"))
+        .expect("the CLI names the file and the cause")
+        .to_owned();
+    let tmux = Tmux {
+        socket: format!("bigyo-e2e-baddata-{}", std::process::id()),
+    };
+    let command = format!(
+        "env BIGYO_CACHE_DIR='{cache}' HF_HUB_OFFLINE=1 LANG=C.UTF-8 '{bin}' --data '{data}' \
+         --offline; echo \"bigyo-exited-$?\"; sleep 30",
+        cache = dir.path().display(),
+        bin = bin.display(),
+        data = data.display(),
+    );
+    let started = tmux.start(&command, (200, 45));
+    let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+    assert!(screen.contains("bigyo-exited-1"), "{screen}");
+    assert!(!screen.contains("Ready"), "{screen}");
+    let joined: String = screen.lines().map(str::trim_end).collect();
+    assert!(
+        joined.contains(&cli_line),
+        "the CLI's line {cli_line:?} in:\n{screen}"
+    );
+    assert_no_crash_text(&screen);
+}

@@ -346,7 +346,8 @@ fn write_per_query(file: &mut BufWriter<File>, outcomes: &[QueryOutcome]) -> std
         let line = serde_json::json!({
             "id": o.id,
             "question": o.question,
-            "gold": o.gold,
+            // Passage ids as everywhere else (`p<N>`: TREC runs, qrels, the explorer).
+            "gold": bigyo::judgments::passage_id(o.gold),
             "ranks": o.ranks,
             "rr@10": o.rr_at_10(),
         });

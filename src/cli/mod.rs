@@ -40,6 +40,11 @@ pub struct Args {
     /// Options given explicitly win.
     #[arg(long, global = true, value_enum)]
     pub preset: Option<PresetArg>,
+    /// Comma-separated default panes: dense, bm25, hybrid, rerank [default: all four; eval
+    /// skips rerank with --reranker none]; the short form of --panes, for search, eval and
+    /// the explorer. Like every option, before or after the subcommand.
+    #[arg(long, global = true, value_name = "LIST")]
+    pub methods: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -56,6 +61,8 @@ pub struct Args {
 #[derive(Debug)]
 pub struct Parsed {
     pub command: Option<Command>,
+    /// `--methods`: the panes of search, eval and the explorer, in short.
+    pub methods: Option<String>,
     pub model: ModelOptions,
     pub data: DataOptions,
     pub retrieval: RetrievalOptions,
@@ -108,10 +115,6 @@ pub enum Command {
     /// Search the corpus with every method and print the ranked lists.
     Search {
         query: String,
-        /// Comma-separated default panes: dense, bm25, hybrid, rerank [default: all four];
-        /// the short form of --panes.
-        #[arg(long)]
-        methods: Option<String>,
         #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
         format: TableOrJson,
     },
@@ -141,10 +144,6 @@ pub enum Command {
     },
     /// Evaluate every method over the corpus's questions (recall@1/5/10, MRR@10, nDCG@10, q/s).
     Eval {
-        /// Comma-separated default panes: dense, bm25, hybrid, rerank [default: all four;
-        /// rerank is skipped with --reranker none]; the short form of --panes.
-        #[arg(long)]
-        methods: Option<String>,
         /// Print exactly one JSON object on the last line of stdout.
         #[arg(long)]
         json: bool,
@@ -300,6 +299,7 @@ pub fn parse() -> Parsed {
     };
     let mut parsed = Parsed {
         command: args.command,
+        methods: args.methods,
         model: args.model.into(),
         data: args.data.into(),
         retrieval: args.retrieval.into(),
@@ -335,22 +335,30 @@ pub fn run(mut args: Parsed) -> Result<()> {
     if opts.retrieval.backend.is_some() {
         refuse_backend(args.command.as_ref())?;
     }
+    let methods = args.methods.as_deref();
+    let has_panes = matches!(
+        args.command,
+        None | Some(Command::Tui | Command::Search { .. } | Command::Eval { .. })
+    );
+    if methods.is_some() && !has_panes {
+        bail!(
+            "--methods chooses the panes of search, eval and the explorer; this command has none"
+        );
+    }
     // The explorer settles its model itself (tui::run) and says so on its status bar.
     if args
         .command
         .as_ref()
-        .is_some_and(|c| uses_session_model(&opts, c))
+        .is_some_and(|c| uses_session_model(&opts, c, methods))
     {
         if let Some(notice) = session::settle_model(&mut opts) {
             eprintln!("bigyo: {notice}");
         }
     }
     match &args.command {
-        Some(Command::Search {
-            query,
-            methods,
-            format,
-        }) => return search::search(&opts, query, methods.as_deref(), *format),
+        Some(Command::Search { query, format }) => {
+            return search::search(&opts, query, methods, *format)
+        }
         Some(Command::Index {
             drop,
             batch,
@@ -369,7 +377,6 @@ pub fn run(mut args: Parsed) -> Result<()> {
             );
         }
         Some(Command::Eval {
-            methods,
             json,
             trec_run,
             per_query,
@@ -381,7 +388,7 @@ pub fn run(mut args: Parsed) -> Result<()> {
         }) => {
             return eval::eval(
                 &opts,
-                methods.as_deref(),
+                methods,
                 *json,
                 trec_run.as_deref(),
                 per_query.as_deref(),
@@ -408,7 +415,7 @@ pub fn run(mut args: Parsed) -> Result<()> {
         _ => {}
     }
     let command = match args.command {
-        None | Some(Command::Tui) => return bigyo::tui::run(opts),
+        None | Some(Command::Tui) => return bigyo::tui::run(opts, methods),
         Some(command) => command,
     };
     model_command(&opts, command)
@@ -416,14 +423,12 @@ pub fn run(mut args: Parsed) -> Result<()> {
 
 /// Whether `command` embeds with the session's bi-encoder (so that the default model may be
 /// replaced by the set-up's local one when the hub cannot provide it).
-fn uses_session_model(opts: &Options, command: &Command) -> bool {
+fn uses_session_model(opts: &Options, command: &Command, methods: Option<&str>) -> bool {
     let plan_uses = |methods: Option<&str>| {
         bigyo::plan::Plan::new(opts, methods).is_ok_and(|p| p.uses_session_model())
     };
     match command {
-        Command::Search { methods, .. } | Command::Eval { methods, .. } => {
-            plan_uses(methods.as_deref())
-        }
+        Command::Search { .. } | Command::Eval { .. } => plan_uses(methods),
         Command::Tune { .. } | Command::Index { .. } => plan_uses(None),
         Command::Embed { .. }
         | Command::Similar { .. }

@@ -240,7 +240,10 @@ pub struct SearchResults {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ForwardPasses {
     pub bi_encoder: usize,
+    /// One per reranked pair, the design's cost (`cross_cached` of them included).
     pub cross_encoder: usize,
+    /// Pairs the explorer's session cache answered: no pass ran for them this time.
+    pub cross_cached: usize,
 }
 
 impl SearchResults {

@@ -273,7 +273,7 @@ pub const KEYMAP: &[Entry] = &[
     },
     Entry {
         keys: "J  F6",
-        description: "judge view: every pane's hits pooled, one key per grade",
+        description: "judge view: pooled hits, one key per grade, Enter reads",
         bindings: &[
             bind(Code(KeyCode::Char('J')), Pane, Judge),
             bind(Code(KeyCode::F(6)), Global, Judge),

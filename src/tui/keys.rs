@@ -50,7 +50,10 @@ fn anywhere(app: &mut App, action: Action, now: Instant) -> Option<Vec<Cmd>> {
         Action::Help => open(app, Overlay::Help),
         Action::Walkthrough => open(app, Overlay::Walkthrough),
         Action::Settings => open(app, Overlay::Settings { row: 0 }),
-        Action::Judge => open(app, judge::open()),
+        Action::Judge => {
+            let judge = judge::open(app);
+            open(app, judge)
+        }
         Action::Evaluate => open_eval(app, now),
         Action::TogglePlayground if app.overlay == Overlay::Playground => open(app, Overlay::None),
         Action::TogglePlayground | Action::OpenPlayground => open_playground(app),

@@ -65,7 +65,8 @@ use state::{App, Labels};
 
 /// Runs the explorer until the user quits. The terminal is restored on return, on error and
 /// on panic.
-pub fn run(mut opts: Options) -> Result<()> {
+/// `methods` is `--methods`, the short form of the pane spec.
+pub fn run(mut opts: Options, methods: Option<&str>) -> Result<()> {
     // hf-hub's own download bars would write over the screen.
     opts.download_progress = false;
     let seed = SystemTime::now()
@@ -73,7 +74,7 @@ pub fn run(mut opts: Options) -> Result<()> {
         .map_or(1, |d| d.as_nanos() as u64);
     // Bad options, a bad pane spec or a pane's bad model options end here, before the screen
     // changes, as on the command line.
-    let plan = crate::plan::Plan::new(&opts, None)?;
+    let plan = crate::plan::Plan::new(&opts, methods)?;
     // Offline with no --model: the set-up's local Korean model, said on the status bar.
     let settled = if plan.uses_session_model() {
         crate::session::settle_model(&mut opts)
@@ -84,6 +85,15 @@ pub fn run(mut opts: Options) -> Result<()> {
         model: opts.model.model.clone(),
         reranker: opts.model.reranker.clone(),
         device: String::new(),
+    };
+    // An unusable local data file ends here too (read in a moment); a hub dataset, which may take
+    // minutes to download, loads behind the screen with its progress shown.
+    let corpus = match &opts.data.data {
+        Some(_) => Some(std::sync::Arc::new(crate::session::load_corpus(
+            &opts,
+            &mut |_| {},
+        )?)),
+        None => None,
     };
     let panes = std::sync::Arc::new(plan.panes.clone());
     let mut app = App::new(
@@ -99,7 +109,7 @@ pub fn run(mut opts: Options) -> Result<()> {
 
     let (tx, rx) = channel::<Msg>();
     let control = control::Control::new();
-    let worker = startup::spawn(opts, plan, tx.clone(), control.clone())?;
+    let worker = startup::spawn(opts, (plan, corpus), tx.clone(), control.clone())?;
     let mut screen = Screen::enter()?;
     spawn_input(tx)?;
 

@@ -133,7 +133,9 @@ pub enum Reply {
     Reranked {
         generation: u64,
         result: MethodResult,
+        /// One per candidate, the design's cost; `cached` of them came from the session cache.
         passes: usize,
+        cached: usize,
     },
     EvalProgress {
         generation: u64,
@@ -150,6 +152,12 @@ pub enum Reply {
     PlaygroundSparse {
         generation: u64,
         result: Result<SparseOutcome, Missing>,
+    },
+    /// What `analyzer` warns about the corpus (a wordpiece tokenizer that does not know
+    /// Korean), or nothing: the status bar shows it while a BM25 pane uses that analyzer.
+    AnalyzerChecked {
+        analyzer: crate::bm25::AnalyzerKind,
+        warning: Option<String>,
     },
     /// The playground's dense matrix, or why there is none.
     PlaygroundDense {

@@ -6,7 +6,7 @@ use crossterm::event::KeyEventKind;
 
 use super::keys::on_key;
 use super::protocol::{Cmd, EvalLabels, Msg, Part, Reply};
-use super::state::{App, PartState, Stage};
+use super::state::{App, Overlay, PartState, Stage};
 use crate::pipeline::Missing;
 use crate::session::{Event, Step};
 
@@ -88,7 +88,8 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             generation,
             result,
             passes,
-        } => on_reranked(app, generation, result, passes),
+            cached,
+        } => on_reranked(app, generation, result, (passes, cached)),
         Reply::EvalProgress {
             generation,
             done,
@@ -99,6 +100,10 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             outcome,
         } => app.eval.on_done(generation, outcome),
         Reply::Pooling(state) => app.pooling = Some(state),
+        Reply::AnalyzerChecked { analyzer, warning } => {
+            app.analyzer_warnings.retain(|(k, _)| *k != analyzer);
+            app.analyzer_warnings.extend(warning.map(|w| (analyzer, w)));
+        }
         Reply::TuneProgress {
             generation,
             done,
@@ -180,6 +185,10 @@ fn on_results(
     app.rerank_progress = rerank_total.map(|t| (0, t));
     app.results = Some(results);
     keep_selection(app, same);
+    if !same && matches!(app.overlay, Overlay::Judge { queries: false, .. }) {
+        // A new query's pool: the cursor starts on its first hit not graded yet.
+        app.overlay = super::overlays::judge::open(app);
+    }
 }
 
 /// The rerank pane's answer joins the other panes' (by its pane id).
@@ -187,7 +196,7 @@ fn on_reranked(
     app: &mut App,
     generation: u64,
     result: crate::pipeline::MethodResult,
-    passes: usize,
+    (passes, cached): (usize, usize),
 ) {
     if generation != app.generation {
         return;
@@ -196,6 +205,7 @@ fn on_reranked(
         r.results.retain(|m| m.pane != result.pane);
         r.results.push(result);
         r.forward_passes.cross_encoder = passes;
+        r.forward_passes.cross_cached = cached;
     }
     app.rerank_progress = None;
     keep_selection(app, true);

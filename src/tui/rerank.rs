@@ -159,6 +159,7 @@ impl RerankThread {
                 generation,
                 result: MethodResult::failed(pane, Kind::Rerank, why),
                 passes: 0,
+                cached: 0,
             });
             return;
         }
@@ -170,7 +171,8 @@ impl RerankThread {
             .map(|t| self.cache.get(&key(&query, t)).copied())
             .collect();
         let todo: Vec<usize> = (0..total).filter(|&i| logits[i].is_none()).collect();
-        let mut done = total - todo.len();
+        let cached = total - todo.len();
+        let mut done = cached;
         self.say(Reply::RerankProgress {
             generation,
             done,
@@ -203,6 +205,7 @@ impl RerankThread {
                         generation,
                         result: MethodResult::failed(pane, Kind::Rerank, why),
                         passes: done,
+                        cached,
                     });
                     return;
                 }
@@ -211,11 +214,13 @@ impl RerankThread {
         let hits: Vec<Hit> = candidates.into_iter().map(|(h, _)| h).collect();
         let logits: Vec<f32> = logits.into_iter().map(|l| l.unwrap_or(f32::MIN)).collect();
         let result = reranked(pane, &hits, &logits, top_k, started.elapsed());
-        // The design's cost: one cross-encoder pass per candidate (cached pairs included).
+        // The design's cost: one cross-encoder pass per candidate (cached pairs included,
+        // and counted apart: the cost line must not time the cache as the cross-encoder).
         self.say(Reply::Reranked {
             generation,
             result,
             passes: total,
+            cached,
         });
     }
 

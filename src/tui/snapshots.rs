@@ -135,6 +135,7 @@ fn results() -> SearchResults {
         forward_passes: ForwardPasses {
             bi_encoder: 1,
             cross_encoder: 5,
+            cross_cached: 0,
         },
         results: vec![
             method_result(

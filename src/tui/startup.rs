@@ -24,7 +24,7 @@ use crate::session::{self, Event, Options};
 /// Starts the worker; it builds the session stage by stage, reporting to `ui`, then serves.
 pub fn spawn(
     opts: Options,
-    plan: Plan,
+    (plan, corpus): (Plan, Option<Arc<Corpus>>),
     ui: Sender<Msg>,
     control: Arc<Control>,
 ) -> anyhow::Result<Sender<Inbox>> {
@@ -35,7 +35,7 @@ pub fn spawn(
     control
         .spawn(
             "bigyo-worker",
-            move || work(&opts, &plan, &ui, (inbox, rx), c),
+            move || work(&opts, (&plan, corpus), &ui, (inbox, rx), c),
             move |why| {
                 let why = Missing::failed(Phase::Load, format!("the worker stopped: {why}"));
                 say(&failed, Reply::Failed(Part::Corpus, why))
@@ -47,10 +47,11 @@ pub fn spawn(
 
 /// Runs the plan's jobs on the explorer's threads: the backend, the corpus and every BM25
 /// index here (BM25 answers first), the dense keys and the reranker on the model thread; then
-/// serves queries. The options were checked when the plan was made.
+/// serves queries. The options were checked when the plan was made; a local data file was
+/// read then too (`corpus`).
 fn work(
     opts: &Options,
-    plan: &Plan,
+    (plan, corpus): (&Plan, Option<Arc<Corpus>>),
     ui: &Sender<Msg>,
     (inbox, rx): (Sender<Inbox>, Receiver<Inbox>),
     control: Arc<Control>,
@@ -66,14 +67,15 @@ fn work(
             Err(_) => "no device".into(),
         }),
     );
-    let corpus = match session::load_corpus(opts, &mut report) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            report(Event::Finish);
-            fail_all(ui, Missing::failed(Phase::Load, format!("{e:#}")));
-            return;
-        }
-    };
+    let corpus =
+        match corpus.map_or_else(|| session::load_corpus(opts, &mut report).map(Arc::new), Ok) {
+            Ok(c) => c,
+            Err(e) => {
+                report(Event::Finish);
+                fail_all(ui, Missing::failed(Phase::Load, format!("{e:#}")));
+                return;
+            }
+        };
     tracing::info!("{}", corpus.summary());
     say(ui, Reply::Corpus(corpus.clone()));
     let judgments = open_judgments(opts, &corpus, ui);
@@ -118,6 +120,7 @@ fn work(
         encoders: Vec::new(),
         reranker_state: Err(Missing::pending("the reranker is still loading")),
         doc_freq: None,
+        playground: None,
         eval_cancel: None,
         runtime: runtime_label(opts),
         judgments,
@@ -260,7 +263,10 @@ fn start_pipeline(
         built.push((None, Ok(b.analyzer.clone())));
     }
     for key in plan.bm25_keys() {
-        built.push((key, build_bm25(opts, corpus, key, &mut pipeline, report)));
+        built.push((
+            key,
+            build_bm25(opts, corpus, key, (&mut pipeline, ui), report),
+        ));
     }
     built.sort_by_key(|(key, _)| key.is_some());
     match built.into_iter().next() {
@@ -278,7 +284,7 @@ fn build_bm25(
     opts: &Options,
     corpus: &Corpus,
     key: crate::panes::Bm25Key,
-    pipeline: &mut Pipeline,
+    (pipeline, ui): (&mut Pipeline, &Sender<Msg>),
     report: &mut impl FnMut(Event),
 ) -> Result<Analyzer, Missing> {
     let built = session::analyzer_for(opts, key).and_then(|analyzer| {
@@ -287,7 +293,7 @@ fn build_bm25(
     });
     match built {
         Ok((analyzer, index)) => {
-            warn_about_analyzer(&analyzer, corpus, report);
+            warn_about_analyzer(&analyzer, corpus, ui);
             pipeline.set_bm25(key, Arc::new(index));
             Ok(analyzer)
         }

@@ -207,6 +207,8 @@ pub struct App {
     pub stage: Option<Stage>,
     pub parts: [PartState; 4],
     pub warnings: Vec<String>,
+    /// Each analyzer's warning about the corpus, shown while a BM25 pane uses it.
+    pub analyzer_warnings: Vec<(AnalyzerKind, String)>,
     /// What the other dense panes' encoders did: their model, passages, and what a remote
     /// endpoint's passages cost (the status bar's encoder line).
     pub notes: Vec<String>,
@@ -266,6 +268,7 @@ impl App {
                 PartState::Loading,
             ],
             warnings: Vec::new(),
+            analyzer_warnings: Vec::new(),
             notes: Vec::new(),
             labels,
             pooling: None,
@@ -392,15 +395,40 @@ impl App {
         vec![Cmd::Quit]
     }
 
-    /// Every query that ran is in the history once, newest last.
+    /// Every query that ran is in the history once, newest last. A query recalled from the
+    /// history runs where it stands: browsing never reorders the history, and the next Up
+    /// goes on from there.
     pub(super) fn remember(&mut self, query: &str) {
         let q = query.trim().to_owned();
         if q.is_empty() {
             return;
         }
+        let browsing = self.history_pos.and_then(|p| self.history.get(p));
+        if browsing.is_some_and(|h| *h == q) {
+            return;
+        }
         self.history.retain(|h| *h != q);
         self.history.push(q);
         self.history_pos = None;
+    }
+
+    /// The warnings of the analyzers some BM25 pane (shown or read by a fusion) uses now: a
+    /// pane switched to another analyzer leaves its old one's warning behind.
+    pub fn analyzer_warnings_in_use(&self) -> Vec<&str> {
+        let used: Vec<AnalyzerKind> = self
+            .spec
+            .all()
+            .iter()
+            .filter_map(|p| match p.retriever {
+                crate::panes::Retriever::Bm25(key) => Some(key.unwrap_or(self.analyzer_kind)),
+                _ => None,
+            })
+            .collect();
+        self.analyzer_warnings
+            .iter()
+            .filter(|(k, _)| used.contains(k))
+            .map(|(_, w)| w.as_str())
+            .collect()
     }
 
     /// Where the query on screen occurs in `passage`'s text: the byte spans its hit carries

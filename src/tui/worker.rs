@@ -37,16 +37,20 @@ pub(super) fn say(ui: &Sender<Msg>, reply: Reply) {
 }
 
 /// The wordpiece analyzer over a tokenizer that does not know Korean ruins BM25 quietly:
-/// say so, naming the tokenizer.
+/// say so, naming the tokenizer (or that this analyzer has nothing to warn about, which
+/// takes its warning off the status bar).
 pub(super) fn warn_about_analyzer(
     analyzer: &Analyzer,
     corpus: &crate::data::Corpus,
-    report: &mut impl FnMut(Event),
+    ui: &Sender<Msg>,
 ) {
     let texts: Vec<&str> = corpus.texts().into_iter().take(200).collect();
-    if let Some(w) = analyzer.coverage_warning(&texts) {
-        report(Event::Warning(w));
+    let warning = analyzer.coverage_warning(&texts);
+    if let Some(w) = &warning {
+        tracing::warn!("{w}");
     }
+    let analyzer = analyzer.kind();
+    say(ui, Reply::AnalyzerChecked { analyzer, warning });
 }
 
 /// The worker's state: the pipeline and the ways to the other threads.
@@ -67,6 +71,9 @@ pub(super) struct Worker<'a> {
     pub(super) reranker_state: Result<String, Missing>,
     /// Document frequencies for the playground's IDF, with the analyzer they were fitted with.
     pub(super) doc_freq: Option<(String, DocFreq)>,
+    /// The playground's newest sentences, their generation, and the BM25 key its terms
+    /// came from (they follow the first BM25 pane's analyzer).
+    pub(super) playground: Option<(u64, Vec<String>, Bm25Key)>,
     /// The running evaluation's cancel token.
     pub(super) eval_cancel: Option<Cancel>,
     /// Device and dtype, for the evaluation header.
@@ -238,6 +245,7 @@ impl Worker<'_> {
                         Missing::failed(Phase::Rerank, "the rerank thread has stopped"),
                     ),
                     passes: 0,
+                    cached: 0,
                 },
             );
         }
@@ -317,14 +325,47 @@ impl Worker<'_> {
                 },
             );
         }
-        let result = self.sparse(&sentences);
+        let key = self.playground_key();
+        let result = self.sparse(&sentences, key);
+        self.playground = Some((generation, sentences, key));
         say(self.ui, Reply::PlaygroundSparse { generation, result });
     }
 
-    fn sparse(&mut self, sentences: &[String]) -> Result<SparseOutcome, Missing> {
+    /// The BM25 key the playground's terms come from: the first BM25 pane's.
+    fn playground_key(&self) -> Bm25Key {
+        let panes = self.pipeline.panes();
+        panes
+            .ids()
+            .find_map(|id| match panes.get(id).retriever {
+                Retriever::Bm25(key) => Some(key),
+                _ => None,
+            })
+            .unwrap_or(None)
+    }
+
+    /// A BM25 pane's analyzer changed: the playground's terms follow it now (its sparse
+    /// half again, same generation), not at its next F5. While the new index is being
+    /// built the old matrices stay; the build's end comes back here.
+    fn playground_follows_the_analyzer(&mut self) {
+        let Some((generation, sentences, used)) = self.playground.clone() else {
+            return;
+        };
+        let key = self.playground_key();
+        if key == used {
+            return;
+        }
+        let result = self.sparse(&sentences, key);
+        if matches!(result, Err(Missing::Pending(_))) {
+            return;
+        }
+        self.playground = Some((generation, sentences, key));
+        say(self.ui, Reply::PlaygroundSparse { generation, result });
+    }
+
+    fn sparse(&mut self, sentences: &[String], key: Bm25Key) -> Result<SparseOutcome, Missing> {
         let analyzer = self
             .pipeline
-            .bm25(None)
+            .bm25(key)
             .map(|b| b.analyzer().clone())
             .map_err(|m| match m {
                 Missing::Pending(why) => Missing::Pending(format!("no BM25 analyzer yet: {why}")),
@@ -387,6 +428,7 @@ impl Worker<'_> {
                 say(self.ui, Reply::Panes(self.pipeline.panes().clone()));
             }
         }
+        self.playground_follows_the_analyzer();
     }
 
     /// Asks the model thread for the part of `key`.
@@ -420,7 +462,7 @@ impl Worker<'_> {
                 let built = session::analyzer(&o)
                     .and_then(|a| {
                         let index = session::build_bm25(&corpus, a.clone(), &mut report)?;
-                        warn_about_analyzer(&a, &corpus, &mut report);
+                        warn_about_analyzer(&a, &corpus, &ui);
                         Ok((a, index))
                     })
                     .map_err(|e| {
@@ -450,6 +492,7 @@ impl Worker<'_> {
                 self.pipeline.set_bm25(key, Arc::new(index));
                 // Its panes answer now: the query runs again.
                 say(self.ui, Reply::Panes(self.pipeline.panes().clone()));
+                self.playground_follows_the_analyzer();
             }
             Err(why) => {
                 say(self.ui, Reply::Session(Event::Warning(why.to_string())));
@@ -497,7 +540,7 @@ impl Worker<'_> {
             let pane = panes.get(id);
             let what = match &pane.retriever {
                 Retriever::Dense(key) => match self.encoder_of(key) {
-                    Some(e) => format!("encoder {}", crate::model::Embedder::identity(e)),
+                    Some(e) => encoder_in_words(&crate::model::Embedder::identity(e)),
                     None => "encoder -".into(),
                 },
                 Retriever::Bm25(key) => match self.pipeline.bm25(*key) {
@@ -532,6 +575,28 @@ impl Worker<'_> {
         }
         parts.push(self.runtime.clone());
         parts.join(" · ")
+    }
+}
+
+/// An encoder's passage-cache identity in words for the evaluation's header: the model's
+/// name (a local directory's last part, a hub id without its revision), its pooling and
+/// dtype; a remote model's name and endpoint. `<dir>#802c…|max|norm|max256|BFloat16-mixed`
+/// reads `encoder <dir's name>, max pooling, BFloat16-mixed`.
+pub(super) fn encoder_in_words(identity: &str) -> String {
+    let parts: Vec<&str> = identity.split('|').collect();
+    match parts.as_slice() {
+        ["openai", url, model, ..] => format!("encoder {model} at {url}"),
+        [model, pooling, _norm, _length, dtype, ..] => {
+            let model = model.rsplit_once('#').map_or(*model, |(m, _)| m);
+            let model = model.rsplit_once('@').map_or(model, |(m, _)| m);
+            let local = std::path::Path::new(model);
+            let name = match local.file_name() {
+                Some(n) if local.is_absolute() || local.exists() => n.to_string_lossy(),
+                _ => model.into(),
+            };
+            format!("encoder {name}, {pooling} pooling, {dtype}")
+        }
+        _ => format!("encoder {identity}"),
     }
 }
 

@@ -14,13 +14,17 @@ use crate::tui::state::{Analysis, App, Overlay, PaneRank, Standing};
 /// The overlay on the selected hit of the focused pane, with its ranks as they are now (so
 /// they do not change under the reader while a newer search runs); `None` without a hit.
 pub fn open(app: &App) -> Option<Overlay> {
-    let passage = app.selected_passage()?;
-    Some(Overlay::Detail {
+    Some(on(app, app.selected_passage()?))
+}
+
+/// The overlay on `passage` (the judge view's Enter).
+pub fn on(app: &App, passage: usize) -> Overlay {
+    Overlay::Detail {
         passage,
         scroll: 0,
         ranks: pane_ranks(app, passage),
         analysis: analysis(app, passage),
-    })
+    }
 }
 
 /// The BM25 pane the detail view explains: the focused pane if it is one, else the first

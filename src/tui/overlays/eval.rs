@@ -148,7 +148,7 @@ impl Evaluation {
     }
 
     /// The disagreement list: Tab switches pages, d narrows it to the next pair, ↑/↓
-    /// choose, Enter asks the question.
+    /// choose, Enter asks the question; Esc closes the overlay, as its footer says.
     fn list_key(&mut self, key: KeyEvent) -> Reaction {
         let EvalState::Done(Ok(outcome)) = &self.state else {
             return Reaction::Pass;
@@ -157,6 +157,7 @@ impl Evaluation {
         let pair = self.pair.checked_sub(1).and_then(|i| pairs.get(i).copied());
         let list = disagreements(outcome, pair);
         match key.code {
+            KeyCode::Esc => return Reaction::Close,
             KeyCode::Tab | KeyCode::BackTab => self.page = !self.page,
             KeyCode::Char('d') => {
                 self.pair = (self.pair + 1) % (pairs.len() + 1);
@@ -226,18 +227,18 @@ pub fn method_pairs(outcome: &EvalOutcome) -> Vec<(&str, &str)> {
     out
 }
 
-/// A question where two panes disagree most: gold first in `winner`, missing from the top 10
-/// of `loser` (`loser_rank` its rank further down, or `None`).
+/// A question where the panes disagree most: gold first in each of `winners`, missing from
+/// the top 10 of each of `losers` (with its rank further down, or `None`). A question is
+/// listed once, whatever the number of pairs that disagree on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Disagreement<'a> {
     pub question: usize,
-    pub winner: &'a str,
-    pub loser: &'a str,
-    pub loser_rank: Option<usize>,
+    pub winners: Vec<&'a str>,
+    pub losers: Vec<(&'a str, Option<usize>)>,
 }
 
 /// The questions where one method ranks the gold passage first and another not in its top 10,
-/// for every pair or only `pair` (winner, loser).
+/// for every pair or only `pair` (winner, loser); each question once.
 pub fn disagreements<'a>(
     outcome: &'a EvalOutcome,
     pair: Option<(&'a str, &'a str)>,
@@ -248,18 +249,26 @@ pub fn disagreements<'a>(
     };
     let mut out = Vec::new();
     for (i, o) in outcome.outcomes.iter().enumerate() {
+        let mut d = Disagreement {
+            question: i,
+            winners: Vec::new(),
+            losers: Vec::new(),
+        };
         for &(a, b) in &pairs {
             let (Some(&ra), Some(&rb)) = (o.ranks.get(a), o.ranks.get(b)) else {
                 continue;
             };
             if ra == Some(1) && rb.is_none_or(|r| r >= 10) {
-                out.push(Disagreement {
-                    question: i,
-                    winner: a,
-                    loser: b,
-                    loser_rank: rb,
-                });
+                if !d.winners.contains(&a) {
+                    d.winners.push(a);
+                }
+                if !d.losers.iter().any(|(l, _)| *l == b) {
+                    d.losers.push((b, rb));
+                }
             }
+        }
+        if !d.winners.is_empty() {
+            out.push(d);
         }
     }
     out

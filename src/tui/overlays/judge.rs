@@ -1,16 +1,23 @@
 //! The judge view (J in a pane, F6): relevance judging on the pool of every pane's hits for
 //! the query on screen, one key per grade (the cursor moves on to the next unjudged hit), or
-//! the list of judged queries (Tab; Enter runs one again). Its state is the cursor in
+//! the list of judged queries (Tab; Enter runs one again). Enter on a pooled hit opens its
+//! passage (the detail view). Its state is the cursor in
 //! [`Overlay::Judge`]; the grades are the explorer's. Drawn by `view/judge.rs`.
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::tui::protocol::Cmd;
 use crate::tui::state::{App, Overlay};
 
-/// The view on the pool, cursor at the top.
-pub fn open() -> Overlay {
+/// The view on the pool, cursor on the first hit not graded yet: a grade key never lands
+/// on a grade already given unless the cursor is moved there.
+pub fn open(app: &App) -> Overlay {
+    let pool = app.pool();
+    let row = pool
+        .iter()
+        .position(|&p| app.grade_of(p).is_none())
+        .unwrap_or(0);
     Overlay::Judge {
-        row: 0,
+        row,
         queries: false,
     }
 }
@@ -39,8 +46,13 @@ pub fn key(app: &mut App, key: KeyEvent, row: usize, queries: bool) -> Vec<Cmd> 
                 return Vec::new();
             };
             app.input.set(&text);
-            app.overlay = open();
+            app.overlay = open(app);
             return app.search();
+        }
+        KeyCode::Enter => {
+            if let Some(&passage) = app.pool().get(row) {
+                app.overlay = super::detail::on(app, passage);
+            }
         }
         KeyCode::Char(c @ '0'..='3') if !queries => {
             let pool = app.pool();

@@ -191,8 +191,8 @@ fn the_disagreement_list_narrows_by_pair_and_enter_runs_the_question() {
     let all = disagreements(&eval, None);
     assert_eq!(all.len(), 2);
     assert_eq!(
-        disagreements(&eval, Some(("bm25", "dense")))[0].loser_rank,
-        Some(12)
+        disagreements(&eval, Some(("bm25", "dense")))[0].losers,
+        [("dense", Some(12))]
     );
     app.eval.state = EvalState::Done(Ok(eval));
     app.overlay = Overlay::Eval;
@@ -202,6 +202,34 @@ fn the_disagreement_list_narrows_by_pair_and_enter_runs_the_question() {
     let cmds = update(&mut app, key(KeyCode::Enter), t0);
     assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "김장은?"));
     assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn esc_closes_a_finished_evaluation() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    update(&mut app, key(KeyCode::F(3)), t0);
+    let outcome = EvalOutcome {
+        questions: 1,
+        panes: vec!["dense".into()],
+        reports: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+        settings: String::new(),
+        labels: String::new(),
+        judged: BTreeMap::new(),
+        outcomes: vec![],
+    };
+    update(
+        &mut app,
+        Msg::Worker(Reply::EvalDone {
+            generation: 1,
+            outcome: Ok(outcome),
+        }),
+        t0,
+    );
+    assert!(matches!(app.eval.state, EvalState::Done(Ok(_))));
+    update(&mut app, key(KeyCode::Esc), t0);
+    assert_eq!(app.overlay, Overlay::None, "the footer says Esc closes");
 }
 
 #[test]
@@ -271,4 +299,74 @@ fn the_fusion_lab_runs_once_and_applies_its_choice_to_the_hybrid_pane() {
         "{:?}",
         app.notice
     );
+}
+
+fn one_question_outcome(labels: EvalLabels, judged: bool) -> App {
+    let mut app = ready_app();
+    let ranks = [("dense", Some(1)), ("rerank", Some(1)), ("bm25", None)];
+    let eval = EvalOutcome {
+        questions: 1,
+        panes: ["dense", "bm25", "hybrid", "rerank"]
+            .map(String::from)
+            .to_vec(),
+        reports: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+        settings: String::new(),
+        labels: String::new(),
+        judged: if judged {
+            BTreeMap::from([("bm25".to_owned(), 0.4)])
+        } else {
+            BTreeMap::new()
+        },
+        outcomes: vec![QueryOutcome {
+            id: "a".into(),
+            question: "장마는 언제?".into(),
+            gold: 0,
+            ranks: ranks.iter().map(|(m, r)| (m.to_string(), *r)).collect(),
+        }],
+    };
+    app.eval.labels = labels;
+    app.eval.state = EvalState::Done(Ok(eval));
+    app.overlay = Overlay::Eval;
+    app
+}
+
+#[test]
+fn a_question_two_panes_win_is_listed_once_and_one_is_singular() {
+    let app = one_question_outcome(EvalLabels::Gold, false);
+    let EvalState::Done(Ok(eval)) = &app.eval.state else {
+        unreachable!()
+    };
+    let all = disagreements(eval, None);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].winners, ["dense", "rerank"]);
+    assert_eq!(all[0].losers, [("bm25", None)]);
+    let screen = crate::tui::snapshots::render(&app, 200, 50);
+    assert!(
+        screen.contains("1 question, gold passage known for each"),
+        "{screen}"
+    );
+    assert!(!screen.contains("1 questions"), "{screen}");
+    assert!(
+        screen.contains("dense, rerank 1st; bm25 absent"),
+        "{screen}"
+    );
+    assert_eq!(screen.matches("장마는 언제?").count(), 1, "{screen}");
+    // The recall chart names its lines.
+    assert!(
+        screen.contains("recall@k, k = 1..100 · ⣿ Semantic"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn on_judgments_the_header_says_so_and_shows_judged_at_10() {
+    let app = one_question_outcome(EvalLabels::Judgments, true);
+    let screen = crate::tui::snapshots::render(&app, 160, 45);
+    assert!(!screen.contains("gold passage known"), "{screen}");
+    assert!(
+        screen.contains("1 judged query with the grades given here"),
+        "{screen}"
+    );
+    assert!(screen.contains("judged@10: BM25 40%"), "{screen}");
 }

@@ -186,3 +186,55 @@ fn a_grade_that_could_not_be_written_is_not_shown_and_says_why() {
     assert_eq!(app.grade_of(0), None);
     assert!(app.notice.as_deref().unwrap().contains("disk full"));
 }
+
+#[test]
+fn the_judge_view_starts_on_the_first_unjudged_hit_and_enter_opens_it() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    let g = searched(&mut app, "장마", t0);
+    update(
+        &mut app,
+        Msg::Worker(Reply::Results {
+            generation: g,
+            results: results("장마", &[2, 0, 1]),
+            rerank_total: None,
+        }),
+        t0,
+    );
+    for passage in [2, 0] {
+        update(
+            &mut app,
+            Msg::Worker(Reply::Graded {
+                query: "장마".into(),
+                passage,
+                grade: Some(1),
+                result: Ok(()),
+            }),
+            t0,
+        );
+    }
+    update(&mut app, key(KeyCode::F(6)), t0);
+    assert_eq!(
+        app.overlay,
+        Overlay::Judge {
+            row: 2,
+            queries: false
+        },
+        "p2 and p0 are graded: the cursor is on p1"
+    );
+    // Each row: grade, gold mark, id, title and the passage's opening words.
+    let corpus = app.corpus.clone().unwrap();
+    let screen = crate::tui::snapshots::render(&app, 200, 50);
+    let words: Vec<&str> = corpus.passages[1].text.split_whitespace().take(2).collect();
+    assert!(screen.contains(&words.join(" ")), "{screen}");
+    assert!(
+        !screen.contains('✓'),
+        "장마 is no dataset question: {screen}"
+    );
+    update(&mut app, key(KeyCode::Enter), t0);
+    assert!(
+        matches!(app.overlay, Overlay::Detail { passage: 1, .. }),
+        "{:?}",
+        app.overlay
+    );
+}

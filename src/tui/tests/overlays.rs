@@ -172,3 +172,42 @@ fn f9_in_the_playground_asks_for_the_chapter_words_and_word2vec_replies_are_kept
         }]
     ));
 }
+
+#[test]
+fn the_fusion_labs_result_line_is_whole_at_160_and_250_columns() {
+    use crate::tui::overlays::fusion_lab::LabState;
+    use crate::tune::{self, QueryLists, Split};
+    let q = QueryLists {
+        gold: 0,
+        dense: vec![(0, 0.9), (1, 0.5), (2, 0.1)],
+        bm25: vec![(1, 3.0), (0, 2.0), (2, 1.0)],
+    };
+    let queries = vec![q; 6];
+    let split = Split::Holdout {
+        ratio: 0.5,
+        seed: 3,
+    };
+    let report = tune::tune(&queries, &tune::grid(10), split).unwrap();
+    let idx = tune::holdout(6, 0.5, 3).unwrap().0;
+    let lab = FusionLab {
+        tune_baselines: tune::baselines_on(&queries, &idx),
+        default_test: report.baselines.bm25,
+        report,
+    };
+    let result = format!(
+        "held-out MRR@10 {:.3} (BM25 {:.3}, dense {:.3}, default RRF {:.3})",
+        lab.report.best.test.mrr_10,
+        lab.report.baselines.bm25.mrr_10,
+        lab.report.baselines.dense.mrr_10,
+        lab.default_test.mrr_10
+    );
+    let chosen = lab.report.best.fusion.describe();
+    let mut app = ready_app();
+    app.lab.state = LabState::Done(Ok(Box::new(lab)));
+    app.overlay = Overlay::Fusion;
+    for (w, h) in [(160, 45), (250, 50)] {
+        let screen = crate::tui::snapshots::render(&app, w, h);
+        assert!(screen.contains(&result), "{result:?} at {w}x{h}:\n{screen}");
+        assert!(screen.contains(&chosen), "{chosen:?} at {w}x{h}:\n{screen}");
+    }
+}

@@ -255,6 +255,7 @@ fn fast_panes_fill_before_the_reranker_and_an_older_query_never_stays_on_screen(
             generation: g1,
             result: rerank.clone(),
             passes: 30,
+            cached: 0,
         },
     ] {
         update(&mut app, Msg::Worker(late), t0);
@@ -275,6 +276,7 @@ fn fast_panes_fill_before_the_reranker_and_an_older_query_never_stays_on_screen(
             generation: g2,
             result: rerank,
             passes: 1,
+            cached: 1,
         }),
         t0,
     );
@@ -282,6 +284,12 @@ fn fast_panes_fill_before_the_reranker_and_an_older_query_never_stays_on_screen(
     assert_eq!(r.query, "태풍");
     assert!(r.get(Kind::Rerank).is_some());
     assert_eq!(r.forward_passes.cross_encoder, 1);
+    // Its one pair came from the session's cache: no cross-encoder time is claimed.
+    let cost = crate::render::cost_line(r, 10);
+    assert!(
+        cost.ends_with("cross-encoder: 1 pair from memory (scored earlier, no pass now)"),
+        "{cost}"
+    );
     assert_eq!(app.rerank_progress, None);
 
     // The same query again (a setting changed): its lists stay, marked as updating.
@@ -321,15 +329,47 @@ fn history_holds_each_query_that_ran_once_newest_last_and_recalling_runs_it() {
     // The recalled query runs after the pause, like typing.
     let cmds = update(&mut app, Msg::Tick, t0 + DEBOUNCE * 2);
     assert!(matches!(&cmds[..], [Cmd::Search { query, .. }] if query == "태풍"));
-    assert_eq!(app.history, ["장마", "태풍"]);
+    assert_eq!(
+        app.history,
+        ["태풍", "장마"],
+        "browsing does not rewrite it"
+    );
 
     // Without live search the panes say they show another query until Enter.
     app.live = false;
     app.results = Some(results("태풍", &[0]));
-    update(&mut app, key(KeyCode::Up), t0);
+    update(&mut app, key(KeyCode::Down), t0);
     assert_eq!(app.input.text, "장마");
     assert!(update(&mut app, Msg::Tick, t0 + DEBOUNCE * 4).is_empty());
     assert!(app.showing_other_query());
+}
+
+#[test]
+fn walking_back_slowly_reaches_every_query_and_keeps_their_order() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    for q in ["AAA", "BBB", "CCC", "DDD"] {
+        searched(&mut app, q, t0);
+    }
+    // Up once a second: each recalled query runs after the pause, and the walk goes on.
+    let mut seen = Vec::new();
+    for i in 1..=3u32 {
+        let at = t0 + Duration::from_secs(i.into());
+        update(&mut app, key(KeyCode::Up), at);
+        let cmds = update(&mut app, Msg::Tick, at + DEBOUNCE * 2);
+        assert!(matches!(&cmds[..], [Cmd::Search { .. }]), "{cmds:?}");
+        seen.push(app.input.text.clone());
+    }
+    assert_eq!(seen, ["CCC", "BBB", "AAA"]);
+    assert!(
+        update(&mut app, key(KeyCode::Up), t0).is_empty(),
+        "nothing older"
+    );
+    assert_eq!(app.input.text, "AAA");
+    assert_eq!(app.history, ["AAA", "BBB", "CCC", "DDD"]);
+    // Typing a new query ends the walk: it becomes the newest.
+    searched(&mut app, "EEE", t0);
+    assert_eq!(app.history, ["AAA", "BBB", "CCC", "DDD", "EEE"]);
 }
 
 #[test]
@@ -388,4 +428,20 @@ fn progress_gives_an_eta_and_ready_waits_for_every_part() {
         t0,
     );
     assert!(app.ready());
+}
+
+#[test]
+fn a_gold_mark_never_runs_into_a_two_digit_rank() {
+    let mut app = ready_app();
+    let corpus = app.corpus.clone().unwrap();
+    let question = corpus.eval_questions().next().unwrap().text.clone();
+    let gold = corpus.gold_for(&question).unwrap();
+    let other = (gold + 1) % corpus.passages.len();
+    let mut passages = vec![other; 9];
+    passages.push(gold);
+    app.input.set(&question);
+    app.results = Some(results(&question, &passages));
+    let screen = crate::tui::snapshots::render(&app, 200, 50);
+    assert!(screen.contains("✓ 10 1.0000"), "{screen}");
+    assert!(!screen.contains("✓10"), "{screen}");
 }

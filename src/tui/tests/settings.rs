@@ -252,3 +252,37 @@ fn pooling_choices_keep_a_model_default_outside_cls_mean_max() {
         "cls (default mean_sqrt_len)"
     );
 }
+
+#[test]
+fn an_analyzers_warning_leaves_the_status_bar_with_the_analyzer() {
+    let mut app = app_with("bm25,dense");
+    app.analyzer_kind = AnalyzerKind::Wordpiece;
+    let t0 = Instant::now();
+    let warning = "wordpiece (bert-base-cased) cuts 92% of the Korean into unknown pieces";
+    update(
+        &mut app,
+        Msg::Worker(Reply::AnalyzerChecked {
+            analyzer: AnalyzerKind::Wordpiece,
+            warning: Some(warning.into()),
+        }),
+        t0,
+    );
+    assert_eq!(app.analyzer_warnings_in_use(), [warning]);
+    // The pane switches to bigram: the warning goes at once, before its index is built.
+    open_at(&mut app, PaneId(0), Setting::Analyzer);
+    let cmds = update(&mut app, key(KeyCode::Left), t0);
+    assert!(
+        matches!(&cmds[0], Cmd::SetPane { retriever: Retriever::Bm25(Some(k)), .. } if *k != AnalyzerKind::Wordpiece),
+        "{cmds:?}"
+    );
+    assert!(app.analyzer_warnings_in_use().is_empty());
+    update(
+        &mut app,
+        Msg::Worker(Reply::AnalyzerChecked {
+            analyzer: AnalyzerKind::Bigram,
+            warning: None,
+        }),
+        t0,
+    );
+    assert!(app.analyzer_warnings_in_use().is_empty());
+}

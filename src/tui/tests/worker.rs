@@ -64,6 +64,7 @@ fn a_query_sent_during_an_evaluation_is_answered_before_it_ends() {
                 encoders: Vec::new(),
                 reranker_state: Ok("a cross-encoder that never answers".into()),
                 doc_freq: None,
+                playground: None,
                 eval_cancel: None,
                 runtime: "test".into(),
                 judgments: Err(Missing::failed(Phase::Judgments, "none in this test")),
@@ -114,4 +115,96 @@ fn a_query_sent_during_an_evaluation_is_answered_before_it_ends() {
             );
         }
     });
+}
+
+/// The playground's terms follow the BM25 pane's analyzer: after whitespace → bigram, the
+/// sentences' sparse half comes again under bigram without F5, and the new analyzer's
+/// check (nothing to warn about) reaches the status bar.
+#[test]
+fn the_playground_follows_an_analyzer_switch_without_f5() {
+    let opts = options();
+    let corpus = Arc::new(crate::tui::fixture::corpus());
+    let panes = crate::panes::Panes::standard();
+    let bm25_pane = panes.first(Kind::Bm25).unwrap();
+    let mut pipeline = Pipeline::new(corpus.clone(), opts.retrieval.params(), panes);
+    let index = session::build_bm25(&corpus, Analyzer::Whitespace, &mut |_| {}).unwrap();
+    pipeline.set_bm25(None, Arc::new(index));
+    let (ui_tx, ui) = channel();
+    let (inbox, rx) = channel();
+    let (rerank, _jobs) = channel();
+    let control = Control::new();
+    let (opts, ui_tx, own_inbox, own_control) = (&opts, &ui_tx, inbox.clone(), control.clone());
+    std::thread::scope(|s| {
+        let serving = s.spawn(move || {
+            let mut worker = Worker {
+                opts,
+                pipeline,
+                ui: ui_tx,
+                control: own_control,
+                inbox: own_inbox,
+                models: None,
+                rerank,
+                encoders: Vec::new(),
+                reranker_state: Err(Missing::Off("none in this test".into())),
+                doc_freq: None,
+                playground: None,
+                eval_cancel: None,
+                runtime: "test".into(),
+                judgments: Err(Missing::failed(Phase::Judgments, "none in this test")),
+            };
+            worker.serve(&rx);
+        });
+        let send = |cmd| inbox.send(Inbox::Cmd(cmd)).unwrap();
+        let sparse = |what: &str| loop {
+            match next_reply(&ui, Duration::from_secs(30)) {
+                Some(Reply::PlaygroundSparse { generation, result }) => {
+                    break (generation, result.unwrap())
+                }
+                Some(_) => {}
+                None => panic!("no playground terms {what}"),
+            }
+        };
+        send(Cmd::Similar {
+            generation: 1,
+            sentences: vec!["잠이 안 옵니다".into(), "졸음이 옵니다".into()],
+        });
+        let (_, before) = sparse("at first");
+        assert!(
+            before.idf.ends_with("analyzer whitespace"),
+            "{}",
+            before.idf
+        );
+        send(Cmd::SetPane {
+            pane: bm25_pane,
+            retriever: Retriever::Bm25(Some(crate::bm25::AnalyzerKind::Bigram)),
+        });
+        let (generation, after) = sparse("after the switch");
+        assert_eq!(
+            generation, 1,
+            "the same sentences, no new computation asked"
+        );
+        assert!(after.idf.ends_with("analyzer bigram"), "{}", after.idf);
+        assert_ne!(before.seen, after.seen);
+        send(Cmd::Quit);
+        serving.join().unwrap();
+        assert!(control.shut_down(Duration::from_secs(5)));
+    });
+}
+
+#[test]
+fn the_evaluation_names_an_encoder_in_words_not_by_its_cache_key() {
+    assert_eq!(
+        encoder_in_words(
+            "/home/u/models/multilingual-e5-small#802c41f0a1b2c3d4|max|norm|max256|BFloat16-mixed"
+        ),
+        "encoder multilingual-e5-small, max pooling, BFloat16-mixed"
+    );
+    assert_eq!(
+        encoder_in_words("snunlp/KR-SBERT-V40K-klueNLI-augSTS@0123abcd|mean|norm|max128|Float"),
+        "encoder snunlp/KR-SBERT-V40K-klueNLI-augSTS, mean pooling, Float"
+    );
+    assert_eq!(
+        encoder_in_words("openai|http://127.0.0.1:8080/v1|e5|input_type=-|prompt=\"\""),
+        "encoder e5 at http://127.0.0.1:8080/v1"
+    );
 }

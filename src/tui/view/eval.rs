@@ -8,9 +8,9 @@ use ratatui::Frame;
 use super::text::{clip, wrap};
 use super::{human_secs, method_style, popup, Theme};
 use crate::panes::PaneId;
-use crate::render::fit;
+use crate::render::{fit, plural};
 use crate::tui::overlays::eval::{disagreements, method_pairs, EvalState};
-use crate::tui::protocol::EvalOutcome;
+use crate::tui::protocol::{EvalLabels, EvalOutcome};
 use crate::tui::state::App;
 
 pub(super) fn bar(value: f64, cells: usize) -> String {
@@ -40,9 +40,6 @@ pub(super) fn draw_eval(frame: &mut Frame, app: &App, theme: &Theme, area: Rect)
     }
     let mut lines = state_lines(app, theme, width);
     lines.push(Line::raw(""));
-    if let EvalState::Done(Ok(outcome)) = &app.eval.state {
-        lines.extend(judged_line(app, theme, width, outcome));
-    }
     let keys = if app.eval.running() {
         "c cancel · Esc close (keeps running)"
     } else if deep {
@@ -96,6 +93,8 @@ fn state_lines(app: &App, theme: &Theme, width: usize) -> Vec<Line<'static>> {
         )],
         EvalState::Done(Ok(outcome)) => {
             let mut lines = summary_lines(app, theme, width, outcome);
+            // Right under the labels it explains, so a short terminal never cuts it.
+            lines.extend(judged_line(app, theme, width, outcome));
             lines.extend(table_lines(app, width, outcome));
             lines.extend(mrr_bars(app, theme, width, outcome));
             lines
@@ -113,13 +112,18 @@ fn summary_lines(
     let pooling = app.pooling.as_ref().map_or(String::new(), |p| {
         format!(" · dense with {} pooling", p.current)
     });
-    let mut lines = vec![Line::raw(fit(
-        &format!(
-            "{} questions, gold passage known for each{pooling}",
-            outcome.questions
+    // The labels of the run on screen (l switches them and runs again).
+    let what = match app.eval.labels {
+        EvalLabels::Gold => format!(
+            "{}, gold passage known for each",
+            plural(outcome.questions, "question", "questions")
         ),
-        width,
-    ))];
+        EvalLabels::Judgments => format!(
+            "{} with the grades given here",
+            plural(outcome.questions, "judged query", "judged queries")
+        ),
+    };
+    let mut lines = vec![Line::raw(fit(&format!("{what}{pooling}"), width))];
     lines.extend(wrap(
         vec![Span::styled(outcome.settings.clone(), theme.dim())],
         width,
@@ -328,6 +332,20 @@ pub(super) fn draw_recall_chart(
         })
         .collect();
     let markers = [Marker::Braille, Marker::Dot, Marker::Block, Marker::Bar];
+    // The legend in the title: ratatui's own hides itself in a chart this short. Each
+    // method's mark and colour, as drawn.
+    let glyphs = ["⣿", "•", "█", "▄"];
+    let mut title = vec![Span::styled(
+        "recall@k, k = 1..100",
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    for (i, (m, _)) in curves.iter().enumerate() {
+        title.push(Span::raw(" · "));
+        title.push(Span::styled(
+            format!("{} {}", glyphs[i % glyphs.len()], app.title(*m)),
+            method_style(theme, app.method(*m)),
+        ));
+    }
     let datasets: Vec<Dataset> = curves
         .iter()
         .enumerate()
@@ -341,10 +359,8 @@ pub(super) fn draw_recall_chart(
         })
         .collect();
     let chart = Chart::new(datasets)
-        .block(Block::default().title(Line::styled(
-            "recall@k, k = 1..100",
-            Style::new().add_modifier(Modifier::BOLD),
-        )))
+        .block(Block::default().title(Line::from(title)))
+        .legend_position(None)
         .x_axis(
             Axis::default()
                 .bounds([1.0, max_k as f64])
@@ -378,8 +394,8 @@ pub(super) fn draw_disagreements(
     let mut lines = vec![Line::styled(
         fit(
             &format!(
-                "Where they disagree ({filter}): gold 1st in one, not in the other's top 10 · {} questions",
-                list.len()
+                "Where they disagree ({filter}): gold 1st in one, not in the other's top 10 · {}",
+                plural(list.len(), "question", "questions")
             ),
             width,
         ),
@@ -392,13 +408,15 @@ pub(super) fn draw_disagreements(
             .outcomes
             .get(d.question)
             .map_or("", |o| o.question.as_str());
-        let lost = d
-            .loser_rank
-            .map_or("absent".to_owned(), |r| format!("#{r}"));
+        let lost: Vec<String> = d
+            .losers
+            .iter()
+            .map(|(m, r)| format!("{m} {}", r.map_or("absent".to_owned(), |r| format!("#{r}"))))
+            .collect();
         let line = clip(
             vec![
-                Span::styled(format!("{} 1st", d.winner), theme.gold()),
-                Span::raw(format!(", {} {lost}  ", d.loser)),
+                Span::styled(format!("{} 1st", d.winners.join(", ")), theme.gold()),
+                Span::raw(format!("; {}  ", lost.join(", "))),
                 Span::raw(q.to_owned()),
             ],
             width,

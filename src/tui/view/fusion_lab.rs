@@ -100,16 +100,20 @@ fn header_lines(lab: &FusionLab, theme: &Theme, width: usize) -> Vec<Line<'stati
             vec![
                 Span::raw("chosen on the tuning half: "),
                 Span::styled(best.fusion.describe(), theme.gold()),
-                Span::raw(format!(
-                    " · held-out MRR@10 {:.3} (BM25 {:.3}, dense {:.3}, default RRF {:.3})",
-                    mrr(&best.test),
-                    mrr(&lab.report.baselines.bm25),
-                    mrr(&lab.report.baselines.dense),
-                    mrr(&lab.default_test)
-                )),
             ],
             width,
         ),
+        // A line of its own: after the setting it was cut at the popup's width.
+        Line::raw(fit(
+            &format!(
+                "held-out MRR@10 {:.3} (BM25 {:.3}, dense {:.3}, default RRF {:.3})",
+                mrr(&best.test),
+                mrr(&lab.report.baselines.bm25),
+                mrr(&lab.report.baselines.dense),
+                mrr(&lab.default_test)
+            ),
+            width,
+        )),
     ]
 }
 

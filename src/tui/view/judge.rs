@@ -1,5 +1,6 @@
 //! The judge view: the pooled hits of the query on screen, or the judged queries.
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
@@ -76,7 +77,7 @@ pub(super) fn draw_judge(
     let keys = if queries {
         "↑↓ choose · Enter run it again · Tab pool · Esc close"
     } else {
-        "0 not relevant 1 2 3 perfect (then the next unjudged) · u remove · Tab queries · Esc"
+        "0 not relevant 1 2 3 perfect (then the next unjudged) · u remove · Enter read · Tab queries · Esc"
     };
     lines.push(Line::styled(fit(keys, width), theme.dim()));
     frame.render_widget(Paragraph::new(lines), inner);
@@ -138,14 +139,23 @@ fn pool_lines(
             Some(g) => (format!("[{g}]"), grade_style(theme, g)),
             None => ("[·]".to_owned(), theme.dim()),
         };
-        let title = corpus
-            .and_then(|c| c.passages.get(*p))
-            .map_or_else(String::new, |x| x.title.clone());
+        let passage = corpus.and_then(|c| c.passages.get(*p));
+        let title = passage.map_or_else(String::new, |x| x.title.clone());
+        // The opening of the passage, on one line: enough to judge most hits from here.
+        let snippet: String = passage.map_or_else(String::new, |x| {
+            x.text.split_whitespace().collect::<Vec<_>>().join(" ")
+        });
+        let gold = app.gold() == Some(*p);
         let line = clip(
             vec![
                 Span::styled(format!("{mark} "), style),
+                Span::styled(
+                    if gold { "✓ " } else { "  " },
+                    if gold { theme.gold() } else { theme.dim() },
+                ),
                 Span::raw(format!("p{p:<5} ")),
-                Span::raw(title),
+                Span::styled(title, if gold { theme.gold() } else { Style::new() }),
+                Span::styled(format!("  {snippet}"), theme.dim()),
             ],
             width,
         );

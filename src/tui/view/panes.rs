@@ -324,11 +324,14 @@ fn hit_lines(
         .as_deref()
         .and_then(|c| c.passages.get(hit.passage));
     let is_gold = app.gold() == Some(hit.passage);
+    // A gold mark before a two-digit rank gets a space of its own ("✓ 10", not "✓10").
+    let mark = match (is_gold, rank >= 10) {
+        (true, true) => "✓ ",
+        (true, false) => "✓",
+        (false, _) => " ",
+    };
     let mut head = vec![
-        Span::styled(
-            if is_gold { "✓" } else { " " },
-            if is_gold { theme.gold() } else { Style::new() },
-        ),
+        Span::styled(mark, if is_gold { theme.gold() } else { Style::new() }),
         Span::raw(format!("{rank:>2} {:.4} ", hit.score)),
     ];
     if let Some(g) = app.grade_of(hit.passage) {

@@ -70,6 +70,9 @@ pub(super) fn status_first_line(app: &App, theme: &Theme) -> Vec<Span<'static>> 
     if let Some(w) = app.warnings.last() {
         spans.push(Span::styled(format!(" · warning: {w}"), theme.error()));
     }
+    for w in app.analyzer_warnings_in_use() {
+        spans.push(Span::styled(format!(" · warning: {w}"), theme.error()));
+    }
     spans
 }
 
