@@ -223,6 +223,8 @@ struct SentenceBertConfig {
 
 #[derive(Debug, Default, Deserialize)]
 struct PoolingConfig {
+    /// sentence-transformers >= 5 writes one `pooling_mode` string instead of the flags.
+    pooling_mode: Option<String>,
     #[serde(default)]
     pooling_mode_cls_token: bool,
     #[serde(default)]
@@ -320,7 +322,20 @@ impl SentenceConfig {
 }
 
 fn load_pooling(path: &Path) -> Result<(Pooling, bool)> {
-    let config: PoolingConfig = read_json(path)?;
+    let mut config: PoolingConfig = read_json(path)?;
+    match config.pooling_mode.as_deref() {
+        None => {}
+        Some("mean") => config.pooling_mode_mean_tokens = true,
+        Some("cls") => config.pooling_mode_cls_token = true,
+        Some("max") => config.pooling_mode_max_tokens = true,
+        Some("mean_sqrt_len_tokens") => config.pooling_mode_mean_sqrt_len_tokens = true,
+        Some(other) => return Err(ModelError::invalid(
+            path,
+            format!(
+                "pooling_mode {other:?} is not supported (cls, mean, max, mean_sqrt_len_tokens)"
+            ),
+        )),
+    }
     if config.pooling_mode_weightedmean_tokens || config.pooling_mode_lasttoken {
         return Err(ModelError::invalid(
             path,

@@ -215,17 +215,43 @@ pub fn open_rgb(path: &Path) -> Result<RgbImage> {
 }
 
 fn to_rgb8(image: DynamicImage) -> RgbImage {
+    let high = |v: u16| (v >> 8) as u8;
     match image {
         DynamicImage::ImageRgb16(img) => RgbImage::from_fn(img.width(), img.height(), |x, y| {
             let p = img.get_pixel(x, y);
-            image::Rgb([(p[0] >> 8) as u8, (p[1] >> 8) as u8, (p[2] >> 8) as u8])
+            image::Rgb([high(p[0]), high(p[1]), high(p[2])])
         }),
-        DynamicImage::ImageRgba16(img) => RgbImage::from_fn(img.width(), img.height(), |x, y| {
-            let p = img.get_pixel(x, y);
-            image::Rgb([(p[0] >> 8) as u8, (p[1] >> 8) as u8, (p[2] >> 8) as u8])
-        }),
+        DynamicImage::ImageRgba16(img) => {
+            let rgba = image::RgbaImage::from_fn(img.width(), img.height(), |x, y| {
+                let p = img.get_pixel(x, y);
+                image::Rgba([high(p[0]), high(p[1]), high(p[2]), high(p[3])])
+            });
+            over_white(&rgba)
+        }
+        other if other.color().has_alpha() => over_white(&other.to_rgba8()),
         other => other.to_rgb8(),
     }
+}
+
+/// transformers' `convert_to_rgb`: transparency is composited onto white with Pillow's
+/// `alpha_composite` (AlphaComposite.c, 7-bit fixed point, over an opaque white background).
+fn over_white(img: &image::RgbaImage) -> RgbImage {
+    const BITS: u32 = 7;
+    RgbImage::from_fn(img.width(), img.height(), |x, y| {
+        let p = img.get_pixel(x, y);
+        let a = u32::from(p[3]);
+        if a == 0 {
+            return image::Rgb([255, 255, 255]);
+        }
+        let outa255 = a * 255 + 255 * (255 - a);
+        let coef1 = a * 255 * 255 * (1 << BITS) / outa255;
+        let coef2 = 255 * (1 << BITS) - coef1;
+        let c = |v: u8| {
+            let t = u32::from(v) * coef1 + 255 * coef2 + (0x80 << BITS);
+            ((((t >> 8) + t) >> 8) >> BITS) as u8
+        };
+        image::Rgb([c(p[0]), c(p[1]), c(p[2])])
+    })
 }
 
 /// transformers' `get_resize_output_image_size(default_to_square=False)`: the short side
