@@ -12,6 +12,7 @@ use ratatui_image::protocol::StatefulProtocol;
 use ratatui_image::StatefulImage;
 
 use super::{ImageApp, Stage};
+use crate::imagesearch::ImageCorpus;
 
 fn name_of(app: &ImageApp, row: usize) -> String {
     app.corpus
@@ -126,18 +127,47 @@ fn status_line(app: &ImageApp) -> String {
             if c.is_some_and(|c| c.from_cache) {
                 s.push_str(" (embeddings from the cache)");
             }
-            if let Some(c) = c.filter(|c| !c.skipped.is_empty()) {
-                s.push_str(&format!(
-                    " · {} skipped: {}",
-                    c.skipped.len(),
-                    c.skipped[0].1
-                ));
-            }
             s
         }
     };
-    match &app.warning {
-        Some(w) => format!(" {state} · {w} · {keys}"),
-        None => format!(" {state} · {keys}"),
+    let state = match &app.warning {
+        Some(w) => format!("{state} · {w}"),
+        None => state,
+    };
+    // The files left out come last, by name, then each one's reason (the full message is also
+    // in the log): the keys stay readable when the reasons run past the edge.
+    match app.corpus.as_ref().map(skipped_line) {
+        Some(skipped) if !skipped.is_empty() => format!(" {state} · {keys} · {skipped}"),
+        _ => format!(" {state} · {keys}"),
     }
+}
+
+/// "2 skipped: notes.jpg, truncated.png · notes.jpg: cannot decode image: ... · truncated.png:
+/// ...", or "" for none: every name before any reason, which can be long.
+fn skipped_line(corpus: &ImageCorpus) -> String {
+    if corpus.skipped.is_empty() {
+        return String::new();
+    }
+    let name = |path: &std::path::Path| {
+        path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        )
+    };
+    let names: Vec<String> = corpus.skipped.iter().map(|(p, _)| name(p)).collect();
+    let reasons: Vec<String> = corpus
+        .skipped
+        .iter()
+        .map(|(path, why)| {
+            // The reason starts with the full path (ModelError::Invalid); the name says it.
+            let full = format!("{}: ", path.display());
+            format!("{}: {}", name(path), why.strip_prefix(&full).unwrap_or(why))
+        })
+        .collect();
+    format!(
+        "{} skipped: {} · {}",
+        corpus.skipped.len(),
+        names.join(", "),
+        reasons.join(" · ")
+    )
 }
