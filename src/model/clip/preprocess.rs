@@ -30,6 +30,11 @@ pub struct ImageConfig {
     pub do_normalize: bool,
 }
 
+/// transformers' `OPENAI_CLIP_STD`, digit for digit as written there (f32 rounds them as
+/// PyTorch's float32 does).
+#[allow(clippy::excessive_precision)]
+const OPENAI_CLIP_STD: [f32; 3] = [0.26862954, 0.26130258, 0.27577711];
+
 impl Default for ImageConfig {
     /// CLIPImageProcessor's defaults (openai/clip-vit-base-patch32).
     fn default() -> Self {
@@ -38,7 +43,7 @@ impl Default for ImageConfig {
             crop_height: 224,
             crop_width: 224,
             mean: [0.481_454_66, 0.457_827_5, 0.408_210_73],
-            std: [0.268_629_54, 0.261_302_58, 0.275_777_1],
+            std: OPENAI_CLIP_STD,
             rescale_factor: 1.0 / 255.0,
             do_resize: true,
             do_center_crop: true,
@@ -134,7 +139,7 @@ impl ImageConfig {
                     .map_err(|_| bad(format!("{field} has {} values, not 3", v.len())))?;
             }
         }
-        if out.std.iter().any(|&s| s == 0.0) || out.shortest_edge == 0 || out.crop_height == 0 {
+        if out.std.contains(&0.0) || out.shortest_edge == 0 || out.crop_height == 0 {
             return Err(bad("image_std, size and crop_size must not be 0".into()));
         }
         out.rescale_factor = raw.rescale_factor.unwrap_or(out.rescale_factor);
