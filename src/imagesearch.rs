@@ -276,8 +276,10 @@ mod tests {
     fn softmax_of_scaled_cosines_sums_to_one_and_prefers_the_closer_caption() {
         let p = softmax(&[0.30, 0.25], 100.0);
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        // exp(30) / (exp(30) + exp(25)) = 1 / (1 + exp(-5)).
-        assert!((p[0] - 1.0 / (1.0 + (-5f64).exp())).abs() < 1e-9);
+        // exp(30) / (exp(30) + exp(25)) = 1 / (1 + exp(-5)), with the cosines as the f32 they
+        // are (0.30f32 - 0.25f32 is not 0.05 exactly: 5 would miss by ~1e-8).
+        let gap = 100.0 * (f64::from(0.30f32) - f64::from(0.25f32));
+        assert!((p[0] - 1.0 / (1.0 + (-gap).exp())).abs() < 1e-12);
     }
 
     #[test]
