@@ -20,6 +20,7 @@ run: build
 golden: setup-test
 	@OMP_NUM_THREADS=1 .bigyo/venv/bin/python tests/golden/make_golden.py --out tests/golden/generated
 	@.bigyo/venv/bin/python tests/golden/make_mecab_ko.py --out tests/golden/generated/mecab_ko.json
+	@OMP_NUM_THREADS=1 .bigyo/venv/bin/python tests/golden/make_clip_golden.py --out tests/golden/generated/clip
 
 # Everything builds once, in the release profile: the tmux end-to-end tests drive
 # target/release/bigyo, and sharing one profile halves a fresh build.
@@ -39,6 +40,7 @@ bench: setup-test build
 	.bigyo/venv/bin/python benches/rerank_vs_st.py --threads 2
 	.bigyo/venv/bin/python benches/rerank_agreement.py --threads 2
 	.bigyo/venv/bin/python benches/latency_vs_st.py --threads 2
+	.bigyo/venv/bin/python benches/clip_vs_st.py --threads 2
 	set -o pipefail; cargo bench --bench gemm -- --run | .bigyo/venv/bin/python benches/benchfile.py 'gemm-{cpu}' BENCHMARKS.md
 	.bigyo/venv/bin/python benches/retrieval_bench.py
 	.bigyo/venv/bin/python benches/morph_bench.py

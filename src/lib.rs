@@ -13,8 +13,11 @@
 //! - [`model`]: BERT-family sentence encoders and cross-encoders on libtorch (`tch`):
 //!   hub/local loading, tokenizers, weights, pooling, prompts, batching, device and dtype
 //!   choice, per-CPU kernel choice (`model::cpu`: ISA detection, calibration cached per CPU);
-//!   remote encoders behind OpenAI-compatible endpoints.
+//!   remote encoders behind OpenAI-compatible endpoints; CLIP (`model::clip`: text and vision
+//!   towers, Pillow-exact image preprocessing, multilingual CLIP text encoders).
 //! - [`data`]: the corpus (KLUE MRC schema) from parquet, local, bundled or from the hub.
+//! - [`imagesearch`]: image folders as a CLIP corpus (embeddings cached like passages'), a text
+//!   query's ranking, and the text x image table (cosines, softmax of `logits_per_image`).
 //! - [`hubio`]: hub requests with bounded waits (listing timeout, stalled downloads abandoned).
 //! - [`bm25`]: Korean analyzers (bigrams; mecab-ko-dic morphemes in `bm25::morph`) and BM25
 //!   on tantivy.
@@ -48,6 +51,7 @@ pub mod dense;
 pub mod eval;
 pub mod fusion;
 pub mod hubio;
+pub mod imagesearch;
 pub mod judgments;
 pub mod metrics;
 pub mod milvus;

@@ -211,6 +211,19 @@ impl Default for DataOptions {
     }
 }
 
+/// CLIP: images and texts in one space (`bigyo similar --image`, the explorer's image search).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClipOptions {
+    /// A CLIP model directory in transformers' `CLIPModel` layout (images, and texts unless
+    /// `clip_text` is given).
+    pub clip: Option<PathBuf>,
+    /// A multilingual CLIP text encoder (sentence-transformers layout: an encoder, pooling, a
+    /// Dense layer into the CLIP model's space).
+    pub clip_text: Option<PathBuf>,
+    /// An image folder to open in the explorer's image search.
+    pub images: Option<PathBuf>,
+}
+
 /// The panes and the session-wide retrieval settings (a pane's own options win).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrievalOptions {

@@ -1,6 +1,8 @@
 //! The explorer end to end: the release binary in tmux on the bundled sample corpus with the
 //! MiniLM snapshot, typing a Korean dataset question, opening and closing a passage, the
-//! similarity playground, switching the pooling (the passages are embedded again), quitting.
+//! similarity playground, switching the pooling (the passages are embedded again), quitting;
+//! and the image search screen (`--images DIR`) on the tiny random CLIP model of the CLIP
+//! golden set.
 //!
 //! Needs `target/release/bigyo` (`make build`; `BIGYO_BIN` points elsewhere), tmux, and the
 //! golden manifest (`make golden`); skips with a message when one is missing.
@@ -507,4 +509,55 @@ fn an_unusable_data_file_stops_the_explorer_with_the_cli_message() {
         "the CLI's line {cli_line:?} in:\n{screen}"
     );
     assert_no_crash_text(&screen);
+}
+
+/// `bigyo --images DIR` at 160x45 on a folder of the CLIP golden set's images plus two files
+/// that are not images: the folder loads without them, the status line names each with its
+/// reason, a typed Korean query ranks every image and the screen draws half-block thumbnails
+/// (`BIGYO_THUMBNAILS=halfblocks`: tmux answers no graphics query). The second start reads the
+/// embeddings from the cache. Random weights: the order is not asserted, only that it ranks.
+#[test]
+fn an_image_folder_opens_ranked_by_a_korean_query_with_half_block_thumbnails() {
+    let _one = one_at_a_time();
+    let Some(bin) = release_binary() else {
+        panic!("no release binary: run `make build` (make test does), or set BIGYO_BIN");
+    };
+    let home = tempfile::tempdir().unwrap();
+    let folder = home.path().join("photos");
+    std::fs::create_dir(&folder).unwrap();
+    common::clip_image_folder(&folder);
+    let images = common::clip_manifest()["images"].as_array().unwrap().len();
+    let command = format!(
+        "env BIGYO_CACHE_DIR='{home}/cache' BIGYO_THUMBNAILS=halfblocks LANG=C.UTF-8 '{bin}' \
+         --device cpu --images '{folder}' --clip '{clip}' --clip-text '{text}'; \
+         echo \"bigyo-exited-$?\"; sleep 30",
+        home = home.path().display(),
+        bin = bin.display(),
+        folder = folder.display(),
+        clip = common::clip_case_dir("tiny-clip"),
+        text = common::clip_case_dir("tiny-mclip-distilbert"),
+    );
+    for run in 0..2 {
+        let tmux = Tmux {
+            socket: format!("bigyo-images-{}-{run}", std::process::id()),
+        };
+        let started = tmux.start(&command, (160, 45));
+        let loaded = format!("{images} images");
+        let screen = tmux.wait(started, "the folder to load", |s| s.contains(&loaded));
+        let named = "2 skipped: notes.jpg, truncated.png · notes.jpg: cannot";
+        assert!(screen.contains(named), "{screen}");
+        assert_eq!(screen.contains("from the cache"), run == 1, "{screen}");
+        tmux.type_text("고양이 사진");
+        let screen = tmux.wait(started, "a ranking with thumbnails", |s| {
+            s.contains("Ranked by CLIP cosine") && s.contains('▀') && !s.contains("loading…")
+        });
+        // Every image is ranked, the first one shown as the first thumbnail.
+        assert!(screen.contains(&format!("{images:>3}. ")), "{screen}");
+        assert!(screen.contains("#1 ") && screen.contains("#2 "), "{screen}");
+        let past_the_end = format!("{:>3}. ", images + 1);
+        assert!(!screen.contains(&past_the_end), "{screen}");
+        assert_no_crash_text(&screen);
+        tmux.keys(&["Escape"]);
+        tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-0"));
+    }
 }

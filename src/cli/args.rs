@@ -8,8 +8,8 @@ use bigyo::fusion::{FusionMethod, Norm};
 use bigyo::model::cpu::KernelChoice;
 use bigyo::model::{BatchOptions, DTypeChoice, DeviceChoice};
 use bigyo::options::{
-    ApiOptions, DataOptions, ModelOptions, Preset, RetrievalOptions, Setting, DEFAULT_CONFIG,
-    DEFAULT_MODEL, DEFAULT_RERANKER, DEFAULT_SPLIT,
+    ApiOptions, ClipOptions, DataOptions, ModelOptions, Preset, RetrievalOptions, Setting,
+    DEFAULT_CONFIG, DEFAULT_MODEL, DEFAULT_RERANKER, DEFAULT_SPLIT,
 };
 use bigyo::tune::TuneError;
 
@@ -181,6 +181,35 @@ impl From<DataArgs> for DataOptions {
             title_column: a.title_column,
             answers_column: a.answers_column,
             judgments: a.judgments,
+        }
+    }
+}
+
+/// The CLIP options (images are scored only when a CLIP model is given).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "CLIP")]
+pub struct ClipArgs {
+    /// A CLIP model directory in transformers' CLIPModel layout (config.json with
+    /// text_config and vision_config, weights, tokenizer.json): images, and texts unless
+    /// --clip-text is given.
+    #[arg(long, global = true, value_name = "DIR", env = "BIGYO_CLIP")]
+    pub clip: Option<PathBuf>,
+    /// A multilingual CLIP text encoder (sentence-transformers layout, e.g.
+    /// clip-ViT-B-32-multilingual-v1: an encoder, mean pooling, a Dense layer into the CLIP
+    /// model's space), for Korean queries.
+    #[arg(long, global = true, value_name = "DIR", env = "BIGYO_CLIP_TEXT")]
+    pub clip_text: Option<PathBuf>,
+    /// Open an image folder in the explorer: a text query ranks its images (needs --clip).
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+}
+
+impl From<ClipArgs> for ClipOptions {
+    fn from(a: ClipArgs) -> Self {
+        Self {
+            clip: a.clip,
+            clip_text: a.clip_text,
+            images: a.images,
         }
     }
 }

@@ -6,16 +6,17 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use bigyo::data::Corpus;
 use bigyo::model::{Runtime, Side};
-use bigyo::options::{ApiOptions, DataOptions, ModelOptions, RetrievalOptions};
+use bigyo::options::{ApiOptions, ClipOptions, DataOptions, ModelOptions, RetrievalOptions};
 use bigyo::pipeline::Pipeline;
 use bigyo::plan::Plan;
 use bigyo::session::{self, EmbedStats, Event, Options};
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub use args::flagged;
-use args::{ApiArgs, DataArgs, ModelArgs, PresetArg, RetrievalArgs};
+use args::{ApiArgs, ClipArgs, DataArgs, ModelArgs, PresetArg, RetrievalArgs};
 
 mod args;
+mod clip;
 mod doctor;
 mod embed;
 mod eval;
@@ -53,6 +54,8 @@ pub struct Args {
     pub retrieval: RetrievalArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub clip: ClipArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -67,6 +70,7 @@ pub struct Parsed {
     pub data: DataOptions,
     pub retrieval: RetrievalOptions,
     pub api: ApiOptions,
+    pub clip: ClipOptions,
     /// The fusion options given on the command line (clap ids); they win over a saved setting.
     pub explicit_fusion: Vec<&'static str>,
 }
@@ -136,9 +140,13 @@ pub enum Command {
     /// Pairwise cosine similarity of sentences under one-hot, bag-of-words, TF-IDF (IDF from
     /// the loaded corpus) and the dense encoder.
     Similar {
-        /// Two or more sentences.
-        #[arg(required = true, num_args = 2..)]
+        /// Two or more sentences; with --image, the captions (one or more).
+        #[arg(required = true, num_args = 1..)]
         sentences: Vec<String>,
+        /// Score the sentences against this image with the CLIP model (--clip); repeat for
+        /// several. Prints cosines and the softmax over captions of logits_per_image.
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
         format: TableOrJson,
     },
@@ -304,6 +312,7 @@ pub fn parse() -> Parsed {
         data: args.data.into(),
         retrieval: args.retrieval.into(),
         api: args.api.into(),
+        clip: args.clip.into(),
         explicit_fusion: FUSION_IDS.into_iter().filter(|id| explicit(id)).collect(),
     };
     parsed.model.model_given = explicit("model");
@@ -407,12 +416,28 @@ pub fn run(mut args: Parsed) -> Result<()> {
             let split = tune::split(*split_ratio, *folds, *seed);
             return tune::tune(&opts, split, *json, *apply);
         }
-        Some(Command::Similar { sentences, format }) => {
-            return search::similar(&opts, sentences, *format)
+        Some(Command::Similar {
+            sentences,
+            format,
+            images,
+        }) => {
+            if !images.is_empty() {
+                return clip::similar(&opts, &args.clip, sentences, images, *format);
+            }
+            if sentences.len() < 2 {
+                bail!("similar needs two or more sentences (or --image FILE to score captions against images)");
+            }
+            return search::similar(&opts, sentences, *format);
         }
         Some(Command::Word2vec { action }) => return word2vec::word2vec(&opts, action),
         Some(Command::Serve(serve_args)) => return serve::serve(&opts, serve_args),
         _ => {}
+    }
+    if let Some(dir) = &args.clip.images {
+        if matches!(args.command, None | Some(Command::Tui)) {
+            return clip::explore(&opts, &args.clip, dir);
+        }
+        bail!("--images opens the explorer's image search; give it without a subcommand");
     }
     let command = match args.command {
         None | Some(Command::Tui) => return bigyo::tui::run(opts, methods),

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::json::read_json;
 use super::pooling::{PoolMode, Pooling};
 use super::prompt::Prompts;
+use super::st_dense::DenseConfig;
 use super::{ModelError, Result};
 
 /// The encoder families bigyo runs. They share one transformer body and differ in position
@@ -15,6 +16,8 @@ pub enum Architecture {
     Bert,
     Roberta,
     XlmRoberta,
+    /// DistilBERT: BERT's post-LN layers under other tensor names, no token types.
+    DistilBert,
 }
 
 impl Architecture {
@@ -28,6 +31,7 @@ impl Architecture {
             Self::Bert => "bert",
             Self::Roberta => "roberta",
             Self::XlmRoberta => "xlm-roberta",
+            Self::DistilBert => "distilbert",
         }
     }
 }
@@ -66,7 +70,7 @@ pub struct HfConfig {
 
 impl HfConfig {
     pub fn load(path: &Path) -> Result<(Self, Architecture)> {
-        let value: serde_json::Value = read_json(path)?;
+        let mut value: serde_json::Value = read_json(path)?;
         let model_type = value
             .get("model_type")
             .and_then(|v| v.as_str())
@@ -76,6 +80,10 @@ impl HfConfig {
             "bert" => Architecture::Bert,
             "roberta" => Architecture::Roberta,
             "xlm-roberta" => Architecture::XlmRoberta,
+            "distilbert" => {
+                distilbert_fields(&mut value);
+                Architecture::DistilBert
+            }
             _ => {
                 return Err(ModelError::UnsupportedModelType {
                     path: path.to_owned(),
@@ -121,6 +129,28 @@ impl HfConfig {
         };
         (self.max_position_embeddings - offset).max(0) as usize
     }
+}
+
+/// DistilBERT's config.json names BERT's fields its own way (`dim`, `n_layers`, `n_heads`,
+/// `hidden_dim`, `activation`); its layer norms use eps 1e-12 (fixed in modeling_distilbert.py)
+/// and it has no token-type embeddings.
+fn distilbert_fields(value: &mut serde_json::Value) {
+    let Some(map) = value.as_object_mut() else {
+        return;
+    };
+    for (from, to) in [
+        ("dim", "hidden_size"),
+        ("n_layers", "num_hidden_layers"),
+        ("n_heads", "num_attention_heads"),
+        ("hidden_dim", "intermediate_size"),
+        ("activation", "hidden_act"),
+    ] {
+        if let Some(v) = map.get(from).cloned() {
+            map.insert(to.to_owned(), v);
+        }
+    }
+    map.insert("type_vocab_size".into(), 0.into());
+    map.insert("layer_norm_eps".into(), serde_json::json!(1e-12));
 }
 
 /// `tokenizer_config.json`: the fields that shape tokenisation.
@@ -193,6 +223,8 @@ struct SentenceBertConfig {
 
 #[derive(Debug, Default, Deserialize)]
 struct PoolingConfig {
+    /// sentence-transformers >= 5 writes one `pooling_mode` string instead of the flags.
+    pooling_mode: Option<String>,
     #[serde(default)]
     pooling_mode_cls_token: bool,
     #[serde(default)]
@@ -230,6 +262,8 @@ pub struct SentenceConfig {
     pub include_prompt: bool,
     /// `config_sentence_transformers.json`'s prompts.
     pub prompts: Prompts,
+    /// `Dense` modules after pooling, in order (multilingual CLIP text encoders have one).
+    pub dense: Vec<DenseConfig>,
 }
 
 impl SentenceConfig {
@@ -244,6 +278,7 @@ impl SentenceConfig {
             do_lower_case: false,
             include_prompt: true,
             prompts: Prompts::load(dir)?,
+            dense: Vec::new(),
         };
         if modules_path.exists() {
             let modules = read_modules(&modules_path)?;
@@ -259,7 +294,10 @@ impl SentenceConfig {
                         out.pooling_is_default = false;
                     }
                     "Normalize" => out.normalize = true,
-                    "Dense" | "LayerNorm" | "CNN" | "LSTM" | "WeightedLayerPooling" => {
+                    "Dense" => {
+                        out.dense.push(DenseConfig::load(&dir.join(&module.path))?);
+                    }
+                    "LayerNorm" | "CNN" | "LSTM" | "WeightedLayerPooling" => {
                         return Err(ModelError::invalid(
                             &modules_path,
                             format!("module type {} is not supported", module.kind),
@@ -284,7 +322,22 @@ impl SentenceConfig {
 }
 
 fn load_pooling(path: &Path) -> Result<(Pooling, bool)> {
-    let config: PoolingConfig = read_json(path)?;
+    let mut config: PoolingConfig = read_json(path)?;
+    match config.pooling_mode.as_deref() {
+        None => {}
+        Some("mean") => config.pooling_mode_mean_tokens = true,
+        Some("cls") => config.pooling_mode_cls_token = true,
+        Some("max") => config.pooling_mode_max_tokens = true,
+        Some("mean_sqrt_len_tokens") => config.pooling_mode_mean_sqrt_len_tokens = true,
+        Some(other) => {
+            return Err(ModelError::invalid(
+                path,
+                format!(
+                "pooling_mode {other:?} is not supported (cls, mean, max, mean_sqrt_len_tokens)"
+            ),
+            ))
+        }
+    }
     if config.pooling_mode_weightedmean_tokens || config.pooling_mode_lasttoken {
         return Err(ModelError::invalid(
             path,

@@ -31,6 +31,12 @@ impl CrossEncoder {
                 ));
             }
         }
+        if parts.arch == Architecture::DistilBert {
+            return Err(ModelError::invalid(
+                &config_path,
+                "a DistilBERT reranker is not supported (bert, roberta and xlm-roberta are)",
+            ));
+        }
         let mut transformer =
             Transformer::load(&parts.config, parts.arch, &config_path, &mut parts.weights)?;
         transformer.prepare(runtime)?;
@@ -40,7 +46,9 @@ impl CrossEncoder {
         // often left at its default of two even for one-label models.
         let out_name = match parts.arch {
             Architecture::Bert => "classifier.weight",
-            Architecture::Roberta | Architecture::XlmRoberta => "classifier.out_proj.weight",
+            Architecture::Roberta | Architecture::XlmRoberta | Architecture::DistilBert => {
+                "classifier.out_proj.weight"
+            }
         };
         let labels = match w.shape_of(out_name) {
             Some(shape) if shape.len() == 2 => shape[0],
@@ -64,10 +72,12 @@ impl CrossEncoder {
                 pooler: Pooler::load(w, h),
                 classifier: Linear::load(w, "classifier", h, 1),
             },
-            Architecture::Roberta | Architecture::XlmRoberta => ClassifierHead::Roberta {
-                dense: Linear::load(w, "classifier.dense", h, h),
-                out_proj: Linear::load(w, "classifier.out_proj", h, 1),
-            },
+            Architecture::Roberta | Architecture::XlmRoberta | Architecture::DistilBert => {
+                ClassifierHead::Roberta {
+                    dense: Linear::load(w, "classifier.dense", h, h),
+                    out_proj: Linear::load(w, "classifier.out_proj", h, 1),
+                }
+            }
         };
         let unexpected = parts.weights.finish()?;
         if !unexpected.is_empty() {

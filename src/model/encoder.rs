@@ -7,6 +7,7 @@ use super::config::{Architecture, HfConfig, SentenceConfig, TokenizerConfig};
 use super::files::ModelDir;
 use super::pooling::{l2_normalize, Pooling};
 use super::prompt::{Prompts, Side, SidePrompts};
+use super::st_dense::{DenseLayer, SharedDense};
 use super::transformer::Transformer;
 use super::weights::{find_weights, WeightMap};
 use super::{BatchOptions, Embedder, Embeddings, ModelError, Progress, Result, Runtime};
@@ -82,6 +83,8 @@ pub struct SentenceEncoder {
     model_prompts: Prompts,
     prompts: SidePrompts,
     include_prompt: bool,
+    /// sentence-transformers `Dense` modules after pooling (before normalisation).
+    dense: Vec<DenseLayer>,
 }
 
 impl SentenceEncoder {
@@ -109,6 +112,11 @@ impl SentenceEncoder {
             .min(transformer.max_positions());
         let tokenizer = super::tokenizer::load(&dir, &parts.tokenizer_config, max_seq_length)?;
         let default_pooling = sentence.pooling.clone();
+        let dense = sentence
+            .dense
+            .iter()
+            .map(|d| DenseLayer::load(d, opts.runtime))
+            .collect::<Result<Vec<_>>>()?;
         let prompts = SidePrompts::resolve(
             &sentence.prompts,
             opts.query_prompt.as_deref(),
@@ -132,6 +140,7 @@ impl SentenceEncoder {
             model_prompts: sentence.prompts,
             prompts,
             include_prompt: sentence.include_prompt,
+            dense,
         })
     }
 
@@ -184,6 +193,14 @@ impl SentenceEncoder {
     /// Whether pooling includes the prompt's tokens (`include_prompt` of the pooling config).
     pub fn include_prompt(&self) -> bool {
         self.include_prompt
+    }
+
+    /// The vector width under `pooling`: the last `Dense` module's output when there is one.
+    fn output_dim(&self, pooling: &Pooling) -> usize {
+        match self.dense.last() {
+            Some(d) => d.out_features as usize,
+            None => pooling.output_dim(self.transformer.hidden_size() as usize),
+        }
     }
 
     /// Tensors in the checkpoint that the encoder did not use.
@@ -272,12 +289,17 @@ impl SentenceEncoder {
         } else {
             self.prompt_length(prompt)? as i64
         };
+        let dense = SharedDense::new(&self.dense);
         let (data, dim) = self.transformer.run_batched_parallel(
             &encodings,
             self.batch,
             progress,
             &|tokens, batch| {
-                let pooled = pooling.forward_skipping(tokens, &batch.attention_mask, skip)?;
+                let pooled = dense.forward(pooling.forward_skipping(
+                    tokens,
+                    &batch.attention_mask,
+                    skip,
+                )?)?;
                 if normalize {
                     l2_normalize(&pooled)
                 } else {
@@ -286,7 +308,7 @@ impl SentenceEncoder {
             },
         )?;
         let dim = if texts.is_empty() {
-            pooling.output_dim(self.transformer.hidden_size() as usize)
+            self.output_dim(pooling)
         } else {
             dim
         };
@@ -304,6 +326,9 @@ impl Embedder for SentenceEncoder {
             self.max_seq_length,
             self.transformer.precision()
         );
+        for d in &self.dense {
+            id.push_str(&format!("|dense{}", d.out_features));
+        }
         // The passage prompt changes the passage vectors, so it is part of the cache key
         // (models without one keep their old key).
         if !self.prompts.passage.is_empty() {
@@ -316,8 +341,7 @@ impl Embedder for SentenceEncoder {
     }
 
     fn dim(&self) -> usize {
-        self.pooling
-            .output_dim(self.transformer.hidden_size() as usize)
+        self.output_dim(&self.pooling)
     }
 
     fn embed(

@@ -12,6 +12,7 @@
 //! Code that does not need libtorch talks to the [`Embedder`] and [`Reranker`] traits only.
 
 mod batch;
+pub mod clip;
 mod config;
 pub mod cpu;
 pub mod cpu_gemm;
@@ -24,6 +25,7 @@ pub mod owner;
 mod pooling;
 mod prompt;
 pub mod remote;
+mod st_dense;
 mod tokenizer;
 mod transformer;
 mod weights;
@@ -39,6 +41,7 @@ pub use files::{ModelDir, ModelSpec, Reach};
 pub use pooling::{PoolMode, Pooling};
 pub use prompt::{Prompts, Side, SidePrompts};
 pub use remote::{RemoteEncoder, RemoteError, RemoteOptions, Usage};
+pub use st_dense::{DenseActivation, DenseConfig};
 
 /// Everything that can go wrong while loading or running a model. Each variant names the
 /// file, field or tensor at fault.
@@ -52,7 +55,7 @@ pub enum ModelError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("{path}: model_type {model_type:?} is not supported (bigyo runs bert, roberta and xlm-roberta)")]
+    #[error("{path}: model_type {model_type:?} is not supported (bigyo runs bert, distilbert, roberta and xlm-roberta)")]
     UnsupportedModelType { path: PathBuf, model_type: String },
     #[error("{path}: {count} tensor(s) missing from the weights: {names}")]
     MissingTensors {

@@ -34,7 +34,7 @@ impl Linear {
 
     /// Several layers reading the same input, stacked into one: their outputs side by side
     /// come from one GEMM instead of one each.
-    fn stacked(parts: &[Linear]) -> Result<Self> {
+    pub(crate) fn stacked(parts: &[Linear]) -> Result<Self> {
         let weights: Vec<&Tensor> = parts.iter().map(|l| &l.weight).collect();
         let biases: Vec<&Tensor> = parts.iter().map(|l| &l.bias).collect();
         Ok(Self {
@@ -57,7 +57,7 @@ impl Linear {
     }
 }
 
-struct LayerNorm {
+pub(crate) struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
@@ -65,7 +65,7 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
-    fn load(w: &mut WeightMap, prefix: &str, size: i64, eps: f64) -> Self {
+    pub(crate) fn load(w: &mut WeightMap, prefix: &str, size: i64, eps: f64) -> Self {
         Self {
             weight: w.take(&format!("{prefix}.weight"), &[size]),
             bias: w.take(&format!("{prefix}.bias"), &[size]),
@@ -74,7 +74,7 @@ impl LayerNorm {
         }
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(x.f_layer_norm(
             [self.size].as_slice(),
             Some(&self.weight),
@@ -124,12 +124,53 @@ struct Layer {
     out_norm: LayerNorm,
 }
 
+/// Where a family keeps its layers' tensors (`{layers}.{i}.{part}`).
+struct LayerNames {
+    layers: &'static str,
+    qkv: [&'static str; 3],
+    attn_out: &'static str,
+    attn_norm: &'static str,
+    inner: &'static str,
+    output: &'static str,
+    out_norm: &'static str,
+}
+
+impl LayerNames {
+    fn of(arch: Architecture) -> Self {
+        match arch {
+            // modeling_distilbert.py: the same post-LN layer as BERT under its own names.
+            Architecture::DistilBert => Self {
+                layers: "transformer.layer",
+                qkv: ["attention.q_lin", "attention.k_lin", "attention.v_lin"],
+                attn_out: "attention.out_lin",
+                attn_norm: "sa_layer_norm",
+                inner: "ffn.lin1",
+                output: "ffn.lin2",
+                out_norm: "output_layer_norm",
+            },
+            Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => Self {
+                layers: "encoder.layer",
+                qkv: [
+                    "attention.self.query",
+                    "attention.self.key",
+                    "attention.self.value",
+                ],
+                attn_out: "attention.output.dense",
+                attn_norm: "attention.output.LayerNorm",
+                inner: "intermediate.dense",
+                output: "output.dense",
+                out_norm: "output.LayerNorm",
+            },
+        }
+    }
+}
+
 /// The encoder body: embeddings and layers. Produces token embeddings `[batch, seq, hidden]`.
 pub struct Transformer {
     arch: Architecture,
     word: Tensor,
     position: Tensor,
-    token_type: Tensor,
+    token_type: Option<Tensor>,
     emb_norm: LayerNorm,
     layers: Vec<Layer>,
     heads: i64,
@@ -173,43 +214,34 @@ impl Transformer {
         })?;
         let h = config.hidden_size;
         let eps = config.layer_norm_eps;
+        let names = LayerNames::of(arch);
         let word = w.take("embeddings.word_embeddings.weight", &[config.vocab_size, h]);
         let position = w.take(
             "embeddings.position_embeddings.weight",
             &[config.max_position_embeddings, h],
         );
-        let token_type = w.take(
-            "embeddings.token_type_embeddings.weight",
-            &[config.type_vocab_size, h],
-        );
+        // DistilBERT has no token types (type_vocab_size 0).
+        let token_type = (config.type_vocab_size > 0).then(|| {
+            w.take(
+                "embeddings.token_type_embeddings.weight",
+                &[config.type_vocab_size, h],
+            )
+        });
         let emb_norm = LayerNorm::load(w, "embeddings.LayerNorm", h, eps);
         let layers = (0..config.num_hidden_layers)
             .map(|i| -> Result<Layer> {
-                let p = format!("encoder.layer.{i}");
-                let qkv = ["query", "key", "value"]
-                    .map(|name| Linear::load(w, &format!("{p}.attention.self.{name}"), h, h));
+                let p = format!("{}.{i}", names.layers);
+                let qkv = names
+                    .qkv
+                    .map(|name| Linear::load(w, &format!("{p}.{name}"), h, h));
+                let inner = config.intermediate_size;
                 Ok(Layer {
                     qkv: Linear::stacked(&qkv)?,
-                    attn_out: Linear::load(w, &format!("{p}.attention.output.dense"), h, h),
-                    attn_norm: LayerNorm::load(
-                        w,
-                        &format!("{p}.attention.output.LayerNorm"),
-                        h,
-                        eps,
-                    ),
-                    intermediate: Linear::load(
-                        w,
-                        &format!("{p}.intermediate.dense"),
-                        h,
-                        config.intermediate_size,
-                    ),
-                    output: Linear::load(
-                        w,
-                        &format!("{p}.output.dense"),
-                        config.intermediate_size,
-                        h,
-                    ),
-                    out_norm: LayerNorm::load(w, &format!("{p}.output.LayerNorm"), h, eps),
+                    attn_out: Linear::load(w, &format!("{p}.{}", names.attn_out), h, h),
+                    attn_norm: LayerNorm::load(w, &format!("{p}.{}", names.attn_norm), h, eps),
+                    intermediate: Linear::load(w, &format!("{p}.{}", names.inner), h, inner),
+                    output: Linear::load(w, &format!("{p}.{}", names.output), inner, h),
+                    out_norm: LayerNorm::load(w, &format!("{p}.{}", names.out_norm), h, eps),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -354,26 +386,17 @@ impl Transformer {
                 .f_unsqueeze(0)?
                 .f_expand([b, t], false)?
         };
-        let types = if self.token_type.size()[0] == 1 {
-            batch.token_type_ids.f_zeros_like()?
-        } else {
-            batch.token_type_ids.shallow_clone()
-        };
-        let x = Tensor::f_embedding(&self.word, ids, -1, false, false)?
-            .f_add(&Tensor::f_embedding(
-                &self.position,
-                &positions,
-                -1,
-                false,
-                false,
-            )?)?
-            .f_add(&Tensor::f_embedding(
-                &self.token_type,
-                &types,
-                -1,
-                false,
-                false,
-            )?)?;
+        let mut x = Tensor::f_embedding(&self.word, ids, -1, false, false)?.f_add(
+            &Tensor::f_embedding(&self.position, &positions, -1, false, false)?,
+        )?;
+        if let Some(token_type) = &self.token_type {
+            let types = if token_type.size()[0] == 1 {
+                batch.token_type_ids.f_zeros_like()?
+            } else {
+                batch.token_type_ids.shallow_clone()
+            };
+            x = x.f_add(&Tensor::f_embedding(token_type, &types, -1, false, false)?)?;
+        }
         let mut x = self.emb_norm.forward(&x)?;
         // SDPA takes a boolean mask where true means "attend"; [b, 1, 1, t] broadcasts over
         // heads and query positions like transformers' extended attention mask.

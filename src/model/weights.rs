@@ -131,7 +131,7 @@ fn is_buffer(name: &str) -> bool {
 
 fn normalize_name(name: &str) -> String {
     let mut name = name;
-    for prefix in ["bert.", "roberta.", "model."] {
+    for prefix in ["bert.", "roberta.", "distilbert.", "model."] {
         if let Some(rest) = name.strip_prefix(prefix) {
             name = rest;
             break;

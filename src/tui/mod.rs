@@ -36,6 +36,7 @@ mod detail_snapshots;
 mod editor;
 #[cfg(test)]
 mod fixture;
+pub mod images;
 mod inbox;
 mod keymap;
 mod keys;
@@ -185,12 +186,12 @@ fn spawn_input(tx: Sender<Msg>) -> Result<()> {
 }
 
 /// The terminal in raw mode on the alternate screen; dropping it restores the terminal.
-struct Screen {
+pub(crate) struct Screen {
     terminal: Terminal<CrosstermBackend<Stdout>>,
 }
 
 impl Screen {
-    fn enter() -> Result<Self> {
+    pub(crate) fn enter() -> Result<Self> {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             // A worker thread's panic is caught and shown in the status bar; printing it

@@ -31,6 +31,39 @@ pub fn case_dir(name: &str) -> PathBuf {
     PathBuf::from(case["model_dir"].as_str().unwrap())
 }
 
+/// The CLIP golden set's manifest (`tests/golden/generated/clip/manifest.json`).
+pub fn clip_manifest() -> serde_json::Value {
+    let path = root().join("tests/golden/generated/clip/manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run `make golden` first", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The directory of a CLIP case (`tiny-clip`, `tiny-mclip-distilbert`, ...).
+pub fn clip_case_dir(name: &str) -> String {
+    clip_manifest()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no CLIP case {name}"))["model_dir"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Copies the CLIP golden set's images, and its unreadable files, into `dir`.
+pub fn clip_image_folder(dir: &Path) {
+    let manifest = clip_manifest();
+    let good = manifest["images"].as_array().unwrap().iter();
+    let paths = good.map(|i| i["path"].as_str().unwrap());
+    let bad = manifest["bad_images"].as_array().unwrap().iter();
+    for src in paths.chain(bad.map(|b| b.as_str().unwrap())) {
+        let src = Path::new(src);
+        std::fs::copy(src, dir.join(src.file_name().unwrap())).unwrap();
+    }
+}
+
 /// The bigyo binary with its caches under `home` (hub cache `home/hf`, bigyo's `home/bigyo`),
 /// its config dir `home/config` (a saved fusion setting of the user's must not leak into a
 /// test), its data such as judgments `home/data`, and the hub at an address nothing answers;
