@@ -245,12 +245,13 @@ fn search_route_answers_as_the_cli_and_bounds_hold_under_concurrent_clients() {
     let cli: Value = serde_json::from_str(ok(&cli).trim()).unwrap();
     assert_eq!(got["methods"].as_object().unwrap().len(), 3, "{got}");
     for (name, list) in cli["methods"].as_object().unwrap() {
-        let ids = |v: &Value| -> Vec<u64> {
+        // Passage ids as everywhere else: "p<N>".
+        let ids = |v: &Value| -> Vec<String> {
             v["hits"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|h| h["passage"].as_u64().unwrap())
+                .map(|h| h["passage"].as_str().unwrap().to_owned())
                 .collect()
         };
         assert_eq!(ids(&got["methods"][name]), ids(list), "{name}");

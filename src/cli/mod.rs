@@ -327,12 +327,15 @@ pub fn parse() -> Parsed {
     parsed
 }
 
-pub fn run(mut args: Parsed) -> Result<()> {
+/// The options of this run: a saved fusion setting applied, the flags checked against the
+/// command, and the bi-encoder settled (the set-up's local model when the default cannot be
+/// had; the explorer settles its own and says so on its status bar).
+fn session_options(args: &mut Parsed) -> Result<Options> {
     if matches!(
         args.command,
         None | Some(Command::Tui) | Some(Command::Search { .. }) | Some(Command::Eval { .. })
     ) {
-        tune::apply_saved_fusion(&mut args)?;
+        tune::apply_saved_fusion(args)?;
     }
     let mut opts = Options {
         model: args.model.clone(),
@@ -345,16 +348,17 @@ pub fn run(mut args: Parsed) -> Result<()> {
         refuse_backend(args.command.as_ref())?;
     }
     let methods = args.methods.as_deref();
-    let has_panes = matches!(
-        args.command,
-        None | Some(Command::Tui | Command::Search { .. } | Command::Eval { .. })
-    );
+    let has_panes = match &args.command {
+        None | Some(Command::Tui | Command::Search { .. } | Command::Eval { .. }) => true,
+        Some(Command::Serve(s)) => s.search,
+        _ => false,
+    };
     if methods.is_some() && !has_panes {
         bail!(
-            "--methods chooses the panes of search, eval and the explorer; this command has none"
+            "--methods chooses the panes of search, eval, serve --search and the explorer; \
+             this command has none"
         );
     }
-    // The explorer settles its model itself (tui::run) and says so on its status bar.
     if args
         .command
         .as_ref()
@@ -364,6 +368,12 @@ pub fn run(mut args: Parsed) -> Result<()> {
             eprintln!("bigyo: {notice}");
         }
     }
+    Ok(opts)
+}
+
+pub fn run(mut args: Parsed) -> Result<()> {
+    let opts = session_options(&mut args)?;
+    let methods = args.methods.as_deref();
     match &args.command {
         Some(Command::Search { query, format }) => {
             return search::search(&opts, query, methods, *format)
@@ -430,7 +440,7 @@ pub fn run(mut args: Parsed) -> Result<()> {
             return search::similar(&opts, sentences, *format);
         }
         Some(Command::Word2vec { action }) => return word2vec::word2vec(&opts, action),
-        Some(Command::Serve(serve_args)) => return serve::serve(&opts, serve_args),
+        Some(Command::Serve(serve_args)) => return serve::serve(&opts, serve_args, methods),
         _ => {}
     }
     if let Some(dir) = &args.clip.images {

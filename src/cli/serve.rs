@@ -26,13 +26,10 @@ pub struct ServeArgs {
     /// Another name the model answers to (repeatable), for clients that insist on one.
     #[arg(long, value_name = "NAME")]
     alias: Vec<String>,
-    /// Also serve POST /v1/search: the corpus loaded and indexed as `bigyo search` does.
+    /// Also serve POST /v1/search: the corpus loaded and indexed as `bigyo search` does (its
+    /// panes: --panes, or the global --methods).
     #[arg(long)]
-    search: bool,
-    /// With --search: comma-separated default panes (dense, bm25, hybrid, rerank), the short
-    /// form of --panes.
-    #[arg(long, requires = "search")]
-    methods: Option<String>,
+    pub(super) search: bool,
     /// Most inputs in one embeddings request (OpenAI's limit is 2048).
     #[arg(long, default_value_t = 2048)]
     max_batch: usize,
@@ -47,7 +44,7 @@ pub struct ServeArgs {
     queue: usize,
 }
 
-pub(super) fn serve(opts: &Options, args: &ServeArgs) -> Result<()> {
+pub(super) fn serve(opts: &Options, args: &ServeArgs, methods: Option<&str>) -> Result<()> {
     opts.validate()?;
     if opts.remote_model().is_some() {
         bail!(
@@ -77,7 +74,7 @@ pub(super) fn serve(opts: &Options, args: &ServeArgs) -> Result<()> {
     // Bind first: a taken port fails before the model loads.
     let server = serve::bind(&serve_opts)?;
     let pipeline = if args.search {
-        let plan = Plan::new(opts, args.methods.as_deref())?;
+        let plan = Plan::new(opts, methods)?;
         Some(build(opts, &plan, load(opts)?)?.0)
     } else {
         None

@@ -34,42 +34,13 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
     match reply {
         Reply::Session(event) => on_session(app, event, now),
         Reply::Device(d) => app.labels.device = d,
-        Reply::Corpus(c) => {
-            // A corpus without questions is evaluated on the grades given here.
-            if c.eval_questions().next().is_none() {
-                app.eval.labels = EvalLabels::Judgments;
-            }
-            app.corpus = Some(c);
-            app.set_part(Part::Corpus, PartState::Ready);
-        }
-        Reply::Bm25Ready(analyzer) => {
-            app.analyzer_kind = analyzer.kind();
-            app.analyzer = Some(analyzer);
-            app.set_part(Part::Bm25, PartState::Ready);
-            app.stage = None;
-            return app.rerun();
-        }
-        Reply::Panes(panes) => {
-            // The worker's word on the panes (its own keys, or a setting it refused).
-            app.spec = panes;
-            return app.rerun();
-        }
-        Reply::Failed(part, why) => {
-            if part == Part::Corpus {
-                app.stage = None;
-            }
-            app.set_part(part, PartState::Failed(why));
-            return app.rerun();
-        }
-        Reply::DenseReady => {
-            app.set_part(Part::Dense, PartState::Ready);
-            return app.rerun();
-        }
-        Reply::RerankerReady => {
-            app.set_part(Part::Reranker, PartState::Ready);
-            return app.rerun();
-        }
-        Reply::RerankerDisabled => app.set_part(Part::Reranker, PartState::Disabled),
+        reply @ (Reply::Corpus(_)
+        | Reply::Bm25Ready(_)
+        | Reply::Panes(_)
+        | Reply::Failed(..)
+        | Reply::DenseReady
+        | Reply::RerankerReady
+        | Reply::RerankerDisabled) => return on_part(app, reply),
         Reply::Results {
             generation,
             results,
@@ -129,6 +100,50 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
         reply @ (Reply::Word2vecProgress { .. } | Reply::Word2vec { .. }) => {
             crate::tui::overlays::words::on_reply(app, reply)
         }
+    }
+    Vec::new()
+}
+
+/// A part of the session is ready, failed or changed: the panes run the query again.
+fn on_part(app: &mut App, reply: Reply) -> Vec<Cmd> {
+    match reply {
+        Reply::Corpus(c) => {
+            // A corpus without questions is evaluated on the grades given here.
+            if c.eval_questions().next().is_none() {
+                app.eval.labels = EvalLabels::Judgments;
+            }
+            app.corpus = Some(c);
+            app.set_part(Part::Corpus, PartState::Ready);
+        }
+        Reply::Bm25Ready(analyzer) => {
+            app.analyzer_kind = analyzer.kind();
+            app.analyzer = Some(analyzer);
+            app.set_part(Part::Bm25, PartState::Ready);
+            app.stage = None;
+            return app.rerun();
+        }
+        Reply::Panes(panes) => {
+            // The worker's word on the panes (its own keys, or a setting it refused).
+            app.spec = panes;
+            return app.rerun();
+        }
+        Reply::Failed(part, why) => {
+            if part == Part::Corpus {
+                app.stage = None;
+            }
+            app.set_part(part, PartState::Failed(why));
+            return app.rerun();
+        }
+        Reply::DenseReady => {
+            app.set_part(Part::Dense, PartState::Ready);
+            return app.rerun();
+        }
+        Reply::RerankerReady => {
+            app.set_part(Part::Reranker, PartState::Ready);
+            return app.rerun();
+        }
+        Reply::RerankerDisabled => app.set_part(Part::Reranker, PartState::Disabled),
+        _ => {}
     }
     Vec::new()
 }
