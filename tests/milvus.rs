@@ -115,12 +115,36 @@ impl Lite {
         }
     }
 
+    /// Sends `sig`; for `-STOP` returns only once every thread of the server is stopped
+    /// (`kill` returns when the signal is sent, and a thread still running could answer one
+    /// more request), for `-CONT` once none is.
     fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .args([sig, &self.pid().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+        let want_stopped = match sig {
+            "-STOP" => true,
+            "-CONT" => false,
+            _ => return,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.all_stopped() != want_stopped {
+            assert!(Instant::now() < deadline, "milvus-lite did not take {sig}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Whether every thread of the server is in the stopped state (`T` in its stat line).
+    fn all_stopped(&self) -> bool {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).unwrap();
+        tasks.flatten().all(|t| {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            // The state follows the command name's closing parenthesis.
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T'))
+        })
     }
 
     fn url(&self, collection: &str) -> BackendUrl {
