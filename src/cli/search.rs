@@ -3,9 +3,9 @@
 use std::io::Write;
 
 use anyhow::{bail, Result};
-use bigyo::model::Side;
+use bigyo::model::{Runtime, Side};
 use bigyo::plan::Plan;
-use bigyo::session::{self, Options};
+use bigyo::session::{self, Event, Options};
 use bigyo::{render, teach};
 
 use super::{build, load, reporter, TableOrJson};
@@ -35,6 +35,29 @@ pub(super) fn search(
     Ok(())
 }
 
+/// The sentence encoder's plain vectors of `texts` for a similarity table's dense column, or
+/// why there are none (the column is optional: the others still teach the point).
+pub(super) fn dense_column(
+    opts: &Options,
+    runtime: Runtime,
+    texts: &[&str],
+    report: &mut impl FnMut(Event),
+) -> (Option<Vec<Vec<f64>>>, Option<String>) {
+    let dense = opts
+        .pooling()
+        .and_then(|pooling| session::load_embedder(opts, runtime, pooling, report))
+        .and_then(|mut enc| {
+            let e = enc.embed(Side::Plain, texts, &mut |_| {})?;
+            Ok(e.rows()
+                .map(|r| r.iter().map(|&x| x as f64).collect::<Vec<f64>>())
+                .collect::<Vec<_>>())
+        });
+    match dense {
+        Ok(d) => (Some(d), None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    }
+}
+
 pub(super) fn similar(opts: &Options, sentences: &[String], format: TableOrJson) -> Result<()> {
     opts.validate()?;
     let runtime = opts.runtime()?;
@@ -43,18 +66,9 @@ pub(super) fn similar(opts: &Options, sentences: &[String], format: TableOrJson)
     let analyzer = session::analyzer(opts)?;
     let df = teach::DocFreq::fit(&corpus.texts(), &analyzer);
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    // The dense column is optional: without a model the sparse ones still teach the point.
-    let dense =
-        session::load_embedder(opts, runtime, opts.pooling()?, &mut report).and_then(|mut enc| {
-            let e = enc.embed(Side::Plain, &refs, &mut |_| {})?;
-            Ok(e.rows()
-                .map(|r| r.iter().map(|&x| x as f64).collect::<Vec<f64>>())
-                .collect::<Vec<_>>())
-        });
-    let (dense, dense_error) = match dense {
-        Ok(d) => (Some(d), None),
-        Err(e) => (None, Some(format!("{e:#}"))),
-    };
+    // A bad --pooling stops here; a model that cannot load only empties the dense column.
+    opts.pooling()?;
+    let (dense, dense_error) = dense_column(opts, runtime, &refs, &mut report);
     let matrices = teach::similarity_matrices(&refs, &analyzer, &df, dense.as_deref());
     let mut out = std::io::stdout().lock();
     match format {

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use bigyo::bm25::Analyzer;
-use bigyo::model::Side;
 use bigyo::session::{self, Options};
 use bigyo::word2vec::{self, chapter, Arch, Format, Params, WordVectors};
 use clap::{Args, Subcommand, ValueEnum};
@@ -286,17 +285,8 @@ fn similar(
     let (vectors, analyzer) = vectors(opts, source)?;
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
     // The sentence encoder's column is optional, as in `bigyo similar`.
-    let dense = opts
-        .runtime()
-        .and_then(|rt| session::load_embedder(opts, rt, opts.pooling()?, &mut reporter()))
-        .and_then(|mut enc| {
-            let e = enc.embed(Side::Plain, &refs, &mut |_| {})?;
-            Ok(e.rows()
-                .map(|r| r.iter().map(|&x| x as f64).collect::<Vec<f64>>())
-                .collect::<Vec<_>>())
-        });
-    let (dense, dense_error) = match dense {
-        Ok(d) => (Some(d), None),
+    let (dense, dense_error) = match opts.runtime() {
+        Ok(rt) => super::search::dense_column(opts, rt, &refs, &mut reporter()),
         Err(e) => (None, Some(format!("{e:#}"))),
     };
     let report = chapter::compare(&words, &analyzer, &vectors, dense.as_deref(), topn);

@@ -112,7 +112,7 @@ pub fn run(mut opts: Options, methods: Option<&str>) -> Result<()> {
     let control = control::Control::new();
     let worker = startup::spawn(opts, (plan, corpus), tx.clone(), control.clone())?;
     let mut screen = Screen::enter()?;
-    spawn_input(tx)?;
+    spawn_input(tx, Msg::Key, || Msg::Tick)?;
 
     loop {
         screen
@@ -163,14 +163,20 @@ pub fn run(mut opts: Options, methods: Option<&str>) -> Result<()> {
 /// How long quitting waits for the threads to stop at a batch boundary.
 const QUIT_BOUND: Duration = Duration::from_secs(5);
 
-/// Reads terminal events on their own thread, so the loop blocks on one channel.
-fn spawn_input(tx: Sender<Msg>) -> Result<()> {
+/// Reads terminal events on their own thread, so the loop blocks on one channel: a key
+/// becomes `key(event)`, a resize `resized` (a redraw). The explorer and the image search
+/// share it, each with its own message type.
+pub(crate) fn spawn_input<M: Send + 'static>(
+    tx: Sender<M>,
+    key: fn(crossterm::event::KeyEvent) -> M,
+    resized: fn() -> M,
+) -> Result<()> {
     thread::Builder::new()
         .name("bigyo-input".into())
         .spawn(move || loop {
             let msg = match crossterm::event::read() {
-                Ok(TermEvent::Key(key)) => Msg::Key(key),
-                Ok(TermEvent::Resize(..)) => Msg::Tick,
+                Ok(TermEvent::Key(event)) => key(event),
+                Ok(TermEvent::Resize(..)) => resized(),
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::error!("reading the terminal: {e}");

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
 
@@ -198,7 +198,7 @@ pub fn run(
         Ok("halfblocks") => Picker::halfblocks(),
         _ => Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks()),
     };
-    spawn_input(tx)?;
+    crate::tui::spawn_input(tx, Msg::Key, || Msg::Redraw)?;
     let mut thumbs: HashMap<usize, StatefulProtocol> = HashMap::new();
     let mut asked: std::collections::HashSet<usize> = Default::default();
     while !app.quit {
@@ -230,27 +230,6 @@ pub fn run(
         }
     }
     drop(screen);
-    Ok(())
-}
-
-fn spawn_input(tx: Sender<Msg>) -> Result<()> {
-    thread::Builder::new()
-        .name("bigyo-input".into())
-        .spawn(move || loop {
-            let msg = match crossterm::event::read() {
-                Ok(TermEvent::Key(key)) => Msg::Key(key),
-                Ok(TermEvent::Resize(..)) => Msg::Redraw,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::error!("reading the terminal: {e}");
-                    return;
-                }
-            };
-            if tx.send(msg).is_err() {
-                return;
-            }
-        })
-        .context("starting the input thread")?;
     Ok(())
 }
 
