@@ -21,6 +21,7 @@ mod doctor;
 mod embed;
 mod eval;
 mod index;
+mod lesson;
 mod qrels;
 mod search;
 mod serve;
@@ -46,6 +47,10 @@ pub struct Args {
     /// the explorer. Like every option, before or after the subcommand.
     #[arg(long, global = true, value_name = "LIST")]
     pub methods: Option<String>,
+    /// The explorer (and `bigyo lesson`) restores this saved session at start-up, and
+    /// Ctrl-S saves to it [default for Ctrl-S: ./bigyo-session.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub session: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -71,6 +76,8 @@ pub struct Parsed {
     pub retrieval: RetrievalOptions,
     pub api: ApiOptions,
     pub clip: ClipOptions,
+    /// `--session FILE`: the explorer's saved session.
+    pub session: Option<PathBuf>,
     /// The fusion options given on the command line (clap ids); they win over a saved setting.
     pub explicit_fusion: Vec<&'static str>,
 }
@@ -116,6 +123,12 @@ pub enum Command {
     Doctor,
     /// The four-pane explorer (also what `bigyo` alone starts).
     Tui,
+    /// The explorer with a lesson: the chapter's steps on the loaded corpus (PgDn / PgUp).
+    Lesson {
+        /// A teacher's own steps (TOML; README: "Lesson mode") instead of the built-in chapter.
+        #[arg(long, value_name = "FILE")]
+        steps: Option<PathBuf>,
+    },
     /// Search the corpus with every method and print the ranked lists.
     Search {
         query: String,
@@ -313,6 +326,7 @@ pub fn parse() -> Parsed {
         retrieval: args.retrieval.into(),
         api: args.api.into(),
         clip: args.clip.into(),
+        session: args.session,
         explicit_fusion: FUSION_IDS.into_iter().filter(|id| explicit(id)).collect(),
     };
     parsed.model.model_given = explicit("model");
@@ -333,7 +347,9 @@ pub fn parse() -> Parsed {
 fn session_options(args: &mut Parsed) -> Result<Options> {
     if matches!(
         args.command,
-        None | Some(Command::Tui) | Some(Command::Search { .. }) | Some(Command::Eval { .. })
+        None | Some(Command::Tui | Command::Lesson { .. })
+            | Some(Command::Search { .. })
+            | Some(Command::Eval { .. })
     ) {
         tune::apply_saved_fusion(args)?;
     }
@@ -349,7 +365,10 @@ fn session_options(args: &mut Parsed) -> Result<Options> {
     }
     let methods = args.methods.as_deref();
     let has_panes = match &args.command {
-        None | Some(Command::Tui | Command::Search { .. } | Command::Eval { .. }) => true,
+        None
+        | Some(
+            Command::Tui | Command::Lesson { .. } | Command::Search { .. } | Command::Eval { .. },
+        ) => true,
         Some(Command::Serve(s)) => s.search,
         _ => false,
     };
@@ -372,6 +391,7 @@ fn session_options(args: &mut Parsed) -> Result<Options> {
 }
 
 pub fn run(mut args: Parsed) -> Result<()> {
+    lesson::refuse_session(args.session.as_deref(), args.command.as_ref())?;
     let opts = session_options(&mut args)?;
     let methods = args.methods.as_deref();
     match &args.command {
@@ -450,7 +470,13 @@ pub fn run(mut args: Parsed) -> Result<()> {
         bail!("--images opens the explorer's image search; give it without a subcommand");
     }
     let command = match args.command {
-        None | Some(Command::Tui) => return bigyo::tui::run(opts, methods),
+        None | Some(Command::Tui) => {
+            return lesson::explore(opts, methods, None, args.session.as_deref())
+        }
+        Some(Command::Lesson { steps }) => {
+            let steps = Some(steps.as_deref());
+            return lesson::explore(opts, methods, steps, args.session.as_deref());
+        }
         Some(command) => command,
     };
     model_command(&opts, command)
@@ -473,7 +499,8 @@ fn uses_session_model(opts: &Options, command: &Command, methods: Option<&str>) 
         Command::Rerank { .. }
         | Command::Qrels { .. }
         | Command::Word2vec { .. }
-        | Command::Tui => false,
+        | Command::Tui
+        | Command::Lesson { .. } => false,
     }
 }
 
@@ -514,7 +541,8 @@ fn model_command(opts: &Options, command: Command) -> Result<()> {
         | Command::Qrels { .. }
         | Command::Word2vec { .. }
         | Command::Serve(_)
-        | Command::Tui => {}
+        | Command::Tui
+        | Command::Lesson { .. } => {}
         Command::ModelInfo => doctor::model_info(opts, runtime)?,
     }
     Ok(())

@@ -58,6 +58,13 @@ pub enum Action {
     OpenPlayground,
     FusionLab,
     Judge,
+    /// F10: the built-in lesson, then hides / shows the lesson panel.
+    Lesson,
+    /// The lesson's next / previous step (PgDn / PgUp; the detail view scrolls with them).
+    LessonNext,
+    LessonBack,
+    /// Ctrl-S: the session to its file.
+    SaveSession,
     // The query line.
     Search,
     Insert,
@@ -283,6 +290,20 @@ pub const KEYMAP: &[Entry] = &[
         keys: "F7  f in F3",
         description: "fusion lab: MRR@10 against alpha / weight; a applies it",
         bindings: &[bind(Code(KeyCode::F(7)), Global, FusionLab)],
+    },
+    Entry {
+        keys: "F10  PgDn PgUp",
+        description: "lesson: the chapter step by step; next / previous step",
+        bindings: &[
+            bind(Code(KeyCode::F(10)), Global, Lesson),
+            bind(Code(KeyCode::PageDown), Global, LessonNext),
+            bind(Code(KeyCode::PageUp), Global, LessonBack),
+        ],
+    },
+    Entry {
+        keys: "Ctrl-S",
+        description: "save the session (bigyo --session FILE restores it)",
+        bindings: &[bind(Ctrl('s'), Global, SaveSession)],
     },
     Entry {
         keys: "Esc",

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::keymap::{lookup, Action, Context};
+use super::lesson;
 use super::overlays::{self, detail, judge, open_eval, open_lab, open_playground};
 use super::protocol::Cmd;
 use super::settings::switch_pooling;
@@ -13,7 +14,10 @@ use super::state::{App, Focus, Overlay, PaneId};
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: Instant) -> Vec<Cmd> {
     if let Some(action) = lookup(Context::Global, &key) {
-        return anywhere(app, action, now).unwrap_or_default();
+        // The lesson's keys go on when no lesson shows (or the detail view scrolls).
+        if let Some(cmds) = anywhere(app, action, now) {
+            return cmds;
+        }
     }
     app.notice = None;
     if let Some(cmds) = overlays::key(app, key, now) {
@@ -58,6 +62,10 @@ fn anywhere(app: &mut App, action: Action, now: Instant) -> Option<Vec<Cmd>> {
         Action::TogglePlayground if app.overlay == Overlay::Playground => open(app, Overlay::None),
         Action::TogglePlayground | Action::OpenPlayground => open_playground(app),
         Action::FusionLab => open_lab(app),
+        Action::Lesson => lesson::toggle(app, now),
+        Action::LessonNext => return lesson::step_key(app, 1, now),
+        Action::LessonBack => return lesson::step_key(app, -1, now),
+        Action::SaveSession => lesson::save(app),
         _ => return None,
     })
 }

@@ -40,6 +40,7 @@ pub mod images;
 mod inbox;
 mod keymap;
 mod keys;
+pub mod lesson;
 mod models;
 mod overlays;
 #[cfg(test)]
@@ -67,7 +68,13 @@ use state::{App, Labels};
 /// Runs the explorer until the user quits. The terminal is restored on return, on error and
 /// on panic.
 /// `methods` is `--methods`, the short form of the pane spec.
-pub fn run(mut opts: Options, methods: Option<&str>) -> Result<()> {
+pub fn run(opts: Options, methods: Option<&str>) -> Result<()> {
+    run_with(opts, methods, lesson::Start::default())
+}
+
+/// As [`run`], with a lesson open and / or a saved session restored (`bigyo lesson`,
+/// `--session FILE`).
+pub fn run_with(mut opts: Options, methods: Option<&str>, start: lesson::Start) -> Result<()> {
     // hf-hub's own download bars would write over the screen.
     opts.download_progress = false;
     let seed = SystemTime::now()
@@ -75,7 +82,8 @@ pub fn run(mut opts: Options, methods: Option<&str>) -> Result<()> {
         .map_or(1, |d| d.as_nanos() as u64);
     // Bad options, a bad pane spec or a pane's bad model options end here, before the screen
     // changes, as on the command line.
-    let plan = crate::plan::Plan::new(&opts, methods)?;
+    let methods = start.panes(&mut opts, methods)?;
+    let plan = start.plan(&opts, crate::plan::Plan::new(&opts, methods.as_deref())?)?;
     // Offline with no --model: the set-up's local Korean model, said on the status bar.
     let settled = if plan.uses_session_model() {
         crate::session::settle_model(&mut opts)
@@ -107,6 +115,7 @@ pub fn run(mut opts: Options, methods: Option<&str>) -> Result<()> {
     // https://no-color.org: set and not empty.
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     app.warnings.extend(settled);
+    start.restore(&mut app, &opts, methods, Instant::now());
 
     let (tx, rx) = channel::<Msg>();
     let control = control::Control::new();
@@ -131,12 +140,18 @@ pub fn run(mut opts: Options, methods: Option<&str>) -> Result<()> {
         }
         pending.extend(rx.try_iter());
         pending.push(Msg::Tick);
+        let mut written = Vec::new();
         for msg in pending {
             for cmd in update(&mut app, msg, Instant::now()) {
-                if cmd != Cmd::Quit && worker.send(Inbox::Cmd(cmd)).is_err() {
+                if let Cmd::SaveSession { path, text } = cmd {
+                    written.push(lesson::write_session(path, &text));
+                } else if cmd != Cmd::Quit && worker.send(Inbox::Cmd(cmd)).is_err() {
                     tracing::warn!("the worker has stopped");
                 }
             }
+        }
+        for msg in written {
+            update(&mut app, msg, Instant::now());
         }
         if app.quit {
             break;

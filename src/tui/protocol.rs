@@ -71,12 +71,22 @@ pub enum Cmd {
         words: Vec<String>,
         trained: Option<Arc<crate::tui::words::Trained>>,
     },
+    /// Ctrl-S: the session file's text, written by the event loop (not the worker).
+    SaveSession {
+        path: std::path::PathBuf,
+        text: String,
+    },
     Quit,
 }
 
 /// What the worker tells the UI.
 #[derive(Debug)]
 pub enum Reply {
+    /// The session file is written, or why not.
+    SessionSaved {
+        path: std::path::PathBuf,
+        result: Result<(), String>,
+    },
     /// A step of building the session (corpus, BM25, model, embeddings, reranker).
     Session(Event),
     /// The device the models run on.

@@ -40,7 +40,12 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
         | Reply::Failed(..)
         | Reply::DenseReady
         | Reply::RerankerReady
-        | Reply::RerankerDisabled) => return on_part(app, reply),
+        | Reply::RerankerDisabled) => {
+            let mut cmds = on_part(app, reply);
+            cmds.extend(super::lesson::on_ready(app, now));
+            return cmds;
+        }
+        Reply::SessionSaved { path, result } => super::lesson::on_saved(app, &path, result),
         Reply::Results {
             generation,
             results,

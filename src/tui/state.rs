@@ -222,6 +222,8 @@ pub struct App {
     pub quit: bool,
     /// xorshift state for Ctrl-R; seeded by the caller so tests are repeatable.
     pub rng: u64,
+    /// Lesson mode (F10, `bigyo lesson`) and what the session file needs.
+    pub lesson: super::lesson::progress::LessonState,
 }
 
 impl App {
@@ -277,6 +279,7 @@ impl App {
             color: true,
             quit: false,
             rng: seed | 1,
+            lesson: Default::default(),
         }
     }
 

@@ -158,7 +158,7 @@ impl Worker<'_> {
                 words,
                 trained,
             ),
-            Cmd::Search { .. } | Cmd::Quit => {}
+            Cmd::Search { .. } | Cmd::Quit | Cmd::SaveSession { .. } => {}
         }
     }
 

@@ -17,6 +17,7 @@ mod eval;
 mod fusion_lab;
 mod help;
 mod judge;
+mod lesson;
 mod panes;
 mod playground;
 mod settings;
@@ -123,15 +124,27 @@ pub fn draw(frame: &mut Frame, app: &App) {
     } else {
         1.min(area.height.saturating_sub(query_h))
     };
-    let [query, panes, status] = Layout::vertical([
+    let lesson_h = lesson::height(app, area.width, area.height);
+    let [query, panes, lesson, status] = Layout::vertical([
         Constraint::Length(query_h),
         Constraint::Min(0),
+        Constraint::Length(lesson_h),
         Constraint::Length(status_h),
     ])
     .areas(area);
     draw_query(frame, app, &theme, query);
     draw_panes(frame, app, &theme, panes);
     draw_status(frame, app, &theme, status);
+    lesson::draw_lesson(frame, app, &theme, lesson);
+    // With a lesson on, an overlay covers the screen above its panel only.
+    let area = if lesson_h > 0 {
+        Rect {
+            height: lesson.y - area.y,
+            ..area
+        }
+    } else {
+        area
+    };
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => draw_help(frame, &theme, area),
