@@ -561,3 +561,65 @@ fn an_image_folder_opens_ranked_by_a_korean_query_with_half_block_thumbnails() {
         tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-0"));
     }
 }
+
+/// Lesson mode at 80x24 and 160x45: `bigyo lesson` opens the built-in chapter, PgDn / PgUp
+/// walk its steps (each sets its screen up: the dataset question typed and run), Ctrl-S saves
+/// the session, and `--session FILE` restores it at the same step with the same query.
+#[test]
+fn a_lesson_walks_forward_and_back_and_its_session_restores() {
+    let _serial = one_at_a_time();
+    for size in [(80, 24), (160, 45)] {
+        let cache = tempfile::tempdir().expect("temp dir");
+        let file = cache.path().join("demo.toml");
+        std::fs::write(&file, "version = 1\n").expect("an empty session");
+        let tmux = Tmux {
+            socket: format!("bigyo-e2e-lesson-{}-{}", std::process::id(), size.0),
+        };
+        let extra = format!("lesson --session '{}'", file.display());
+        let started = start_with(&tmux, cache.path(), "none", &extra, "", size);
+        tmux.wait(started, "the first step", |s| {
+            s.contains("1/7: One-hot") && s.contains("Ready")
+        });
+        tmux.keys(&["NPage"]);
+        tmux.wait(started, "step 2", |s| s.contains("2/7: TF-IDF"));
+        tmux.keys(&["NPage"]);
+        let screen = tmux.wait(started, "step 3 with its question run", |s| {
+            s.contains("3/7: Dense") && s.contains(QUESTION) && s.contains('✓')
+        });
+        assert_no_crash_text(&screen);
+        tmux.keys(&["PPage"]);
+        tmux.wait(started, "back to step 2", |s| s.contains("2/7: TF-IDF"));
+        for _ in 0..2 {
+            tmux.keys(&["NPage"]);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        tmux.wait(started, "step 4", |s| s.contains("4/7: Bi-encoder"));
+        tmux.keys(&["C-s"]);
+        tmux.wait(started, "the session saved", |s| {
+            s.contains("session saved to")
+        });
+        tmux.keys(&["C-c"]);
+        let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+        assert!(screen.contains("bigyo-exited-0"), "{screen}");
+        let saved = std::fs::read_to_string(&file).expect("the session file");
+        assert!(
+            saved.contains("step = 4") && saved.contains(QUESTION),
+            "{saved}"
+        );
+        drop(tmux);
+
+        let tmux = Tmux {
+            socket: format!("bigyo-e2e-restore-{}-{}", std::process::id(), size.0),
+        };
+        let extra = format!("--session '{}'", file.display());
+        let started = start_with(&tmux, cache.path(), "none", &extra, "", size);
+        let screen = tmux.wait(started, "the restored step and query", |s| {
+            // The query ran again: the status bar's cost line is for it.
+            s.contains("4/7: Bi-encoder") && s.contains(QUESTION) && s.contains("cost: bi-encoder")
+        });
+        assert_no_crash_text(&screen);
+        tmux.keys(&["C-c"]);
+        let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+        assert!(screen.contains("bigyo-exited-0"), "{screen}");
+    }
+}
