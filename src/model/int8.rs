@@ -217,7 +217,13 @@ fn quantize_rows(rows: &Tensor, m: usize, k: usize) -> Result<(Tensor, Vec<f32>)
 }
 
 /// `acc: [m, n]` int32 → `acc · s_x[i] · s_w[j] + b[j]` in `kind` (Float or BFloat16).
-fn dequantize(acc: &Tensor, rows: &[f32], cols: &[f32], bias: &[f32], kind: Kind) -> Result<Tensor> {
+fn dequantize(
+    acc: &Tensor,
+    rows: &[f32],
+    cols: &[f32],
+    bias: &[f32],
+    kind: Kind,
+) -> Result<Tensor> {
     let (m, n) = (rows.len(), cols.len());
     check_dense(acc, Kind::Int, m * n)?;
     let out = Tensor::f_empty([m as i64, n as i64], (kind, Device::Cpu))?;
@@ -340,5 +346,116 @@ mod kernels {
             return unsafe { dequantize_avx512(acc, rows, cols, bias, out) };
         }
         dequantize_generic(acc, rows, cols, bias, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The int8 layer's answer computed the slow way in f64 from the same quantized integers:
+    /// what `forward` must equal up to f32 rounding.
+    fn reference(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
+        let x = x.to_kind(Kind::Double);
+        let w = w.to_kind(Kind::Double);
+        let q = |t: &Tensor| {
+            let s = t.abs().amax(-1, true) / 127.0;
+            let s = s.where_scalarother(&s.ne(0.0), 1.0);
+            ((t / &s).round().clamp(-127, 127), s)
+        };
+        let (qx, sx) = q(&x);
+        let (qw, sw) = q(&w);
+        qx.matmul(&qw.tr()) * sx * sw.tr() + b.to_kind(Kind::Double)
+    }
+
+    fn max_rel(a: &Tensor, b: &Tensor) -> f64 {
+        let a = a.to_kind(Kind::Double);
+        let b = b.to_kind(Kind::Double);
+        (a - &b).abs().max().double_value(&[]) / b.abs().max().double_value(&[]).max(1e-12)
+    }
+
+    #[test]
+    fn equals_the_quantized_product_and_stays_near_fp32_on_odd_shapes() {
+        tch::manual_seed(3);
+        for (rows, input, output) in [(1, 1, 1), (3, 5, 7), (17, 64, 96), (130, 384, 1152)] {
+            let opts = (Kind::Float, Device::Cpu);
+            let x = Tensor::randn([2, rows, input], opts);
+            let w = Tensor::randn([output, input], opts) * 0.05;
+            let b = Tensor::randn([output], opts);
+            let layer = QuantLinear::new(&w, &b).unwrap();
+            let got = layer.forward(&x).unwrap();
+            assert_eq!(got.size(), [2, rows, output]);
+            assert_eq!(got.kind(), Kind::Float);
+            let exact = max_rel(&got, &reference(&x, &w, &b));
+            assert!(
+                exact < 1e-5,
+                "{rows}x{input}x{output}: {exact} from the int8 product"
+            );
+            let fp32 = max_rel(&got, &x.linear(&w, Some(&b)));
+            assert!(fp32 < 0.05, "{rows}x{input}x{output}: {fp32} from fp32");
+        }
+    }
+
+    #[test]
+    fn bf16_in_bf16_out_and_zero_rows_give_the_bias() {
+        let opts = (Kind::Float, Device::Cpu);
+        let w = Tensor::randn([8, 16], opts);
+        let b = Tensor::randn([8], opts);
+        let layer = QuantLinear::new(&w.to_kind(Kind::BFloat16), &b).unwrap();
+        let x = Tensor::randn([4, 16], opts);
+        let _ = x.get(1).zero_();
+        let got = layer.forward(&x.to_kind(Kind::BFloat16)).unwrap();
+        assert_eq!(got.kind(), Kind::BFloat16);
+        let want = reference(&x.to_kind(Kind::BFloat16), &w.to_kind(Kind::BFloat16), &b);
+        assert!(max_rel(&got, &want) < 1e-2);
+        // A zero row is exactly the bias (in bf16).
+        let row = got.get(1).to_kind(Kind::Float);
+        let bias = b.to_kind(Kind::BFloat16).to_kind(Kind::Float);
+        assert_eq!((row - bias).abs().max().double_value(&[]), 0.0);
+        // No rows: an empty result of the right width.
+        let empty = layer.forward(&Tensor::zeros([0, 16], opts)).unwrap();
+        assert_eq!(empty.size(), [0, 8]);
+    }
+
+    #[test]
+    fn a_wrong_width_or_dtype_is_an_error_naming_the_shape() {
+        let opts = (Kind::Float, Device::Cpu);
+        let layer =
+            QuantLinear::new(&Tensor::ones([4, 6], opts), &Tensor::zeros([4], opts)).unwrap();
+        let err = layer
+            .forward(&Tensor::ones([2, 5], opts))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("6 inputs") && err.contains("[2, 5]"), "{err}");
+        let err = QuantLinear::new(&Tensor::ones([4, 6], opts), &Tensor::zeros([3], opts))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("3 values for 4 outputs"), "{err}");
+        // Non-finite activations come out NaN, not as silently wrong numbers.
+        let x = Tensor::from_slice(&[1f32, f32::INFINITY, 0.0, 2.0, 1.0, 1.0]).view([1, 6]);
+        let got = layer.forward(&x).unwrap();
+        assert!(got.isnan().all().int64_value(&[]) == 1);
+    }
+
+    #[test]
+    fn bf16_conversions_round_to_nearest_even() {
+        for v in [
+            0.0f32,
+            -1.5,
+            3.140625,
+            1e-30,
+            65504.0,
+            f32::INFINITY,
+            -f32::INFINITY,
+        ] {
+            let ours = f32_to_bf16(v);
+            let torch = Tensor::from_slice(&[v]).to_kind(Kind::BFloat16);
+            let want = f32::from(torch.to_kind(Kind::Float).double_value(&[0]) as f32);
+            assert_eq!(bf16_to_f32(ours), want, "{v}");
+        }
+        assert!(bf16_to_f32(f32_to_bf16(f32::NAN)).is_nan());
+        // A tie rounds to even: 1 + 2^-8 is halfway between 1 and 1 + 2^-7.
+        assert_eq!(bf16_to_f32(f32_to_bf16(1.0 + 1.0 / 256.0)), 1.0);
     }
 }

@@ -312,10 +312,8 @@ impl Transformer {
                 .zip(which)
                 {
                     if quantize {
-                        linear.int8 = Some(super::int8::QuantLinear::new(
-                            &linear.weight,
-                            &linear.bias,
-                        )?);
+                        linear.int8 =
+                            Some(super::int8::QuantLinear::new(&linear.weight, &linear.bias)?);
                     }
                 }
             }
