@@ -73,6 +73,9 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args()
     cpu = cpu_label()
+    flags = open("/proc/cpuinfo").read().split()
+    vnni = " avx512_vnni" if "avx512_vnni" in flags else ""
+    engine = "AMX int8" if "amx_int8" in flags else ("AVX-512 VNNI" if vnni else "generic int8 kernels")
     e5 = ROOT / ".bigyo/e5"
     minilm = ROOT / "tests/golden/generated/manifest.json"
     minilm = next(c["model_dir"] for c in json.loads(minilm.read_text())["cases"] if c["name"] == "minilm")
@@ -96,9 +99,9 @@ def main():
                      for d, v in secs.items())
     report = f"""## int8 dense layers (`--dtype int8`), CPU ({cpu['kind']})
 
-Same run, same machine: {cpu['model']} ({os.cpu_count()} cores, {cpu['load']}; ISA: {cpu['flags']}
-avx512_vnni), {args.threads} threads. int8: weights per output channel, activations per token,
-int32 products on libtorch's `_int_mm` (oneDNN: AMX int8 here), the FFN output kept in bf16.
+Same run, same machine: {cpu['model']} ({os.cpu_count()} cores, {cpu['load']}; ISA: {cpu['flags']}{vnni}),
+{args.threads} threads. int8: weights per output channel, activations per token,
+int32 products on libtorch's `_int_mm` (oneDNN: {engine} here), the FFN output kept in bf16.
 
 Passage embedding, multilingual-e5-small (`bigyo embed --side passage`, {args.passages} sample
 passages, model loading excluded), {args.rounds} interleaved rounds, each row in a fresh process:
