@@ -40,6 +40,7 @@ bench: setup-test build
 	.bigyo/venv/bin/python benches/rerank_vs_st.py --threads 2
 	.bigyo/venv/bin/python benches/rerank_agreement.py --threads 2
 	.bigyo/venv/bin/python benches/latency_vs_st.py --threads 2
+	.bigyo/venv/bin/python benches/int8_bench.py --threads 2
 	.bigyo/venv/bin/python benches/clip_vs_st.py --threads 2
 	set -o pipefail; cargo bench --bench gemm -- --run | .bigyo/venv/bin/python benches/benchfile.py 'gemm-{cpu}' BENCHMARKS.md
 	.bigyo/venv/bin/python benches/retrieval_bench.py

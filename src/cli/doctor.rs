@@ -31,6 +31,7 @@ pub(super) fn doctor(opts: &Options, runtime: Runtime) {
             println!("fp32 rule:      none for this CPU: measured once per model shape and cached")
         }
     }
+    println!("int8:           {}", bigyo::model::int8_support(&info));
     println!(
         "cache:          {}",
         bigyo::paths::cache_dir().join("cpu-calibration").display()

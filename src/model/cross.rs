@@ -116,7 +116,7 @@ impl CrossEncoder {
 
     /// The dtype the model runs in (`f32`, `bf16`, `f16`).
     pub fn dtype_name(&self) -> &'static str {
-        super::device::kind_name(self.transformer.kind)
+        self.transformer.dtype_name()
     }
 
     /// Encodes (query, passage) pairs with the model's own pair template.

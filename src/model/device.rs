@@ -49,7 +49,8 @@ impl fmt::Display for DeviceChoice {
 /// `--dtype auto|f32|bf16|f16`. `auto` (the default) is bf16 where the hardware computes it
 /// natively (CPUs with avx512_bf16 or AMX; CUDA, f16 where bf16 is not supported) and fp32
 /// elsewhere: on such CPUs bf16 embeddings stay within cosine 0.999 of fp32 and the sample's
-/// MRR@10 within 0.005 (tests/golden.rs, tests/retrieval.rs).
+/// MRR@10 within 0.005 (tests/golden.rs, tests/retrieval.rs). `int8` (CPU only) runs the
+/// layers' dense products as dynamic int8 ([`super::int8`]) and the rest as `auto` would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DTypeChoice {
     #[default]
@@ -57,6 +58,7 @@ pub enum DTypeChoice {
     F32,
     Bf16,
     F16,
+    Int8,
 }
 
 impl FromStr for DTypeChoice {
@@ -67,8 +69,9 @@ impl FromStr for DTypeChoice {
             "f32" | "fp32" | "float32" => Ok(Self::F32),
             "bf16" | "bfloat16" => Ok(Self::Bf16),
             "f16" | "fp16" | "float16" => Ok(Self::F16),
+            "int8" | "i8" | "qint8" => Ok(Self::Int8),
             _ => Err(format!(
-                "unknown dtype {s:?} (expected auto, f32, bf16 or f16)"
+                "unknown dtype {s:?} (expected auto, f32, bf16, f16 or int8)"
             )),
         }
     }
@@ -81,6 +84,7 @@ impl fmt::Display for DTypeChoice {
             Self::F32 => "f32",
             Self::Bf16 => "bf16",
             Self::F16 => "f16",
+            Self::Int8 => "int8",
         })
     }
 }
@@ -92,6 +96,9 @@ pub struct Runtime {
     pub kind: Kind,
     /// Who computes fp32 dense layers on the CPU (see [`super::cpu`]).
     pub kernels: KernelChoice,
+    /// Dense products in dynamic int8 (`--dtype int8`, CPU only); `kind` is then what the
+    /// rest of the model runs in.
+    pub int8: bool,
 }
 
 impl Runtime {
@@ -158,12 +165,22 @@ impl Runtime {
                 )))
             }
             (DTypeChoice::F16, _) => Kind::Half,
+            (DTypeChoice::Int8, Device::Cpu) if cpu_has_bf16() => Kind::BFloat16,
+            (DTypeChoice::Int8, Device::Cpu) => Kind::Float,
+            (DTypeChoice::Int8, _) => {
+                return Err(ModelError::Device(Invalid::new(
+                    Setting::Dtype,
+                    "int8 runs on the CPU only (use --device cpu, or bf16/f16 on CUDA)",
+                )))
+            }
         };
-        tracing::info!(?device, ?kind, requested = %dtype, "runtime");
+        let int8 = dtype == DTypeChoice::Int8;
+        tracing::info!(?device, ?kind, int8, requested = %dtype, "runtime");
         Ok(Self {
             device,
             kind,
             kernels: KernelChoice::Auto,
+            int8,
         })
     }
 
@@ -173,6 +190,7 @@ impl Runtime {
             device: Device::Cpu,
             kind: Kind::Float,
             kernels: KernelChoice::Auto,
+            int8: false,
         }
     }
 
@@ -200,6 +218,9 @@ impl Runtime {
 
     /// The dtype that runs, as `--dtype` spells it.
     pub fn dtype_name(&self) -> &'static str {
+        if self.int8 {
+            return "int8";
+        }
         kind_name(self.kind)
     }
 
@@ -255,7 +276,8 @@ mod tests {
         let err = "gpu".parse::<DeviceChoice>().unwrap_err();
         assert!(err.contains("\"gpu\""), "{err}");
         assert_eq!("bfloat16".parse::<DTypeChoice>(), Ok(DTypeChoice::Bf16));
-        assert!("int8".parse::<DTypeChoice>().unwrap_err().contains("int8"));
+        assert_eq!("int8".parse::<DTypeChoice>(), Ok(DTypeChoice::Int8));
+        assert!("int4".parse::<DTypeChoice>().unwrap_err().contains("int4"));
     }
 
     #[test]

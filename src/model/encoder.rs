@@ -159,7 +159,7 @@ impl SentenceEncoder {
 
     /// The dtype the model runs in (`f32`, `bf16`, `f16`).
     pub fn dtype_name(&self) -> &'static str {
-        super::device::kind_name(self.transformer.kind)
+        self.transformer.dtype_name()
     }
 
     pub fn normalizes(&self) -> bool {

@@ -14,6 +14,8 @@ pub(crate) use shared::SharedHead;
 pub(crate) struct Linear {
     weight: Tensor,
     bias: Tensor,
+    /// The int8 form that runs instead, under `--dtype int8` (see [`super::int8`]).
+    int8: Option<super::int8::QuantLinear>,
 }
 
 impl Linear {
@@ -21,6 +23,7 @@ impl Linear {
         Self {
             weight: w.take(&format!("{prefix}.weight"), &[output, input]),
             bias: w.take(&format!("{prefix}.bias"), &[output]),
+            int8: None,
         }
     }
 
@@ -29,6 +32,7 @@ impl Linear {
         Ok(Self {
             weight: self.weight.f_to_kind(kind)?,
             bias: self.bias.f_to_kind(kind)?,
+            int8: None,
         })
     }
 
@@ -40,6 +44,7 @@ impl Linear {
         Ok(Self {
             weight: Tensor::f_cat(&weights, 0)?,
             bias: Tensor::f_cat(&biases, 0)?,
+            int8: None,
         })
     }
 
@@ -50,6 +55,9 @@ impl Linear {
 
     /// On the chosen path; the `gemm` crate only where it applies (fp32 CPU, one thread).
     fn forward_on(&self, x: &Tensor, path: DensePath) -> Result<Tensor> {
+        if let Some(q) = &self.int8 {
+            return q.forward(x);
+        }
         if path == DensePath::GemmCrate && super::cpu_gemm::applies(x) {
             return super::cpu_gemm::linear(x, &self.weight, &self.bias);
         }
@@ -185,6 +193,8 @@ pub struct Transformer {
     plan: KernelPlan,
     /// The dense layers' dtype when it differs from the residual stream's (bf16 on the CPU).
     gemm_kind: Option<Kind>,
+    /// Whether the layers' dense products run in int8 (`--dtype int8`).
+    int8: bool,
 }
 
 /// One padded batch on the model's device.
@@ -266,6 +276,7 @@ impl Transformer {
                 reason: "not chosen yet".into(),
             },
             gemm_kind: None,
+            int8: false,
         })
     }
 
@@ -287,6 +298,26 @@ impl Transformer {
             }
             self.gemm_kind = Some(Kind::BFloat16);
             self.kind = Kind::BFloat16;
+        }
+        if runtime.int8 && self.device == Device::Cpu && !self.int8 {
+            for layer in &mut self.layers {
+                let which = super::int8::QUANTIZED;
+                for (linear, quantize) in [
+                    &mut layer.qkv,
+                    &mut layer.attn_out,
+                    &mut layer.intermediate,
+                    &mut layer.output,
+                ]
+                .into_iter()
+                .zip(which)
+                {
+                    if quantize {
+                        linear.int8 =
+                            Some(super::int8::QuantLinear::new(&linear.weight, &linear.bias)?);
+                    }
+                }
+            }
+            self.int8 = true;
         }
         Ok(self.choose_kernels(runtime.kernels))
     }
@@ -321,9 +352,19 @@ impl Transformer {
     /// for the CPU's bf16 products over an fp32 residual stream (other numbers than pure bf16,
     /// so another cache entry).
     pub(crate) fn precision(&self) -> String {
+        let int8 = if self.int8 { "-int8" } else { "" };
         match self.gemm_kind {
-            Some(_) => format!("{:?}-mixed", self.kind),
-            None => format!("{:?}", self.kind),
+            Some(_) => format!("{:?}-mixed{int8}", self.kind),
+            None => format!("{:?}{int8}", self.kind),
+        }
+    }
+
+    /// The dtype that runs, as `--dtype` spells it (`int8` for int8 dense products).
+    pub(crate) fn dtype_name(&self) -> &'static str {
+        if self.int8 {
+            "int8"
+        } else {
+            super::device::kind_name(self.kind)
         }
     }
 
