@@ -31,6 +31,9 @@ pub(super) fn doctor(opts: &Options, runtime: Runtime) {
             println!("fp32 rule:      none for this CPU: measured once per model shape and cached")
         }
     }
+    for (i, line) in cpu::explain(&info).iter().enumerate() {
+        println!("{}{line}", if i == 0 { "why:            " } else { "                " });
+    }
     println!(
         "cache:          {}",
         bigyo::paths::cache_dir().join("cpu-calibration").display()

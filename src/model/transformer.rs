@@ -538,17 +538,27 @@ impl ClassifierHead {
 /// processes), OpenMP's spinning threads wait on each other: 504 ms p50 on 2 threads of a
 /// loaded 2-core machine against 25 ms on one (BENCHMARKS.md, query latency). fp32 keeps the
 /// caller's threads: twice the bytes, and the second core's bandwidth helps when it is free.
-const ONE_THREAD_TOKENS: usize = 128;
+/// `BIGYO_ONE_THREAD_TOKENS=N` changes the bound (0: never), for benches/latency_vs_st.py to
+/// measure the rule against two threads.
+fn one_thread_tokens() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("BIGYO_ONE_THREAD_TOKENS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(128)
+    })
+}
 
 impl Transformer {
     /// [`forward`](Self::forward) on one thread when a bf16 batch is small (see
-    /// [`ONE_THREAD_TOKENS`]); the caller's thread count is restored after.
+    /// [`one_thread_tokens`]); the caller's thread count is restored after.
     pub(super) fn forward_sized(&self, batch: &Batch, padded_tokens: usize) -> Result<Tensor> {
         let threads = tch::get_num_threads();
         if self.device != Device::Cpu
             || self.gemm_kind.is_none()
             || threads <= 1
-            || padded_tokens > ONE_THREAD_TOKENS
+            || padded_tokens > one_thread_tokens()
         {
             return self.forward(batch);
         }
