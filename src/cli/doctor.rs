@@ -32,7 +32,14 @@ pub(super) fn doctor(opts: &Options, runtime: Runtime) {
         }
     }
     for (i, line) in cpu::explain(&info).iter().enumerate() {
-        println!("{}{line}", if i == 0 { "why:            " } else { "                " });
+        println!(
+            "{}{line}",
+            if i == 0 {
+                "why:            "
+            } else {
+                "                "
+            }
+        );
     }
     println!(
         "cache:          {}",

@@ -56,7 +56,6 @@ pub fn plan_batches(lengths: &[usize], opts: BatchOptions) -> Vec<Vec<usize>> {
     batches
 }
 
-
 /// Prints the per-part profile of the call that started at `started` (`BIGYO_PROFILE=1`).
 fn report(how: &str, started: Instant) {
     if let Some(table) = super::cpu_profile::take_report(how, started.elapsed()) {
@@ -159,7 +158,9 @@ impl Transformer {
                                 batch.input_ids.numel(),
                             );
                             let out = time(Part::Head, || -> Result<Tensor> {
-                                Ok(head(&tokens, &batch)?.f_to_kind(Kind::Float)?.f_contiguous()?)
+                                Ok(head(&tokens, &batch)?
+                                    .f_to_kind(Kind::Float)?
+                                    .f_contiguous()?)
                             })?;
                             let (_, d) = out.size2()?;
                             Ok((b, Vec::<f32>::try_from(out.f_view(-1)?)?, d as usize))

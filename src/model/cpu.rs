@@ -482,7 +482,8 @@ pub fn explain(cpu: &CpuInfo) -> Vec<String> {
             yes_no("avx512f"),
             match (cpu.has("avx512f"), cpu.vendor.as_str()) {
                 (true, "GenuineIntel") => "fp32 products on MKL's AVX-512 kernels (libtorch)",
-                (true, _) => "MKL may not take its AVX-512 kernels on this vendor: fp32 path measured",
+                (true, _) =>
+                    "MKL may not take its AVX-512 kernels on this vendor: fp32 path measured",
                 (false, _) if cpu.has("fma") => {
                     "fp32 products on AVX2/FMA kernels (libtorch or the gemm crate, see fp32 rule)"
                 }
@@ -555,14 +556,26 @@ mod tests {
         let mut xeon = CpuInfo::from_cpuinfo(XEON_AMX, "test");
         xeon.arch = "x86_64";
         let why = explain(&xeon).join("\n");
-        assert!(why.contains("avx512f yes: fp32 products on MKL's AVX-512"), "{why}");
-        assert!(why.contains("amx_bf16 yes: bf16 products run on AMX"), "{why}");
+        assert!(
+            why.contains("avx512f yes: fp32 products on MKL's AVX-512"),
+            "{why}"
+        );
+        assert!(
+            why.contains("amx_bf16 yes: bf16 products run on AMX"),
+            "{why}"
+        );
         assert!(why.contains("multiple of 16"), "{why}");
         let mut epyc = CpuInfo::from_cpuinfo(EPYC, "test");
         epyc.arch = "x86_64";
         let why = explain(&epyc).join("\n");
-        assert!(why.contains("avx512f no: fp32 products on AVX2/FMA"), "{why}");
-        assert!(why.contains("takes f32") && !why.contains("multiple of 16"), "{why}");
+        assert!(
+            why.contains("avx512f no: fp32 products on AVX2/FMA"),
+            "{why}"
+        );
+        assert!(
+            why.contains("takes f32") && !why.contains("multiple of 16"),
+            "{why}"
+        );
         assert!(why.contains("amx_int8 no"), "{why}");
     }
 

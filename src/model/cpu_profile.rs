@@ -100,9 +100,7 @@ static TOTALS: Mutex<Totals> = Mutex::new(Totals {
 /// Whether `BIGYO_PROFILE` asks for the table (read once per process).
 pub fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| {
-        std::env::var("BIGYO_PROFILE").is_ok_and(|v| !v.is_empty() && v != "0")
-    })
+    *ENABLED.get_or_init(|| std::env::var("BIGYO_PROFILE").is_ok_and(|v| !v.is_empty() && v != "0"))
 }
 
 /// Runs `f`, adding its time to `part` when profiling.

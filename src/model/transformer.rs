@@ -391,9 +391,8 @@ impl Transformer {
     /// Token embeddings `[batch, seq, hidden]` in the model's dtype. Call under no-grad.
     pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
         let (b, t) = batch.input_ids.size2()?;
-        let mut x = super::cpu_profile::time(super::cpu_profile::Part::Embeddings, || {
-            self.embed(batch)
-        })?;
+        let mut x =
+            super::cpu_profile::time(super::cpu_profile::Part::Embeddings, || self.embed(batch))?;
         // SDPA takes a boolean mask where true means "attend"; [b, 1, 1, t] broadcasts over
         // heads and query positions like transformers' extended attention mask.
         let mask = if batch.padded {
@@ -592,7 +591,10 @@ pub(super) mod shared {
         }
 
         /// One batch padded from `rows` (token ids, type ids) and its token embeddings.
-        pub(in crate::model) fn forward_rows(&self, rows: &[(&[u32], &[u32])]) -> Result<(Batch, Tensor)> {
+        pub(in crate::model) fn forward_rows(
+            &self,
+            rows: &[(&[u32], &[u32])],
+        ) -> Result<(Batch, Tensor)> {
             use crate::model::cpu_profile::{time, Part};
             let batch = time(Part::Batch, || self.0.make_batch(rows))?;
             let tokens = self.0.forward(&batch)?;
