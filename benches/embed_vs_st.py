@@ -117,7 +117,7 @@ def bench_set(args, model_dir, set_name, rows_spec):
 
 
 NAMES = {("bigyo", "f32"): "bigyo f32", ("bigyo", "bf16"): "bigyo bf16 (mixed: bf16 products, fp32 stream)",
-         ("bigyo", "int8"): "bigyo int8", ("st", "f32"): "sentence-transformers fp32 (its default)",
+         ("bigyo", "int8"): "bigyo int8", ("bigyo", "auto"): "bigyo auto (the default)", ("st", "f32"): "sentence-transformers fp32 (its default)",
          ("st", "bf16"): "sentence-transformers bf16 (`model.to(torch.bfloat16)`)",
          ("st", "onnx"): "sentence-transformers `backend=\"onnx\"`",
          ("ort", "f32"): "ONNX Runtime fp32 (torch.onnx export, default optimisations)",
