@@ -219,14 +219,14 @@ exported with `torch.onnx.export`, default session options (ORT_ENABLE_ALL), int
 `quantize_dynamic` with its defaults (benches/embed_peers.py). On a machine this loaded only the
 round-by-round ratios of the same run mean anything; single rows swing.
 {st_line}
-{chr(10).join(body)}
+{(chr(10) * 2).join(body)}
 
 ### Where bigyo's time goes (`BIGYO_PROFILE=1`)
 
 One extra run per dtype after the timed rounds, same inputs. Thread-seconds summed over bigyo's
 single-threaded streams; softmax is inside the fused SDPA kernel (no row of its own).
 
-{chr(10).join(profiles)}
+{(chr(10) * 2).join(profiles)}
 
 Reproduce with `make bench` (or `.bigyo/venv/bin/python benches/embed_vs_st.py --threads 2`).
 """
