@@ -32,6 +32,16 @@ pub(super) fn doctor(opts: &Options, runtime: Runtime) {
         }
     }
     println!("int8:           {}", bigyo::model::int8_support(&info));
+    for (i, line) in cpu::explain(&info).iter().enumerate() {
+        println!(
+            "{}{line}",
+            if i == 0 {
+                "why:            "
+            } else {
+                "                "
+            }
+        );
+    }
     println!(
         "cache:          {}",
         bigyo::paths::cache_dir().join("cpu-calibration").display()

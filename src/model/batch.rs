@@ -1,5 +1,15 @@
 //! Length-sorted, token-budgeted batching: padding costs compute, so inputs of similar
-//! length run together and each batch is padded only to its own longest row.
+//! length run together and each batch is padded only to its own longest row. The encoder's
+//! batch loops live here too: [`Transformer::run_batched`] (one stream) and
+//! [`Transformer::run_batched_parallel`] (single-threaded streams over the CPU's cores).
+use std::time::Instant;
+
+use tch::{Device, Kind, Tensor};
+
+use super::cpu_profile::{batch_tokens, time, Part};
+use super::transformer::shared::SharedWeights;
+use super::transformer::{Batch, Transformer};
+use super::{Progress, Result};
 
 /// Limits for one forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +54,150 @@ pub fn plan_batches(lengths: &[usize], opts: BatchOptions) -> Vec<Vec<usize>> {
         batches.push(current);
     }
     batches
+}
+
+/// Prints the per-part profile of the call that started at `started` (`BIGYO_PROFILE=1`).
+fn report(how: &str, started: Instant) {
+    if let Some(table) = super::cpu_profile::take_report(how, started.elapsed()) {
+        eprintln!("{table}");
+    }
+}
+
+impl Transformer {
+    /// Runs encoded inputs through the transformer in length-sorted, token-budgeted batches
+    /// and returns `head`'s `[rows, dim]` fp32 output gathered back into input order, as a
+    /// row-major vector with its row width.
+    pub fn run_batched(
+        &self,
+        encodings: &[tokenizers::Encoding],
+        opts: BatchOptions,
+        progress: &mut dyn FnMut(Progress),
+        mut head: impl FnMut(&Tensor, &Batch) -> Result<Tensor>,
+    ) -> Result<(Vec<f32>, usize)> {
+        let started = Instant::now();
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let total = encodings.len();
+        let mut out: Vec<f32> = Vec::new();
+        let mut dim = 0usize;
+        let mut done = 0;
+        let _guard = tch::no_grad_guard();
+        for rows in plan_batches(&lengths, opts) {
+            let slices: Vec<(&[u32], &[u32])> = rows
+                .iter()
+                .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
+                .collect();
+            let batch = time(Part::Batch, || self.make_batch(&slices))?;
+            let padded = batch.input_ids.numel();
+            batch_tokens(rows.iter().map(|&i| lengths[i]).sum(), padded);
+            let tokens = self.forward_sized(&batch, padded)?;
+            let result = time(Part::Head, || -> Result<Tensor> {
+                Ok(head(&tokens, &batch)?
+                    .f_to_kind(Kind::Float)?
+                    .f_to_device(Device::Cpu)?
+                    .f_contiguous()?)
+            })?;
+            let (n, d) = result.size2()?;
+            let d = d as usize;
+            if out.is_empty() {
+                dim = d;
+                out = vec![0.0; total * d];
+            }
+            let values = Vec::<f32>::try_from(result.f_view(-1)?)?;
+            for (r, &i) in rows.iter().enumerate().take(n as usize) {
+                out[i * d..(i + 1) * d].copy_from_slice(&values[r * d..(r + 1) * d]);
+            }
+            done += rows.len();
+            progress(Progress { done, total });
+        }
+        report("one stream", started);
+        Ok((out, dim))
+    }
+
+    /// As [`run_batched`](Self::run_batched), but on the CPU with several cores the batches
+    /// are spread over single-threaded streams, one per libtorch thread: on small matrices
+    /// two one-thread GEMMs side by side keep the cores busier than one two-thread GEMM.
+    /// Falls back to the sequential path on CUDA, with one thread, or with one batch.
+    pub fn run_batched_parallel(
+        &self,
+        encodings: &[tokenizers::Encoding],
+        opts: BatchOptions,
+        progress: &mut dyn FnMut(Progress),
+        head: &(dyn Fn(&Tensor, &Batch) -> Result<Tensor> + Sync),
+    ) -> Result<(Vec<f32>, usize)> {
+        let started = Instant::now();
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let batches = plan_batches(&lengths, opts);
+        let threads = tch::get_num_threads().max(1) as usize;
+        // Two or more batches go to streams: even an uneven split (3 batches on 2 streams)
+        // beats multi-threaded products, whose parallel regions wait on each other.
+        let streams = threads.min(batches.len());
+        if self.device != Device::Cpu || streams < 2 {
+            return self.run_batched(encodings, opts, progress, head);
+        }
+        let total = encodings.len();
+        let shared = SharedWeights::new(self);
+        let (tx, rx) = std::sync::mpsc::channel::<Result<(usize, Vec<f32>, usize)>>();
+        let result = std::thread::scope(|scope| -> Result<(Vec<f32>, usize)> {
+            for k in 0..streams {
+                let tx = tx.clone();
+                let batches = &batches;
+                let lengths = &lengths;
+                let shared = &shared;
+                scope.spawn(move || {
+                    tch::set_num_threads(1);
+                    let _guard = tch::no_grad_guard();
+                    for (b, rows) in batches.iter().enumerate().skip(k).step_by(streams) {
+                        let run = || -> Result<(usize, Vec<f32>, usize)> {
+                            let slices: Vec<(&[u32], &[u32])> = rows
+                                .iter()
+                                .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
+                                .collect();
+                            let (batch, tokens) = shared.forward_rows(&slices)?;
+                            batch_tokens(
+                                rows.iter().map(|&i| lengths[i]).sum(),
+                                batch.input_ids.numel(),
+                            );
+                            let out = time(Part::Head, || -> Result<Tensor> {
+                                Ok(head(&tokens, &batch)?
+                                    .f_to_kind(Kind::Float)?
+                                    .f_contiguous()?)
+                            })?;
+                            let (_, d) = out.size2()?;
+                            Ok((b, Vec::<f32>::try_from(out.f_view(-1)?)?, d as usize))
+                        };
+                        let r = run();
+                        let failed = r.is_err();
+                        // A failure ends this stream; so does a caller that stopped listening
+                        // (its progress callback unwound to cancel the embedding).
+                        if tx.send(r).is_err() || failed {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut out: Vec<f32> = Vec::new();
+            let mut dim = 0usize;
+            let mut done = 0;
+            for message in rx {
+                let (b, values, d) = message?;
+                if out.is_empty() {
+                    dim = d;
+                    out = vec![0.0; total * d];
+                }
+                for (r, &i) in batches[b].iter().enumerate() {
+                    out[i * d..(i + 1) * d].copy_from_slice(&values[r * d..(r + 1) * d]);
+                }
+                done += batches[b].len();
+                progress(Progress { done, total });
+            }
+            Ok((out, dim))
+        });
+        // The workers set their own thread count; the caller's stays as it was.
+        tch::set_num_threads(i32::try_from(threads).unwrap_or(i32::MAX));
+        report(&format!("{streams} single-threaded streams"), started);
+        result
+    }
 }
 
 #[cfg(test)]

@@ -470,6 +470,65 @@ pub fn describe(cpu: &CpuInfo) -> String {
     )
 }
 
+/// Why bigyo computes what it does on `cpu`, one line per ISA feature that decides it (what
+/// `bigyo doctor` prints under "why"): the fp32 kernels, the dtype `auto` takes, the bf16
+/// attention padding, and int8.
+pub fn explain(cpu: &CpuInfo) -> Vec<String> {
+    let yes_no = |flag: &str| if cpu.has(flag) { "yes" } else { "no" };
+    let mut lines = Vec::new();
+    if cpu.arch == "x86_64" {
+        lines.push(format!(
+            "avx512f {}: {}",
+            yes_no("avx512f"),
+            match (cpu.has("avx512f"), cpu.vendor.as_str()) {
+                (true, "GenuineIntel") => "fp32 products on MKL's AVX-512 kernels (libtorch)",
+                (true, _) =>
+                    "MKL may not take its AVX-512 kernels on this vendor: fp32 path measured",
+                (false, _) if cpu.has("fma") => {
+                    "fp32 products on AVX2/FMA kernels (libtorch or the gemm crate, see fp32 rule)"
+                }
+                (false, _) => "no FMA: fp32 products on libtorch's generic kernels",
+            }
+        ));
+    } else if cpu.arch == "aarch64" {
+        lines.push(format!(
+            "neon {}: fp32 path measured once per model shape (no known rule)",
+            yes_no("neon")
+        ));
+    }
+    lines.push(format!(
+        "avx512_bf16 {}, amx_bf16 {}: {}",
+        yes_no("avx512_bf16"),
+        yes_no("amx_bf16"),
+        if cpu.has("amx_bf16") {
+            "bf16 products run on AMX tiles (oneDNN): `--dtype auto` takes mixed bf16 \
+             (bf16 products, fp32 residual stream and layer norms; within the golden bounds)"
+        } else if cpu.has("avx512_bf16") {
+            "bf16 dot products in AVX-512 (oneDNN): `--dtype auto` takes mixed bf16"
+        } else {
+            "no native bf16: emulated bf16 is slower than fp32, so `--dtype auto` takes f32"
+        }
+    ));
+    if cpu.has_bf16() {
+        lines.push(
+            "bf16 attention: batches of 128+ tokens are padded to a multiple of 16, where \
+             SDPA's bf16 kernel takes its fast blocked path"
+                .into(),
+        );
+    }
+    lines.push(format!(
+        "amx_int8 {}: {}",
+        yes_no("amx_int8"),
+        if cpu.has("amx_int8") {
+            "int8 products possible on AMX tiles; used only by `--dtype int8` where this \
+             build has it"
+        } else {
+            "no AMX int8"
+        }
+    ));
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,6 +549,34 @@ mod tests {
         let arm = CpuInfo::from_cpuinfo(GRAVITON, "test");
         assert!(arm.has("neon"));
         assert_eq!(arm.model_name, "implementer 0x41 part 0xd4f");
+    }
+
+    #[test]
+    fn doctor_explains_each_deciding_feature() {
+        let mut xeon = CpuInfo::from_cpuinfo(XEON_AMX, "test");
+        xeon.arch = "x86_64";
+        let why = explain(&xeon).join("\n");
+        assert!(
+            why.contains("avx512f yes: fp32 products on MKL's AVX-512"),
+            "{why}"
+        );
+        assert!(
+            why.contains("amx_bf16 yes: bf16 products run on AMX"),
+            "{why}"
+        );
+        assert!(why.contains("multiple of 16"), "{why}");
+        let mut epyc = CpuInfo::from_cpuinfo(EPYC, "test");
+        epyc.arch = "x86_64";
+        let why = explain(&epyc).join("\n");
+        assert!(
+            why.contains("avx512f no: fp32 products on AVX2/FMA"),
+            "{why}"
+        );
+        assert!(
+            why.contains("takes f32") && !why.contains("multiple of 16"),
+            "{why}"
+        );
+        assert!(why.contains("amx_int8 no"), "{why}");
     }
 
     #[test]

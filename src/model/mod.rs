@@ -16,6 +16,7 @@ pub mod clip;
 mod config;
 pub mod cpu;
 pub mod cpu_gemm;
+pub mod cpu_profile;
 mod cross;
 mod device;
 mod encoder;

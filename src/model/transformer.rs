@@ -381,9 +381,27 @@ impl Transformer {
         self.max_positions
     }
 
+    /// The sequence length a batch whose longest row has `longest` tokens is padded to. bf16
+    /// attention on the CPU (SDPA's flash kernel) runs its fast blocked path only when the
+    /// length is a multiple of 16: 251 tokens took 2x the time of 256 in one process (7 rows,
+    /// 12 heads of 32, one thread; fp32 showed no such step). So bf16 batches of 128+ tokens
+    /// are padded up to the next multiple of 16 (masked like any padding; at most 15 tokens a
+    /// row, under 12 % more work in the dense layers, a few % on average) as long as the
+    /// positions exist.
+    fn padded_length(&self, longest: usize) -> usize {
+        const STEP: usize = 16;
+        let rounded = longest.div_ceil(STEP) * STEP;
+        let bf16_cpu = self.device == Device::Cpu && self.kind == Kind::BFloat16;
+        if bf16_cpu && longest >= 128 && rounded <= self.max_positions {
+            rounded
+        } else {
+            longest
+        }
+    }
+
     /// Pads `rows` (token ids and type ids, unpadded) into one batch on the model's device.
     pub fn make_batch(&self, rows: &[(&[u32], &[u32])]) -> Result<Batch> {
-        let longest = rows.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
+        let longest = self.padded_length(rows.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0));
         let n = rows.len();
         let mut ids = vec![self.pad_id; n * longest];
         let mut mask = vec![0i64; n * longest];
@@ -413,6 +431,24 @@ impl Transformer {
 
     /// Token embeddings `[batch, seq, hidden]` in the model's dtype. Call under no-grad.
     pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
+        let (b, t) = batch.input_ids.size2()?;
+        let mut x =
+            super::cpu_profile::time(super::cpu_profile::Part::Embeddings, || self.embed(batch))?;
+        // SDPA takes a boolean mask where true means "attend"; [b, 1, 1, t] broadcasts over
+        // heads and query positions like transformers' extended attention mask.
+        let mask = if batch.padded {
+            Some(batch.attention_mask.f_ne(0)?.f_view([b, 1, 1, t])?)
+        } else {
+            None
+        };
+        for layer in &self.layers {
+            x = self.layer_forward(layer, &x, mask.as_ref(), b, t)?;
+        }
+        Ok(x)
+    }
+
+    /// Word + position (+ token type) embeddings and their layer norm: `[batch, seq, hidden]`.
+    fn embed(&self, batch: &Batch) -> Result<Tensor> {
         let ids = &batch.input_ids;
         let (b, t) = ids.size2()?;
         let positions = if self.arch.roberta_positions() {
@@ -438,18 +474,7 @@ impl Transformer {
             };
             x = x.f_add(&Tensor::f_embedding(token_type, &types, -1, false, false)?)?;
         }
-        let mut x = self.emb_norm.forward(&x)?;
-        // SDPA takes a boolean mask where true means "attend"; [b, 1, 1, t] broadcasts over
-        // heads and query positions like transformers' extended attention mask.
-        let mask = if batch.padded {
-            Some(batch.attention_mask.f_ne(0)?.f_view([b, 1, 1, t])?)
-        } else {
-            None
-        };
-        for layer in &self.layers {
-            x = self.layer_forward(layer, &x, mask.as_ref(), b, t)?;
-        }
-        Ok(x)
+        self.emb_norm.forward(&x)
     }
 
     fn layer_forward(
@@ -460,47 +485,55 @@ impl Transformer {
         b: i64,
         t: i64,
     ) -> Result<Tensor> {
-        // One GEMM for all three projections, viewed as [3, b, heads, t, head_dim]; SDPA reads
-        // the strided views directly.
+        use super::cpu_profile::{time, Part};
         let path = self.plan.path;
         // Mixed precision: the dense layers read bf16 and their outputs return to fp32 before
         // each residual add; attention runs on the bf16 projections.
         let to_gemm = |t: &Tensor| -> Result<Tensor> {
-            Ok(match self.gemm_kind {
-                Some(kind) => t.f_to_kind(kind)?,
-                None => t.shallow_clone(),
+            time(Part::Casts, || match self.gemm_kind {
+                Some(kind) => Ok(t.f_to_kind(kind)?),
+                None => Ok(t.shallow_clone()),
             })
         };
         let to_stream = |t: Tensor| -> Result<Tensor> {
-            Ok(match self.gemm_kind {
-                Some(_) => t.f_to_kind(x.kind())?,
-                None => t,
+            time(Part::Casts, || match self.gemm_kind {
+                Some(_) => Ok(t.f_to_kind(x.kind())?),
+                None => Ok(t),
             })
         };
-        let qkv = layer
-            .qkv
-            .forward_on(&to_gemm(x)?, path)?
-            .f_view([b, t, 3, self.heads, self.head_dim])?
-            .f_permute([2, 0, 3, 1, 4])?;
-        let (q, k, v) = (
-            qkv.f_select(0, 0)?,
-            qkv.f_select(0, 1)?,
-            qkv.f_select(0, 2)?,
-        );
-        let ctx =
-            Tensor::f_scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false)?
-                .f_transpose(1, 2)?
-                .f_reshape([b, t, self.hidden])?;
+        // One GEMM for all three projections, viewed as [3, b, heads, t, head_dim]; SDPA reads
+        // the strided views directly.
+        let input = to_gemm(x)?;
+        let qkv = time(Part::GemmQkv, || layer.qkv.forward_on(&input, path))?;
+        let ctx = time(Part::Attention, || -> Result<Tensor> {
+            let qkv = qkv
+                .f_view([b, t, 3, self.heads, self.head_dim])?
+                .f_permute([2, 0, 3, 1, 4])?;
+            let (q, k, v) = (
+                qkv.f_select(0, 0)?,
+                qkv.f_select(0, 1)?,
+                qkv.f_select(0, 2)?,
+            );
+            Ok(
+                Tensor::f_scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false)?
+                    .f_transpose(1, 2)?
+                    .f_reshape([b, t, self.hidden])?,
+            )
+        })?;
         // Residual adds go in place into the fresh GEMM outputs.
-        let mut attended = to_stream(layer.attn_out.forward_on(&ctx, path)?)?;
-        let _ = attended.f_add_(x)?;
-        let x = layer.attn_norm.forward(&attended)?;
-        let inner = self
-            .act
-            .forward_(layer.intermediate.forward_on(&to_gemm(&x)?, path)?)?;
-        let mut out = to_stream(layer.output.forward_on(&inner, path)?)?;
-        let _ = out.f_add_(&x)?;
-        layer.out_norm.forward(&out)
+        let attended = time(Part::GemmAttnOut, || layer.attn_out.forward_on(&ctx, path))?;
+        let mut attended = to_stream(attended)?;
+        let _ = time(Part::Residual, || attended.f_add_(x))?;
+        let x = time(Part::LayerNorm, || layer.attn_norm.forward(&attended))?;
+        let input = to_gemm(&x)?;
+        let inner = time(Part::GemmIntermediate, || {
+            layer.intermediate.forward_on(&input, path)
+        })?;
+        let inner = time(Part::Activation, || self.act.forward_(inner))?;
+        let out = time(Part::GemmOutput, || layer.output.forward_on(&inner, path))?;
+        let mut out = to_stream(out)?;
+        let _ = time(Part::Residual, || out.f_add_(&x))?;
+        time(Part::LayerNorm, || layer.out_norm.forward(&out))
     }
 }
 
@@ -545,21 +578,27 @@ impl ClassifierHead {
 /// processes), OpenMP's spinning threads wait on each other: 504 ms p50 on 2 threads of a
 /// loaded 2-core machine against 25 ms on one (BENCHMARKS.md, query latency). fp32 keeps the
 /// caller's threads: twice the bytes, and the second core's bandwidth helps when it is free.
-const ONE_THREAD_TOKENS: usize = 128;
-
-fn lengths_max(rows: &[(&[u32], &[u32])]) -> usize {
-    rows.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0)
+/// `BIGYO_ONE_THREAD_TOKENS=N` changes the bound (0: never), for benches/latency_vs_st.py to
+/// measure the rule against two threads.
+fn one_thread_tokens() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("BIGYO_ONE_THREAD_TOKENS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(128)
+    })
 }
 
 impl Transformer {
     /// [`forward`](Self::forward) on one thread when a bf16 batch is small (see
-    /// [`ONE_THREAD_TOKENS`]); the caller's thread count is restored after.
-    fn forward_sized(&self, batch: &Batch, padded_tokens: usize) -> Result<Tensor> {
+    /// [`one_thread_tokens`]); the caller's thread count is restored after.
+    pub(super) fn forward_sized(&self, batch: &Batch, padded_tokens: usize) -> Result<Tensor> {
         let threads = tch::get_num_threads();
         if self.device != Device::Cpu
             || self.gemm_kind.is_none()
             || threads <= 1
-            || padded_tokens > ONE_THREAD_TOKENS
+            || padded_tokens > one_thread_tokens()
         {
             return self.forward(batch);
         }
@@ -568,138 +607,18 @@ impl Transformer {
         tch::set_num_threads(threads);
         result
     }
-
-    /// Runs encoded inputs through the transformer in length-sorted, token-budgeted batches
-    /// and returns `head`'s `[rows, dim]` fp32 output gathered back into input order, as a
-    /// row-major vector with its row width.
-    pub fn run_batched(
-        &self,
-        encodings: &[tokenizers::Encoding],
-        opts: super::BatchOptions,
-        progress: &mut dyn FnMut(super::Progress),
-        mut head: impl FnMut(&Tensor, &Batch) -> Result<Tensor>,
-    ) -> Result<(Vec<f32>, usize)> {
-        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
-        let total = encodings.len();
-        let mut out: Vec<f32> = Vec::new();
-        let mut dim = 0usize;
-        let mut done = 0;
-        let _guard = tch::no_grad_guard();
-        for rows in super::plan_batches(&lengths, opts) {
-            let slices: Vec<(&[u32], &[u32])> = rows
-                .iter()
-                .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
-                .collect();
-            let batch = self.make_batch(&slices)?;
-            let tokens = self.forward_sized(&batch, rows.len() * lengths_max(&slices))?;
-            let result = head(&tokens, &batch)?
-                .f_to_kind(Kind::Float)?
-                .f_to_device(Device::Cpu)?
-                .f_contiguous()?;
-            let (n, d) = result.size2()?;
-            let d = d as usize;
-            if out.is_empty() {
-                dim = d;
-                out = vec![0.0; total * d];
-            }
-            let values = Vec::<f32>::try_from(result.f_view(-1)?)?;
-            for (r, &i) in rows.iter().enumerate().take(n as usize) {
-                out[i * d..(i + 1) * d].copy_from_slice(&values[r * d..(r + 1) * d]);
-            }
-            done += rows.len();
-            progress(super::Progress { done, total });
-        }
-        Ok((out, dim))
-    }
-
-    /// As [`run_batched`](Self::run_batched), but on the CPU with several cores the batches
-    /// are spread over single-threaded streams, one per libtorch thread: on small matrices
-    /// two one-thread GEMMs side by side keep the cores busier than one two-thread GEMM.
-    /// Falls back to the sequential path on CUDA, with one thread, or with one batch.
-    pub fn run_batched_parallel(
-        &self,
-        encodings: &[tokenizers::Encoding],
-        opts: super::BatchOptions,
-        progress: &mut dyn FnMut(super::Progress),
-        head: &(dyn Fn(&Tensor, &Batch) -> Result<Tensor> + Sync),
-    ) -> Result<(Vec<f32>, usize)> {
-        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
-        let batches = super::plan_batches(&lengths, opts);
-        let threads = tch::get_num_threads().max(1) as usize;
-        // Two or more batches go to streams: even an uneven split (3 batches on 2 streams)
-        // beats multi-threaded products, whose parallel regions wait on each other.
-        let streams = threads.min(batches.len());
-        if self.device != Device::Cpu || streams < 2 {
-            return self.run_batched(encodings, opts, progress, head);
-        }
-        let total = encodings.len();
-        let shared = shared::SharedWeights::new(self);
-        let (tx, rx) = std::sync::mpsc::channel::<Result<(usize, Vec<f32>, usize)>>();
-        let result = std::thread::scope(|scope| -> Result<(Vec<f32>, usize)> {
-            for k in 0..streams {
-                let tx = tx.clone();
-                let batches = &batches;
-                let shared = &shared;
-                scope.spawn(move || {
-                    tch::set_num_threads(1);
-                    let _guard = tch::no_grad_guard();
-                    for (b, rows) in batches.iter().enumerate().skip(k).step_by(streams) {
-                        let run = || -> Result<(usize, Vec<f32>, usize)> {
-                            let slices: Vec<(&[u32], &[u32])> = rows
-                                .iter()
-                                .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
-                                .collect();
-                            let (batch, tokens) = shared.forward_rows(&slices)?;
-                            let out = head(&tokens, &batch)?
-                                .f_to_kind(Kind::Float)?
-                                .f_contiguous()?;
-                            let (_, d) = out.size2()?;
-                            Ok((b, Vec::<f32>::try_from(out.f_view(-1)?)?, d as usize))
-                        };
-                        let r = run();
-                        let failed = r.is_err();
-                        // A failure ends this stream; so does a caller that stopped listening
-                        // (its progress callback unwound to cancel the embedding).
-                        if tx.send(r).is_err() || failed {
-                            return;
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            let mut out: Vec<f32> = Vec::new();
-            let mut dim = 0usize;
-            let mut done = 0;
-            for message in rx {
-                let (b, values, d) = message?;
-                if out.is_empty() {
-                    dim = d;
-                    out = vec![0.0; total * d];
-                }
-                for (r, &i) in batches[b].iter().enumerate() {
-                    out[i * d..(i + 1) * d].copy_from_slice(&values[r * d..(r + 1) * d]);
-                }
-                done += batches[b].len();
-                progress(super::Progress { done, total });
-            }
-            Ok((out, dim))
-        });
-        // The workers set their own thread count; the caller's stays as it was.
-        tch::set_num_threads(i32::try_from(threads).unwrap_or(i32::MAX));
-        result
-    }
 }
 
 /// What the scoped stream threads of [`Transformer::run_batched_parallel`] may reach: the
 /// wrapped model stays private to this module, so a thread can run the forward pass and
 /// nothing else (no loading, no kernel or dtype preparation, no access to a tensor).
-mod shared {
+pub(super) mod shared {
     use tch::Tensor;
 
     use super::{Batch, ClassifierHead, Result, Transformer};
 
     /// The encoder, for the forward passes of the stream threads.
-    pub(super) struct SharedWeights<'a>(&'a Transformer);
+    pub(in crate::model) struct SharedWeights<'a>(&'a Transformer);
 
     // SAFETY: the only way in is `forward_rows`, which reads the weight tensors (a forward
     // pass under the no-grad guard each stream holds, which libtorch allows from several
@@ -708,13 +627,17 @@ mod shared {
     unsafe impl Sync for SharedWeights<'_> {}
 
     impl<'a> SharedWeights<'a> {
-        pub(super) fn new(model: &'a Transformer) -> Self {
+        pub(in crate::model) fn new(model: &'a Transformer) -> Self {
             Self(model)
         }
 
         /// One batch padded from `rows` (token ids, type ids) and its token embeddings.
-        pub(super) fn forward_rows(&self, rows: &[(&[u32], &[u32])]) -> Result<(Batch, Tensor)> {
-            let batch = self.0.make_batch(rows)?;
+        pub(in crate::model) fn forward_rows(
+            &self,
+            rows: &[(&[u32], &[u32])],
+        ) -> Result<(Batch, Tensor)> {
+            use crate::model::cpu_profile::{time, Part};
+            let batch = time(Part::Batch, || self.0.make_batch(rows))?;
             let tokens = self.0.forward(&batch)?;
             Ok((batch, tokens))
         }
