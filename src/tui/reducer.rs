@@ -66,6 +66,10 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             done,
             total,
         } => app.eval.on_progress(generation, done, total, now),
+        Reply::EvalPart {
+            generation,
+            outcome,
+        } => app.eval.on_part(generation, outcome),
         Reply::EvalDone {
             generation,
             outcome,
