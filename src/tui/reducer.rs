@@ -182,7 +182,11 @@ fn on_session(app: &mut App, event: Event, now: Instant) {
             }
         }
         Event::Finish => app.stage = None,
-        Event::Warning(w) => app.warnings.push(w),
+        Event::Warning(w) => {
+            // The status bar shows the newest and counts the rest; the log keeps each.
+            tracing::warn!("{w}");
+            app.warnings.push(w)
+        }
         Event::Note(n) => app.notes.push(n),
     }
 }
