@@ -49,7 +49,8 @@ pub enum Step {
     LoadData(String),
     BuildBm25,
     LoadModel(String),
-    Embed,
+    /// Embedding the passages with the encoder named.
+    Embed(String),
     LoadReranker(String),
     /// Connecting to and checking the backend's collection.
     ConnectBackend(String),
@@ -61,7 +62,7 @@ impl std::fmt::Display for Step {
             Step::LoadData(s) => write!(f, "loading {s}"),
             Step::BuildBm25 => f.write_str("building BM25"),
             Step::LoadModel(m) => write!(f, "loading {m}"),
-            Step::Embed => f.write_str("embedding passages"),
+            Step::Embed(m) => write!(f, "embedding passages with {m}"),
             Step::LoadReranker(m) => write!(f, "loading reranker {m}"),
             Step::ConnectBackend(url) => write!(f, "connecting to {url}"),
         }
@@ -375,6 +376,26 @@ pub fn settle_model(opts: &mut Options) -> Option<String> {
     Some(notice)
 }
 
+/// An encoder's name from its cache identity: a remote model with its endpoint
+/// (`openai|URL|MODEL|…` reads `MODEL at URL`), a local directory by its last part, a hub id
+/// as it is.
+fn encoder_name(identity: &str) -> String {
+    let parts: Vec<&str> = identity.split('|').collect();
+    match parts.as_slice() {
+        ["openai", url, model, ..] => format!("{model} at {url}"),
+        [model, ..] => {
+            let model = model.rsplit_once('#').map_or(*model, |(m, _)| m);
+            let model = model.rsplit_once('@').map_or(model, |(m, _)| m);
+            let path = std::path::Path::new(model);
+            match path.file_name() {
+                Some(n) if path.is_absolute() => n.to_string_lossy().into_owned(),
+                _ => model.to_owned(),
+            }
+        }
+        [] => identity.to_owned(),
+    }
+}
+
 /// Loads the local bi-encoder.
 pub fn load_encoder(
     opts: &Options,
@@ -480,7 +501,7 @@ pub fn build_dense(
     }
     let texts = corpus.texts();
     report(Event::Start {
-        step: Step::Embed,
+        step: Step::Embed(encoder_name(&meta.model)),
         total: Some(texts.len() as u64),
     });
     let billed_before = encoder.usage();

@@ -373,7 +373,7 @@ fn embedding_report(
         },
         dtype: runtime.dtype_name().to_owned(),
         seconds: s.seconds,
-        passages_per_s: s.passages_per_s(),
+        passages_per_s: (!s.from_cache).then(|| s.passages_per_s()),
         cached: s.from_cache,
         billing: query_usage.map(|q| {
             let p = s.usage.unwrap_or_default();

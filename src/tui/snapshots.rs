@@ -71,6 +71,7 @@ fn loading() -> App {
     app.analyzer = Some(Analyzer::Bigram);
     app.parts[Part::Bm25 as usize] = PartState::Ready;
     app.stage = Some(Stage {
+        elapsed: Duration::ZERO,
         step: "embedding passages".into(),
         total: Some(5),
         done: 2,

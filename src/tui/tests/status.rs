@@ -65,3 +65,38 @@ fn the_sample_fallback_stays_on_screen_after_later_warnings() {
         "{text}"
     );
 }
+
+/// A remote encoder answers its first batch late: the bar names the encoder and counts the
+/// seconds until then, and gives an ETA from the first answer on.
+#[test]
+fn embedding_with_a_remote_encoder_names_it_and_never_looks_frozen() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    let step =
+        crate::session::Step::Embed("multilingual-e5-small-q4 at http://127.0.0.1:8000/v1".into());
+    let start = Event::Start {
+        step,
+        total: Some(42),
+    };
+    update(&mut app, Msg::Worker(Reply::Session(start)), t0);
+    update(&mut app, Msg::Tick, t0 + Duration::from_secs(21));
+    let text = status(&app);
+    assert!(
+        text.contains(
+            "embedding passages with multilingual-e5-small-q4 at http://127.0.0.1:8000/v1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("0/42 · 21s, waiting for the first answer"),
+        "{text}"
+    );
+    let progress = Event::Progress { done: 21 };
+    update(
+        &mut app,
+        Msg::Worker(Reply::Session(progress)),
+        t0 + Duration::from_secs(21),
+    );
+    let text = status(&app);
+    assert!(text.contains("21/42 · ETA 21s"), "{text}");
+}

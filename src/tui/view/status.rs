@@ -28,8 +28,15 @@ pub(super) fn status_first_line(app: &App, theme: &Theme) -> Vec<Span<'static>> 
                 stage.done,
                 total
             )));
-            if let Some(eta) = stage.eta {
-                spans.push(Span::raw(format!(" · ETA {}s", eta.as_secs())));
+            match stage.eta {
+                Some(eta) => spans.push(Span::raw(format!(" · ETA {}s", eta.as_secs()))),
+                // Nothing has come back yet: the time so far, so a slow first answer (a
+                // remote endpoint) never looks frozen.
+                None if stage.elapsed.as_secs() >= 1 => spans.push(Span::raw(format!(
+                    " · {}s, waiting for the first answer",
+                    stage.elapsed.as_secs()
+                ))),
+                None => {}
             }
         }
     } else if app.ready() {
