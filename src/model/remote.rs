@@ -248,39 +248,13 @@ impl Embedder for RemoteEncoder {
         let url = self.opts.url();
         let input_type = self.opts.input_type(side).map(str::to_owned);
         let workers = self.opts.in_flight.clamp(1, batches.len().max(1));
-        let next = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel::<(usize, Result<Answer, RemoteError>)>();
+        let rx = self.spawn_requests(workers, (&inputs, &batches), &url, input_type, &stop);
         let mut rows: Vec<Option<Vec<f32>>> = vec![None; total];
         let mut dim = self.dim;
         let mut done = 0;
         let mut failure: Option<RemoteError> = None;
         let usage = &mut self.usage;
-        // Detached request threads: a caller that stops waiting (quitting the explorer while an
-        // endpoint never answers) must not be held until the request's timeout.
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, stop, batches, inputs) =
-                (next.clone(), stop.clone(), batches.clone(), inputs.clone());
-            let (agent, opts, url) = (self.agent.clone(), self.opts.clone(), url.clone());
-            let input_type = input_type.clone();
-            std::thread::spawn(move || loop {
-                let b = next.fetch_add(1, Ordering::SeqCst);
-                if b >= batches.len() || stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let refs: Vec<&str> = inputs[batches[b].clone()]
-                    .iter()
-                    .map(String::as_str)
-                    .collect();
-                let answer = request(&agent, &opts, &url, input_type.as_deref(), &refs);
-                let failed = answer.is_err();
-                if tx.send((b, answer)).is_err() || failed {
-                    return;
-                }
-            });
-        }
-        drop(tx);
         {
             loop {
                 let (b, answer) = match rx.recv_timeout(Duration::from_millis(50)) {
@@ -351,6 +325,46 @@ impl Embedder for RemoteEncoder {
 
     fn watch(&mut self, stop: Arc<AtomicBool>) {
         self.stop = Some(stop);
+    }
+}
+
+impl RemoteEncoder {
+    /// Starts `workers` detached request threads over `batches` of `inputs`: a caller that
+    /// stops waiting (quitting the explorer while an endpoint never answers) must not be held
+    /// until a request's timeout. Each batch's answer comes back with its index.
+    fn spawn_requests(
+        &self,
+        workers: usize,
+        (inputs, batches): (&Arc<Vec<String>>, &Arc<Vec<std::ops::Range<usize>>>),
+        url: &str,
+        input_type: Option<String>,
+        stop: &Arc<AtomicBool>,
+    ) -> mpsc::Receiver<(usize, Result<Answer, RemoteError>)> {
+        let next = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel::<(usize, Result<Answer, RemoteError>)>();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, stop, batches, inputs) =
+                (next.clone(), stop.clone(), batches.clone(), inputs.clone());
+            let (agent, opts, url) = (self.agent.clone(), self.opts.clone(), url.to_owned());
+            let input_type = input_type.clone();
+            std::thread::spawn(move || loop {
+                let b = next.fetch_add(1, Ordering::SeqCst);
+                if b >= batches.len() || stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let refs: Vec<&str> = inputs[batches[b].clone()]
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                let answer = request(&agent, &opts, &url, input_type.as_deref(), &refs);
+                let failed = answer.is_err();
+                if tx.send((b, answer)).is_err() || failed {
+                    return;
+                }
+            });
+        }
+        rx
     }
 }
 
