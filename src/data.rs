@@ -25,6 +25,8 @@ pub mod hub;
 pub const SAMPLE_PARQUET: &[u8] = include_bytes!("../assets/sample/klue_mrc_sample.parquet");
 /// What `--data` accepts to mean the bundled sample.
 pub const SAMPLE_NAME: &str = "sample";
+/// How the bundled sample's [`Corpus::source`] begins.
+pub const SAMPLE_SOURCE: &str = "bundled sample";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -136,7 +138,9 @@ impl Corpus {
         let bytes = bytes::Bytes::from_static(SAMPLE_PARQUET);
         let mut builder = CorpusBuilder::new(opts);
         builder.read(Path::new("<bundled sample>"), bytes)?;
-        builder.finish("bundled sample (assets/sample/klue_mrc_sample.parquet)")
+        builder.finish(&format!(
+            "{SAMPLE_SOURCE} (assets/sample/klue_mrc_sample.parquet)"
+        ))
     }
 
     /// Reads several parquet files (shards of one split) in order.

@@ -41,18 +41,30 @@ pub fn pad(s: &str, width: usize) -> String {
 }
 
 /// Where a fused or reranked hit came from: `d3 b1` for hybrid (a letter and rank per
-/// input), `h2 ↑1` for rerank (the rank in the list it reranked, and the move).
+/// input; two inputs of one kind are numbered in the fusion's order, as its title lists
+/// them: `d1:5 d2:3 b1`), `h2 ↑1` for rerank (the rank in the list it reranked, and the
+/// move).
 pub fn provenance(kind: Kind, hit: &Hit, position: usize) -> String {
     let letter = |k: Kind| &k.name()[..1];
     let r = |x: Option<usize>| x.map_or("-".to_owned(), |v| v.to_string());
     match kind {
-        Kind::Hybrid => hit
-            .sources
-            .0
-            .iter()
-            .map(|s| format!("{}{}", letter(s.kind), r(s.rank)))
-            .collect::<Vec<_>>()
-            .join(" "),
+        Kind::Hybrid => {
+            let sources = &hit.sources.0;
+            let mut seen: Vec<Kind> = Vec::new();
+            sources
+                .iter()
+                .map(|s| {
+                    seen.push(s.kind);
+                    if sources.iter().filter(|o| o.kind == s.kind).count() > 1 {
+                        let n = seen.iter().filter(|&&k| k == s.kind).count();
+                        format!("{}{n}:{}", letter(s.kind), r(s.rank))
+                    } else {
+                        format!("{}{}", letter(s.kind), r(s.rank))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
         Kind::Rerank => {
             let first = hit.sources.0.first();
             let from = first.and_then(|s| s.rank).unwrap_or(position);
@@ -397,6 +409,32 @@ mod tests {
             cost_line(&results, 10),
             "cost: no dense pane; no rerank pane"
         );
+    }
+
+    #[test]
+    fn two_inputs_of_one_kind_are_numbered_in_the_fusions_order() {
+        use crate::panes::PaneId;
+        use crate::pipeline::{Source, Sources};
+        let src = |pane: u8, kind: Kind, rank: Option<usize>| Source {
+            pane: PaneId(pane),
+            kind,
+            rank,
+        };
+        let mut hit = Hit {
+            passage: 3,
+            score: 0.5,
+            probability: None,
+            sources: Sources(vec![
+                src(0, Kind::Dense, Some(5)),
+                src(1, Kind::Dense, Some(3)),
+                src(2, Kind::Bm25, None),
+            ]),
+            matched: Vec::new(),
+            spans: Vec::new(),
+        };
+        assert_eq!(provenance(Kind::Hybrid, &hit, 1), "d1:5 d2:3 b-");
+        hit.sources.0.remove(1);
+        assert_eq!(provenance(Kind::Hybrid, &hit, 1), "d5 b-");
     }
 
     #[test]

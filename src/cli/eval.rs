@@ -18,7 +18,7 @@ use bigyo::panes::PaneId;
 use bigyo::plan::Plan;
 use bigyo::session::{self, EmbedStats, Options};
 
-use super::{build, load, progress_bar, GainChoice, LabelChoice};
+use super::{build_partial, load, progress_bar, GainChoice, LabelChoice};
 
 /// Where `bigyo eval` takes its labels from.
 pub(super) enum LabelSource {
@@ -244,7 +244,7 @@ pub(super) fn eval(
             labels.source
         );
     }
-    let (mut pipeline, embeds, runtime) = build(opts, &plan, (corpus, backend))?;
+    let ((mut pipeline, embeds, runtime), failed) = build_partial(opts, &plan, (corpus, backend))?;
     let all = pipeline.panes().clone();
     let shown: Vec<PaneId> = all.shown().collect();
     // The report's embedding section is the first encoder's; its key.
@@ -303,7 +303,7 @@ pub(super) fn eval(
     } else {
         write!(out, "{}", eval::table(&report))?;
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// What encoding the questions cost a remote encoder (its usage after minus before), printed
@@ -373,7 +373,7 @@ fn embedding_report(
         },
         dtype: runtime.dtype_name().to_owned(),
         seconds: s.seconds,
-        passages_per_s: s.passages_per_s(),
+        passages_per_s: (!s.from_cache).then(|| s.passages_per_s()),
         cached: s.from_cache,
         billing: query_usage.map(|q| {
             let p = s.usage.unwrap_or_default();

@@ -620,10 +620,36 @@ fn load(opts: &Options) -> Result<Loaded> {
 /// The pipeline, each encoder's model and embedding stats, and the runtime.
 type BuiltSession = (Pipeline, Vec<(String, EmbedStats)>, Runtime);
 
-/// Builds the pipeline `panes` need over `corpus` and prints what a remote encoder cost.
-fn build(opts: &Options, plan: &Plan, (corpus, backend): Loaded) -> Result<BuiltSession> {
+/// [`build_partial`] for the subcommands that need every part (serve, tune): a part that
+/// could not load ends the command with its reason.
+fn build(opts: &Options, plan: &Plan, loaded: Loaded) -> Result<BuiltSession> {
+    let (session, failed) = build_partial(opts, plan, loaded)?;
+    failed.map_or(Ok(session), Err)
+}
+
+/// Why the parts in `failed` could not load, as the error `search` and `eval` end with
+/// after printing the other panes' results.
+fn could_not_load(failed: &[String]) -> Option<anyhow::Error> {
+    (!failed.is_empty()).then(|| {
+        anyhow::anyhow!(
+            "could not load {}; the panes that need it are empty (see above)",
+            failed.join("; and ")
+        )
+    })
+}
+
+/// Builds the pipeline `panes` need over `corpus` and prints what a remote encoder cost. A
+/// model that cannot load leaves its panes empty, saying why, as in the explorer; the error
+/// that names it comes back beside the session, for the caller to end with once the other
+/// panes' results are out (exit 1).
+fn build_partial(
+    opts: &Options,
+    plan: &Plan,
+    (corpus, backend): Loaded,
+) -> Result<(BuiltSession, Option<anyhow::Error>)> {
     let runtime = opts.runtime()?;
     let built = session::build_on(opts, plan, corpus, runtime, backend, &mut reporter())?;
+    let failed = could_not_load(&built.failed);
     let mut embeds = Vec::new();
     for (key, model, s) in built.embeds {
         if bigyo::model::remote::remote_name(&model).is_some() {
@@ -644,7 +670,7 @@ fn build(opts: &Options, plan: &Plan, (corpus, backend): Loaded) -> Result<Built
         }
         embeds.push((model, s));
     }
-    Ok((built.pipeline, embeds, runtime))
+    Ok(((built.pipeline, embeds, runtime), failed))
 }
 
 pub(crate) fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {

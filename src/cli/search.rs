@@ -8,7 +8,7 @@ use bigyo::plan::Plan;
 use bigyo::session::{self, Event, Options};
 use bigyo::{render, teach};
 
-use super::{build, load, reporter, TableOrJson};
+use super::{build_partial, load, reporter, TableOrJson};
 
 pub(super) fn search(
     opts: &Options,
@@ -23,7 +23,7 @@ pub(super) fn search(
             query.chars().count()
         );
     }
-    let (mut pipeline, _, _) = build(opts, &plan, load(opts)?)?;
+    let ((mut pipeline, _, _), failed) = build_partial(opts, &plan, load(opts)?)?;
     let results = pipeline.search(query);
     let corpus = pipeline.corpus.clone();
     let gold = corpus.gold_for(query);
@@ -32,7 +32,8 @@ pub(super) fn search(
         TableOrJson::Table => write!(out, "{}", render::table(&corpus, &results, gold))?,
         TableOrJson::Json => writeln!(out, "{}", render::json(&corpus, &results, gold))?,
     }
-    Ok(())
+    // A model that could not load: its panes said why above; the command still fails.
+    failed.map_or(Ok(()), Err)
 }
 
 /// The sentence encoder's plain vectors of `texts` for a similarity table's dense column, or

@@ -41,8 +41,10 @@ pub struct EmbeddingReport {
     /// The dtype that ran (`f32`, `bf16`, `f16`): what `--dtype auto` resolved to.
     pub dtype: String,
     pub seconds: f64,
-    pub passages_per_s: f64,
-    /// True when the passage embeddings came from the cache (then the rate is the load rate).
+    /// Passages embedded per second; `null` when they came from the cache (a disk read is
+    /// no embedding speed).
+    pub passages_per_s: Option<f64>,
+    /// True when the passage embeddings came from the cache.
     pub cached: bool,
     /// What a remote endpoint billed this run (`--model openai:NAME`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -25,14 +25,18 @@ pub fn table(report: &EvalReport) -> String {
 
 /// The embedding run: model, device, speed, and an endpoint's billing.
 fn embedding(out: &mut String, e: &EmbeddingReport) {
-    out.push_str(&format!(
-        "embedding: {} on {}, {:.2}s, {:.1} passages/s{}\n",
-        e.model,
-        e.device,
-        e.seconds,
-        e.passages_per_s,
-        if e.cached { " (from cache)" } else { "" }
-    ));
+    // A cache read is no embedding speed: a rate would only time the disk.
+    match e.passages_per_s {
+        Some(rate) => out.push_str(&format!(
+            "embedding: {} on {}, {:.2}s, {rate:.1} passages/s\n",
+            e.model, e.device, e.seconds
+        )),
+        None => out.push_str(&format!(
+            "embedding: {} on {}: the passages' vectors came from the cache ({:.2}s to read), \
+             none embedded in this run\n",
+            e.model, e.device, e.seconds
+        )),
+    }
     if let Some(b) = &e.billing {
         out.push_str(&format!(
             "endpoint: passages {} tokens in {} requests, questions {} tokens in {} requests{}\n",
@@ -117,5 +121,32 @@ fn comparison(out: &mut String, c: &Comparison) {
             "{:<8} {:<8} {:>5} {:>5} {:>6} {:>+10.4} {:>8.4}\n",
             p.a, p.b, p.outcome.wins, p.outcome.ties, p.outcome.losses, p.mrr_diff, p.p_value
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embeddings_read_from_the_cache_report_no_rate() {
+        let mut e = EmbeddingReport {
+            model: "openai:multilingual-e5-small-q4".into(),
+            device: "cpu".into(),
+            dtype: "f32".into(),
+            seconds: 0.0017,
+            passages_per_s: None,
+            cached: true,
+            billing: None,
+        };
+        let mut out = String::new();
+        embedding(&mut out, &e);
+        assert!(out.contains("came from the cache (0.00s to read)"), "{out}");
+        assert!(!out.contains("passages/s"), "{out}");
+        e.passages_per_s = Some(12.5);
+        e.cached = false;
+        let mut out = String::new();
+        embedding(&mut out, &e);
+        assert!(out.contains("12.5 passages/s"), "{out}");
     }
 }

@@ -164,6 +164,9 @@ pub trait Embedder: Send {
     fn set_pooling(&mut self, _pooling: Pooling) -> bool {
         false
     }
+    /// A flag that, once set, makes a call blocked on something outside the process (a
+    /// remote endpoint) return `Cancelled` at once; a local model stops between chunks.
+    fn watch(&mut self, _stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {}
 }
 
 /// A boxed encoder is an encoder (a pane can share one of any kind).

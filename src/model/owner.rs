@@ -232,10 +232,15 @@ impl Embedder for OwnedEmbedder {
             let chunk: Vec<String> = chunk.iter().map(|t| (*t).to_owned()).collect();
             let pooling = self.pooling.clone();
             let offset = i * CHUNK;
+            let stop = self.cancel.0.clone();
             let part = self
                 .owner
                 .call(
-                    move |e, progress| embed_pooled(e.as_mut(), pooling, side, &chunk, progress),
+                    move |e, progress| {
+                        // A remote call stops waiting when this handle's token is set.
+                        e.watch(stop);
+                        embed_pooled(e.as_mut(), pooling, side, &chunk, progress)
+                    },
                     &mut |p| {
                         progress(Progress {
                             done: offset + p.done,

@@ -8,7 +8,7 @@
 //! printed or part of an identity.
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -186,6 +186,9 @@ pub struct RemoteEncoder {
     agent: ureq::Agent,
     dim: usize,
     usage: Usage,
+    /// Set by the caller to stop waiting ([`Embedder::watch`]): a request in flight cannot be
+    /// interrupted, so `embed` returns at once and leaves it to end on its own.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl RemoteEncoder {
@@ -200,6 +203,7 @@ impl RemoteEncoder {
             agent,
             dim: 0,
             usage: Usage::default(),
+            stop: None,
         }
     }
 
@@ -233,41 +237,37 @@ impl Embedder for RemoteEncoder {
         texts: &[&str],
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Embeddings> {
-        let inputs = prefixed(self.opts.prompt(side), texts);
-        let inputs: Vec<&str> = inputs.iter().map(|c| c.as_ref()).collect();
-        let batches = plan(&inputs, self.opts.batch_inputs, self.opts.batch_chars);
+        let inputs: Vec<String> = prefixed(self.opts.prompt(side), texts)
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let batches = Arc::new(plan(&refs, self.opts.batch_inputs, self.opts.batch_chars));
+        let inputs = Arc::new(inputs);
         let total = inputs.len();
         let url = self.opts.url();
-        let input_type = self.opts.input_type(side);
+        let input_type = self.opts.input_type(side).map(str::to_owned);
         let workers = self.opts.in_flight.clamp(1, batches.len().max(1));
-        let next = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
-        let (tx, rx) = mpsc::channel::<(usize, Result<Answer, RemoteError>)>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let rx = self.spawn_requests(workers, (&inputs, &batches), &url, input_type, &stop);
         let mut rows: Vec<Option<Vec<f32>>> = vec![None; total];
         let mut dim = self.dim;
         let mut done = 0;
         let mut failure: Option<RemoteError> = None;
         let usage = &mut self.usage;
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                let tx = tx.clone();
-                let (next, stop, batches, inputs) = (&next, &stop, &batches, &inputs);
-                let (agent, opts, url) = (&self.agent, &self.opts, &url);
-                scope.spawn(move || loop {
-                    let b = next.fetch_add(1, Ordering::SeqCst);
-                    if b >= batches.len() || stop.load(Ordering::SeqCst) {
-                        return;
+        {
+            loop {
+                let (b, answer) = match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(got) => got,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                            stop.store(true, Ordering::SeqCst);
+                            return Err(ModelError::Cancelled);
+                        }
+                        continue;
                     }
-                    let range = batches[b].clone();
-                    let answer = request(agent, opts, url, input_type, &inputs[range]);
-                    let failed = answer.is_err();
-                    if tx.send((b, answer)).is_err() || failed {
-                        return;
-                    }
-                });
-            }
-            drop(tx);
-            for (b, answer) in rx {
+                };
                 if failure.is_some() {
                     continue;
                 }
@@ -302,7 +302,7 @@ impl Embedder for RemoteEncoder {
                     progress(Progress { done, total });
                 }
             }
-        });
+        }
         if let Some(e) = failure {
             return Err(e.into());
         }
@@ -321,6 +321,50 @@ impl Embedder for RemoteEncoder {
 
     fn usage(&self) -> Option<Usage> {
         Some(self.usage)
+    }
+
+    fn watch(&mut self, stop: Arc<AtomicBool>) {
+        self.stop = Some(stop);
+    }
+}
+
+impl RemoteEncoder {
+    /// Starts `workers` detached request threads over `batches` of `inputs`: a caller that
+    /// stops waiting (quitting the explorer while an endpoint never answers) must not be held
+    /// until a request's timeout. Each batch's answer comes back with its index.
+    fn spawn_requests(
+        &self,
+        workers: usize,
+        (inputs, batches): (&Arc<Vec<String>>, &Arc<Vec<std::ops::Range<usize>>>),
+        url: &str,
+        input_type: Option<String>,
+        stop: &Arc<AtomicBool>,
+    ) -> mpsc::Receiver<(usize, Result<Answer, RemoteError>)> {
+        let next = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel::<(usize, Result<Answer, RemoteError>)>();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, stop, batches, inputs) =
+                (next.clone(), stop.clone(), batches.clone(), inputs.clone());
+            let (agent, opts, url) = (self.agent.clone(), self.opts.clone(), url.to_owned());
+            let input_type = input_type.clone();
+            std::thread::spawn(move || loop {
+                let b = next.fetch_add(1, Ordering::SeqCst);
+                if b >= batches.len() || stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let refs: Vec<&str> = inputs[batches[b].clone()]
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                let answer = request(&agent, &opts, &url, input_type.as_deref(), &refs);
+                let failed = answer.is_err();
+                if tx.send((b, answer)).is_err() || failed {
+                    return;
+                }
+            });
+        }
+        rx
     }
 }
 
@@ -627,6 +671,43 @@ impl Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An endpoint that accepts and never answers: once the caller's flag is set, `embed`
+    /// returns at once instead of after the 120 s request timeout (quitting the explorer).
+    #[test]
+    fn a_silent_endpoint_lets_go_as_soon_as_the_caller_stops() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for conn in listener.incoming().take(4) {
+                open.push(conn);
+            }
+            std::thread::sleep(Duration::from_secs(30));
+        });
+        let mut enc = RemoteEncoder::new(RemoteOptions::new(
+            format!("http://127.0.0.1:{port}/v1"),
+            "m",
+        ));
+        let stop = Arc::new(AtomicBool::new(false));
+        enc.watch(stop.clone());
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            flag.store(true, Ordering::SeqCst);
+        });
+        let started = Instant::now();
+        let err = enc
+            .embed(Side::Passage, &["장마", "김치"], &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, ModelError::Cancelled), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(held);
+    }
 
     #[test]
     fn batches_respect_count_and_characters() {

@@ -311,7 +311,7 @@ impl Panes {
     /// Gives pane `id` another retriever of the same kind with the same inputs (a setting
     /// changed in the explorer); a title that was the default follows the new settings.
     pub fn set_retriever(&mut self, id: PaneId, retriever: Retriever) -> Result<(), SpecError> {
-        let Some(pane) = self.panes.get_mut(id.index()) else {
+        let Some(pane) = self.panes.get(id.index()) else {
             return err(format!("no pane {}", id.index() + 1));
         };
         if pane.kind() != retriever.kind() || pane.retriever.inputs() != retriever.inputs() {
@@ -320,11 +320,36 @@ impl Panes {
                 pane.name
             ));
         }
-        if pane.title == pane.retriever.default_title() {
-            pane.title = retriever.default_title();
+        if pane.title == self.default_title(id, &pane.retriever) {
+            let title = self.default_title(id, &retriever);
+            self.panes[id.index()].title = title;
         }
-        pane.retriever = retriever;
+        self.panes[id.index()].retriever = retriever;
         Ok(())
+    }
+
+    /// The title pane `id` gets unless the spec gives one: its retriever's, and for a
+    /// fusion that reads a kind the spec shows more than once, the names of its inputs
+    /// (`Hybrid (RRF) · dense+oa+bm25`), in the order its hits' labels number them.
+    pub fn default_title(&self, id: PaneId, retriever: &Retriever) -> String {
+        let base = retriever.default_title();
+        let Retriever::Fusion { of, .. } = retriever else {
+            return base;
+        };
+        let ambiguous = of.iter().any(|&input| {
+            let kind = self.get(input).kind();
+            self.panes
+                .iter()
+                .enumerate()
+                .filter(|&(i, p)| i != id.index() && p.kind() == kind)
+                .count()
+                > 1
+        });
+        if !ambiguous {
+            return base;
+        }
+        let names: Vec<&str> = of.iter().map(|&i| self.get(i).name.as_str()).collect();
+        format!("{base} · {}", names.join("+"))
     }
 
     /// Every retriever, shown ones first.

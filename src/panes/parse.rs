@@ -237,7 +237,15 @@ pub(super) fn resolve(entries: Vec<Entry>) -> Result<Panes, SpecError> {
         let kinds = panes_kinds(&panes, &inputs);
         wire(&mut panes[i].retriever, inputs, &kinds, &e.written)?;
     }
-    let resolved = Panes { panes };
+    let mut resolved = Panes { panes };
+    // A fusion's default title names its inputs when the spec has another pane of one of
+    // their kinds: "Hybrid (RRF)" alone would not say which dense list it read.
+    for (i, e) in entries.iter().enumerate() {
+        if e.title.is_none() && e.kind() == Kind::Hybrid {
+            let id = PaneId(i as u8);
+            resolved.panes[i].title = resolved.default_title(id, &resolved.get(id).retriever);
+        }
+    }
     for id in resolved.ids() {
         if resolved.reaches(id, id, &mut Vec::new()) {
             return err(format!(

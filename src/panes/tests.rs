@@ -32,7 +32,8 @@ fn options_follow_their_entry() {
             ("bm25", "BM25", true),
             ("bm25:whitespace", "BM25 · whitespace", true),
             ("dense:pooling=cls", "CLS", true),
-            ("hybrid", "Hybrid (RRF)", true),
+            // Two BM25 panes: the hybrid's title says which it fuses.
+            ("hybrid", "Hybrid (RRF) · dense:pooling=cls+bm25", true),
             ("rerank", "Rerank", true)
         ]
     );
@@ -193,7 +194,8 @@ fn backend_panes_say_so_and_server_fusion_needs_the_backend() {
             "Semantic (Milvus)",
             "BM25 (Milvus)",
             "Semantic · cls",
-            "Hybrid (Milvus RRF)",
+            // Two dense panes: the fusion names the lists it reads.
+            "Hybrid (Milvus RRF) · dense+bm25",
             "Rerank"
         ]
     );
@@ -233,4 +235,29 @@ fn morph_panes_take_their_analyzer_and_decompound_mode() {
             Some(AnalyzerKind::Morph(crate::bm25::Decompound::None)),
         ]
     );
+}
+
+#[test]
+fn a_hybrid_beside_two_dense_panes_names_the_lists_it_fuses() {
+    let p =
+        Panes::parse("dense,dense:model=/m/e5,name=e5,bm25,hybrid,hybrid:of=dense+e5+bm25,name=h3")
+            .unwrap();
+    assert_eq!(p.get(PaneId(3)).title, "Hybrid (RRF) · dense+bm25");
+    assert_eq!(p.get(PaneId(4)).title, "Hybrid (RRF) · dense+e5+bm25");
+    // One dense pane: nothing to tell apart, the title stays short.
+    let one = Panes::parse("dense,bm25,hybrid").unwrap();
+    assert_eq!(one.get(PaneId(2)).title, "Hybrid (RRF)");
+    // A setting keeps the inputs in the title; a title given in the spec is kept as is.
+    let mut p = p;
+    let convex = Retriever::Fusion {
+        of: vec![PaneId(0), PaneId(1), PaneId(2)],
+        opts: FusionOpts {
+            method: Some(FusionMethod::Convex),
+            ..FusionOpts::default()
+        },
+    };
+    p.set_retriever(PaneId(4), convex).unwrap();
+    assert_eq!(p.get(PaneId(4)).title, "Hybrid (convex) · dense+e5+bm25");
+    let titled = Panes::parse("dense,dense:model=/m/e5,name=e5,bm25,hybrid,title=Mix").unwrap();
+    assert_eq!(titled.get(PaneId(3)).title, "Mix");
 }

@@ -20,7 +20,7 @@ use crate::eval::{EvalQuery, GradedSettings, LabelsReport, Methods};
 use crate::metrics::Gain;
 use crate::model::owner::{Cancel, OwnedEmbedder};
 use crate::model::{Embedder, Side};
-use crate::panes::{PaneId, Retriever};
+use crate::panes::{Kind, PaneId, Retriever};
 use crate::pipeline::{Missing, Phase, Pipeline};
 
 impl Worker<'_> {
@@ -343,6 +343,24 @@ struct EvalJob {
     settings: String,
 }
 
+/// The shown panes in the order the evaluation finishes them: every pane the cross-encoder
+/// does not touch together (seconds), then each rerank pane on its own (minutes), so the
+/// overlay shows the fast panes' numbers long before a rerank is done.
+fn stages(pipeline: &Pipeline) -> Vec<Vec<PaneId>> {
+    let all = pipeline.panes();
+    let (slow, fast): (Vec<PaneId>, Vec<PaneId>) = all.shown().partition(|&id| {
+        all.closure(id)
+            .iter()
+            .any(|&s| all.get(s).kind() == Kind::Rerank)
+    });
+    let mut out = Vec::new();
+    if !fast.is_empty() {
+        out.push(fast);
+    }
+    out.extend(slow.into_iter().map(|id| vec![id]));
+    out
+}
+
 fn evaluate(
     mut pipeline: Pipeline,
     ui: &Sender<Msg>,
@@ -350,21 +368,97 @@ fn evaluate(
     control: &Control,
     job: EvalJob,
 ) {
-    let EvalJob {
-        generation,
-        queries,
-        labels,
-        settings,
-    } = job;
-    let panes: Vec<PaneId> = pipeline.panes().shown().collect();
-    let names: Vec<String> = panes
-        .iter()
-        .map(|&id| pipeline.panes().get(id).name.clone())
+    let generation = job.generation;
+    let names: Vec<String> = pipeline
+        .panes()
+        .shown()
+        .map(|id| pipeline.panes().get(id).name.clone())
         .collect();
-    let outcome = crate::eval::evaluate_on(
-        &mut pipeline,
-        &panes,
-        &queries,
+    let mut so_far = EvalOutcome {
+        questions: job.queries.len(),
+        panes: names,
+        reports: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+        settings: job.settings.clone(),
+        labels: job.labels.clone(),
+        judged: BTreeMap::new(),
+        outcomes: Vec::new(),
+    };
+    let stages = stages(&pipeline);
+    let last = stages.len().saturating_sub(1);
+    for (i, panes) in stages.into_iter().enumerate() {
+        let part = eval_stage(&mut pipeline, ui, cancel, control, &job, &panes);
+        if cancel.either(&control.quit) {
+            // Cancelled (or quitting): the explorer keeps the panes that finished.
+            return;
+        }
+        match part {
+            Ok(part) => merge(&mut so_far, part),
+            Err(why) => {
+                let outcome = Err(Missing::failed(Phase::Evaluate, format!("{why:#}")));
+                say(
+                    ui,
+                    Reply::EvalDone {
+                        generation,
+                        outcome,
+                    },
+                );
+                return;
+            }
+        }
+        let reply = if i == last {
+            Reply::EvalDone {
+                generation,
+                outcome: Ok(so_far.clone()),
+            }
+        } else {
+            Reply::EvalPart {
+                generation,
+                outcome: so_far.clone(),
+            }
+        };
+        say(ui, reply);
+    }
+}
+
+/// Adds one stage's panes to the outcome so far.
+fn merge(so_far: &mut EvalOutcome, part: EvalOutcome) {
+    so_far.reports.extend(part.reports);
+    so_far.skipped.extend(part.skipped);
+    so_far.judged.extend(part.judged);
+    if so_far.outcomes.is_empty() {
+        so_far.outcomes = part.outcomes;
+    } else {
+        for (o, p) in so_far.outcomes.iter_mut().zip(part.outcomes) {
+            o.ranks.extend(p.ranks);
+        }
+    }
+}
+
+/// Evaluates `panes` over the job's questions, reporting each question's progress.
+fn eval_stage(
+    pipeline: &mut Pipeline,
+    ui: &Sender<Msg>,
+    cancel: &Cancel,
+    control: &Control,
+    job: &EvalJob,
+    panes: &[PaneId],
+) -> anyhow::Result<EvalOutcome> {
+    let generation = job.generation;
+    // A stage starts its count (and its pace, for the ETA) at 0.
+    let total = job.queries.len();
+    say(
+        ui,
+        Reply::EvalProgress {
+            generation,
+            done: 0,
+            total,
+        },
+    );
+    let (methods, skipped, outcomes) = crate::eval::evaluate_on(
+        pipeline,
+        panes,
+        &job.queries,
         GradedSettings::default(),
         None,
         &mut |done, total| {
@@ -382,59 +476,43 @@ fn evaluate(
                 ControlFlow::Continue(())
             }
         },
-    )
-    .map(|(methods, skipped, outcomes)| {
-        let (reports, judged) = match methods {
-            Methods::Gold(reports) => (reports, BTreeMap::new()),
-            Methods::Graded(graded) => {
-                let judged = graded
-                    .iter()
-                    .map(|(m, r)| (m.clone(), r.metrics.judged_10))
-                    .collect();
-                let reports = graded
-                    .into_iter()
-                    .map(|(m, r)| {
-                        let g = r.metrics;
-                        let metrics = crate::metrics::Metrics {
-                            recall_1: g.recall_1,
-                            recall_5: g.recall_5,
-                            recall_10: g.recall_10,
-                            mrr_10: g.mrr_10,
-                            ndcg_10: g.ndcg_10,
-                        };
-                        (
-                            m,
-                            crate::eval::MethodReport {
-                                metrics,
-                                qps: r.qps,
-                            },
-                        )
-                    })
-                    .collect();
-                (reports, judged)
-            }
-        };
-        EvalOutcome {
-            questions: queries.len(),
-            panes: names,
-            reports,
-            skipped,
-            settings,
-            labels,
-            judged,
-            outcomes,
+    )?;
+    let (reports, judged) = match methods {
+        Methods::Gold(reports) => (reports, BTreeMap::new()),
+        Methods::Graded(graded) => {
+            let judged = graded
+                .iter()
+                .map(|(m, r)| (m.clone(), r.metrics.judged_10))
+                .collect();
+            let reports = graded
+                .into_iter()
+                .map(|(m, r)| {
+                    let g = r.metrics;
+                    let metrics = crate::metrics::Metrics {
+                        recall_1: g.recall_1,
+                        recall_5: g.recall_5,
+                        recall_10: g.recall_10,
+                        mrr_10: g.mrr_10,
+                        ndcg_10: g.ndcg_10,
+                    };
+                    let report = crate::eval::MethodReport {
+                        metrics,
+                        qps: r.qps,
+                    };
+                    (m, report)
+                })
+                .collect();
+            (reports, judged)
         }
+    };
+    Ok(EvalOutcome {
+        questions: job.queries.len(),
+        panes: Vec::new(),
+        reports,
+        skipped,
+        settings: String::new(),
+        labels: String::new(),
+        judged,
+        outcomes,
     })
-    .map_err(|e| Missing::failed(Phase::Evaluate, format!("{e:#}")));
-    if cancel.either(&control.quit) {
-        // Cancelled (or quitting): the explorer already shows how far it got.
-        return;
-    }
-    say(
-        ui,
-        Reply::EvalDone {
-            generation,
-            outcome,
-        },
-    );
 }

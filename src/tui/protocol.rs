@@ -152,6 +152,11 @@ pub enum Reply {
         done: usize,
         total: usize,
     },
+    /// The panes an evaluation has finished so far (the fast ones before a rerank).
+    EvalPart {
+        generation: u64,
+        outcome: EvalOutcome,
+    },
     EvalDone {
         generation: u64,
         outcome: Result<EvalOutcome, Missing>,

@@ -16,17 +16,29 @@ pub fn update(app: &mut App, msg: Msg, now: Instant) -> Vec<Cmd> {
         Msg::Key(key) if key.kind != KeyEventKind::Release => on_key(app, key, now),
         Msg::Key(_) => Vec::new(),
         Msg::Worker(reply) => on_reply(app, reply, now),
-        Msg::Tick => match app.debounce {
-            Some(at) if at <= now => {
-                if app.sent.as_deref() == Some(app.input.text.as_str()) {
-                    app.debounce = None;
-                    Vec::new()
-                } else {
-                    app.search()
-                }
+        Msg::Tick => {
+            if let Some(s) = &mut app.stage {
+                s.elapsed = s
+                    .started
+                    .map_or(s.elapsed, |t| now.saturating_duration_since(t));
             }
-            _ => Vec::new(),
-        },
+            on_tick(app, now)
+        }
+    }
+}
+
+/// The debounce: the query runs once typing has paused.
+fn on_tick(app: &mut App, now: Instant) -> Vec<Cmd> {
+    match app.debounce {
+        Some(at) if at <= now => {
+            if app.sent.as_deref() == Some(app.input.text.as_str()) {
+                app.debounce = None;
+                Vec::new()
+            } else {
+                app.search()
+            }
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -71,6 +83,10 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             done,
             total,
         } => app.eval.on_progress(generation, done, total, now),
+        Reply::EvalPart {
+            generation,
+            outcome,
+        } => app.eval.on_part(generation, outcome),
         Reply::EvalDone {
             generation,
             outcome,
@@ -168,6 +184,7 @@ fn on_session(app: &mut App, event: Event, now: Instant) {
                 done: 0,
                 started: Some(now),
                 eta: None,
+                elapsed: Duration::ZERO,
             });
         }
         Event::Progress { done } => {
@@ -183,7 +200,11 @@ fn on_session(app: &mut App, event: Event, now: Instant) {
             }
         }
         Event::Finish => app.stage = None,
-        Event::Warning(w) => app.warnings.push(w),
+        Event::Warning(w) => {
+            // The status bar shows the newest and counts the rest; the log keeps each.
+            tracing::warn!("{w}");
+            app.warnings.push(w)
+        }
         Event::Note(n) => app.notes.push(n),
     }
 }

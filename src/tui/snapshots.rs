@@ -71,6 +71,7 @@ fn loading() -> App {
     app.analyzer = Some(Analyzer::Bigram);
     app.parts[Part::Bm25 as usize] = PartState::Ready;
     app.stage = Some(Stage {
+        elapsed: Duration::ZERO,
         step: "embedding passages".into(),
         total: Some(5),
         done: 2,
@@ -335,8 +336,13 @@ fn fixture_outcomes() -> Vec<crate::eval::QueryOutcome> {
         .collect()
 }
 
+/// The fast panes are done, the rerank pane's questions run.
 fn evaluation_running() -> App {
     let mut app = with_results();
+    if let EvalState::Done(Ok(mut done)) = evaluation().eval.state {
+        done.reports.remove("rerank");
+        app.eval.partial = Some(done);
+    }
     app.overlay = Overlay::Eval;
     app.eval.state = EvalState::Running {
         done: 3,
@@ -515,6 +521,10 @@ fn evaluation_overlay() {
     let screen = render(&evaluation_running(), 120, 40);
     assert!(!overwritten(&screen));
     insta::assert_snapshot!("evaluation_running_120x40", picture(&screen));
+    let mut app = evaluation_running();
+    app.eval.state = EvalState::Cancelled { done: 3, total: 4 };
+    let screen = render(&app, 120, 40);
+    insta::assert_snapshot!("evaluation_cancelled_120x40", picture(&screen));
 }
 
 #[test]

@@ -40,6 +40,9 @@ pub struct Stage {
     pub done: u64,
     pub started: Option<Instant>,
     pub eta: Option<Duration>,
+    /// Time spent so far (kept by the ticks): before the first progress there is no ETA, and
+    /// a remote encoder's first answer can take a while.
+    pub elapsed: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -51,6 +51,9 @@ pub struct Evaluation {
     /// On a terminal too short for everything, the curves and disagreement list show
     /// instead of the table (Tab switches).
     pub page: bool,
+    /// While a run goes on or after it was cancelled: the panes it has finished, whose
+    /// numbers show at once (the rest say running / cancelled).
+    pub partial: Option<EvalOutcome>,
 }
 
 impl Default for Evaluation {
@@ -62,6 +65,7 @@ impl Default for Evaluation {
             pair: 0,
             row: 0,
             page: false,
+            partial: None,
         }
     }
 }
@@ -88,6 +92,7 @@ impl Evaluation {
             return Vec::new();
         }
         self.generation += 1;
+        self.partial = None;
         self.state = EvalState::Running {
             done: 0,
             total: start.questions,
@@ -104,6 +109,7 @@ impl Evaluation {
     /// opening the overlay runs it again.
     pub fn forget(&mut self) {
         self.state = EvalState::NotRun;
+        self.partial = None;
     }
 
     /// The overlay's keys. With a finished run, keys the disagreement list does not take
@@ -186,7 +192,14 @@ impl Evaluation {
         if generation != self.generation {
             return;
         }
-        if let EvalState::Running { started, .. } = self.state {
+        if let EvalState::Running {
+            started,
+            done: before,
+            ..
+        } = self.state
+        {
+            // A new stage (the rerank panes after the fast ones) counts from 0 at its own pace.
+            let started = if done < before { now } else { started };
             let spent = now.saturating_duration_since(started).as_secs_f64();
             let eta = (done > 0 && total >= done)
                 .then(|| Duration::from_secs_f64(spent / done as f64 * (total - done) as f64));
@@ -196,6 +209,13 @@ impl Evaluation {
                 started,
                 eta,
             };
+        }
+    }
+
+    /// The panes the newest run has finished so far.
+    pub fn on_part(&mut self, generation: u64, outcome: EvalOutcome) {
+        if generation == self.generation && self.running() {
+            self.partial = Some(outcome);
         }
     }
 

@@ -370,3 +370,75 @@ fn on_judgments_the_header_says_so_and_shows_judged_at_10() {
     );
     assert!(screen.contains("judged@10: BM25 40%"), "{screen}");
 }
+
+#[test]
+fn each_stage_of_an_evaluation_shows_as_it_finishes_and_a_cancel_keeps_it() {
+    let mut app = ready_app();
+    let t0 = Instant::now();
+    update(&mut app, key(KeyCode::F(3)), t0);
+    let mut reports = BTreeMap::new();
+    reports.insert(
+        "bm25".to_owned(),
+        crate::eval::MethodReport {
+            metrics: crate::metrics::Metrics {
+                recall_1: 0.5,
+                recall_5: 1.0,
+                recall_10: 1.0,
+                mrr_10: 0.75,
+                ndcg_10: 0.8,
+            },
+            qps: 900.0,
+        },
+    );
+    let part = EvalOutcome {
+        questions: 4,
+        panes: vec!["bm25".into(), "rerank".into()],
+        reports,
+        skipped: BTreeMap::new(),
+        settings: String::new(),
+        labels: String::new(),
+        judged: BTreeMap::new(),
+        outcomes: vec![],
+    };
+    let stale = Reply::EvalPart {
+        generation: 7,
+        outcome: part.clone(),
+    };
+    update(&mut app, Msg::Worker(stale), t0);
+    assert!(app.eval.partial.is_none(), "another run's part is dropped");
+    let fresh = Reply::EvalPart {
+        generation: 1,
+        outcome: part,
+    };
+    update(&mut app, Msg::Worker(fresh), t0);
+    assert!(app.eval.running());
+    assert!(app
+        .eval
+        .partial
+        .as_ref()
+        .is_some_and(|p| p.reports.contains_key("bm25")));
+    // The rerank stage counts its questions from 0 with a pace of its own.
+    let progress = |done| {
+        Msg::Worker(Reply::EvalProgress {
+            generation: 1,
+            done,
+            total: 4,
+        })
+    };
+    update(&mut app, progress(4), t0 + Duration::from_secs(1));
+    update(&mut app, progress(0), t0 + Duration::from_secs(100));
+    update(&mut app, progress(2), t0 + Duration::from_secs(110));
+    let EvalState::Running { eta, .. } = app.eval.state else {
+        panic!("{:?}", app.eval.state);
+    };
+    assert_eq!(
+        eta,
+        Some(Duration::from_secs(10)),
+        "5 s a question since the stage began"
+    );
+    update(&mut app, key(KeyCode::Char('c')), t0);
+    assert!(matches!(app.eval.state, EvalState::Cancelled { .. }));
+    assert!(app.eval.partial.is_some(), "the finished panes stay");
+    update(&mut app, key(KeyCode::Char('r')), t0);
+    assert!(app.eval.partial.is_none(), "a new run starts empty");
+}

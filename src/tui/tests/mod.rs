@@ -25,6 +25,7 @@ mod judge;
 mod overlays;
 mod search;
 mod settings;
+mod status;
 use crate::eval::QueryOutcome;
 use crate::pipeline::{ForwardPasses, Hit, MethodResult, Sources};
 

@@ -404,7 +404,7 @@ fn progress_gives_an_eta_and_ready_waits_for_every_part() {
     update(
         &mut app,
         Msg::Worker(Reply::Session(Event::Start {
-            step: Step::Embed,
+            step: Step::Embed("openai:multilingual-e5-small-q4 at http://127.0.0.1:9/v1".into()),
             total: Some(100),
         })),
         t0,

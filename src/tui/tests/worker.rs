@@ -85,6 +85,7 @@ fn a_query_sent_during_an_evaluation_is_answered_before_it_ends() {
             generation: 7,
             query: "장마 비".into(),
         });
+        let mut part = None;
         let answered = loop {
             match next_reply(&ui, Duration::from_secs(10)) {
                 Some(Reply::Results {
@@ -92,6 +93,7 @@ fn a_query_sent_during_an_evaluation_is_answered_before_it_ends() {
                     results,
                     ..
                 }) => break results,
+                Some(Reply::EvalPart { outcome, .. }) => part = Some(outcome),
                 Some(Reply::EvalDone { outcome, .. }) => {
                     panic!("the evaluation ended first: {:?}", outcome.err())
                 }
@@ -100,6 +102,10 @@ fn a_query_sent_during_an_evaluation_is_answered_before_it_ends() {
             }
         };
         assert!(asked.elapsed() < Duration::from_secs(5));
+        // The panes without a cross-encoder finished first and their numbers came at once.
+        let part = part.expect("the fast panes' numbers before the rerank's");
+        assert!(part.reports.contains_key("bm25"), "{:?}", part.reports);
+        assert!(!part.reports.contains_key("rerank"));
         let bm25 = answered.get(Kind::Bm25).unwrap();
         assert_eq!(bm25.hits[0].passage, 0, "{:?}", bm25.hits);
         assert!(!bm25.hits[0].spans.is_empty(), "the hit carries its spans");

@@ -69,7 +69,7 @@ fn state_lines(app: &App, theme: &Theme, width: usize) -> Vec<Line<'static>> {
                 *done as f64 / *total as f64
             };
             let eta = eta.map_or(String::new(), |e| format!(" · ETA {}", human_secs(e)));
-            vec![
+            let mut lines = vec![
                 Line::raw(fit(
                     &format!("evaluating [{}] {done}/{total}{eta}", bar(frac, 30)),
                     width,
@@ -78,15 +78,27 @@ fn state_lines(app: &App, theme: &Theme, width: usize) -> Vec<Line<'static>> {
                     fit("queries keep working meanwhile (Esc)", width),
                     theme.dim(),
                 ),
-            ]
+            ];
+            if let Some(partial) = &app.eval.partial {
+                lines.extend(table_lines(app, width, partial, Some("running…")));
+            }
+            lines
         }
-        EvalState::Cancelled { done, total } => vec![Line::styled(
-            fit(
-                &format!("cancelled after {done}/{total} questions; r runs it again"),
-                width,
-            ),
-            theme.dim(),
-        )],
+        EvalState::Cancelled { done, total } => {
+            // The panes that finished before the cancel keep their numbers.
+            let what = match app.eval.partial {
+                Some(_) => format!("cancelled during a pane's {done}/{total} questions"),
+                None => format!("cancelled after {done}/{total} questions"),
+            };
+            let mut lines = vec![Line::styled(
+                fit(&format!("{what}; r runs it again"), width),
+                theme.dim(),
+            )];
+            if let Some(partial) = &app.eval.partial {
+                lines.extend(table_lines(app, width, partial, Some("cancelled")));
+            }
+            lines
+        }
         EvalState::Done(Err(e)) => vec![Line::styled(
             fit(&format!("evaluation failed: {e}"), width),
             theme.error(),
@@ -95,7 +107,7 @@ fn state_lines(app: &App, theme: &Theme, width: usize) -> Vec<Line<'static>> {
             let mut lines = summary_lines(app, theme, width, outcome);
             // Right under the labels it explains, so a short terminal never cuts it.
             lines.extend(judged_line(app, theme, width, outcome));
-            lines.extend(table_lines(app, width, outcome));
+            lines.extend(table_lines(app, width, outcome, None));
             lines.extend(mrr_bars(app, theme, width, outcome));
             lines
         }
@@ -135,8 +147,14 @@ fn summary_lines(
     lines
 }
 
-/// The metrics table, one row per pane that ran.
-fn table_lines(app: &App, width: usize, outcome: &EvalOutcome) -> Vec<Line<'static>> {
+/// The metrics table, one row per pane that ran; during or after a cancelled run, the panes
+/// not finished say `rest` (running…, cancelled).
+fn table_lines(
+    app: &App,
+    width: usize,
+    outcome: &EvalOutcome,
+    rest: Option<&str>,
+) -> Vec<Line<'static>> {
     // Narrow terminals get short names and columns, so every number still shows.
     let compact = width < 70;
     let head = if compact {
@@ -181,6 +199,15 @@ fn table_lines(app: &App, width: usize, outcome: &EvalOutcome) -> Vec<Line<'stat
                     r.qps
                 )
             };
+            lines.push(Line::raw(fit(&row, width)));
+        } else if let (Some(rest), false) = (rest, outcome.skipped.contains_key(name)) {
+            let label = if compact {
+                fit(name, 6)
+            } else {
+                fit(app.title(pane), 13)
+            };
+            let width_of = if compact { 7 } else { 14 };
+            let row = format!("{label:<width_of$}{rest}");
             lines.push(Line::raw(fit(&row, width)));
         }
     }

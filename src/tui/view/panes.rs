@@ -144,11 +144,15 @@ pub(super) fn pane_title(app: &App, pane: PaneId) -> String {
         _ => false,
     };
     match app.params.fusion {
-        crate::fusion::FusionMethod::Convex if follows && spec.title == Kind::Hybrid.title() => {
+        crate::fusion::FusionMethod::Convex
+            if follows && spec.title.starts_with(Kind::Hybrid.title()) =>
+        {
+            // The inputs the default title may name stay after the fusion's own words.
             format!(
-                "Hybrid (convex α{:.2} {})",
+                "Hybrid (convex α{:.2} {}){}",
                 app.params.alpha,
-                app.params.norm.name()
+                app.params.norm.name(),
+                &spec.title[Kind::Hybrid.title().len()..]
             )
         }
         _ => spec.title.clone(),

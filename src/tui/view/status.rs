@@ -6,6 +6,7 @@ use ratatui::Frame;
 
 use super::text::clip;
 use super::{human_secs, Theme};
+use crate::data::SAMPLE_SOURCE;
 use crate::pipeline::Missing;
 use crate::render::{cost_line, fit};
 use crate::session::ms;
@@ -27,12 +28,20 @@ pub(super) fn status_first_line(app: &App, theme: &Theme) -> Vec<Span<'static>> 
                 stage.done,
                 total
             )));
-            if let Some(eta) = stage.eta {
-                spans.push(Span::raw(format!(" · ETA {}s", eta.as_secs())));
+            match stage.eta {
+                Some(eta) => spans.push(Span::raw(format!(" · ETA {}s", eta.as_secs()))),
+                // Nothing has come back yet: the time so far, so a slow first answer (a
+                // remote endpoint) never looks frozen.
+                None if stage.elapsed.as_secs() >= 1 => spans.push(Span::raw(format!(
+                    " · {}s, waiting for the first answer",
+                    stage.elapsed.as_secs()
+                ))),
+                None => {}
             }
         }
     } else if app.ready() {
-        spans.push(Span::styled("Ready", theme.gold()));
+        let (text, style) = readiness(app);
+        spans.push(Span::styled(text, style(theme)));
     } else {
         spans.push(Span::styled("Loading…", theme.focus()));
     }
@@ -68,12 +77,46 @@ pub(super) fn status_first_line(app: &App, theme: &Theme) -> Vec<Span<'static>> 
         spans.push(Span::styled(format!(" · {n}"), theme.focus()));
     }
     if let Some(w) = app.warnings.last() {
-        spans.push(Span::styled(format!(" · warning: {w}"), theme.error()));
+        // A later warning never hides an earlier one unsaid: the count stays on screen
+        // (the bundled-sample fallback also marks the corpus on the second line).
+        let more = match app.warnings.len() {
+            1 => String::new(),
+            n => format!(" (+{} earlier, in the log)", n - 1),
+        };
+        spans.push(Span::styled(
+            format!(" · warning: {w}{more}"),
+            theme.error(),
+        ));
     }
     for w in app.analyzer_warnings_in_use() {
         spans.push(Span::styled(format!(" · warning: {w}"), theme.error()));
     }
     spans
+}
+
+/// Once nothing loads any more: `Ready` when every part the panes need loaded, else what
+/// can answer (`Ready: BM25 only`), or that nothing can.
+fn readiness(app: &App) -> (String, fn(&Theme) -> ratatui::style::Style) {
+    let parts = [Part::Bm25, Part::Dense, Part::Reranker];
+    let failed = parts
+        .iter()
+        .any(|&p| matches!(app.part(p), PartState::Failed(_)));
+    if !failed && app.part(Part::Corpus) == &PartState::Ready {
+        return ("Ready".into(), Theme::gold);
+    }
+    let ready: Vec<&str> = parts
+        .iter()
+        .filter(|&&p| app.part(p) == &PartState::Ready)
+        .map(|&p| p.name())
+        .collect();
+    match ready[..] {
+        _ if app.part(Part::Corpus) != &PartState::Ready => {
+            ("Nothing to search: no corpus".into(), Theme::error)
+        }
+        [] => ("Nothing could be loaded".into(), Theme::error),
+        [one] => (format!("Ready: {one} only"), Theme::focus),
+        _ => (format!("Ready: {}", ready.join(" and ")), Theme::focus),
+    }
 }
 
 pub(super) fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
@@ -84,7 +127,14 @@ pub(super) fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rec
     let mut lines = vec![clip(status_first_line(app, theme), width)];
     if area.height >= 2 {
         let passages = app.corpus.as_ref().map_or("? passages".to_owned(), |c| {
-            format!("{} passages", c.passages.len())
+            // The bundled sample says so for as long as it is loaded, whatever came after
+            // the warning that fell back to it.
+            let sample = if c.source.starts_with(SAMPLE_SOURCE) {
+                " (the bundled sample)"
+            } else {
+                ""
+            };
+            format!("{} passages{sample}", c.passages.len())
         });
         let device = if app.labels.device.is_empty() {
             "device ?"
