@@ -10,6 +10,7 @@
 //! reranking (over texts fetched from Milvus) and metrics stay here; a `hybrid:server` pane is
 //! Milvus's own RRF over the same two lists.
 mod backend;
+mod explain;
 mod params;
 mod results;
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use backend::BackendPart;
+pub use explain::{explain_fusion, Deep, Explained, FusionPart, FusionWhy, Place};
 pub use params::SearchParams;
 pub use results::{
     reranked, ForwardPasses, Hit, MethodResult, Missing, Phase, SearchResults, Source, Sources,
@@ -86,6 +88,9 @@ pub struct Pipeline {
     bm25: Vec<(Bm25Key, Part<Arc<Bm25Index>>)>,
     reranker: Part<Box<dyn Reranker>>,
     backend: Option<BackendPart>,
+    /// Each dense key's newest query and its vector (the gold line's whole-corpus rank
+    /// reuses it instead of encoding the query again).
+    query_vectors: Vec<(DenseKey, String, Vec<f32>)>,
 }
 
 impl Pipeline {
@@ -112,6 +117,7 @@ impl Pipeline {
             reranker: Err(Missing::pending("the reranker is not loaded")),
             panes: Arc::new(panes),
             backend: None,
+            query_vectors: Vec::new(),
         }
     }
 
@@ -371,6 +377,9 @@ impl Pipeline {
             .index
             .search(&vector, run.depth)
             .map_err(|e| Missing::failed(Phase::Search, e))?;
+        self.query_vectors.retain(|(k, _, _)| k != key);
+        self.query_vectors
+            .push((key.clone(), run.query.to_owned(), vector));
         Ok(List::plain(
             hits.into_iter()
                 .map(|h| (h.passage, h.score as f64))
