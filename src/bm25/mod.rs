@@ -16,7 +16,7 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, TantivyDocument};
 
 pub use analyzer::{is_hangul, Analyzer, AnalyzerKind, Fate, Morph, Piece, Term, Wordpiece};
-pub use explain::{Bm25Explain, TermScore};
+pub use explain::{Bm25Explain, TermScore, B as BM25_B, K1 as BM25_K1};
 pub use morph::{Decompound, DicError};
 
 const TOKENIZER: &str = "bigyo";

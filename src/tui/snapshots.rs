@@ -205,6 +205,7 @@ fn detail() -> App {
         scroll: 0,
         ranks,
         analysis,
+        why: None,
     };
     app
 }
