@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 pub use backend::BackendPart;
 pub use explain::{explain_fusion, Deep, Explained, FusionPart, FusionWhy, Place};
-pub use params::SearchParams;
+pub use params::{fusion_weights, SearchParams};
 pub use results::{
     reranked, ForwardPasses, Hit, MethodResult, Missing, Phase, SearchResults, Source, Sources,
 };
@@ -664,35 +664,6 @@ impl Pipeline {
                 }
             }
         }
-    }
-}
-
-/// The weight of each input of a fusion reading `of`: `weights=`, else the session's dense
-/// and BM25 weights by kind (RRF) or alpha and 1 - alpha (convex, two inputs), else equal.
-pub fn fusion_weights(
-    panes: &Panes,
-    params: &SearchParams,
-    of: &[PaneId],
-    opts: &FusionOpts,
-) -> Vec<f64> {
-    if let Some(w) = &opts.weights {
-        return w.clone();
-    }
-    let p = params;
-    match opts.method.unwrap_or(p.fusion) {
-        FusionMethod::Rrf => of
-            .iter()
-            .map(|&id| match panes.get(id).kind() {
-                Kind::Dense => p.dense_weight,
-                Kind::Bm25 => p.bm25_weight,
-                _ => 1.0,
-            })
-            .collect(),
-        FusionMethod::Convex if of.len() == 2 => {
-            let alpha = opts.alpha.unwrap_or(p.alpha);
-            vec![alpha, 1.0 - alpha]
-        }
-        FusionMethod::Convex => vec![1.0 / of.len() as f64; of.len()],
     }
 }
 

@@ -284,7 +284,7 @@ fn detail_view_takes_the_bm25_score_apart_and_it_sums_to_the_pane_score() {
     else {
         panic!("{:?}", app.overlay);
     };
-    let e = a.scores.clone().expect("sent").expect("explained");
+    let e = (*a.scores.clone().expect("sent")).expect("explained");
     let score = results
         .pane(PaneId::new(1))
         .unwrap()
@@ -320,24 +320,22 @@ fn detail_view_takes_the_bm25_score_apart_and_it_sums_to_the_pane_score() {
 fn detail_view_shows_the_cosine_the_fusion_sum_and_the_rerank_move() {
     let (mut app, results) = searched(SearchParams::default());
     assert!(detail_on_gold(&mut app, 0));
-    let Overlay::Detail {
-        why: Some(Why::Dense { cosine, .. }),
-        ..
-    } = &app.overlay
-    else {
+    let Overlay::Detail { why: Some(w), .. } = &app.overlay else {
         panic!("{:?}", app.overlay);
+    };
+    let Why::Dense { cosine, .. } = w.as_ref() else {
+        panic!("{w:?}");
     };
     let dense = results.pane(PaneId::new(0)).unwrap();
     assert_eq!(*cosine, dense.ranking[dense.rank_of(3).unwrap() - 1].1);
     assert!(render(&app, 80, 24).contains("cosine"));
 
     assert!(detail_on_gold(&mut app, 2));
-    let Overlay::Detail {
-        why: Some(Why::Fusion { fusion, .. }),
-        ..
-    } = &app.overlay
-    else {
+    let Overlay::Detail { why: Some(w), .. } = &app.overlay else {
         panic!("{:?}", app.overlay);
+    };
+    let Why::Fusion { fusion, .. } = w.as_ref() else {
+        panic!("{w:?}");
     };
     let hybrid = results.pane(PaneId::new(2)).unwrap();
     assert_eq!(
@@ -351,12 +349,11 @@ fn detail_view_shows_the_cosine_the_fusion_sum_and_the_rerank_move() {
     insta::assert_snapshot!("detail_hybrid_80x24", picture(&screen));
 
     assert!(detail_on_gold(&mut app, 3));
-    let Overlay::Detail {
-        why: Some(Why::Rerank { from, rank, .. }),
-        ..
-    } = &app.overlay
-    else {
+    let Overlay::Detail { why: Some(w), .. } = &app.overlay else {
         panic!("{:?}", app.overlay);
+    };
+    let Why::Rerank { from, rank, .. } = w.as_ref() else {
+        panic!("{w:?}");
     };
     assert_eq!(*from, Some((PaneId::new(2), hybrid.rank_of(3).unwrap())));
     let screen = render(&app, 160, 45);

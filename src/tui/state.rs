@@ -86,7 +86,7 @@ pub enum Overlay {
         analysis: Option<Analysis>,
         /// Why the focused pane ranks the passage where it does (dense, fusion, rerank; a
         /// BM25 pane's breakdown is in `analysis`).
-        why: Option<Why>,
+        why: Option<Box<Why>>,
     },
     Settings {
         row: usize,
@@ -119,7 +119,7 @@ pub struct Analysis {
     pub matched: Vec<(String, usize)>,
     /// The passage's BM25 score in this pane taken apart (tantivy's explain), once the
     /// worker has sent it; or why there is none.
-    pub scores: Option<Result<crate::bm25::Bm25Explain, String>>,
+    pub scores: Option<Box<Result<crate::bm25::Bm25Explain, String>>>,
 }
 
 /// Why the focused pane ranks the detail view's passage where it does.

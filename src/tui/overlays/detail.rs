@@ -1,7 +1,9 @@
 //! The detail overlay (Enter on a hit): the passage with the query's terms and the answers
 //! marked, its rank in every pane's whole list, how the focused BM25 pane's analyzer sees the
 //! query (morphemes with POS, stop tags dropped, bigrams) and which of its terms the passage
-//! holds, and the dataset questions about it; j/k, PageUp/PageDown and g scroll, Esc or Enter
+//! holds with its BM25 score taken apart (tantivy's explain, from the worker's
+//! `Reply::Explained`), why the focused pane ranks it there (cosine, fusion arithmetic,
+//! rerank logit and move), and the dataset questions about it; j/k, PageUp/PageDown and g scroll, Esc or Enter
 //! close. Drawn by `view/detail.rs`.
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -25,7 +27,7 @@ pub fn on(app: &App, passage: usize) -> Overlay {
         scroll: 0,
         ranks: pane_ranks(app, passage),
         analysis: analysis(app, passage),
-        why: why(app, app.pane, passage),
+        why: why(app, app.pane, passage).map(Box::new),
     }
 }
 
@@ -124,7 +126,8 @@ pub fn analysis(app: &App, passage: usize) -> Option<Analysis> {
         .explained
         .as_ref()
         .filter(|e| e.query == *query)
-        .and_then(|e| e.bm25(pane, passage).cloned());
+        .and_then(|e| e.bm25(pane, passage).cloned())
+        .map(Box::new);
     Some(Analysis {
         pane,
         analyzer: kind.name().to_owned(),

@@ -59,7 +59,7 @@ fn analysis_lines(app: &App, theme: &Theme, a: &Analysis) -> Vec<Vec<Span<'stati
         }
     }
     lines.push(vec![]);
-    match &a.scores {
+    match a.scores.as_deref() {
         Some(Ok(e)) => lines.extend(super::why::bm25_lines(theme, e)),
         Some(Err(why)) => lines.push(vec![Span::styled(
             format!("no BM25 breakdown: {why}"),
