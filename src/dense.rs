@@ -126,6 +126,45 @@ impl DenseIndex {
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.passage.cmp(&b.passage)));
         Ok(hits)
     }
+
+    /// Where `passage` stands for `query` over the whole index: its 1-based rank as
+    /// [`search`](Self::search) would order all passages (cosine, ties by passage index) and
+    /// its cosine. The explorer's gold line reads it for a passage beyond the pane's list.
+    pub fn rank_of(&self, query: &[f32], passage: usize) -> Result<(usize, f32), DenseError> {
+        if passage >= self.len {
+            return Err(DenseError(format!(
+                "passage {passage} is not in the index of {}",
+                self.len
+            )));
+        }
+        let scores = self.scores(query)?;
+        let own = scores[passage];
+        let ahead = scores
+            .iter()
+            .enumerate()
+            .filter(|&(i, &s)| s > own || (s == own && i < passage))
+            .count();
+        Ok((ahead + 1, own))
+    }
+
+    /// The cosine of `query` with every passage, in passage order.
+    fn scores(&self, query: &[f32]) -> Result<Vec<f32>, DenseError> {
+        if query.len() != self.dim {
+            return Err(DenseError(format!(
+                "query vector has dimension {}, the index {}",
+                query.len(),
+                self.dim
+            )));
+        }
+        let _guard = tch::no_grad_guard();
+        let run = || -> Result<Vec<f32>, tch::TchError> {
+            let q = Tensor::f_from_slice(query)?.f_to_device(self.matrix.device())?;
+            let norm = q.f_norm()?.f_clamp_min(1e-12)?;
+            let scores = self.matrix.f_mv(&q.f_div(&norm)?)?;
+            Vec::<f32>::try_from(&scores.f_to_device(Device::Cpu)?)
+        };
+        run().map_err(|e| DenseError(e.to_string()))
+    }
 }
 
 /// What a cache file holds, checked against what the caller expects on load.
@@ -344,6 +383,24 @@ mod tests {
         assert_eq!(index.search(&[1.0, 1.0], 99).unwrap().len(), 3);
         assert!(index.search(&[1.0], 2).is_err());
         assert!(index.search(&[1.0, 0.0], 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rank_of_is_the_place_in_the_whole_ordering_ties_by_index() {
+        // Rows 0 and 3 tie; 7 rows, so a top-3 list would not hold the last ones.
+        let data = vec![
+            1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, -1.0, 0.2, 0.3, -1.0, 0.5, 0.4,
+        ];
+        let index = DenseIndex::new(&Embeddings { dim: 2, data }, Device::Cpu).unwrap();
+        let query = [0.9, 0.2];
+        let all = index.search(&query, 7).unwrap();
+        for (i, hit) in all.iter().enumerate() {
+            let (rank, score) = index.rank_of(&query, hit.passage).unwrap();
+            assert_eq!(rank, i + 1, "passage {}", hit.passage);
+            assert!((score - hit.score).abs() < 1e-6);
+        }
+        assert!(index.rank_of(&query, 7).is_err());
+        assert!(index.rank_of(&[1.0], 0).is_err());
     }
 
     #[test]

@@ -5,17 +5,18 @@
 //! distinct terms: it is never parsed as a query language, so quotes, colons, brackets and
 //! AND/OR are plain text.
 mod analyzer;
+mod explain;
 pub mod morph;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
-use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term as TantivyTerm};
+use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, TantivyDocument};
 
 pub use analyzer::{is_hangul, Analyzer, AnalyzerKind, Fate, Morph, Piece, Term, Wordpiece};
+pub use explain::{Bm25Explain, TermScore, B as BM25_B, K1 as BM25_K1};
 pub use morph::{Decompound, DicError};
 
 const TOKENIZER: &str = "bigyo";
@@ -43,6 +44,8 @@ pub struct Bm25Index {
     reader: IndexReader,
     text: Field,
     len: usize,
+    /// Each passage's document, by passage index (for explaining one passage's score).
+    addresses: Vec<Option<DocAddress>>,
 }
 
 impl std::fmt::Debug for Bm25Index {
@@ -93,11 +96,13 @@ impl Bm25Index {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let addresses = addresses(&reader, passages.len())?;
         Ok(Self {
             analyzer,
             reader,
             text,
             len: passages.len(),
+            addresses,
         })
     }
 
@@ -125,16 +130,7 @@ impl Bm25Index {
         if terms.is_empty() || k == 0 || self.len == 0 {
             return Ok(Vec::new());
         }
-        let clauses: Vec<(Occur, Box<dyn Query>)> = terms
-            .iter()
-            .map(|t| {
-                let term = TantivyTerm::from_field_text(self.text, t);
-                let q: Box<dyn Query> =
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
-                (Occur::Should, q)
-            })
-            .collect();
-        let query = BooleanQuery::new(clauses);
+        let query = self.query_of(terms);
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
@@ -175,6 +171,21 @@ impl Bm25Index {
     pub fn term_matches(&self, query_terms: &[String], text: &str) -> TermMatches {
         term_matches(&self.analyzer, query_terms, text)
     }
+}
+
+/// Each passage's document address, read from the `pid` fast field of every segment.
+fn addresses(reader: &IndexReader, len: usize) -> Result<Vec<Option<DocAddress>>, Bm25Error> {
+    let mut out = vec![None; len];
+    let searcher = reader.searcher();
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let pids = segment.fast_fields().u64("pid")?;
+        for doc in 0..segment.max_doc() {
+            if let Some(slot) = pids.first(doc).and_then(|p| out.get_mut(p as usize)) {
+                *slot = Some(DocAddress::new(ord as u32, doc));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The query terms that occur in a text, and where: what a hit shows highlighted.

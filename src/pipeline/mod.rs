@@ -10,6 +10,7 @@
 //! reranking (over texts fetched from Milvus) and metrics stay here; a `hybrid:server` pane is
 //! Milvus's own RRF over the same two lists.
 mod backend;
+mod explain;
 mod params;
 mod results;
 
@@ -18,7 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use backend::BackendPart;
-pub use params::SearchParams;
+pub use explain::{explain_fusion, Deep, Explained, FusionPart, FusionWhy, Place};
+pub use params::{fusion_weights, SearchParams};
 pub use results::{
     reranked, ForwardPasses, Hit, MethodResult, Missing, Phase, SearchResults, Source, Sources,
 };
@@ -86,6 +88,9 @@ pub struct Pipeline {
     bm25: Vec<(Bm25Key, Part<Arc<Bm25Index>>)>,
     reranker: Part<Box<dyn Reranker>>,
     backend: Option<BackendPart>,
+    /// Each dense key's newest query and its vector (the gold line's whole-corpus rank
+    /// reuses it instead of encoding the query again).
+    query_vectors: Vec<(DenseKey, String, Vec<f32>)>,
 }
 
 impl Pipeline {
@@ -112,6 +117,7 @@ impl Pipeline {
             reranker: Err(Missing::pending("the reranker is not loaded")),
             panes: Arc::new(panes),
             backend: None,
+            query_vectors: Vec::new(),
         }
     }
 
@@ -371,6 +377,9 @@ impl Pipeline {
             .index
             .search(&vector, run.depth)
             .map_err(|e| Missing::failed(Phase::Search, e))?;
+        self.query_vectors.retain(|(k, _, _)| k != key);
+        self.query_vectors
+            .push((key.clone(), run.query.to_owned(), vector));
         Ok(List::plain(
             hits.into_iter()
                 .map(|h| (h.passage, h.score as f64))
@@ -655,35 +664,6 @@ impl Pipeline {
                 }
             }
         }
-    }
-}
-
-/// The weight of each input of a fusion reading `of`: `weights=`, else the session's dense
-/// and BM25 weights by kind (RRF) or alpha and 1 - alpha (convex, two inputs), else equal.
-pub fn fusion_weights(
-    panes: &Panes,
-    params: &SearchParams,
-    of: &[PaneId],
-    opts: &FusionOpts,
-) -> Vec<f64> {
-    if let Some(w) = &opts.weights {
-        return w.clone();
-    }
-    let p = params;
-    match opts.method.unwrap_or(p.fusion) {
-        FusionMethod::Rrf => of
-            .iter()
-            .map(|&id| match panes.get(id).kind() {
-                Kind::Dense => p.dense_weight,
-                Kind::Bm25 => p.bm25_weight,
-                _ => 1.0,
-            })
-            .collect(),
-        FusionMethod::Convex if of.len() == 2 => {
-            let alpha = opts.alpha.unwrap_or(p.alpha);
-            vec![alpha, 1.0 - alpha]
-        }
-        FusionMethod::Convex => vec![1.0 / of.len() as f64; of.len()],
     }
 }
 

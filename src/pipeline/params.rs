@@ -2,6 +2,7 @@
 //! use.
 use crate::fusion::{Fusion, FusionMethod, Norm, RrfParams};
 use crate::options::{Invalid, Setting};
+use crate::panes::{FusionOpts, Kind, PaneId, Panes};
 
 /// Knobs the user can turn (CLI flags, TUI settings overlay).
 #[derive(Debug, Clone, PartialEq)]
@@ -107,5 +108,34 @@ impl SearchParams {
     /// How deep the dense and BM25 lists must go to serve every method.
     pub(super) fn list_depth(&self) -> usize {
         self.top_k.max(self.rrf.depth)
+    }
+}
+
+/// The weight of each input of a fusion reading `of`: `weights=`, else the session's dense
+/// and BM25 weights by kind (RRF) or alpha and 1 - alpha (convex, two inputs), else equal.
+pub fn fusion_weights(
+    panes: &Panes,
+    params: &SearchParams,
+    of: &[PaneId],
+    opts: &FusionOpts,
+) -> Vec<f64> {
+    if let Some(w) = &opts.weights {
+        return w.clone();
+    }
+    let p = params;
+    match opts.method.unwrap_or(p.fusion) {
+        FusionMethod::Rrf => of
+            .iter()
+            .map(|&id| match panes.get(id).kind() {
+                Kind::Dense => p.dense_weight,
+                Kind::Bm25 => p.bm25_weight,
+                _ => 1.0,
+            })
+            .collect(),
+        FusionMethod::Convex if of.len() == 2 => {
+            let alpha = opts.alpha.unwrap_or(p.alpha);
+            vec![alpha, 1.0 - alpha]
+        }
+        FusionMethod::Convex => vec![1.0 / of.len() as f64; of.len()],
     }
 }

@@ -259,3 +259,115 @@ fn each_bm25_pane_matches_and_highlights_with_its_own_analyzer() {
         ["장마"]
     );
 }
+
+#[test]
+fn fusion_explanations_add_up_to_the_pane_scores() {
+    for spec in [
+        crate::panes::DEFAULT_SPEC,
+        "dense,bm25,hybrid:method=convex,alpha=0.3",
+        "dense,bm25,hybrid:method=convex,norm=zscore,depth=3",
+    ] {
+        let mut p = pipeline_for(spec);
+        let r = p.search("장마 비");
+        let hybrid = r.get(Kind::Hybrid).unwrap();
+        assert!(!hybrid.hits.is_empty());
+        for h in &hybrid.hits {
+            let why = explain_fusion(&r, &p.params, hybrid.pane, h.passage).unwrap();
+            assert!((why.score - h.score).abs() < 1e-12, "{spec}: {why:?} {h:?}");
+            for part in &why.parts {
+                let kind = r.panes.get(part.input).kind();
+                assert_eq!(part.rank, h.sources.rank(kind), "{spec}");
+                if why.method == FusionMethod::Rrf {
+                    let want = part.rank.map_or(0.0, |r| part.weight / (why.k + r as f64));
+                    assert_eq!(part.adds, want);
+                }
+            }
+        }
+    }
+}
+
+/// A two-pane result with hand-made lists (REFERENCE.md's worked examples).
+fn two_lists(spec: &str, dense: &[(usize, f64)], bm25: &[(usize, f64)]) -> SearchResults {
+    let panes = Arc::new(Panes::parse(spec).unwrap());
+    let list = |pane: u8, ranking: &[(usize, f64)]| MethodResult {
+        ranking: ranking.to_vec(),
+        ..MethodResult::empty(PaneId(pane), panes.get(PaneId(pane)).kind())
+    };
+    SearchResults {
+        query: "q".into(),
+        panes: panes.clone(),
+        terms: vec![],
+        encode: Duration::ZERO,
+        forward_passes: ForwardPasses::default(),
+        results: vec![list(0, dense), list(1, bm25)],
+        inputs: vec![],
+    }
+}
+
+#[test]
+fn fusion_explanations_give_the_reference_worked_numbers() {
+    let (a, b, c, d) = (0, 1, 2, 3);
+    let dense = [(a, 0.9), (b, 0.8), (c, 0.5)];
+    let bm25 = [(b, 12.0), (d, 8.0), (a, 4.0)];
+    let params = SearchParams {
+        fusion: FusionMethod::Convex,
+        alpha: 0.3,
+        ..SearchParams::default()
+    };
+    for (norm, want) in [
+        ("minmax", [0.30, 0.925, 0.0, 0.35]),
+        ("zscore", [-0.5631, 0.9750, -1.2692, -0.4118]),
+    ] {
+        let r = two_lists(&format!("dense,bm25,hybrid:norm={norm}"), &dense, &bm25);
+        for (item, want) in want.iter().enumerate() {
+            let why = explain_fusion(&r, &params, PaneId(2), item).unwrap();
+            assert!((why.score - want).abs() < 1e-4, "{norm} {item}: {why:?}");
+        }
+    }
+    // RRF, k = 5: lists [1,4,3,5,6] and [2,1,3,6,4] give 1: 0.3095238, 6: 0.2111111.
+    let l1: Vec<(usize, f64)> = [1, 4, 3, 5, 6].iter().map(|&i| (i, 0.0)).collect();
+    let l2: Vec<(usize, f64)> = [2, 1, 3, 6, 4].iter().map(|&i| (i, 0.0)).collect();
+    let r = two_lists("dense,bm25,hybrid:k=5", &l1, &l2);
+    let params = SearchParams::default();
+    for (item, want) in [(1, 0.3095238), (3, 0.25), (6, 0.2111111), (2, 0.1666667)] {
+        let why = explain_fusion(&r, &params, PaneId(2), item).unwrap();
+        assert!((why.score - want).abs() < 1e-7, "{item}: {why:?}");
+    }
+    let why = explain_fusion(&r, &params, PaneId(2), 2).unwrap();
+    assert_eq!(why.parts[0].rank, None, "2 is only in the second list");
+    assert_eq!(why.parts[1].rank, Some(1));
+}
+
+#[test]
+fn explain_ranks_targets_over_the_whole_corpus() {
+    let mut p = pipeline();
+    p.params.top_k = 1;
+    p.params.rrf.depth = 1;
+    let r = p.search("장마 비");
+    let dense = r.get(Kind::Dense).unwrap();
+    let bm25 = r.get(Kind::Bm25).unwrap();
+    assert_eq!(dense.ranking.len(), 1, "the pane's list stops at depth 1");
+    let e = p.explain(&r, &[0, 1, 2, 3]);
+    // Ranks past the list, against full-depth lists of the same pipeline.
+    p.params.top_k = 4;
+    p.params.rrf.depth = 4;
+    let full = p.search("장마 비");
+    for passage in 0..4 {
+        let want = full.get(Kind::Dense).unwrap().rank_of(passage).unwrap();
+        assert!(
+            matches!(e.deep(dense.pane, passage), Some(Place::Ranked(r, _)) if *r == want),
+            "{passage}: {:?}",
+            e.deep(dense.pane, passage)
+        );
+        let place = e.deep(bm25.pane, passage).unwrap();
+        match full.get(Kind::Bm25).unwrap().rank_of(passage) {
+            Some(want) => assert!(matches!(place, Place::Ranked(r, _) if *r == want)),
+            None => assert_eq!(place, &Place::NoTerm, "{passage}"),
+        }
+    }
+    assert_eq!(e.deep(bm25.pane, 1), Some(&Place::NoTerm), "눈이 온다");
+    for h in &full.get(Kind::Bm25).unwrap().hits {
+        let x = e.bm25(bm25.pane, h.passage).unwrap().as_ref().unwrap();
+        assert!((x.score - h.score).abs() < 1e-4);
+    }
+}

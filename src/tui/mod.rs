@@ -36,6 +36,9 @@ mod detail_snapshots;
 mod editor;
 #[cfg(test)]
 mod fixture;
+pub mod gold;
+#[cfg(test)]
+mod gold_snapshots;
 pub mod images;
 mod inbox;
 mod keymap;

@@ -110,6 +110,13 @@ pub enum Reply {
         results: SearchResults,
         rerank_total: Option<usize>,
     },
+    /// What follows a query's lists: the whole-corpus places of its gold and judged-relevant
+    /// passages, and the BM25 breakdowns of the passages on screen (the gold line, the
+    /// detail view's "why").
+    Explained {
+        generation: u64,
+        explained: Box<crate::pipeline::Explained>,
+    },
     /// `done` of `total` candidates of query `generation` scored by the cross-encoder.
     RerankProgress {
         generation: u64,

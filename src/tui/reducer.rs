@@ -63,6 +63,14 @@ pub(super) fn on_reply(app: &mut App, reply: Reply, now: Instant) -> Vec<Cmd> {
             results,
             rerank_total,
         } => on_results(app, generation, results, rerank_total),
+        Reply::Explained {
+            generation,
+            explained,
+        } => {
+            if generation == app.generation {
+                app.explained = Some(explained);
+            }
+        }
         Reply::RerankProgress {
             generation,
             done,

@@ -206,6 +206,7 @@ fn detail() -> App {
         scroll: 0,
         ranks,
         analysis,
+        why: None,
     };
     app
 }

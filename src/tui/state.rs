@@ -87,6 +87,9 @@ pub enum Overlay {
         scroll: u16,
         ranks: Vec<PaneRank>,
         analysis: Option<Analysis>,
+        /// Why the focused pane ranks the passage where it does (dense, fusion, rerank; a
+        /// BM25 pane's breakdown is in `analysis`).
+        why: Option<Box<Why>>,
     },
     Settings {
         row: usize,
@@ -117,6 +120,34 @@ pub struct Analysis {
     pub query: Result<crate::teach::Seen, String>,
     /// The query's distinct terms the passage holds, with how often it holds each.
     pub matched: Vec<(String, usize)>,
+    /// The passage's BM25 score in this pane taken apart (tantivy's explain), once the
+    /// worker has sent it; or why there is none.
+    pub scores: Option<Box<Result<crate::bm25::Bm25Explain, String>>>,
+}
+
+/// Why the focused pane ranks the detail view's passage where it does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Why {
+    /// A dense pane: the cosine of the query's and the passage's embeddings.
+    Dense {
+        pane: PaneId,
+        rank: usize,
+        cosine: f64,
+    },
+    /// A fusion pane: its score's arithmetic.
+    Fusion {
+        pane: PaneId,
+        rank: usize,
+        fusion: crate::pipeline::FusionWhy,
+    },
+    /// A rerank pane: the cross-encoder's logit, and the passage's rank in the list it
+    /// reranked (`from`: that list and the rank).
+    Rerank {
+        pane: PaneId,
+        rank: usize,
+        logit: f64,
+        from: Option<(PaneId, usize)>,
+    },
 }
 
 /// Where the detail view's passage stood in one pane's whole list when it opened.
@@ -201,6 +232,9 @@ pub struct App {
     /// The query text last sent, so a pause in typing does not search it twice.
     pub sent: Option<String>,
     pub results: Option<SearchResults>,
+    /// What explains the newest lists (whole-corpus gold ranks, BM25 breakdowns); it
+    /// arrives just after them and belongs to `explained.query`.
+    pub explained: Option<Box<crate::pipeline::Explained>>,
     pub debounce: Option<Instant>,
     pub live: bool,
     pub params: SearchParams,
@@ -259,6 +293,7 @@ impl App {
             lab: Lab::default(),
             sent: None,
             results: None,
+            explained: None,
             debounce: None,
             live: true,
             params,

@@ -27,7 +27,7 @@ use crate::judgments::Judgments;
 use crate::model::owner::{Cancel, OwnedEmbedder};
 use crate::model::Reranker;
 use crate::panes::{Bm25Key, DenseKey, Kind, PaneId, Retriever};
-use crate::pipeline::{MethodResult, Missing, Phase, Pipeline, SearchParams};
+use crate::pipeline::{MethodResult, Missing, Phase, Pipeline, SearchParams, SearchResults};
 use crate::session::{self, Event, Options};
 use crate::teach::{self, DocFreq};
 
@@ -162,9 +162,38 @@ impl Worker<'_> {
         }
     }
 
-    /// Dense, BM25 and hybrid go to the UI at once; the hybrid top M goes to the rerank
-    /// thread, whose answer follows.
+    /// A query's lists (see `search_panes`), then what explains them: the whole-corpus
+    /// places of the query's gold and judged-relevant passages, and the BM25 breakdowns.
     fn search(&mut self, generation: u64, query: String) {
+        let results = self.search_panes(generation, query);
+        let mut targets: Vec<usize> = self
+            .pipeline
+            .corpus
+            .gold_for(&results.query)
+            .into_iter()
+            .collect();
+        if let Ok(judgments) = &self.judgments {
+            let n = self.pipeline.corpus.passages.len();
+            for (id, grade) in judgments.grades_for(&results.query) {
+                match crate::judgments::parse_passage_id(&id, n) {
+                    Some(p) if grade >= 1 && !targets.contains(&p) => targets.push(p),
+                    _ => {}
+                }
+            }
+        }
+        let explained = Box::new(self.pipeline.explain(&results, &targets));
+        say(
+            self.ui,
+            Reply::Explained {
+                generation,
+                explained,
+            },
+        );
+    }
+
+    /// Dense, BM25 and hybrid go to the UI at once; the hybrid top M goes to the rerank
+    /// thread, whose answer follows. Returns the lists sent (without the rerank's).
+    fn search_panes(&mut self, generation: u64, query: String) -> SearchResults {
         self.control.latest.store(generation, Ordering::Relaxed);
         let panes = self.pipeline.panes().clone();
         let fast: Vec<PaneId> = panes
@@ -172,6 +201,7 @@ impl Worker<'_> {
             .filter(|&id| panes.get(id).kind() != Kind::Rerank)
             .collect();
         let mut results = self.pipeline.search_with(&query, &[], &fast);
+        let lists = results.clone();
         let Some(rerank) = panes.first(Kind::Rerank) else {
             let rerank_total = None;
             say(
@@ -182,7 +212,7 @@ impl Worker<'_> {
                     rerank_total,
                 },
             );
-            return;
+            return lists;
         };
         let blank = query.trim().is_empty();
         let job = match (
@@ -214,7 +244,7 @@ impl Worker<'_> {
             },
         );
         let Some(candidates) = candidates else {
-            return;
+            return lists;
         };
         let corpus = self.pipeline.corpus.clone();
         let candidates = candidates
@@ -249,6 +279,7 @@ impl Worker<'_> {
                 },
             );
         }
+        lists
     }
 
     /// A dense key's part arrived: its panes answer from now on. The session's key tells

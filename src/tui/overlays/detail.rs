@@ -1,15 +1,18 @@
 //! The detail overlay (Enter on a hit): the passage with the query's terms and the answers
 //! marked, its rank in every pane's whole list, how the focused BM25 pane's analyzer sees the
 //! query (morphemes with POS, stop tags dropped, bigrams) and which of its terms the passage
-//! holds, and the dataset questions about it; j/k, PageUp/PageDown and g scroll, Esc or Enter
+//! holds with its BM25 score taken apart (tantivy's explain, from the worker's
+//! `Reply::Explained`), why the focused pane ranks it there (cosine, fusion arithmetic,
+//! rerank logit and move), and the dataset questions about it; j/k, PageUp/PageDown and g scroll, Esc or Enter
 //! close. Drawn by `view/detail.rs`.
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::component::Reaction;
 use crate::bm25::{Analyzer, AnalyzerKind};
 use crate::panes::{Kind, PaneId, Retriever};
+use crate::pipeline::explain_fusion;
 use crate::teach::how_it_sees;
-use crate::tui::state::{Analysis, App, Overlay, PaneRank, Standing};
+use crate::tui::state::{Analysis, App, Overlay, PaneRank, Standing, Why};
 
 /// The overlay on the selected hit of the focused pane, with its ranks as they are now (so
 /// they do not change under the reader while a newer search runs); `None` without a hit.
@@ -24,6 +27,47 @@ pub fn on(app: &App, passage: usize) -> Overlay {
         scroll: 0,
         ranks: pane_ranks(app, passage),
         analysis: analysis(app, passage),
+        why: why(app, app.pane, passage).map(Box::new),
+    }
+}
+
+/// Why `pane` ranks `passage` where it does: a dense pane's cosine, a fusion's arithmetic,
+/// a rerank's logit and move; `None` for a BM25 pane (its breakdown is the analysis's) or
+/// a passage not in the pane's list.
+pub fn why(app: &App, pane: PaneId, passage: usize) -> Option<Why> {
+    let results = app.results.as_ref()?;
+    let r = results.pane(pane).filter(|r| r.error.is_none())?;
+    let rank = r.rank_of(passage)?;
+    let score = r.ranking[rank - 1].1;
+    match &app.spec.get(pane).retriever {
+        Retriever::Dense(_) => Some(Why::Dense {
+            pane,
+            rank,
+            cosine: score,
+        }),
+        Retriever::Fusion { .. } => Some(Why::Fusion {
+            pane,
+            rank,
+            fusion: explain_fusion(results, &app.params, pane, passage)?,
+        }),
+        Retriever::Rerank { of, .. } => {
+            // The candidates' first source is their rank in the list reranked.
+            let from = r
+                .hits
+                .iter()
+                .find(|h| h.passage == passage)
+                .and_then(|h| h.sources.0.first())
+                .filter(|s| s.pane == *of)
+                .and_then(|s| Some((s.pane, s.rank?)))
+                .or_else(|| Some((*of, results.pane(*of)?.rank_of(passage)?)));
+            Some(Why::Rerank {
+                pane,
+                rank,
+                logit: score,
+                from,
+            })
+        }
+        Retriever::Bm25(_) => None,
     }
 }
 
@@ -78,11 +122,18 @@ pub fn analysis(app: &App, passage: usize) -> Option<Analysis> {
         }
         Err(e) => (Err(e), Vec::new()),
     };
+    let scores = app
+        .explained
+        .as_ref()
+        .filter(|e| e.query == *query)
+        .and_then(|e| e.bm25(pane, passage).cloned())
+        .map(Box::new);
     Some(Analysis {
         pane,
         analyzer: kind.name().to_owned(),
         query: seen,
         matched,
+        scores,
     })
 }
 

@@ -1,5 +1,6 @@
 //! The judge view (J in a pane, F6): relevance judging on the pool of every pane's hits for
-//! the query on screen, one key per grade (the cursor moves on to the next unjudged hit), or
+//! the query on screen (each row with its rank in every pane, ✓ on the gold, its title and
+//! opening words), one key per grade (the cursor moves on to the next unjudged hit), or
 //! the list of judged queries (Tab; Enter runs one again). Enter on a pooled hit opens its
 //! passage (the detail view). Its state is the cursor in
 //! [`Overlay::Judge`]; the grades are the explorer's. Drawn by `view/judge.rs`.

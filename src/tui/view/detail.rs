@@ -59,6 +59,14 @@ fn analysis_lines(app: &App, theme: &Theme, a: &Analysis) -> Vec<Vec<Span<'stati
         }
     }
     lines.push(vec![]);
+    match a.scores.as_deref() {
+        Some(Ok(e)) => lines.extend(super::why::bm25_lines(theme, e)),
+        Some(Err(why)) => lines.push(vec![Span::styled(
+            format!("no BM25 breakdown: {why}"),
+            theme.dim(),
+        )]),
+        None => {}
+    }
     lines
 }
 
@@ -68,6 +76,7 @@ pub(super) fn draw_detail(frame: &mut Frame, app: &App, theme: &Theme, area: Rec
         scroll,
         ranks,
         analysis,
+        why,
     } = &app.overlay
     else {
         return;
@@ -110,6 +119,9 @@ pub(super) fn draw_detail(frame: &mut Frame, app: &App, theme: &Theme, area: Rec
     }
     if !ranks.is_empty() {
         lines.push(vec![]);
+    }
+    if let Some(w) = why {
+        lines.extend(super::why::why_lines(app, theme, w));
     }
     if let Some(a) = analysis {
         lines.extend(analysis_lines(app, theme, a));

@@ -59,11 +59,15 @@ pub(super) fn draw_judge(
             frame.render_widget(Paragraph::new(lines), inner);
             return;
         };
+        let legend: Vec<String> = app
+            .pane_ids()
+            .map(|p| format!("{} {}", initial(app.title(p)), app.title(p)))
+            .collect();
         let mut lines = vec![clip(
-            vec![Span::styled(
-                format!("query: {}", results.query),
-                theme.highlight(),
-            )],
+            vec![
+                Span::styled(format!("query: {}", results.query), theme.highlight()),
+                Span::styled(format!("   ranks: {}", legend.join(" · ")), theme.dim()),
+            ],
             width,
         )];
         lines.extend(pool_lines(app, theme, width, row, first, body));
@@ -117,6 +121,14 @@ fn query_lines(
     lines
 }
 
+/// A pane's initial in the rank columns (`Semantic` -> `S`).
+fn initial(title: &str) -> String {
+    title
+        .chars()
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().collect())
+}
+
 /// The pooled passages from `first` (under the query line), each with its grade and title.
 fn pool_lines(
     app: &App,
@@ -146,19 +158,34 @@ fn pool_lines(
             x.text.split_whitespace().collect::<Vec<_>>().join(" ")
         });
         let gold = app.gold() == Some(*p);
-        let line = clip(
-            vec![
-                Span::styled(format!("{mark} "), style),
-                Span::styled(
-                    if gold { "✓ " } else { "  " },
-                    if gold { theme.gold() } else { theme.dim() },
-                ),
-                Span::raw(format!("p{p:<5} ")),
-                Span::styled(title, if gold { theme.gold() } else { Style::new() }),
-                Span::styled(format!("  {snippet}"), theme.dim()),
-            ],
-            width,
-        );
+        let mut spans = vec![
+            Span::styled(format!("{mark} "), style),
+            Span::styled(
+                if gold { "✓ " } else { "  " },
+                if gold { theme.gold() } else { theme.dim() },
+            ),
+            Span::raw(format!("p{p:<5} ")),
+        ];
+        // Its rank in each pane's whole list, by the pane's initial ("-": not in it).
+        for pane in app.pane_ids() {
+            let rank = crate::tui::gold::list_rank(app, pane, *p);
+            let text = format!(
+                "{}{:<3} ",
+                initial(app.title(pane)),
+                rank.map_or("-".to_owned(), |r| r.to_string())
+            );
+            let top = rank.is_some_and(|r| r <= app.params.top_k);
+            spans.push(Span::styled(
+                text,
+                if top { Style::new() } else { theme.dim() },
+            ));
+        }
+        spans.push(Span::styled(
+            title,
+            if gold { theme.gold() } else { Style::new() },
+        ));
+        spans.push(Span::styled(format!("  {snippet}"), theme.dim()));
+        let line = clip(spans, width);
         lines.push(if i == row {
             line.style(theme.selected())
         } else {

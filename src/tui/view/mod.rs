@@ -15,6 +15,7 @@ use crate::tui::state::{App, Overlay};
 mod detail;
 mod eval;
 mod fusion_lab;
+mod gold;
 mod help;
 mod judge;
 mod lesson;
@@ -23,6 +24,7 @@ mod playground;
 mod settings;
 mod status;
 mod text;
+mod why;
 mod words;
 
 use detail::draw_detail;
@@ -125,14 +127,23 @@ pub fn draw(frame: &mut Frame, app: &App) {
         1.min(area.height.saturating_sub(query_h))
     };
     let lesson_h = lesson::height(app, area.width, area.height);
-    let [query, panes, lesson, status] = Layout::vertical([
+    // The gold line: one line per target passage, up to 3 on a tall screen, 1 from 12 rows.
+    let rows = crate::tui::gold::rows(app);
+    let gold_h = match area.height {
+        h if h >= 40 => gold::height(&rows, 3),
+        h if h >= 12 => gold::height(&rows, 1),
+        _ => 0,
+    };
+    let [query, gold_area, panes, lesson, status] = Layout::vertical([
         Constraint::Length(query_h),
+        Constraint::Length(gold_h),
         Constraint::Min(0),
         Constraint::Length(lesson_h),
         Constraint::Length(status_h),
     ])
     .areas(area);
     draw_query(frame, app, &theme, query);
+    gold::draw_gold(frame, app, &theme, gold_area, &rows);
     draw_panes(frame, app, &theme, panes);
     draw_status(frame, app, &theme, status);
     lesson::draw_lesson(frame, app, &theme, lesson);
