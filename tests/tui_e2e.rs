@@ -623,3 +623,46 @@ fn a_lesson_walks_forward_and_back_and_its_session_restores() {
         assert!(screen.contains("bigyo-exited-0"), "{screen}");
     }
 }
+
+/// Issue 22's "where is the gold" and "why is this hit here" on the real binary, at 80x24 and
+/// 160x45: after a dataset question the gold line gives the gold passage's rank in the
+/// Semantic and BM25 panes, and Enter on the top Semantic hit opens the detail view with its
+/// cosine and the BM25 breakdown (idf, tf, share of the score).
+#[test]
+fn the_gold_line_and_the_why_of_a_hit_at_80x24_and_160x45() {
+    let _serial = one_at_a_time();
+    for size in [(80, 24), (160, 45)] {
+        let cache = tempfile::tempdir().expect("temp dir");
+        let tmux = Tmux {
+            socket: format!("bigyo-e2e-gold-{}-{}", std::process::id(), size.0),
+        };
+        let started = start_with(&tmux, cache.path(), "none", "", "", size);
+        tmux.wait(started, "Ready", |s| s.contains("Ready"));
+        tmux.type_text(QUESTION);
+        tmux.keys(&["Enter"]);
+        let screen = tmux.wait(started, "the gold line with ranks", |s| {
+            s.lines().any(|l| {
+                l.starts_with("gold p") && l.contains("Semantic #") && l.contains("BM25 #")
+            })
+        });
+        assert_no_crash_text(&screen);
+        let line = screen
+            .lines()
+            .find(|l| l.starts_with("gold p"))
+            .unwrap_or_default()
+            .to_string();
+        assert!(line.chars().count() <= usize::from(size.0), "{line}");
+
+        // Down leaves the query line for the Semantic pane; Enter opens its first hit.
+        tmux.keys(&["Down", "Enter"]);
+        let screen = tmux.wait(started, "the detail view's why", |s| {
+            s.contains("score") && s.contains("idf") && s.contains("share")
+        });
+        assert!(screen.contains("Semantic"), "{screen}");
+        assert!(screen.contains("BM25 score"), "{screen}");
+        assert_no_crash_text(&screen);
+        tmux.keys(&["Escape", "q"]);
+        let screen = tmux.wait(started, "bigyo to exit", |s| s.contains("bigyo-exited-"));
+        assert!(screen.contains("bigyo-exited-0"), "{screen}");
+    }
+}
