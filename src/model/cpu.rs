@@ -520,8 +520,8 @@ pub fn explain(cpu: &CpuInfo) -> Vec<String> {
         "amx_int8 {}: {}",
         yes_no("amx_int8"),
         if cpu.has("amx_int8") {
-            "int8 products possible on AMX tiles; used only by `--dtype int8` where this \
-             build has it"
+            "int8 products run on AMX tiles with `--dtype int8` (the int8 line says why \
+             `auto` does not pick it)"
         } else {
             "no AMX int8"
         }
