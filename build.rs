@@ -7,9 +7,11 @@ fn main() {
     bake("e5", "BIGYO_OFFLINE_MODEL_DIR");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rustc-check-cfg=cfg(bigyo_packed)");
     let Ok(libtorch) = std::env::var("LIBTORCH") else {
         return;
     };
+    packed_shim(&PathBuf::from(&libtorch));
     // Resolve the .bigyo/torch link so the rpath names the shared install, not this clone.
     let lib = PathBuf::from(&libtorch).join("lib");
     let lib = lib.canonicalize().unwrap_or(lib);
@@ -19,6 +21,35 @@ fn main() {
         // directly) and tch::Cuda::is_available() then reports false even on a GPU machine.
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }
+}
+
+/// Compiles src/model/packed.cpp (oneDNN's prepacked linear layers, reached through libtorch's
+/// dispatcher: see src/model/packed.rs) against libtorch's headers, and sets `bigyo_packed`
+/// so the Rust side calls it. Without the headers bigyo builds without it and runs plain
+/// `linear` everywhere.
+fn packed_shim(libtorch: &std::path::Path) {
+    let source = "src/model/packed.cpp";
+    println!("cargo:rerun-if-changed={source}");
+    let include = libtorch.join("include");
+    if !include.join("ATen/core/dispatch/Dispatcher.h").exists() {
+        println!(
+            "cargo:warning=libtorch headers not found under {}: building without oneDNN's packed linear layers",
+            include.display()
+        );
+        return;
+    }
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
+    cc::Build::new()
+        .cpp(true)
+        .file(source)
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .define("_GLIBCXX_USE_CXX11_ABI", abi.as_str())
+        .warnings(false)
+        .extra_warnings(false)
+        .compile("bigyo_packed");
+    println!("cargo:rustc-cfg=bigyo_packed");
 }
 
 /// Bakes the folder `.bigyo/<link>` links to (the per-user cache `make setup` installs into:

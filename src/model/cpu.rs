@@ -1,14 +1,15 @@
 //! What the CPU is, and which kernels run the dense layers fastest on it.
 //!
-//! Two exact fp32 paths exist for the encoder's dense layers: libtorch's BLAS (MKL, oneDNN)
-//! and the `gemm` crate on one core per stream ([`super::cpu_gemm`]). Which one wins depends
+//! Three exact fp32 paths exist for the encoder's dense layers: libtorch's `linear` (MKL),
+//! oneDNN with the weights packed once at load ([`super::packed`]), and the `gemm` crate on
+//! one core per stream ([`super::cpu_gemm`]). Which one wins depends
 //! on the CPU: MKL takes generic kernels on AMD (the `gemm` crate was 1.00–1.10x MKL on an
 //! EPYC), while on Intel CPUs with AVX-512 MKL runs AVX-512 kernels that the `gemm` crate only
 //! has on nightly Rust (built on stable it runs AVX2/FMA: about half MKL's speed there).
 //! Known cases are decided from the CPU's vendor and flags; anything else is measured once on
 //! the model's own shapes and the answer cached per CPU model, libtorch version and shape
-//! under bigyo's cache directory. bf16 and f16 always run on libtorch (oneDNN uses AMX or
-//! avx512_bf16 where the CPU has them); the `gemm` crate is fp32 only.
+//! under bigyo's cache directory. bf16 runs on oneDNN (AMX or avx512_bf16 where the CPU has
+//! them), packed where this build has the shim; the `gemm` crate is fp32 only.
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -109,6 +110,49 @@ impl CpuInfo {
     }
 }
 
+/// Cores no other process is running on at this moment: the CPUs this process may use, less
+/// the threads of other processes that are runnable now (`procs_running` in /proc/stat counts
+/// every runnable thread of the machine; this process's own running threads, read from
+/// /proc/self/task, are not someone else's). At least 1; all of them where /proc cannot be
+/// read. A snapshot, not an average: a busy core shows at once, and a core freed shows at once.
+pub fn free_cores() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let others = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| procs_running(&stat))
+        .map(|all| all.saturating_sub(own_running_threads().max(1)));
+    match others {
+        Some(others) => cores.saturating_sub(others).max(1),
+        None => cores,
+    }
+}
+
+/// The `procs_running` count of a /proc/stat text.
+pub fn procs_running(stat: &str) -> Option<usize> {
+    stat.lines()
+        .find_map(|l| l.strip_prefix("procs_running "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// This process's threads in state R (running or runnable), the caller's included.
+fn own_running_threads() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 1;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .filter(|stat| thread_state(stat) == Some('R'))
+        .count()
+}
+
+/// The state letter of a /proc/<pid>/task/<tid>/stat line: the first field after the command
+/// name, which is in parentheses and may itself hold spaces and parentheses.
+pub fn thread_state(stat: &str) -> Option<char> {
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next())
+}
+
 /// Runtime detection for the flags the compiler can check on this target.
 fn detected(flag: &str, arch: &str) -> bool {
     if arch != std::env::consts::ARCH {
@@ -133,13 +177,17 @@ fn detected(flag: &str, arch: &str) -> bool {
     false
 }
 
-/// `--cpu-kernels auto|libtorch|gemm|calibrate`: who computes fp32 dense layers on the CPU.
+/// `--cpu-kernels auto|libtorch|onednn|gemm|calibrate`: who computes the dense layers on the
+/// CPU (`gemm` applies to fp32 only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KernelChoice {
     /// Decided from the CPU; measured once (and cached) where the CPU is not a known case.
     #[default]
     Auto,
+    /// libtorch's `linear`, the weights as loaded.
     Libtorch,
+    /// oneDNN with packed weights and fused activations.
+    OneDnn,
     Gemm,
     /// Measure on the model's shapes even for a known CPU (the answer is cached).
     Calibrate,
@@ -151,10 +199,11 @@ impl FromStr for KernelChoice {
         match s {
             "auto" => Ok(Self::Auto),
             "libtorch" | "torch" | "mkl" => Ok(Self::Libtorch),
+            "onednn" | "packed" => Ok(Self::OneDnn),
             "gemm" => Ok(Self::Gemm),
             "calibrate" => Ok(Self::Calibrate),
             _ => Err(format!(
-                "unknown CPU kernel choice {s:?} (expected auto, libtorch, gemm or calibrate)"
+                "unknown CPU kernel choice {s:?} (expected auto, libtorch, onednn, gemm or calibrate)"
             )),
         }
     }
@@ -165,6 +214,7 @@ impl fmt::Display for KernelChoice {
         f.write_str(match self {
             Self::Auto => "auto",
             Self::Libtorch => "libtorch",
+            Self::OneDnn => "onednn",
             Self::Gemm => "gemm",
             Self::Calibrate => "calibrate",
         })
@@ -176,6 +226,9 @@ impl fmt::Display for KernelChoice {
 pub enum DensePath {
     /// libtorch's `linear`: MKL for fp32, oneDNN (AMX / avx512_bf16) for bf16.
     Libtorch,
+    /// oneDNN with the weights reordered once into its blocked layout and GELU fused into the
+    /// FFN's first product (src/model/packed.rs).
+    OneDnnPacked,
     /// The `gemm` crate, fp32, one core per stream (src/model/cpu_gemm.rs).
     GemmCrate,
 }
@@ -184,6 +237,7 @@ impl fmt::Display for DensePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Libtorch => "libtorch",
+            Self::OneDnnPacked => "oneDNN, packed weights",
             Self::GemmCrate => "gemm crate",
         })
     }
@@ -230,6 +284,15 @@ pub fn known_plan(cpu: &CpuInfo) -> Option<KernelPlan> {
         return None;
     }
     if cpu.vendor == "GenuineIntel" && cpu.has("avx512f") {
+        if super::packed::available() {
+            return Some(KernelPlan {
+                path: DensePath::OneDnnPacked,
+                reason: "Intel with AVX-512: oneDNN's AVX-512 kernels on weights packed once \
+                         (one MiniLM layer 1.16-1.19x MKL's linear on a Xeon, GELU fused); the \
+                         gemm crate built on stable Rust has AVX2/FMA only"
+                    .into(),
+            });
+        }
         return Some(KernelPlan {
             path: DensePath::Libtorch,
             reason: "Intel with AVX-512: MKL runs AVX-512 kernels; the gemm crate built on \
@@ -265,18 +328,36 @@ pub fn plan(
         };
     }
     if kind != Kind::Float {
-        return KernelPlan {
-            path: DensePath::Libtorch,
-            reason: format!(
-                "{kind:?}: oneDNN{}; the gemm crate is fp32 only",
-                if cpu.has("amx_bf16") {
-                    " with AMX"
-                } else if cpu.has("avx512_bf16") {
-                    " with avx512_bf16"
-                } else {
-                    ""
-                }
-            ),
+        let engine = if cpu.has("amx_bf16") {
+            " with AMX"
+        } else if cpu.has("avx512_bf16") {
+            " with avx512_bf16"
+        } else {
+            ""
+        };
+        let packs = kind == Kind::BFloat16
+            && !matches!(choice, KernelChoice::Libtorch)
+            && super::packed::available();
+        return if packs {
+            KernelPlan {
+                path: DensePath::OneDnnPacked,
+                reason: format!(
+                    "{kind:?}: oneDNN{engine}, weights packed once at load instead of reordered \
+                     on every product, GELU fused"
+                ),
+            }
+        } else {
+            KernelPlan {
+                path: DensePath::Libtorch,
+                reason: format!(
+                    "{kind:?}: oneDNN{engine}{}; the gemm crate is fp32 only",
+                    if choice == KernelChoice::Libtorch {
+                        " (--cpu-kernels libtorch)"
+                    } else {
+                        ""
+                    }
+                ),
+            }
         };
     }
     if !cpu.has("fma") && cpu.arch == "x86_64" {
@@ -293,6 +374,14 @@ pub fn plan(
         KernelChoice::Gemm => KernelPlan {
             path: DensePath::GemmCrate,
             reason: "--cpu-kernels gemm".into(),
+        },
+        KernelChoice::OneDnn if super::packed::available() => KernelPlan {
+            path: DensePath::OneDnnPacked,
+            reason: "--cpu-kernels onednn".into(),
+        },
+        KernelChoice::OneDnn => KernelPlan {
+            path: DensePath::Libtorch,
+            reason: "--cpu-kernels onednn, but this build has no oneDNN shim".into(),
         },
         KernelChoice::Auto => match known_plan(cpu) {
             Some(plan) => plan,
@@ -339,20 +428,28 @@ fn calibrated(cpu: &CpuInfo, shapes: &Shapes, cache: Option<PathBuf>, forced: bo
             };
         }
     };
-    let (torch_s, gemm_s) = measured;
-    let path = if gemm_s < torch_s {
-        DensePath::GemmCrate
-    } else {
-        DensePath::Libtorch
-    };
+    let candidates = [
+        (DensePath::Libtorch, Some(measured.libtorch)),
+        (DensePath::GemmCrate, Some(measured.gemm)),
+        (DensePath::OneDnnPacked, measured.packed),
+    ];
+    let path = candidates
+        .iter()
+        .filter_map(|&(path, s)| s.map(|s| (path, s)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(DensePath::Libtorch, |(path, _)| path);
     let plan =
         KernelPlan {
             path,
             reason: format!(
-            "{}measured on this model's shapes, one core: libtorch {:.1} ms, gemm crate {:.1} ms",
+            "{}measured on this model's shapes, one core: libtorch {:.1} ms, gemm crate {:.1} ms, \
+             oneDNN packed {}",
             if forced { "--cpu-kernels calibrate: " } else { "" },
-            torch_s * 1e3,
-            gemm_s * 1e3
+            measured.libtorch * 1e3,
+            measured.gemm * 1e3,
+            measured
+                .packed
+                .map_or("unavailable".to_owned(), |s| format!("{:.1} ms", s * 1e3)),
         ),
         };
     tracing::info!(cpu = %cpu.model_name, %plan.path, reason = %plan.reason, "dense-layer calibration");
@@ -368,6 +465,7 @@ fn read_calibration(file: &std::path::Path) -> Option<KernelPlan> {
     let path = match json["path"].as_str()? {
         "libtorch" => DensePath::Libtorch,
         "gemm" => DensePath::GemmCrate,
+        "onednn" if super::packed::available() => DensePath::OneDnnPacked,
         _ => return None,
     };
     Some(KernelPlan {
@@ -382,7 +480,11 @@ fn read_calibration(file: &std::path::Path) -> Option<KernelPlan> {
 
 fn write_calibration(file: &std::path::Path, plan: &KernelPlan) {
     let json = serde_json::json!({
-        "path": match plan.path { DensePath::Libtorch => "libtorch", DensePath::GemmCrate => "gemm" },
+        "path": match plan.path {
+            DensePath::Libtorch => "libtorch",
+            DensePath::OneDnnPacked => "onednn",
+            DensePath::GemmCrate => "gemm",
+        },
         "reason": plan.reason,
     });
     let write = || -> std::io::Result<()> {
@@ -399,37 +501,62 @@ fn write_calibration(file: &std::path::Path, plan: &KernelPlan) {
     }
 }
 
+/// Seconds for one pass over a model's dense layers on each path (see [`measure`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    pub libtorch: f64,
+    pub gemm: f64,
+    /// `None` where this build has no oneDNN shim.
+    pub packed: Option<f64>,
+}
+
 /// Seconds for one pass over `shapes` at 512 rows (a typical batch of the token budget), best
-/// of three, on one thread: (libtorch, gemm crate).
-pub fn measure(shapes: &Shapes) -> super::Result<(f64, f64)> {
+/// of three, on one thread, on each path.
+pub fn measure(shapes: &Shapes) -> super::Result<Measured> {
     let threads = tch::get_num_threads();
     tch::set_num_threads(1);
     let _guard = tch::no_grad_guard();
-    let run = || -> super::Result<(f64, f64)> {
+    let run = || -> super::Result<Measured> {
         let opts = (Kind::Float, Device::Cpu);
         let mut layers = Vec::new();
         for &(input, output) in &shapes.layers {
-            layers.push((
-                Tensor::f_randn([512, input], opts)?,
-                Tensor::f_randn([output, input], opts)?,
-                Tensor::f_randn([output], opts)?,
-            ));
+            let w = Tensor::f_randn([output, input], opts)?;
+            let b = Tensor::f_randn([output], opts)?;
+            let packed = if super::packed::available() {
+                Some(super::packed::PackedLinear::new(&w, &b)?)
+            } else {
+                None
+            };
+            layers.push((Tensor::f_randn([512, input], opts)?, w, b, packed));
         }
-        let mut best = (f64::INFINITY, f64::INFINITY);
+        let mut best = Measured {
+            libtorch: f64::INFINITY,
+            gemm: f64::INFINITY,
+            packed: super::packed::available().then_some(f64::INFINITY),
+        };
         for round in 0..4 {
             let started = Instant::now();
-            for (x, w, b) in &layers {
+            for (x, w, b, _) in &layers {
                 let _ = x.f_linear(w, Some(b))?;
             }
             let torch = started.elapsed().as_secs_f64();
             let started = Instant::now();
-            for (x, w, b) in &layers {
+            for (x, w, b, _) in &layers {
                 let _ = super::cpu_gemm::linear(x, w, b)?;
             }
             let gemm = started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            for (x, _, _, p) in &layers {
+                if let Some(p) = p {
+                    let _ = p.forward(x, super::packed::PostOp::None)?;
+                }
+            }
+            let packed = started.elapsed().as_secs_f64();
             if round > 0 {
                 // The first round warms caches and thread pools.
-                best = (best.0.min(torch), best.1.min(gemm));
+                best.libtorch = best.libtorch.min(torch);
+                best.gemm = best.gemm.min(gemm);
+                best.packed = best.packed.map(|s| s.min(packed));
             }
         }
         Ok(best)
@@ -481,6 +608,9 @@ pub fn explain(cpu: &CpuInfo) -> Vec<String> {
             "avx512f {}: {}",
             yes_no("avx512f"),
             match (cpu.has("avx512f"), cpu.vendor.as_str()) {
+                (true, "GenuineIntel") if super::packed::available() => {
+                    "fp32 products on oneDNN's AVX-512 kernels, weights packed once at load"
+                }
                 (true, "GenuineIntel") => "fp32 products on MKL's AVX-512 kernels (libtorch)",
                 (true, _) =>
                     "MKL may not take its AVX-512 kernels on this vendor: fp32 path measured",
@@ -509,6 +639,14 @@ pub fn explain(cpu: &CpuInfo) -> Vec<String> {
             "no native bf16: emulated bf16 is slower than fp32, so `--dtype auto` takes f32"
         }
     ));
+    if cpu.has_bf16() && super::packed::available() {
+        lines.push(
+            "bf16 products: weights reordered into oneDNN's blocked layout once at load (libtorch's \
+             linear reorders them on every product: 1.3x the time of a 20-token query's products) \
+             and GELU fused into the FFN's first product"
+                .into(),
+        );
+    }
     if cpu.has_bf16() {
         lines.push(
             "bf16 attention: batches of 128+ tokens are padded to a multiple of 16, where \
@@ -557,7 +695,8 @@ mod tests {
         xeon.arch = "x86_64";
         let why = explain(&xeon).join("\n");
         assert!(
-            why.contains("avx512f yes: fp32 products on MKL's AVX-512"),
+            why.contains("avx512f yes: fp32 products on MKL's AVX-512")
+                || why.contains("avx512f yes: fp32 products on oneDNN's AVX-512"),
             "{why}"
         );
         assert!(
@@ -580,10 +719,30 @@ mod tests {
     }
 
     #[test]
+    fn busy_threads_are_read_from_proc() {
+        let stat = "cpu  1 2 3 4\nctxt 99\nprocs_running 3\nprocs_blocked 0\n";
+        assert_eq!(procs_running(stat), Some(3));
+        assert_eq!(procs_running("cpu 1 2 3\n"), None);
+        assert_eq!(thread_state("4242 (tokio (worker) 1) R 1 2 3"), Some('R'));
+        assert_eq!(thread_state("17 (bigyo) S 1 17 17"), Some('S'));
+        assert_eq!(thread_state("garbage"), None);
+        // This process runs at least this thread; whatever the machine does, the answer is a
+        // usable thread count.
+        assert!(own_running_threads() >= 1);
+        let free = free_cores();
+        assert!(free >= 1 && free <= std::thread::available_parallelism().unwrap().get());
+    }
+
+    #[test]
     fn known_cpus_take_their_rule_and_others_are_measured() {
         let mut xeon = CpuInfo::from_cpuinfo(XEON_AMX, "test");
         xeon.arch = "x86_64";
-        assert_eq!(known_plan(&xeon).unwrap().path, DensePath::Libtorch);
+        let intel = if crate::model::packed::available() {
+            DensePath::OneDnnPacked
+        } else {
+            DensePath::Libtorch
+        };
+        assert_eq!(known_plan(&xeon).unwrap().path, intel);
         let mut epyc = CpuInfo::from_cpuinfo(EPYC, "test");
         epyc.arch = "x86_64";
         assert_eq!(known_plan(&epyc).unwrap().path, DensePath::GemmCrate);
@@ -600,7 +759,7 @@ mod tests {
             &shapes,
             None,
         );
-        assert_eq!(p.path, DensePath::Libtorch);
+        assert_ne!(p.path, DensePath::GemmCrate);
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod files;
 mod int8;
 mod json;
 pub mod owner;
+mod packed;
 mod pooling;
 mod prompt;
 pub mod remote;

@@ -5,6 +5,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::config::{Architecture, HfConfig};
 use super::cpu::{CpuInfo, DensePath, KernelChoice, KernelPlan, Shapes};
+use super::packed::{PackedLinear, PostOp};
 use super::weights::WeightMap;
 use super::{ModelError, Result};
 
@@ -16,6 +17,9 @@ pub(crate) struct Linear {
     bias: Tensor,
     /// The int8 form that runs instead, under `--dtype int8` (see [`super::int8`]).
     int8: Option<super::int8::QuantLinear>,
+    /// The oneDNN-packed form that runs instead on [`DensePath::OneDnnPacked`] (see
+    /// [`super::packed`]); `weight` is then dropped.
+    packed: Option<PackedLinear>,
 }
 
 impl Linear {
@@ -24,6 +28,7 @@ impl Linear {
             weight: w.take(&format!("{prefix}.weight"), &[output, input]),
             bias: w.take(&format!("{prefix}.bias"), &[output]),
             int8: None,
+            packed: None,
         }
     }
 
@@ -33,6 +38,7 @@ impl Linear {
             weight: self.weight.f_to_kind(kind)?,
             bias: self.bias.f_to_kind(kind)?,
             int8: None,
+            packed: None,
         })
     }
 
@@ -45,6 +51,7 @@ impl Linear {
             weight: Tensor::f_cat(&weights, 0)?,
             bias: Tensor::f_cat(&biases, 0)?,
             int8: None,
+            packed: None,
         })
     }
 
@@ -58,10 +65,39 @@ impl Linear {
         if let Some(q) = &self.int8 {
             return q.forward(x);
         }
+        if let Some(p) = &self.packed {
+            return p.forward(x, PostOp::None);
+        }
         if path == DensePath::GemmCrate && super::cpu_gemm::applies(x) {
             return super::cpu_gemm::linear(x, &self.weight, &self.bias);
         }
         Ok(x.f_linear(&self.weight, Some(&self.bias))?)
+    }
+
+    /// `act(x W^T + b)`: in one oneDNN product where the layer is packed, else the product
+    /// and then the activation in place.
+    fn forward_activated(&self, x: &Tensor, path: DensePath, act: Activation) -> Result<Tensor> {
+        match &self.packed {
+            Some(p) if self.int8.is_none() => p.forward(x, act.post_op()),
+            _ => act.forward_(self.forward_on(x, path)?),
+        }
+    }
+
+    /// The weight packed for oneDNN; `None` for int8 layers (they keep their own form) and for
+    /// layers packed already.
+    fn packed_form(&self) -> Result<Option<PackedLinear>> {
+        if self.int8.is_some() || self.packed.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(PackedLinear::new(&self.weight, &self.bias)?))
+    }
+
+    /// Runs on `packed` from now on; the plain weight is dropped (the packed copy replaces it).
+    fn install(&mut self, packed: Option<PackedLinear>) {
+        if packed.is_some() {
+            self.packed = packed;
+            self.weight = Tensor::new();
+        }
     }
 }
 
@@ -108,6 +144,15 @@ impl Activation {
             "gelu_new" | "gelu_fast" | "gelu_pytorch_tanh" => Some(Self::GeluTanh),
             "relu" => Some(Self::Relu),
             _ => None,
+        }
+    }
+
+    /// The same activation as a oneDNN post-op.
+    fn post_op(self) -> PostOp {
+        match self {
+            Self::Gelu => PostOp::Gelu,
+            Self::GeluTanh => PostOp::GeluTanh,
+            Self::Relu => PostOp::Relu,
         }
     }
 
@@ -184,6 +229,8 @@ pub struct Transformer {
     heads: i64,
     head_dim: i64,
     hidden: i64,
+    /// The FFN's inner width.
+    intermediate: i64,
     act: Activation,
     pad_id: i64,
     max_positions: usize,
@@ -267,6 +314,7 @@ impl Transformer {
             heads: config.num_attention_heads,
             head_dim: h / config.num_attention_heads,
             hidden: h,
+            intermediate: config.intermediate_size,
             act,
             pad_id: config.pad_id(arch),
             max_positions: config.max_positions(arch),
@@ -319,16 +367,43 @@ impl Transformer {
             }
             self.int8 = true;
         }
-        Ok(self.choose_kernels(runtime.kernels))
+        self.choose_kernels(runtime.kernels);
+        if self.plan.path == DensePath::OneDnnPacked {
+            if let Err(e) = self.pack() {
+                tracing::warn!("packing the dense layers for oneDNN failed ({e}); using libtorch");
+                self.plan = KernelPlan {
+                    path: DensePath::Libtorch,
+                    reason: format!("packing for oneDNN failed ({e})"),
+                };
+            }
+        }
+        Ok(&self.plan)
+    }
+
+    /// Reorders every layer's dense weights into oneDNN's layout, once: all of them or, on a
+    /// failure, none.
+    fn pack(&mut self) -> Result<()> {
+        let mut packed = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            packed.push([
+                layer.qkv.packed_form()?,
+                layer.attn_out.packed_form()?,
+                layer.intermediate.packed_form()?,
+                layer.output.packed_form()?,
+            ]);
+        }
+        for (layer, [qkv, attn_out, intermediate, output]) in self.layers.iter_mut().zip(packed) {
+            layer.qkv.install(qkv);
+            layer.attn_out.install(attn_out);
+            layer.intermediate.install(intermediate);
+            layer.output.install(output);
+        }
+        Ok(())
     }
 
     fn choose_kernels(&mut self, choice: KernelChoice) -> &KernelPlan {
         let cpu = CpuInfo::detect();
-        let intermediate = self
-            .layers
-            .first()
-            .map(|l| l.intermediate.weight.size()[0])
-            .unwrap_or(4 * self.hidden);
+        let intermediate = self.intermediate;
         self.plan = super::cpu::plan(
             &cpu,
             choice,
@@ -526,10 +601,17 @@ impl Transformer {
         let _ = time(Part::Residual, || attended.f_add_(x))?;
         let x = time(Part::LayerNorm, || layer.attn_norm.forward(&attended))?;
         let input = to_gemm(&x)?;
-        let inner = time(Part::GemmIntermediate, || {
-            layer.intermediate.forward_on(&input, path)
-        })?;
-        let inner = time(Part::Activation, || self.act.forward_(inner))?;
+        let inner = if layer.intermediate.packed.is_some() {
+            // GELU inside the product (the profile books both as the FFN up product).
+            time(Part::GemmIntermediate, || {
+                layer.intermediate.forward_activated(&input, path, self.act)
+            })?
+        } else {
+            let inner = time(Part::GemmIntermediate, || {
+                layer.intermediate.forward_on(&input, path)
+            })?;
+            time(Part::Activation, || self.act.forward_(inner))?
+        };
         let out = time(Part::GemmOutput, || layer.output.forward_on(&inner, path))?;
         let mut out = to_stream(out)?;
         let _ = time(Part::Residual, || out.f_add_(&x))?;
@@ -571,40 +653,54 @@ impl ClassifierHead {
     }
 }
 
-/// Padded tokens up to which a bf16 batch runs on one thread: a query is too small to split
-/// across cores. Its time is one pass over the weights (170 MB for BERT-base in bf16), which
-/// one core streams through AMX in about 24 ms, while on 2 threads each op's parallel region
-/// costs more than it saves and, when the cores are busy (passages embedding, other
-/// processes), OpenMP's spinning threads wait on each other: 504 ms p50 on 2 threads of a
-/// loaded 2-core machine against 25 ms on one (BENCHMARKS.md, query latency). fp32 keeps the
-/// caller's threads: twice the bytes, and the second core's bandwidth helps when it is free.
-/// `BIGYO_ONE_THREAD_TOKENS=N` changes the bound (0: never), for benches/latency_vs_st.py to
-/// measure the rule against two threads.
-fn one_thread_tokens() -> usize {
+/// Padded tokens up to which a batch is query-sized (the Semantic pane's query, a handful of
+/// short texts): its time is one pass over the weights (170 MB for BERT-base in bf16), which
+/// two threads stream in about half the time of one when both cores are free, but which
+/// takes ten times as long on two threads when another process holds a core: OpenMP's
+/// threads then spin-wait at every product for the one that is not running (504 ms p50 on a
+/// loaded 2-core machine against 25 ms on one thread, BENCHMARKS.md). So such a batch runs on
+/// the cores nobody else is using right now ([`super::cpu::free_cores`]), at most the
+/// caller's threads. `BIGYO_QUERY_TOKENS=N` moves the bound (0: never look);
+/// `BIGYO_QUERY_THREADS=N` fixes the thread count instead (benches/latency_vs_st.py measures
+/// the rule against fixed counts with both).
+fn query_tokens() -> usize {
     static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| {
-        std::env::var("BIGYO_ONE_THREAD_TOKENS")
+        std::env::var("BIGYO_QUERY_TOKENS")
             .ok()
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(128)
     })
 }
 
+/// `BIGYO_QUERY_THREADS`, when set to a positive count.
+fn query_threads() -> Option<usize> {
+    static FIXED: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *FIXED.get_or_init(|| {
+        std::env::var("BIGYO_QUERY_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&n: &usize| n > 0)
+    })
+}
+
 impl Transformer {
-    /// [`forward`](Self::forward) on one thread when a bf16 batch is small (see
-    /// [`one_thread_tokens`]); the caller's thread count is restored after.
+    /// [`forward`](Self::forward) on the free cores when the batch is query-sized (see
+    /// [`query_tokens`]); the caller's thread count is restored after.
     pub(super) fn forward_sized(&self, batch: &Batch, padded_tokens: usize) -> Result<Tensor> {
-        let threads = tch::get_num_threads();
-        if self.device != Device::Cpu
-            || self.gemm_kind.is_none()
-            || threads <= 1
-            || padded_tokens > one_thread_tokens()
-        {
+        let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1);
+        if self.device != Device::Cpu || threads <= 1 || padded_tokens > query_tokens() {
             return self.forward(batch);
         }
-        tch::set_num_threads(1);
+        let wanted = query_threads()
+            .unwrap_or_else(super::cpu::free_cores)
+            .clamp(1, threads);
+        if wanted == threads {
+            return self.forward(batch);
+        }
+        tch::set_num_threads(i32::try_from(wanted).unwrap_or(1));
         let result = self.forward(batch);
-        tch::set_num_threads(threads);
+        tch::set_num_threads(i32::try_from(threads).unwrap_or(i32::MAX));
         result
     }
 }
