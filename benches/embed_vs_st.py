@@ -29,8 +29,11 @@ OUT = ROOT / "target/bench-emb"
 
 
 def bigyo_cmd(model_dir, input_path, threads, dtype, fmt="summary"):
+    """`dtype` is a `--dtype` value, optionally with `+KERNELS` for `--cpu-kernels`."""
     cmd = [str(BINARY), "--device", "cpu", "--threads", str(threads)]
+    dtype, _, kernels = dtype.partition("+")
     cmd += ["--dtype", dtype] if dtype != "auto" else []
+    cmd += ["--cpu-kernels", kernels] if kernels else []
     return cmd + ["--model", model_dir, "embed", "--input", str(input_path), "--format", fmt]
 
 
@@ -117,7 +120,9 @@ def bench_set(args, model_dir, set_name, rows_spec):
 
 
 NAMES = {("bigyo", "f32"): "bigyo f32", ("bigyo", "bf16"): "bigyo bf16 (mixed: bf16 products, fp32 stream)",
-         ("bigyo", "int8"): "bigyo int8", ("bigyo", "auto"): "bigyo auto (the default)", ("st", "f32"): "sentence-transformers fp32 (its default)",
+         ("bigyo", "int8"): "bigyo int8",
+         ("bigyo", "f32+libtorch"): "bigyo f32, `--cpu-kernels libtorch` (libtorch's `linear`: weights not packed)",
+         ("bigyo", "bf16+libtorch"): "bigyo bf16, `--cpu-kernels libtorch` (libtorch's `linear`: weights not packed)", ("bigyo", "auto"): "bigyo auto (the default)", ("st", "f32"): "sentence-transformers fp32 (its default)",
          ("st", "bf16"): "sentence-transformers bf16 (`model.to(torch.bfloat16)`)",
          ("st", "onnx"): "sentence-transformers `backend=\"onnx\"`",
          ("ort", "f32"): "ONNX Runtime fp32 (torch.onnx export, default optimisations)",
@@ -149,6 +154,10 @@ def set_report(set_name, res, rows_spec, bf16):
     lines.append(ratio_line(res, n, ("bigyo", "auto"), fastest, None) + " (the fastest peer of this set)")
     if ("bigyo", "int8") in res["best"]:
         lines.append(ratio_line(res, n, ("bigyo", "int8"), ("bigyo", "bf16"), 1.5))
+    for dtype in ("f32", "bf16"):
+        if ("bigyo", f"{dtype}+libtorch") in res["best"]:
+            lines.append(ratio_line(res, n, ("bigyo", dtype), ("bigyo", f"{dtype}+libtorch"), None)
+                         + " (what packing the weights for oneDNN brings)")
     if res["ort_int8_to_fp32"] is not None:
         lines.append(f"- ONNX Runtime int8 embeddings against its own fp32: mean cosine "
                      f"**{res['ort_int8_to_fp32']:.4f}**")
@@ -185,6 +194,8 @@ def main():
     rows_spec = [("bigyo", "f32"), ("st", "f32"), ("ort", "f32"), ("ort", "int8")]
     if bf16:
         rows_spec += [("bigyo", "bf16"), ("st", "bf16")]
+    if bigyo_accepts(model_dir, "f32+onednn"):
+        rows_spec += [("bigyo", "f32+libtorch")] + ([("bigyo", "bf16+libtorch")] if bf16 else [])
     if bigyo_accepts(model_dir, "int8"):
         rows_spec.append(("bigyo", "int8"))
     st_onnx = embed_peers.st_onnx_missing()
@@ -224,7 +235,9 @@ round-by-round ratios of the same run mean anything; single rows swing.
 ### Where bigyo's time goes (`BIGYO_PROFILE=1`)
 
 One extra run per dtype after the timed rounds, same inputs. Thread-seconds summed over bigyo's
-single-threaded streams; softmax is inside the fused SDPA kernel (no row of its own).
+single-threaded streams; softmax is inside the fused SDPA kernel (no row of its own), and on
+the packed oneDNN path (`dense layers` in `bigyo doctor`) GELU is inside the FFN up product
+(its row is empty).
 
 {(chr(10) * 2).join(profiles)}
 

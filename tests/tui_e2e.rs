@@ -322,9 +322,12 @@ fn a_setting_changes_the_focused_pane_only() {
             "no flag names in the settings:\n{screen}"
         );
         tmux.keys(&["Escape"]);
-        // The first pane now reads as the second one does.
+        // The first pane now reads as the second one does. The setting applies while the
+        // overlay is open, so wait for the overlay to close too (it hides the other titles).
         let screen = tmux.wait(started, "two whitespace BM25 panes", |s| {
-            s.matches("┌ BM25 · whitespace").count() == 2 && !s.contains("being built")
+            s.matches("┌ BM25 · whitespace").count() == 2
+                && !s.contains("being built")
+                && !s.contains("Settings ·")
         });
         assert_no_crash_text(&screen);
         assert!(

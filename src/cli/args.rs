@@ -32,9 +32,10 @@ pub struct ModelArgs {
     /// (CUDA). `--dtype f32` forces full precision.
     #[arg(long, global = true, default_value = "auto")]
     pub dtype: DTypeChoice,
-    /// Who computes fp32 dense layers on the CPU: auto (decided from the CPU, measured once
-    /// and cached where it is not a known case), libtorch (MKL/oneDNN), gemm (the gemm crate,
-    /// one core per stream) or calibrate (measure now on the model's shapes).
+    /// Who computes the dense layers on the CPU: auto (decided from the CPU, measured once
+    /// and cached where it is not a known case), libtorch (its linear: MKL/oneDNN), onednn
+    /// (oneDNN, weights packed once at load, GELU fused), gemm (the gemm crate, fp32, one core
+    /// per stream) or calibrate (measure every path now on the model's shapes).
     #[arg(long, global = true, default_value = "auto")]
     pub cpu_kernels: KernelChoice,
     /// libtorch intra-op threads (default: libtorch's choice, one per core).

@@ -356,15 +356,22 @@ mod tests {
     /// The int8 layer's answer computed the slow way in f64 from the same quantized integers:
     /// what `forward` must equal up to f32 rounding.
     fn reference(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
-        let x = x.to_kind(Kind::Double);
-        let w = w.to_kind(Kind::Double);
-        let q = |t: &Tensor| {
-            let s = t.abs().amax(-1, true) / 127.0;
-            let s = s.where_scalarother(&s.ne(0.0), 1.0);
-            ((t / &s).round().clamp(-127, 127), s)
-        };
-        let (qx, sx) = q(&x);
-        let (qw, sw) = q(&w);
+        // Quantized as `forward` does, in f32 (in f64 a value near .5 now and then rounds the
+        // other way): activations as x · (127 / amax) rounded half to even...
+        let x = x.to_kind(Kind::Float);
+        let amax = x.abs().amax(-1, true);
+        let inv = (amax.ones_like() * 127.0 / &amax).where_scalarother(&amax.ne(0.0), 0.0);
+        let qx = (&x * inv).round().clamp(-127, 127).to_kind(Kind::Double);
+        let sx = (amax / 127.0).to_kind(Kind::Double);
+        // ...and weights as w / (amax / 127), as `QuantLinear::new` does.
+        let w = w.to_kind(Kind::Float);
+        let sw = w
+            .abs()
+            .amax(-1, true)
+            .clamp_min(f64::from(f32::MIN_POSITIVE))
+            / 127.0;
+        let qw = (&w / &sw).round().clamp(-127, 127).to_kind(Kind::Double);
+        let sw = sw.to_kind(Kind::Double);
         qx.matmul(&qw.tr()) * sx * sw.tr() + b.to_kind(Kind::Double)
     }
 
