@@ -43,6 +43,12 @@ pub(super) fn doctor(opts: &Options, runtime: Runtime) {
         );
     }
     println!(
+        "queries:        a query-sized batch (up to 128 tokens) runs on the cores no other \
+         process is running on when it starts: {} of {} now",
+        cpu::free_cores(),
+        info.cores
+    );
+    println!(
         "cache:          {}",
         bigyo::paths::cache_dir().join("cpu-calibration").display()
     );

@@ -144,6 +144,8 @@ impl Transformer {
                 let lengths = &lengths;
                 let shared = &shared;
                 scope.spawn(move || {
+                    // This stream holds a core: a query arriving meanwhile leaves it alone.
+                    let _busy = super::cpu::Busy::hold(1);
                     tch::set_num_threads(1);
                     let _guard = tch::no_grad_guard();
                     for (b, rows) in batches.iter().enumerate().skip(k).step_by(streams) {

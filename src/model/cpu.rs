@@ -110,21 +110,70 @@ impl CpuInfo {
     }
 }
 
-/// Cores no other process is running on at this moment: the CPUs this process may use, less
-/// the threads of other processes that are runnable now (`procs_running` in /proc/stat counts
-/// every runnable thread of the machine; this process's own running threads, read from
-/// /proc/self/task, are not someone else's). At least 1; all of them where /proc cannot be
-/// read. A snapshot, not an average: a busy core shows at once, and a core freed shows at once.
+/// Cores bigyo's own encoders hold right now (the streams of a passage or rerank batch run),
+/// counted by [`Busy`] guards.
+static BUSY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts `n` cores as held by this process's encoder work until dropped.
+pub(crate) struct Busy(usize);
+
+impl Busy {
+    pub(crate) fn hold(n: usize) -> Self {
+        BUSY.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        Self(n)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        BUSY.fetch_sub(self.0, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Cores nobody is running on at this moment: the CPUs this process may use, less the threads
+/// of other processes that are runnable now (`procs_running` in /proc/stat counts every
+/// runnable thread of the machine, less this process's own running threads read from
+/// /proc/self/task: among those are OpenMP workers still spinning after the last product,
+/// which hold no core anyone waits for), less the cores bigyo's own encoder streams hold
+/// ([`Busy`]: a rerank running beside a query). At least 1; where /proc cannot be read, the
+/// cores less bigyo's own streams. A snapshot, not an average: a busy core shows at once, and
+/// a core freed shows at once.
+///
+/// A thread that wakes for a moment (a pipe's reader, a kernel worker) must not cost a query
+/// its second core, so a count above zero is read again, up to three times 100 µs apart, and
+/// the smallest count stands: a process that really holds a core is runnable every time.
 pub fn free_cores() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let others = std::fs::read_to_string("/proc/stat")
-        .ok()
-        .and_then(|stat| procs_running(&stat))
-        .map(|all| all.saturating_sub(own_running_threads().max(1)));
-    match others {
-        Some(others) => cores.saturating_sub(others).max(1),
-        None => cores,
+    let others = || {
+        std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|stat| procs_running(&stat))
+            // Only the caller runs: no need to look at this process's threads.
+            .map(|all| match all {
+                0 | 1 => 0,
+                _ => all.saturating_sub(own_running_threads().max(1)),
+            })
+    };
+    let mut fewest: Option<usize> = None;
+    for attempt in 0..3 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        let Some(now) = others() else {
+            fewest = Some(0);
+            break;
+        };
+        let now = fewest.map_or(now, |f| f.min(now));
+        fewest = Some(now);
+        if now == 0 {
+            break;
+        }
     }
+    let ours = BUSY.load(std::sync::atomic::Ordering::Relaxed);
+    cores
+        .saturating_sub(fewest.unwrap_or(0))
+        .saturating_sub(ours)
+        .max(1)
 }
 
 /// The `procs_running` count of a /proc/stat text.
@@ -729,8 +778,13 @@ mod tests {
         // This process runs at least this thread; whatever the machine does, the answer is a
         // usable thread count.
         assert!(own_running_threads() >= 1);
+        let cores = std::thread::available_parallelism().unwrap().get();
         let free = free_cores();
-        assert!(free >= 1 && free <= std::thread::available_parallelism().unwrap().get());
+        assert!(free >= 1 && free <= cores);
+        // bigyo's own streams holding every core leave a query one thread.
+        let held = Busy::hold(cores);
+        assert_eq!(free_cores(), 1);
+        drop(held);
     }
 
     #[test]

@@ -689,7 +689,12 @@ impl Transformer {
     /// [`query_tokens`]); the caller's thread count is restored after.
     pub(super) fn forward_sized(&self, batch: &Batch, padded_tokens: usize) -> Result<Tensor> {
         let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1);
-        if self.device != Device::Cpu || threads <= 1 || padded_tokens > query_tokens() {
+        if self.device != Device::Cpu {
+            return self.forward(batch);
+        }
+        if threads <= 1 || padded_tokens > query_tokens() {
+            // A batch that is not query-sized holds the cores it runs on (see `free_cores`).
+            let _busy = super::cpu::Busy::hold(threads);
             return self.forward(batch);
         }
         let wanted = query_threads()
