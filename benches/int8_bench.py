@@ -22,8 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target/release/bigyo"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchfile import cpu_label, update_section  # noqa: E402
-from embed_vs_st import passages  # noqa: E402
+from embed_peers import texts_for  # noqa: E402
 import latency_vs_st  # noqa: E402
+
+
+def passages(n):
+    """The sample's passages, repeated with a ` (i)` marker up to `n`."""
+    return texts_for("sample", n)
 
 
 def embed(model, path, dtype, threads, fmt="summary"):
@@ -126,7 +131,8 @@ def main():
 
 Same run, same machine: {cpu['model']} ({os.cpu_count()} cores, {cpu['load']}; ISA: {cpu['flags']}{vnni}),
 {args.threads} threads. int8: weights per output channel, activations per token,
-int32 products on libtorch's `_int_mm` (oneDNN: {engine} here), the FFN output kept in bf16.
+int32 products on libtorch's `_int_mm` (oneDNN: {engine} here) for the attention output and the
+FFN's first product; q/k/v and the FFN output kept in bf16 (README: int8).
 
 Passage embedding, multilingual-e5-small (`bigyo embed --side passage`, {args.passages} sample
 passages, model loading excluded), {args.rounds} interleaved rounds, each row in a fresh process:

@@ -47,8 +47,8 @@ pub struct ModelOptions {
     pub offline: bool,
     /// The bi-encoder's pooling instead of the model's own.
     pub pooling: Option<String>,
-    /// Token budget per batch (rows x longest row).
-    pub batch_tokens: usize,
+    /// Token budget per batch (rows x longest row); `None` for the device's own.
+    pub batch_tokens: Option<usize>,
     /// Prefixes replacing the model's own query and passage prompts.
     pub query_prompt: Option<String>,
     pub passage_prompt: Option<String>,
@@ -67,7 +67,7 @@ impl Default for ModelOptions {
             threads: None,
             offline: false,
             pooling: None,
-            batch_tokens: BatchOptions::default().max_tokens,
+            batch_tokens: None,
             query_prompt: None,
             passage_prompt: None,
         }
@@ -345,7 +345,7 @@ pub struct Options {
 impl Options {
     pub fn batch(&self) -> BatchOptions {
         BatchOptions {
-            max_tokens: self.model.batch_tokens,
+            max_tokens: self.model.batch_tokens.unwrap_or(0),
             ..BatchOptions::default()
         }
     }
@@ -453,7 +453,7 @@ impl Options {
         if self.data.limit == Some(0) {
             return Err(Invalid::new(Setting::Limit, "must be at least 1").into());
         }
-        if self.model.batch_tokens == 0 {
+        if self.model.batch_tokens == Some(0) {
             return Err(Invalid::new(Setting::BatchTokens, "must be at least 1").into());
         }
         self.pooling()?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bigyo::bm25::AnalyzerKind;
 use bigyo::fusion::{FusionMethod, Norm};
 use bigyo::model::cpu::KernelChoice;
-use bigyo::model::{BatchOptions, DTypeChoice, DeviceChoice};
+use bigyo::model::{DTypeChoice, DeviceChoice};
 use bigyo::options::{
     ApiOptions, ClipOptions, DataOptions, ModelOptions, Preset, RetrievalOptions, Setting,
     DEFAULT_CONFIG, DEFAULT_MODEL, DEFAULT_RERANKER, DEFAULT_SPLIT,
@@ -48,9 +48,9 @@ pub struct ModelArgs {
     /// setting is the default; each mode has its own embedding cache).
     #[arg(long, global = true)]
     pub pooling: Option<String>,
-    /// Token budget per batch (rows x longest row).
-    #[arg(long, global = true, default_value_t = BatchOptions::default().max_tokens)]
-    pub batch_tokens: usize,
+    /// Token budget per batch (rows x longest row); default 512 on the CPU, 2048 on CUDA.
+    #[arg(long, global = true, value_name = "N")]
+    pub batch_tokens: Option<usize>,
     /// Prefix for queries, replacing the model's own `query` prompt ("" for none).
     #[arg(long, global = true, value_name = "TEXT")]
     pub query_prompt: Option<String>,

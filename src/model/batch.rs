@@ -14,7 +14,8 @@ use super::{Progress, Result};
 /// Limits for one forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchOptions {
-    /// Upper bound on `rows * longest_row` (padded tokens) per batch.
+    /// Upper bound on `rows * longest_row` (padded tokens) per batch; 0 for the device's own
+    /// (see [`BatchOptions::on`]).
     pub max_tokens: usize,
     /// Upper bound on rows per batch.
     pub max_rows: usize,
@@ -23,9 +24,30 @@ pub struct BatchOptions {
 impl Default for BatchOptions {
     fn default() -> Self {
         Self {
-            max_tokens: 2048,
+            max_tokens: 0,
             max_rows: 128,
         }
+    }
+}
+
+impl BatchOptions {
+    /// The CPU's token budget: each single-threaded stream's batch small enough that its
+    /// activations stay in the core's cache (the FFN's inner activations of 512 tokens are
+    /// 1.5 MB in bf16, 3 MB in fp32). On an AMX Xeon, all-MiniLM-L6-v2 over 80 passages of
+    /// 256 tokens took 5-20 % less time at 512 tokens than at 2048 in every interleaved round
+    /// (bf16 and fp32, truncated and padded sets; 256 and 768 were slower than 512).
+    pub const CPU_TOKENS: usize = 512;
+    /// CUDA's: big batches keep the GPU busy.
+    pub const CUDA_TOKENS: usize = 2048;
+
+    /// These options with a budget of 0 replaced by `device`'s.
+    pub fn on(self, device: Device) -> Self {
+        let max_tokens = match (self.max_tokens, device) {
+            (0, Device::Cpu) => Self::CPU_TOKENS,
+            (0, _) => Self::CUDA_TOKENS,
+            (n, _) => n,
+        };
+        Self { max_tokens, ..self }
     }
 }
 
@@ -75,6 +97,7 @@ impl Transformer {
         mut head: impl FnMut(&Tensor, &Batch) -> Result<Tensor>,
     ) -> Result<(Vec<f32>, usize)> {
         let started = Instant::now();
+        let opts = opts.on(self.device);
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
         let total = encodings.len();
         let mut out: Vec<f32> = Vec::new();
@@ -125,6 +148,7 @@ impl Transformer {
         head: &(dyn Fn(&Tensor, &Batch) -> Result<Tensor> + Sync),
     ) -> Result<(Vec<f32>, usize)> {
         let started = Instant::now();
+        let opts = opts.on(self.device);
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
         let batches = plan_batches(&lengths, opts);
         let threads = tch::get_num_threads().max(1) as usize;
@@ -243,5 +267,20 @@ mod tests {
     #[test]
     fn no_inputs_means_no_batches() {
         assert!(plan_batches(&[], BatchOptions::default()).is_empty());
+    }
+
+    #[test]
+    fn the_budget_is_the_devices_unless_given() {
+        let auto = BatchOptions::default();
+        assert_eq!(auto.on(Device::Cpu).max_tokens, BatchOptions::CPU_TOKENS);
+        assert_eq!(
+            auto.on(Device::Cuda(0)).max_tokens,
+            BatchOptions::CUDA_TOKENS
+        );
+        let given = BatchOptions {
+            max_tokens: 100,
+            ..auto
+        };
+        assert_eq!(given.on(Device::Cpu).max_tokens, 100);
     }
 }
