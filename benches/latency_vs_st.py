@@ -68,6 +68,23 @@ def st_latency(model_dir, query, threads, reps, dtype="f32"):
     return {"p50_ms": statistics.median(ms), "p95_ms": ms[round((len(ms) - 1) * 0.95)]}
 
 
+def bigyo_profile(model_dir, query, threads):
+    """bigyo's per-part profile (`BIGYO_PROFILE=1`) of one query on 2 threads: the table of the
+    last timed query."""
+    cmd = ["cargo", "bench", "--bench", "query_latency", "--", "--run", str(model_dir), query,
+           "--threads", str(threads), "--reps", "10", "--dtypes", "auto"]
+    err = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT,
+                         env=dict(os.environ, BIGYO_PROFILE="1")).stderr
+    tables, current = [], []
+    for line in err.splitlines():
+        if line.startswith("profile:"):
+            current = [line, ""]
+            tables.append(current)
+        elif line.startswith("|") and current:
+            current.append(line)
+    return "\n".join(tables[-1]) if tables else "(no profile printed)"
+
+
 def read_bandwidth():
     """GB/s of a torch `sum` over 170 MB of bf16 (BERT-base's dense weights), 1 and 2 threads."""
     import torch
@@ -154,6 +171,7 @@ def main():
             b["ran"] += f" on {args.threads} threads"
         busy_st = st_run("bf16" if bf16 else "f32")
         busy = busy_auto + busy_two
+    profile = bigyo_profile(model_dir, query, args.threads)
     rows = "\n".join(
         f"| bigyo, `--dtype {b['dtype']}` (ran {b['ran']}, dense layers on {b['kernels']}) | "
         f"{b['p50_ms']:.2f} | {b['p95_ms']:.2f} |" for b in bigyo + fixed)
@@ -189,6 +207,11 @@ machine's two cores read at {bw['2']:.1f} GB/s ({bw['1']:.1f} GB/s on one: a `su
 same run), so {170 / bw['2']:.1f} ms is the floor for the dense products alone; the weights packed
 once for oneDNN (no reorder per product) and both cores streaming them are what bigyo does to
 come near it.
+
+Where one query's time goes (`BIGYO_PROFILE=1`, bigyo's default, the last of 10 queries after
+the 5 warm-up ones; GELU runs inside the FFN up product):
+
+{profile}
 
 With another process spinning on one core (`python3 -c 'while True: pass'`, started before and
 stopped after these rows), same model and query:
