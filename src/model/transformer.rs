@@ -74,15 +74,6 @@ impl Linear {
         Ok(x.f_linear(&self.weight, Some(&self.bias))?)
     }
 
-    /// `act(x W^T + b)`: in one oneDNN product where the layer is packed, else the product
-    /// and then the activation in place.
-    fn forward_activated(&self, x: &Tensor, path: DensePath, act: Activation) -> Result<Tensor> {
-        match &self.packed {
-            Some(p) if self.int8.is_none() => p.forward(x, act.post_op()),
-            _ => act.forward_(self.forward_on(x, path)?),
-        }
-    }
-
     /// The weight packed for oneDNN; `None` for int8 layers (they keep their own form) and for
     /// layers packed already.
     fn packed_form(&self) -> Result<Option<PackedLinear>> {
@@ -401,7 +392,7 @@ impl Transformer {
         Ok(())
     }
 
-    fn choose_kernels(&mut self, choice: KernelChoice) -> &KernelPlan {
+    fn choose_kernels(&mut self, choice: KernelChoice) {
         let cpu = CpuInfo::detect();
         let intermediate = self.intermediate;
         self.plan = super::cpu::plan(
@@ -420,7 +411,6 @@ impl Transformer {
             reason = %self.plan.reason,
             "dense-layer kernels"
         );
-        &self.plan
     }
 
     /// The precision as cache identities spell it: `Float`, `BFloat16`, or `BFloat16-mixed`
@@ -601,10 +591,10 @@ impl Transformer {
         let _ = time(Part::Residual, || attended.f_add_(x))?;
         let x = time(Part::LayerNorm, || layer.attn_norm.forward(&attended))?;
         let input = to_gemm(&x)?;
-        let inner = if layer.intermediate.packed.is_some() {
+        let inner = if let Some(packed) = &layer.intermediate.packed {
             // GELU inside the product (the profile books both as the FFN up product).
             time(Part::GemmIntermediate, || {
-                layer.intermediate.forward_activated(&input, path, self.act)
+                packed.forward(&input, self.act.post_op())
             })?
         } else {
             let inner = time(Part::GemmIntermediate, || {
